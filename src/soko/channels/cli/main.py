@@ -1,0 +1,191 @@
+"""The `soko` command: serve the API, migrate the database, reconcile the ledger, load demo data."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from soko import bootstrap
+from soko.domain.errors import DomainError
+from soko.services.demo import load_demo
+from soko.services.reconcile import reconcile as reconcile_ledger
+from soko.storage import schema
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    help="Soko: payments, wallets and escrow for small businesses.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+errors_console = Console(stderr=True)
+
+#: Exit codes: 1 means "checked, and something is wrong"; 2 means "refused" (a rule said no).
+EXIT_CHECK_FAILED = 1
+EXIT_REFUSED = 2
+
+
+def refusals_as_exit_codes(command: Callable[P, R]) -> Callable[P, R]:
+    """The CLI's one error table: any domain error prints `code: detail` and exits 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except DomainError as error:
+            errors_console.print(f"[red]{error.code}[/red]: {error.detail}")
+            raise typer.Exit(EXIT_REFUSED) from error
+
+    return wrapper
+
+
+@app.command()
+@refusals_as_exit_codes
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load demo data first.")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes.")] = 1,
+) -> None:
+    """Start the HTTP API (migrating a fresh database first)."""
+    import uvicorn  # noqa: PLC0415 - only `serve` needs the server
+
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        if demo:
+            _print_demo(runtime)
+        settings = runtime.settings
+        host = host or settings.host
+        port = port or settings.port
+        console.print(
+            f"Soko on [bold]http://{host}:{port}[/bold]  (API docs at /docs, "
+            f"database {runtime.engine.url.render_as_string(hide_password=True)})"
+        )
+    finally:
+        runtime.close()
+    uvicorn.run(
+        "soko.channels.api.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    runtime = bootstrap.build()
+    try:
+        before = schema.current_revision(runtime.engine)
+        schema.upgrade(runtime.engine)
+        after = schema.current_revision(runtime.engine)
+    finally:
+        runtime.close()
+    if before == after:
+        console.print(f"Schema already at revision {after}.")
+    else:
+        console.print(f"Schema upgraded from {before or 'empty'} to {after}.")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision and whether it is the newest."""
+    runtime = bootstrap.build()
+    try:
+        current = schema.current_revision(runtime.engine)
+    finally:
+        runtime.close()
+    head = schema.head_revision()
+    console.print(f"current {current or 'empty'}, newest {head}")
+    if current != head:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@refusals_as_exit_codes
+def reconcile() -> None:
+    """Check every ledger invariant; exit 1 with a report if any fails."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        report = reconcile_ledger(runtime.context)
+    finally:
+        runtime.close()
+    table = Table(title=f"Ledger: {report.accounts} accounts, {report.transfers} transfers")
+    table.add_column("check")
+    table.add_column("promise")
+    table.add_column("result")
+    for check in report.checks:
+        result = "[green]ok[/green]" if check.passed else f"[red]{len(check.problems)} failed[/red]"
+        table.add_row(check.name, check.promise, result)
+    console.print(table)
+    if report.passed:
+        console.print("[green]All invariants hold.[/green]")
+        return
+    for check in report.checks:
+        for problem in check.problems:
+            errors_console.print(f"[red]{check.name}[/red]: {problem}")
+    raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@refusals_as_exit_codes
+def demo() -> None:
+    """Load demo data into the current database (once; a second run changes nothing)."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        _print_demo(runtime)
+    finally:
+        runtime.close()
+
+
+@app.command()
+@refusals_as_exit_codes
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run each job once and exit.")] = False,
+    interval: Annotated[float, typer.Option(min=0.05, max=3600, help="Idle seconds.")] = 1.0,
+) -> None:
+    """Run the background jobs (hold expiry, housekeeping); several workers may run at once."""
+    from soko.channels.worker.loop import run_forever, run_once  # noqa: PLC0415
+
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        if once:
+            console.print(run_once(runtime.context))
+            return
+
+        def report(handled: dict[str, int]) -> None:
+            if any(handled.values()):
+                console.print(handled)
+
+        run_forever(runtime.context, interval_seconds=interval, on_tick=report)
+    finally:
+        runtime.close()
+
+
+def _print_demo(runtime: bootstrap.Runtime) -> None:
+    summary, replayed = load_demo(runtime.context)
+    if replayed:
+        console.print("Demo data was already loaded.")
+        return
+    table = Table(title=f"Demo data loaded: {summary.transfers} transfers")
+    table.add_column("account")
+    table.add_column("ledger id")
+    for label, account_id in summary.accounts.items():
+        table.add_row(label, account_id)
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

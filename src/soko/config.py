@@ -1,0 +1,29 @@
+"""Settings, read once from SOKO_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """What an operator configures. Every field is a `SOKO_<NAME>` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="SOKO_", env_file=".env", extra="ignore")
+
+    #: SQLite file in the working directory by default; `postgresql://user@host/db` for PostgreSQL.
+    database_url: str = "sqlite:///soko.db"
+    #: PostgreSQL isolation: row locks in id order under READ COMMITTED (default), or SERIALIZABLE
+    #: with bounded retries on SQLSTATE 40001 (the mode CockroachDB and YugabyteDB run in).
+    isolation: Literal["read_committed", "serializable"] = "read_committed"
+    #: Connections kept per process (PostgreSQL only; SQLite uses one per thread).
+    pool_size: int = Field(default=10, ge=1, le=200)
+    #: Milliseconds SQLite waits for the write lock before giving up.
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: Public name shown in the API documents.
+    operator_name: str = "Soko"

@@ -1,0 +1,114 @@
+"""The chart of accounts: the kinds of ledger account and the operator's system accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntFlag, StrEnum
+from typing import Final
+
+
+class AccountFlags(IntFlag):
+    """Balance rules an account carries for life (TigerBeetle's account flags)."""
+
+    NONE = 0
+    #: A liability, such as a customer's wallet: it may never be spent below zero.
+    DEBITS_MUST_NOT_EXCEED_CREDITS = 1
+    #: An asset, such as money at the operator's bank: more cannot leave it than came in.
+    CREDITS_MUST_NOT_EXCEED_DEBITS = 2
+
+
+class AccountCode(StrEnum):
+    """What an account is for. Customer kinds first, then the operator's system accounts."""
+
+    WALLET = "wallet"
+    MERCHANT = "merchant"
+    AGENT_FLOAT = "agent_float"
+    SETTLEMENT = "settlement"
+    FEES = "fees"
+    ESCROW = "escrow"
+    FX_LIQUIDITY = "fx_liquidity"
+    LOANS_RECEIVABLE = "loans_receivable"
+    SUSPENSE = "suspense"
+
+
+@dataclass(frozen=True, slots=True)
+class SystemAccount:
+    """One of the operator's own accounts, opened once per currency on first use."""
+
+    code: AccountCode
+    flags: AccountFlags
+    description: str
+
+    def name(self, currency: str) -> str:
+        """The account's unique name in the ledger, e.g. ``fees:KES``."""
+        return f"{self.code.value}:{currency}"
+
+
+_LIABILITY: Final = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+_ASSET: Final = AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+
+#: The system accounts every currency gets. Debit-normal assets may not be credited past their
+#: debits; credit-normal liabilities and revenue may not be debited past their credits.
+SYSTEM_ACCOUNTS: Final[dict[AccountCode, SystemAccount]] = {
+    account.code: account
+    for account in (
+        SystemAccount(
+            AccountCode.SETTLEMENT,
+            _ASSET,
+            "Money the operator holds for its customers at banks and in cash (asset). Money "
+            "enters Soko by a debit here and leaves by a credit, never more than came in.",
+        ),
+        SystemAccount(
+            AccountCode.FEES,
+            _LIABILITY,
+            "Fees the operator has earned (revenue); paid out to the operator, never below zero.",
+        ),
+        SystemAccount(
+            AccountCode.ESCROW,
+            _LIABILITY,
+            "Buyers' money held until the goods arrive; equals the sum of open escrow orders.",
+        ),
+        SystemAccount(
+            AccountCode.FX_LIQUIDITY,
+            AccountFlags.NONE,
+            "The operator's position in a currency for cross-border conversions.",
+        ),
+        SystemAccount(
+            AccountCode.LOANS_RECEIVABLE,
+            _ASSET,
+            "Principal lent to merchants and not yet repaid (asset).",
+        ),
+        SystemAccount(
+            AccountCode.SUSPENSE,
+            AccountFlags.NONE,
+            "Money whose owner is not known yet, such as a transfer to an unregistered number.",
+        ),
+    )
+}
+
+#: Kinds that hold customers' money and so must never go below zero.
+CUSTOMER_ACCOUNT_CODES: Final = frozenset(
+    {AccountCode.WALLET, AccountCode.MERCHANT, AccountCode.AGENT_FLOAT}
+)
+
+
+class TransferCode(StrEnum):
+    """Why money moved. Every transfer carries one; `docs/money-flows.md` draws each flow."""
+
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    P2P = "p2p"
+    PAYMENT = "payment"
+    FEE = "fee"
+    REFUND = "refund"
+    CASH_IN = "cash_in"
+    CASH_OUT = "cash_out"
+    COMMISSION = "commission"
+    FLOAT_TOPUP = "float_topup"
+    PAYOUT = "payout"
+    ESCROW_HOLD = "escrow_hold"
+    ESCROW_RELEASE = "escrow_release"
+    LOAN_DISBURSEMENT = "loan_disbursement"
+    LOAN_REPAYMENT = "loan_repayment"
+    FX_CONVERSION = "fx_conversion"
+    CORRECTION = "correction"

@@ -1,0 +1,241 @@
+"""Accounts, transfers and pending states in SQL: the ledger port for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from soko.domain.chart import AccountCode, AccountFlags, TransferCode
+from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer, TransferFlags
+from soko.services.ports import TransientConflict
+from soko.storage.tables import accounts, pending_transfers, transfers
+
+_COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+
+# Statements are built once; SQLAlchemy caches their compiled form.
+_SELECT_ACCOUNTS = (
+    sa.select(accounts)
+    .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(accounts.c.id)
+)
+_SELECT_ACCOUNTS_FOR_UPDATE = _SELECT_ACCOUNTS.with_for_update()
+_SELECT_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("id"))
+_SELECT_ACCOUNT_BY_NAME = sa.select(accounts).where(accounts.c.name == sa.bindparam("name"))
+_UPDATE_COUNTERS = (
+    accounts.update()
+    .where(accounts.c.id == sa.bindparam("b_id"))
+    .values(
+        {
+            counter: accounts.c[counter] + sa.bindparam(f"d_{counter}", type_=sa.BigInteger())
+            for counter in _COUNTERS
+        }
+    )
+)
+_TRANSFER_COLUMNS: Final = [c for c in transfers.c if c.name != "seq"]
+_INSERT_TRANSFERS = transfers.insert()
+_SELECT_TRANSFERS = sa.select(*_TRANSFER_COLUMNS).where(
+    transfers.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_SELECT_TRANSFER = sa.select(*_TRANSFER_COLUMNS).where(transfers.c.id == sa.bindparam("id"))
+_LOCK_PENDING = (
+    sa.select(pending_transfers.c.transfer_id, pending_transfers.c.state)
+    .where(pending_transfers.c.transfer_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(pending_transfers.c.transfer_id)
+)
+_SELECT_PENDING_STATE = sa.select(pending_transfers.c.state).where(
+    pending_transfers.c.transfer_id == sa.bindparam("id")
+)
+_INSERT_PENDING = pending_transfers.insert()
+_RESOLVE_PENDING = (
+    pending_transfers.update()
+    .where(
+        pending_transfers.c.transfer_id == sa.bindparam("b_id"),
+        pending_transfers.c.state == PendingState.PENDING.value,
+    )
+    .values(state=sa.bindparam("b_state"))
+)
+_DUE_PENDING = (
+    sa.select(pending_transfers.c.transfer_id)
+    .where(
+        pending_transfers.c.state == PendingState.PENDING.value,
+        pending_transfers.c.expires_at.is_not(None),
+        pending_transfers.c.expires_at <= sa.bindparam("now"),
+    )
+    .order_by(pending_transfers.c.expires_at, pending_transfers.c.transfer_id)
+    .limit(sa.bindparam("limit"))
+)
+_DUE_PENDING_SKIP_LOCKED = _DUE_PENDING.with_for_update(skip_locked=True)
+
+
+def _page_side(side: sa.Column[str], account_id: str, before_id: str | None, limit: int) -> Any:
+    query = sa.select(transfers).where(side == account_id)
+    if before_id is not None:
+        before_seq = sa.select(transfers.c.seq).where(transfers.c.id == before_id)
+        query = query.where(transfers.c.seq < before_seq.scalar_subquery())
+    # Wrapped so that SQLite accepts the ORDER BY and LIMIT inside a UNION ALL.
+    return sa.select(query.order_by(transfers.c.seq.desc()).limit(limit).subquery())
+
+
+class SqlLedgerRepository:
+    """The ledger port on one open transaction."""
+
+    def __init__(self, connection: Connection, *, row_locks: bool) -> None:
+        self._conn = connection
+        # PostgreSQL locks rows; on SQLite the whole database is already locked by BEGIN IMMEDIATE.
+        self._row_locks = row_locks
+
+    def insert_account(self, account: Account, created_at: datetime) -> None:
+        assert all(getattr(account, counter) == 0 for counter in _COUNTERS), account
+        try:
+            self._conn.execute(
+                accounts.insert(),
+                {
+                    "id": account.id,
+                    "currency": account.currency,
+                    "code": account.code.value,
+                    "flags": int(account.flags),
+                    "name": account.name,
+                    "created_at": created_at,
+                },
+            )
+        except sa.exc.IntegrityError as error:
+            if account.name is None:
+                raise  # ids are random: a collision here is a bug, not a race
+            # A named system account collides when two transactions open it at once.
+            raise TransientConflict(f"account {account.name} opened concurrently") from error
+
+    def get_account(self, account_id: str) -> Account | None:
+        row = self._conn.execute(_SELECT_ACCOUNT, {"id": account_id}).first()
+        return None if row is None else account_from_row(row)
+
+    def get_account_by_name(self, name: str) -> Account | None:
+        row = self._conn.execute(_SELECT_ACCOUNT_BY_NAME, {"name": name}).first()
+        return None if row is None else account_from_row(row)
+
+    def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
+        if not account_ids:
+            return {}
+        statement = _SELECT_ACCOUNTS_FOR_UPDATE if self._row_locks else _SELECT_ACCOUNTS
+        rows = self._conn.execute(statement, {"ids": sorted(account_ids)})
+        return {row.id: account_from_row(row) for row in rows}
+
+    def lock_transfers(
+        self, transfer_ids: Collection[str]
+    ) -> tuple[dict[str, Transfer], dict[str, PendingState]]:
+        ids = sorted(transfer_ids)
+        statement = _LOCK_PENDING.with_for_update() if self._row_locks else _LOCK_PENDING
+        states = {
+            row.transfer_id: PendingState(row.state)
+            for row in self._conn.execute(statement, {"ids": ids})
+        }
+        found = {
+            row.id: transfer_from_row(row)
+            for row in self._conn.execute(_SELECT_TRANSFERS, {"ids": ids})
+        }
+        return found, states
+
+    def apply(self, plan: LedgerPlan, before: dict[str, Account]) -> None:
+        if not plan.transfers:
+            return
+        self._conn.execute(_INSERT_TRANSFERS, [_transfer_values(t) for t in plan.transfers])
+        deltas = []
+        for account_id, after in plan.accounts.items():
+            old = before[account_id]
+            deltas.append(
+                {"b_id": account_id}
+                | {f"d_{c}": getattr(after, c) - getattr(old, c) for c in _COUNTERS}
+            )
+        self._conn.execute(_UPDATE_COUNTERS, deltas)
+        if plan.created_pending:
+            expiry = {t.id: t.expires_at for t in plan.transfers}
+            self._conn.execute(
+                _INSERT_PENDING,
+                [
+                    {
+                        "transfer_id": pending_id,
+                        "state": state.value,
+                        "expires_at": expiry[pending_id],
+                    }
+                    for pending_id, state in plan.created_pending.items()
+                ],
+            )
+        for pending_id, state in plan.resolved_pending.items():
+            result = self._conn.execute(
+                _RESOLVE_PENDING, {"b_id": pending_id, "b_state": state.value}
+            )
+            if result.rowcount != 1:
+                # The state row was locked, so only a broken lock could get here; never guess.
+                raise TransientConflict(f"pending transfer {pending_id} resolved concurrently")
+
+    def get_transfer(self, transfer_id: str) -> Transfer | None:
+        row = self._conn.execute(_SELECT_TRANSFER, {"id": transfer_id}).first()
+        return None if row is None else transfer_from_row(row)
+
+    def pending_state(self, transfer_id: str) -> PendingState | None:
+        state = self._conn.execute(_SELECT_PENDING_STATE, {"id": transfer_id}).scalar()
+        return None if state is None else PendingState(state)
+
+    def list_transfers(
+        self, account_id: str, *, limit: int, before_id: str | None
+    ) -> list[Transfer]:
+        # Two index range scans (debit side, credit side) merged, instead of an OR that can't
+        # use either index for the ordering.
+        debit_side = _page_side(transfers.c.debit_account_id, account_id, before_id, limit)
+        credit_side = _page_side(transfers.c.credit_account_id, account_id, before_id, limit)
+        both = sa.union_all(debit_side, credit_side).subquery()
+        query = sa.select(both).order_by(both.c.seq.desc()).limit(limit)
+        return [transfer_from_row(row) for row in self._conn.execute(query)]
+
+    def due_pending_ids(self, now: datetime, limit: int) -> list[str]:
+        statement = _DUE_PENDING_SKIP_LOCKED if self._row_locks else _DUE_PENDING
+        return list(self._conn.execute(statement, {"now": now, "limit": limit}).scalars())
+
+
+def account_from_row(row: Row[Any]) -> Account:
+    return Account(
+        id=row.id,
+        currency=row.currency,
+        code=AccountCode(row.code),
+        flags=AccountFlags(row.flags),
+        name=row.name,
+        debits_pending=row.debits_pending,
+        debits_posted=row.debits_posted,
+        credits_pending=row.credits_pending,
+        credits_posted=row.credits_posted,
+    )
+
+
+def transfer_from_row(row: Row[Any]) -> Transfer:
+    return Transfer(
+        id=row.id,
+        debit_account_id=row.debit_account_id,
+        credit_account_id=row.credit_account_id,
+        amount=row.amount,
+        currency=row.currency,
+        code=TransferCode(row.code),
+        flags=TransferFlags(row.flags),
+        created_at=row.created_at,
+        pending_id=row.pending_id,
+        expires_at=row.expires_at,
+        reference=row.reference,
+    )
+
+
+def _transfer_values(transfer: Transfer) -> dict[str, Any]:
+    return {
+        "id": transfer.id,
+        "debit_account_id": transfer.debit_account_id,
+        "credit_account_id": transfer.credit_account_id,
+        "amount": transfer.amount,
+        "currency": transfer.currency,
+        "code": transfer.code.value,
+        "flags": int(transfer.flags),
+        "pending_id": transfer.pending_id,
+        "expires_at": transfer.expires_at,
+        "reference": transfer.reference,
+        "created_at": transfer.created_at,
+    }

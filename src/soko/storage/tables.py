@@ -1,0 +1,134 @@
+"""The schema (SQLAlchemy Core). CHECK constraints and unique keys back up the domain's rules.
+
+The database is the second line of defence: `domain/ledger.py` refuses a transfer that would
+spend a wallet below zero, and if a bug ever let one through, the CHECK on `accounts` would still
+refuse to commit it. Alembic migrations in `migrations/` create exactly this schema; a test
+compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from soko.storage.types import UtcDateTime
+
+# Stable constraint names, so migrations can refer to them on both databases.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_COUNTERS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("flags", Integer, nullable=False),
+    # System accounts have a unique name from the chart, e.g. "fees:KES".
+    Column("name", String(64), nullable=True, unique=True),
+    *(
+        Column(counter, BigInteger, nullable=False, server_default=text("0"))
+        for counter in _COUNTERS
+    ),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("flags IN (0, 1, 2)", name="flags_valid"),
+    *(CheckConstraint(f"{counter} >= 0", name=f"{counter}_non_negative") for counter in _COUNTERS),
+    CheckConstraint(
+        "(flags & 1) = 0 OR debits_pending + debits_posted <= credits_posted",
+        name="debits_must_not_exceed_credits",
+    ),
+    CheckConstraint(
+        "(flags & 2) = 0 OR credits_pending + credits_posted <= debits_posted",
+        name="credits_must_not_exceed_debits",
+    ),
+)
+
+# `seq` orders transfers as they were written. Transfers touching one account are written while
+# that account is locked, so per account `seq` is the true order (ids are only ordered to the ms).
+_Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("debit_account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("credit_account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("flags", Integer, nullable=False),
+    # A post, void or expiry names the pending transfer it resolves; UNIQUE makes "exactly once"
+    # a database fact even if two resolutions race.
+    Column("pending_id", String(40), ForeignKey("transfers.id"), nullable=True, unique=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("reference", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("debit_account_id <> credit_account_id", name="accounts_different"),
+    CheckConstraint("flags IN (0, 1, 2, 4, 8)", name="flags_valid"),
+    CheckConstraint(
+        "(flags IN (2, 4, 8) AND pending_id IS NOT NULL) "
+        "OR (flags IN (0, 1) AND pending_id IS NULL)",
+        name="pending_id_iff_resolution",
+    ),
+    CheckConstraint("expires_at IS NULL OR flags = 1", name="timeout_only_pending"),
+    # Statements read an account's transfers newest first.
+    Index("ix_transfers_debit_account_id_seq", "debit_account_id", "seq"),
+    Index("ix_transfers_credit_account_id_seq", "credit_account_id", "seq"),
+    Index("ix_transfers_reference", "reference"),
+)
+
+# Where each pending transfer stands. Transfers never change; this row does, once.
+pending_transfers = Table(
+    "pending_transfers",
+    metadata,
+    Column("transfer_id", String(40), ForeignKey("transfers.id"), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    CheckConstraint(
+        "state IN ('pending', 'posted', 'voided', 'expired')",
+        name="state_valid",
+    ),
+    # The expiry job finds open holds past their time without scanning resolved ones.
+    Index(
+        "ix_pending_transfers_open_expires_at",
+        "expires_at",
+        sqlite_where=text("state = 'pending' AND expires_at IS NOT NULL"),
+        postgresql_where=text("state = 'pending' AND expires_at IS NOT NULL"),
+    ),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # The caller's identity: the same key from two tenants is two keys.
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    # SHA-256 of the request: the same key with another request is refused, never replayed.
+    Column("fingerprint", String(64), nullable=False),
+    # The use case's result as JSON, replayed to a retry.
+    Column("result", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)

@@ -1,0 +1,144 @@
+"""Shared fixtures: a fake clock, and migrated SQLite and PostgreSQL databases.
+
+PostgreSQL tests run against the server at `SOKO_TEST_POSTGRES_URL` (default: the local one on
+127.0.0.1:5432). When it is unreachable they are skipped, unless `SOKO_REQUIRE_POSTGRES=1` (set
+by CI) makes that a failure: in CI a skipped PostgreSQL test would hide a broken store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from soko import bootstrap
+from soko.bootstrap import Runtime
+from soko.config import Settings
+from soko.services.ports import Context
+from soko.storage import schema
+from soko.storage.engine import create_engine
+from soko.storage.tables import metadata
+
+POSTGRES_SERVER_URL = os.environ.get(
+    "SOKO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("SOKO_REQUIRE_POSTGRES") == "1"
+
+
+@dataclass
+class FakeClock:
+    """Time that moves only when a test says so: no test sleeps."""
+
+    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 9, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test session; each test gets a copy (fast, isolated)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = create_engine(f"sqlite:///{path}")
+    schema.upgrade(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file
+    assert not path.with_name("template.db-wal").exists()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "soko.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id: str) -> Iterator[str]:
+    """A migrated database of our own on the PostgreSQL server, one per xdist worker.
+
+    (`worker_id` is pytest-xdist's fixture: "master" when tests run in one process.)
+    """
+    name = f"soko_test_{worker_id}".replace("-", "_")
+    server = sa.make_url(POSTGRES_SERVER_URL)
+    admin = sa.create_engine(
+        server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        message = f"PostgreSQL unreachable at {POSTGRES_SERVER_URL}: {error.orig}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = server.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The session's PostgreSQL database, emptied before each test."""
+    engine = create_engine(postgres_database)
+    tables = ", ".join(table.name for table in reversed(metadata.sorted_tables))
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+    return postgres_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test that takes this runs once on SQLite and once on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+def _runtime(url: str, clock: FakeClock, **settings: object) -> Iterator[Runtime]:
+    runtime = bootstrap.build(Settings(database_url=url, **settings), clock=clock)  # type: ignore[arg-type]
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def runtime(sqlite_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    """A runtime on a fresh SQLite database with the fake clock."""
+    yield from _runtime(sqlite_url, clock)
+
+
+@pytest.fixture
+def any_runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    """A runtime on SQLite, then on PostgreSQL: for the storage contract suite."""
+    yield from _runtime(database_url, clock)
+
+
+@pytest.fixture
+def ctx(runtime: Runtime) -> Context:
+    return runtime.context
+
+
+@pytest.fixture
+def any_ctx(any_runtime: Runtime) -> Context:
+    return any_runtime.context
