@@ -73,7 +73,8 @@ def postgres_database(worker_id: str) -> Iterator[str]:
 
     (`worker_id` is pytest-xdist's fixture: "master" when tests run in one process.)
     """
-    name = f"soko_test_{worker_id}".replace("-", "_")
+    # The process id keeps two test runs on one server (two checkouts, two sessions) apart.
+    name = f"soko_test_{worker_id}_{os.getpid()}".replace("-", "_")
     server = sa.make_url(POSTGRES_SERVER_URL)
     admin = sa.create_engine(
         server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
@@ -142,3 +143,15 @@ def ctx(runtime: Runtime) -> Context:
 @pytest.fixture
 def any_ctx(any_runtime: Runtime) -> Context:
     return any_runtime.context
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI a skipped PostgreSQL test fails: a silently untested production store is a bug."""
+    report = yield
+    if REQUIRE_POSTGRES and report.skipped and item.get_closest_marker("postgres") is not None:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"PostgreSQL test skipped under SOKO_REQUIRE_POSTGRES=1: {report.longrepr}"
+        )
+    return report

@@ -33,21 +33,21 @@ def upgrade() -> None:
             for counter in _COUNTERS
         ),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.CheckConstraint("flags IN (0, 1, 2)", name="ck_accounts_flags_valid"),
+        sa.CheckConstraint("flags IN (0, 1, 2)", name=op.f("ck_accounts_flags_valid")),
         *(
-            sa.CheckConstraint(f"{counter} >= 0", name=f"ck_accounts_{counter}_non_negative")
+            sa.CheckConstraint(f"{counter} >= 0", name=op.f(f"ck_accounts_{counter}_non_negative"))
             for counter in _COUNTERS
         ),
         sa.CheckConstraint(
             "(flags & 1) = 0 OR debits_pending + debits_posted <= credits_posted",
-            name="ck_accounts_debits_must_not_exceed_credits",
+            name=op.f("ck_accounts_debits_must_not_exceed_credits"),
         ),
         sa.CheckConstraint(
             "(flags & 2) = 0 OR credits_pending + credits_posted <= debits_posted",
-            name="ck_accounts_credits_must_not_exceed_debits",
+            name=op.f("ck_accounts_credits_must_not_exceed_debits"),
         ),
-        sa.PrimaryKeyConstraint("id", name="pk_accounts"),
-        sa.UniqueConstraint("name", name="uq_accounts_name"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
+        sa.UniqueConstraint("name", name=op.f("uq_accounts_name")),
     )
     op.create_table(
         "transfers",
@@ -68,33 +68,39 @@ def upgrade() -> None:
         sa.Column("expires_at", UtcDateTime(), nullable=True),
         sa.Column("reference", sa.String(64), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.CheckConstraint("amount > 0", name="ck_transfers_amount_positive"),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_transfers_amount_positive")),
         sa.CheckConstraint(
-            "debit_account_id <> credit_account_id", name="ck_transfers_accounts_different"
+            "debit_account_id <> credit_account_id", name=op.f("ck_transfers_accounts_different")
         ),
-        sa.CheckConstraint("flags IN (0, 1, 2, 4, 8)", name="ck_transfers_flags_valid"),
+        sa.CheckConstraint("flags IN (0, 1, 2, 4, 8)", name=op.f("ck_transfers_flags_valid")),
         sa.CheckConstraint(
             "(flags IN (2, 4, 8) AND pending_id IS NOT NULL) "
             "OR (flags IN (0, 1) AND pending_id IS NULL)",
-            name="ck_transfers_pending_id_iff_resolution",
+            name=op.f("ck_transfers_pending_id_iff_resolution"),
         ),
         sa.CheckConstraint(
-            "expires_at IS NULL OR flags = 1", name="ck_transfers_timeout_only_pending"
+            "expires_at IS NULL OR flags = 1", name=op.f("ck_transfers_timeout_only_pending")
         ),
         sa.ForeignKeyConstraint(
-            ["debit_account_id"], ["accounts.id"], name="fk_transfers_debit_account_id"
+            ["debit_account_id"], ["accounts.id"], name=op.f("fk_transfers_debit_account_id")
         ),
         sa.ForeignKeyConstraint(
-            ["credit_account_id"], ["accounts.id"], name="fk_transfers_credit_account_id"
+            ["credit_account_id"], ["accounts.id"], name=op.f("fk_transfers_credit_account_id")
         ),
-        sa.ForeignKeyConstraint(["pending_id"], ["transfers.id"], name="fk_transfers_pending_id"),
-        sa.PrimaryKeyConstraint("seq", name="pk_transfers"),
-        sa.UniqueConstraint("id", name="uq_transfers_id"),
-        sa.UniqueConstraint("pending_id", name="uq_transfers_pending_id"),
+        sa.ForeignKeyConstraint(
+            ["pending_id"], ["transfers.id"], name=op.f("fk_transfers_pending_id")
+        ),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_transfers")),
+        sa.UniqueConstraint("id", name=op.f("uq_transfers_id")),
+        sa.UniqueConstraint("pending_id", name=op.f("uq_transfers_pending_id")),
     )
-    op.create_index("ix_transfers_debit_account_id_seq", "transfers", ["debit_account_id", "seq"])
-    op.create_index("ix_transfers_credit_account_id_seq", "transfers", ["credit_account_id", "seq"])
-    op.create_index("ix_transfers_reference", "transfers", ["reference"])
+    op.create_index(
+        op.f("ix_transfers_debit_account_id_seq"), "transfers", ["debit_account_id", "seq"]
+    )
+    op.create_index(
+        op.f("ix_transfers_credit_account_id_seq"), "transfers", ["credit_account_id", "seq"]
+    )
+    op.create_index(op.f("ix_transfers_reference"), "transfers", ["reference"])
     op.create_table(
         "pending_transfers",
         sa.Column("transfer_id", sa.String(40), nullable=False),
@@ -102,16 +108,16 @@ def upgrade() -> None:
         sa.Column("expires_at", UtcDateTime(), nullable=True),
         sa.CheckConstraint(
             "state IN ('pending', 'posted', 'voided', 'expired')",
-            name="ck_pending_transfers_state_valid",
+            name=op.f("ck_pending_transfers_state_valid"),
         ),
         sa.ForeignKeyConstraint(
-            ["transfer_id"], ["transfers.id"], name="fk_pending_transfers_transfer_id"
+            ["transfer_id"], ["transfers.id"], name=op.f("fk_pending_transfers_transfer_id")
         ),
-        sa.PrimaryKeyConstraint("transfer_id", name="pk_pending_transfers"),
+        sa.PrimaryKeyConstraint("transfer_id", name=op.f("pk_pending_transfers")),
     )
     open_holds = sa.text("state = 'pending' AND expires_at IS NOT NULL")
     op.create_index(
-        "ix_pending_transfers_open_expires_at",
+        op.f("ix_pending_transfers_open_expires_at"),
         "pending_transfers",
         ["expires_at"],
         sqlite_where=open_holds,
@@ -124,9 +130,9 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("result", sa.Text(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "key", name="pk_idempotency_keys"),
+        sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_keys")),
     )
-    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
+    op.create_index(op.f("ix_idempotency_keys_created_at"), "idempotency_keys", ["created_at"])
 
 
 def downgrade() -> None:
