@@ -10,6 +10,8 @@ _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TIMESTAMP_MS_MAX: Final = 2**48 - 1
 ENTROPY_BYTES: Final = 10
 _ID_PATTERN: Final = re.compile(r"^[a-z]{2,8}_[0-9A-HJKMNP-TV-Z]{26}$")
+# Two characters per 10-bit chunk: 13 lookups instead of 26 shifts (ids are on the hot path).
+_PAIRS: Final = tuple(first + second for first in _ALPHABET for second in _ALPHABET)
 
 
 def format_id(prefix: str, timestamp_ms: int, entropy: bytes) -> str:
@@ -22,11 +24,8 @@ def format_id(prefix: str, timestamp_ms: int, entropy: bytes) -> str:
     assert 0 <= timestamp_ms <= _TIMESTAMP_MS_MAX, timestamp_ms
     assert len(entropy) == ENTROPY_BYTES, len(entropy)
     value = (timestamp_ms << 80) | int.from_bytes(entropy, "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return f"{prefix}_{''.join(reversed(chars))}"
+    pairs = [_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)]
+    return f"{prefix}_{''.join(pairs)}"
 
 
 def is_id(text: str, prefix: str) -> bool:

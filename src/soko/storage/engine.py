@@ -69,7 +69,10 @@ def _sqlite_engine(url: sa.URL, busy_timeout_ms: int) -> Engine:
         # Writers take the write lock at BEGIN: a read-then-write can never lose an update, and
         # waiting happens at the start (honouring busy_timeout) instead of failing at COMMIT.
         read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # Straight on the driver: this runs once per transaction, on the hot path.
+        dbapi_connection = connection.connection.driver_connection
+        assert dbapi_connection is not None
+        dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Final
 
@@ -12,31 +12,16 @@ from sqlalchemy.engine import Connection, Row
 from soko.domain.chart import AccountCode, AccountFlags, TransferCode
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer, TransferFlags
 from soko.services.ports import TransientConflict
+from soko.storage.driver import LOCK_CHUNK, hot_statements
 from soko.storage.tables import accounts, pending_transfers, transfers
+from soko.storage.types import to_epoch_micros
 
 _COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 
-# Statements are built once; SQLAlchemy caches their compiled form.
-_SELECT_ACCOUNTS = (
-    sa.select(accounts)
-    .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
-    .order_by(accounts.c.id)
-)
-_SELECT_ACCOUNTS_FOR_UPDATE = _SELECT_ACCOUNTS.with_for_update()
+# The colder statements go through SQLAlchemy, which caches their compiled form.
 _SELECT_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("id"))
 _SELECT_ACCOUNT_BY_NAME = sa.select(accounts).where(accounts.c.name == sa.bindparam("name"))
-_UPDATE_COUNTERS = (
-    accounts.update()
-    .where(accounts.c.id == sa.bindparam("b_id"))
-    .values(
-        {
-            counter: accounts.c[counter] + sa.bindparam(f"d_{counter}", type_=sa.BigInteger())
-            for counter in _COUNTERS
-        }
-    )
-)
 _TRANSFER_COLUMNS: Final = [c for c in transfers.c if c.name != "seq"]
-_INSERT_TRANSFERS = transfers.insert()
 _SELECT_TRANSFERS = sa.select(*_TRANSFER_COLUMNS).where(
     transfers.c.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -87,6 +72,13 @@ class SqlLedgerRepository:
         self._conn = connection
         # PostgreSQL locks rows; on SQLite the whole database is already locked by BEGIN IMMEDIATE.
         self._row_locks = row_locks
+        dialect = connection.dialect.name
+        self._hot = hot_statements(dialect)
+        self._db_time = to_epoch_micros if dialect == "sqlite" else _unchanged
+        # The transaction's own DBAPI connection: statements on it are inside the same BEGIN.
+        dbapi = connection.connection.driver_connection
+        assert dbapi is not None, "a unit of work always holds a live connection"
+        self._dbapi = dbapi
 
     def insert_account(self, account: Account, created_at: datetime) -> None:
         assert all(getattr(account, counter) == 0 for counter in _COUNTERS), account
@@ -117,11 +109,22 @@ class SqlLedgerRepository:
         return None if row is None else account_from_row(row)
 
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
-        if not account_ids:
-            return {}
-        statement = _SELECT_ACCOUNTS_FOR_UPDATE if self._row_locks else _SELECT_ACCOUNTS
-        rows = self._conn.execute(statement, {"ids": sorted(account_ids)})
-        return {row.id: account_from_row(row) for row in rows}
+        ids = sorted(account_ids)
+        locked: dict[str, Account] = {}
+        cursor = self._dbapi.cursor()
+        try:
+            # Chunks in ascending order keep the whole lock order ascending: no deadlocks.
+            for start in range(0, len(ids), LOCK_CHUNK):
+                chunk = ids[start : start + LOCK_CHUNK]
+                cursor.execute(
+                    self._hot.lock_accounts[len(chunk)],
+                    {f"id_{i}": account_id for i, account_id in enumerate(chunk)},
+                )
+                for row in cursor.fetchall():
+                    locked[row[0]] = _account_from_tuple(row)
+        finally:
+            cursor.close()
+        return locked
 
     def lock_transfers(
         self, transfer_ids: Collection[str]
@@ -141,15 +144,23 @@ class SqlLedgerRepository:
     def apply(self, plan: LedgerPlan, before: dict[str, Account]) -> None:
         if not plan.transfers:
             return
-        self._conn.execute(_INSERT_TRANSFERS, [_transfer_values(t) for t in plan.transfers])
-        deltas = []
-        for account_id, after in plan.accounts.items():
-            old = before[account_id]
-            deltas.append(
-                {"b_id": account_id}
-                | {f"d_{c}": getattr(after, c) - getattr(old, c) for c in _COUNTERS}
+        db_time = self._db_time
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.executemany(
+                self._hot.insert_transfer,
+                [_transfer_values(t, db_time) for t in plan.transfers],
             )
-        self._conn.execute(_UPDATE_COUNTERS, deltas)
+            # Increments, not absolute values: even a missed lock could not lose an update.
+            cursor.executemany(
+                self._hot.update_counters,
+                [
+                    _counter_deltas(account_id, before[account_id], after)
+                    for account_id, after in plan.accounts.items()
+                ],
+            )
+        finally:
+            cursor.close()
         if plan.created_pending:
             expiry = {t.id: t.expires_at for t in plan.transfers}
             self._conn.execute(
@@ -225,7 +236,36 @@ def transfer_from_row(row: Row[Any]) -> Transfer:
     )
 
 
-def _transfer_values(transfer: Transfer) -> dict[str, Any]:
+def _account_from_tuple(row: tuple[Any, ...]) -> Account:
+    # Column order of `accounts`, as compiled in driver.hot_statements.
+    return Account(
+        id=row[0],
+        currency=row[1],
+        code=AccountCode(row[2]),
+        flags=AccountFlags(row[3]),
+        name=row[4],
+        debits_pending=row[5],
+        debits_posted=row[6],
+        credits_pending=row[7],
+        credits_posted=row[8],
+    )
+
+
+def _counter_deltas(account_id: str, before: Account, after: Account) -> dict[str, Any]:
+    return {
+        "b_id": account_id,
+        "d_debits_pending": after.debits_pending - before.debits_pending,
+        "d_debits_posted": after.debits_posted - before.debits_posted,
+        "d_credits_pending": after.credits_pending - before.credits_pending,
+        "d_credits_posted": after.credits_posted - before.credits_posted,
+    }
+
+
+def _unchanged(value: datetime) -> Any:
+    return value
+
+
+def _transfer_values(transfer: Transfer, db_time: Callable[[datetime], Any]) -> dict[str, Any]:
     return {
         "id": transfer.id,
         "debit_account_id": transfer.debit_account_id,
@@ -235,7 +275,7 @@ def _transfer_values(transfer: Transfer) -> dict[str, Any]:
         "code": transfer.code.value,
         "flags": int(transfer.flags),
         "pending_id": transfer.pending_id,
-        "expires_at": transfer.expires_at,
+        "expires_at": None if transfer.expires_at is None else db_time(transfer.expires_at),
         "reference": transfer.reference,
-        "created_at": transfer.created_at,
+        "created_at": db_time(transfer.created_at),
     }

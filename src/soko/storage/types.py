@@ -11,6 +11,12 @@ from sqlalchemy.types import TypeEngine
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def to_epoch_micros(value: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (SQLite's representation)."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime: `timestamptz` on PostgreSQL, integer microseconds on SQLite.
 
@@ -30,8 +36,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         assert value.tzinfo is not None, "naive datetimes never reach storage"
         if dialect.name == "sqlite":
-            delta = value - _EPOCH
-            return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+            return to_epoch_micros(value)
         return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
