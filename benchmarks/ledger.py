@@ -1,0 +1,363 @@
+"""Ledger throughput through the service layer, beside the raw database measured in the same run.
+
+For each database (SQLite file, PostgreSQL) this posts transfers between random funded wallets:
+
+* single transfers, one per transaction, from 1, 4 and 16 concurrent worker processes, through
+  `soko.services.ledger.transfer` and through plain SQL doing the same writes (lock both
+  accounts in id order, insert the transfer, add to both accounts' counters, commit);
+* batches of 100 transfers per transaction, from one process, both ways;
+* on PostgreSQL, `pgbench`'s TPC-B-like script at the same client counts.
+
+It prints one table per database with the ratios the targets are stated in. It is a script, not a
+test: `--quick` runs tiny sizes so CI can check that it still works.
+
+    python benchmarks/ledger.py                  # both databases, 5 s per measurement
+    python benchmarks/ledger.py --quick          # CI: seconds, not minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from soko import bootstrap
+from soko.config import Settings
+from soko.domain.chart import AccountCode, TransferCode
+from soko.domain.ledger import move
+from soko.domain.money import Money
+from soko.services import ledger
+from soko.services.reconcile import reconcile
+
+POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+AMOUNT_MINOR = 100
+BATCH_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Setup:
+    url: str
+    wallets: list[str]
+
+
+def prepare(url: str, accounts: int) -> Setup:
+    runtime = bootstrap.build(Settings(database_url=url), upgrade_schema=True)
+    ctx = runtime.context
+    settlement = ledger.system_account(ctx, AccountCode.SETTLEMENT, "KES")
+    wallets = [
+        ledger.open_account(ctx, currency="KES", code=AccountCode.WALLET).id
+        for _ in range(accounts)
+    ]
+    for start in range(0, accounts, 1000):
+        ledger.create_transfers(
+            ctx,
+            [
+                move(
+                    ctx.ids.new("tr"),
+                    debit_account_id=settlement.id,
+                    credit_account_id=wallet,
+                    amount=10**15,
+                    currency="KES",
+                    code=TransferCode.DEPOSIT,
+                )
+                for wallet in wallets[start : start + 1000]
+            ],
+        )
+    runtime.close()
+    return Setup(url, wallets)
+
+
+# --- the workers: each runs in its own process until the shared deadline -------------------
+
+
+def service_single(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
+    runtime = bootstrap.build(Settings(database_url=url))
+    ctx, rng, amount = runtime.context, random.Random(seed), Money.of(AMOUNT_MINOR, "KES")
+    done = 0
+    _wait(start_at)
+    while time.time() < stop_at:
+        debit, credit = rng.sample(wallets, 2)
+        ledger.transfer(
+            ctx,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=amount,
+            code=TransferCode.P2P,
+        )
+        done += 1
+    runtime.close()
+    return done
+
+
+def service_batch(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
+    runtime = bootstrap.build(Settings(database_url=url))
+    ctx, rng = runtime.context, random.Random(seed)
+    done = 0
+    _wait(start_at)
+    while time.time() < stop_at:
+        requests = []
+        for _ in range(BATCH_SIZE):
+            debit, credit = rng.sample(wallets, 2)
+            requests.append(
+                move(
+                    ctx.ids.new("tr"),
+                    debit_account_id=debit,
+                    credit_account_id=credit,
+                    amount=AMOUNT_MINOR,
+                    currency="KES",
+                    code=TransferCode.P2P,
+                )
+            )
+        done += len(ledger.create_transfers(ctx, requests))
+    runtime.close()
+    return done
+
+
+class RawLedger:
+    """The same writes as the service, in plain SQL on the bare driver: the baseline."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
+            self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+                self.conn.execute(f"PRAGMA {pragma}")
+            self.conn.execute("PRAGMA busy_timeout=10000")
+            self.mark = "?"
+        else:
+            self.conn = psycopg.connect(url)
+            self.mark = "%s"
+        m = self.mark
+        self.lock = "" if self.sqlite else " FOR UPDATE"
+        self.insert_sql = (
+            "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, currency, "
+            f"code, flags, created_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m})"
+        )
+        self.update_sql = (
+            f"UPDATE accounts SET debits_posted = debits_posted + {m}, "
+            f"credits_posted = credits_posted + {m} WHERE id = {m}"
+        )
+
+    def now(self) -> Any:
+        moment = datetime.now(UTC)
+        return int(moment.timestamp() * 1_000_000) if self.sqlite else moment
+
+    def transaction(self, pairs: list[tuple[str, str]], make_id: Callable[[], str]) -> None:
+        cursor = self.conn.cursor()
+        if self.sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        ids = sorted({account for pair in pairs for account in pair})
+        for start in range(0, len(ids), 16):  # the service locks in chunks of 16 too
+            chunk = ids[start : start + 16]
+            marks = ", ".join([self.mark] * len(chunk))
+            cursor.execute(
+                f"SELECT * FROM accounts WHERE id IN ({marks}) ORDER BY id{self.lock}", chunk
+            )
+            cursor.fetchall()
+        now = self.now()
+        cursor.executemany(
+            self.insert_sql,
+            [
+                (make_id(), debit, credit, AMOUNT_MINOR, "KES", "p2p", 0, now)
+                for debit, credit in pairs
+            ],
+        )
+        deltas: dict[str, list[int]] = {}
+        for debit, credit in pairs:
+            deltas.setdefault(debit, [0, 0])[0] += AMOUNT_MINOR
+            deltas.setdefault(credit, [0, 0])[1] += AMOUNT_MINOR
+        cursor.executemany(self.update_sql, [(d, c, account) for account, (d, c) in deltas.items()])
+        if self.sqlite:
+            cursor.execute("COMMIT")
+        else:
+            self.conn.commit()
+        cursor.close()
+
+
+def _raw_run(
+    url: str, wallets: list[str], seed: int, start_at: float, stop_at: float, *, batch: int
+) -> int:
+    raw, rng = RawLedger(url), random.Random(seed)
+    counter = iter(range(10**12))
+    prefix = f"raw{seed}_{os.getpid()}_"
+    done = 0
+    _wait(start_at)
+    while time.time() < stop_at:
+        pairs = [
+            (debit, credit) for debit, credit in (rng.sample(wallets, 2) for _ in range(batch))
+        ]
+        raw.transaction(pairs, lambda: f"{prefix}{next(counter)}")
+        done += batch
+    raw.conn.close()
+    return done
+
+
+def raw_single(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
+    return _raw_run(url, wallets, seed, start_at, stop_at, batch=1)
+
+
+def raw_batch(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
+    return _raw_run(url, wallets, seed, start_at, stop_at, batch=BATCH_SIZE)
+
+
+def _wait(start_at: float) -> None:
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def run_workers(target: Callable[..., int], setup: Setup, workers: int, seconds: float) -> float:
+    """Transfers per second over `seconds`, from `workers` processes started together."""
+    context = multiprocessing.get_context("spawn")
+    start_at = time.time() + 2.0 + 0.1 * workers  # time for every process to import and connect
+    stop_at = start_at + seconds
+    with context.Pool(workers) as pool:
+        results = [
+            pool.apply_async(target, (setup.url, setup.wallets, seed, start_at, stop_at))
+            for seed in range(workers)
+        ]
+        total = sum(result.get(timeout=seconds + 120) for result in results)
+    return total / seconds
+
+
+def pgbench_tps(clients: int, seconds: float, scale: int) -> float:
+    """pgbench's TPC-B-like tps at `clients`, on a database of its own."""
+    database = "soko_bench_pgbench"
+    env = os.environ | {"PGHOST": "127.0.0.1", "PGUSER": "postgres"}
+    subprocess.run(["dropdb", "--if-exists", database], check=True, env=env)
+    subprocess.run(["createdb", database], check=True, env=env)
+    subprocess.run(
+        ["pgbench", "-i", "-q", "-s", str(scale), database],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    output = subprocess.run(
+        [
+            "pgbench",
+            "-c",
+            str(clients),
+            "-j",
+            str(min(clients, 4)),
+            "-T",
+            str(max(1, round(seconds))),
+            "-b",
+            "tpcb-like",
+            database,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
+    subprocess.run(["dropdb", "--if-exists", database], check=True, env=env)
+    match = re.search(r"tps = ([0-9.]+)", output)
+    assert match, output
+    return float(match.group(1))
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    mode: str
+    workers: int
+    service_tps: float
+    raw_tps: float
+    pgbench: float | None = None
+
+
+def fresh_database(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    name = "soko_bench_ledger"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{POSTGRES_SERVER}/{name}"
+
+
+def measure(kind: str, args: argparse.Namespace) -> list[Row]:
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        url = fresh_database(kind, Path(workdir))
+        setup = prepare(url, args.accounts)
+        for workers in args.workers:
+            service = run_workers(service_single, setup, workers, args.seconds)
+            raw = run_workers(raw_single, setup, workers, args.seconds)
+            baseline = (
+                pgbench_tps(workers, args.seconds, scale=max(workers, 1))
+                if kind == "postgresql" and shutil.which("pgbench")
+                else None
+            )
+            rows.append(Row("single", workers, service, raw, baseline))
+        service = run_workers(service_batch, setup, 1, args.seconds)
+        raw = run_workers(raw_batch, setup, 1, args.seconds)
+        rows.append(Row(f"batch of {BATCH_SIZE}", 1, service, raw))
+        runtime = bootstrap.build(Settings(database_url=url))
+        report = reconcile(runtime.context)
+        runtime.close()
+        assert report.passed, [check for check in report.checks if not check.passed]
+        print(f"  reconcile after the run: passed ({report.transfers} transfers)")
+    return rows
+
+
+def print_table(kind: str, rows: list[Row]) -> None:
+    print(f"\n### {kind}\n")
+    print(
+        "| mode | workers | service transfers/s | raw SQL transfers/s | service / raw "
+        "| pgbench tps | service / pgbench |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        ratio = row.service_tps / row.raw_tps if row.raw_tps else float("nan")
+        pg = f"{row.pgbench:,.0f}" if row.pgbench else "-"
+        pg_ratio = f"{row.service_tps / row.pgbench:.2f}x" if row.pgbench else "-"
+        print(
+            f"| {row.mode} | {row.workers} | {row.service_tps:,.0f} | {row.raw_tps:,.0f} "
+            f"| {ratio:.2f}x | {pg} | {pg_ratio} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument(
+        "--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1, 4, 16]
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.accounts, args.workers = 0.5, 20, [1, 2]
+    print(
+        f"benchmarks/ledger.py on {platform.node()}: {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{args.seconds:g} s per measurement, {args.accounts} wallets"
+    )
+    kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    for kind in kinds:
+        print(f"measuring {kind} ...", file=sys.stderr)
+        print_table(kind, measure(kind, args))
+
+
+if __name__ == "__main__":
+    main()
