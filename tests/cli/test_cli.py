@@ -1,0 +1,95 @@
+"""The operator CLI: schema, demo data, reconcile and the worker, on a real database."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from soko.channels.cli.main import app
+from soko.storage.engine import create_engine
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    return {"SOKO_DATABASE_URL": database_url}
+
+
+def test_db_upgrade_and_current_on_a_fresh_database(tmp_path: object) -> None:
+    env = {"SOKO_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"}
+    behind = runner.invoke(app, ["db", "current"], env=env)
+    assert behind.exit_code == 1
+    assert "current empty" in behind.output
+
+    upgraded = runner.invoke(app, ["db", "upgrade"], env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "upgraded from empty to 0001" in upgraded.output
+
+    again = runner.invoke(app, ["db", "upgrade"], env=env)
+    assert "already at revision 0001" in again.output
+    assert runner.invoke(app, ["db", "current"], env=env).exit_code == 0
+
+
+def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) -> None:
+    first = runner.invoke(app, ["demo"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "Demo data loaded: 6 transfers" in first.output
+
+    second = runner.invoke(app, ["demo"], env=env)
+    assert second.exit_code == 0
+    assert "already loaded" in second.output
+
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        transfers = connection.execute(sa.text("SELECT COUNT(*) FROM transfers")).scalar_one()
+    engine.dispose()
+    assert transfers == 6  # the second run changed nothing
+
+    report = runner.invoke(app, ["reconcile"], env=env)
+    assert report.exit_code == 0, report.output
+    assert "All invariants hold." in report.output
+
+
+def test_reconcile_exits_1_and_names_the_broken_invariant(
+    env: dict[str, str], database_url: str
+) -> None:
+    assert runner.invoke(app, ["demo"], env=env).exit_code == 0
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        # Money appears from nowhere: a counter moved without a transfer.
+        connection.execute(
+            sa.text(
+                "UPDATE accounts SET credits_posted = credits_posted + 1 "
+                "WHERE id = (SELECT MIN(id) FROM accounts WHERE code = 'wallet')"
+            )
+        )
+    engine.dispose()
+    result = runner.invoke(app, ["reconcile"], env=env)
+    assert result.exit_code == 1
+    assert "counters_match_transfers" in result.output
+    assert "debits_equal_credits" in result.output
+    assert "All invariants hold." not in result.output
+
+
+def test_worker_once_runs_every_job(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["worker", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "expire_holds" in result.output
+    assert "forget_idempotency_keys" in result.output
+
+
+def test_a_refusal_prints_code_and_detail_and_exits_2(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soko.domain import errors
+    from soko.channels.cli import main
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise errors.ExceedsCredits("100 requested, 0 available")
+
+    monkeypatch.setattr(main, "load_demo", refuse)
+    result = runner.invoke(app, ["demo"], env=env)
+    assert result.exit_code == 2
+    assert "exceeds_credits: 100 requested, 0 available" in result.output
