@@ -83,8 +83,8 @@ def test_worker_once_runs_every_job(env: dict[str, str]) -> None:
 def test_a_refusal_prints_code_and_detail_and_exits_2(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from soko.domain import errors
     from soko.channels.cli import main
+    from soko.domain import errors
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise errors.ExceedsCredits("100 requested, 0 available")
