@@ -15,7 +15,7 @@ from soko.domain.chart import (
     TransferCode,
 )
 from soko.domain.ledger import (
-    RESOLUTION_FLAGS,
+    RESOLUTIONS,
     Account,
     Transfer,
     TransferRequest,
@@ -89,7 +89,7 @@ def record(uow: UnitOfWork, ctx: Context, requests: Sequence[TransferRequest]) -
     pending_ids = {
         request.pending_id
         for request in requests
-        if request.flags & RESOLUTION_FLAGS and request.pending_id is not None
+        if request.flags in RESOLUTIONS and request.pending_id is not None
     }
     referenced, states = uow.ledger.lock_transfers(pending_ids) if pending_ids else ({}, {})
     account_ids: set[str] = set()
