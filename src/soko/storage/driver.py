@@ -10,6 +10,8 @@ dialect; only the per-call machinery is skipped. Everything else uses the normal
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -74,3 +76,20 @@ def hot_statements(dialect_name: str) -> HotStatements:
         ),
         update_counters=compile_sql(update),
     )
+
+
+@contextmanager
+def sqlalchemy_errors(dialect: Dialect, statement: str) -> Iterator[None]:
+    """Raise driver errors as SQLAlchemy's, as the normal path would.
+
+    The rest of storage recognises conflicts (SQLSTATE 40001, "database is locked") and
+    constraint violations by SQLAlchemy's exception classes; bypassing its execution path must
+    not bypass that.
+    """
+    dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as error:
+        raise sa.exc.DBAPIError.instance(
+            statement, None, error, dbapi_error, dialect=dialect
+        ) from error

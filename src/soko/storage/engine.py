@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from soko.storage.driver import sqlalchemy_errors
+
 READ_ONLY_OPTION = "soko_read_only"
 
 
@@ -72,7 +74,9 @@ def _sqlite_engine(url: sa.URL, busy_timeout_ms: int) -> Engine:
         # Straight on the driver: this runs once per transaction, on the hot path.
         dbapi_connection = connection.connection.driver_connection
         assert dbapi_connection is not None
-        dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        with sqlalchemy_errors(connection.dialect, statement):
+            dbapi_connection.execute(statement)
 
     return engine
 

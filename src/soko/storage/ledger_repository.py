@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from soko.domain.chart import AccountCode, AccountFlags, TransferCode
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer, TransferFlags
 from soko.services.ports import TransientConflict
-from soko.storage.driver import LOCK_CHUNK, hot_statements
+from soko.storage.driver import LOCK_CHUNK, hot_statements, sqlalchemy_errors
 from soko.storage.tables import accounts, pending_transfers, transfers
 from soko.storage.types import to_epoch_micros
 
@@ -72,9 +72,9 @@ class SqlLedgerRepository:
         self._conn = connection
         # PostgreSQL locks rows; on SQLite the whole database is already locked by BEGIN IMMEDIATE.
         self._row_locks = row_locks
-        dialect = connection.dialect.name
-        self._hot = hot_statements(dialect)
-        self._db_time = to_epoch_micros if dialect == "sqlite" else _unchanged
+        self._dialect = connection.dialect
+        self._hot = hot_statements(self._dialect.name)
+        self._db_time = to_epoch_micros if self._dialect.name == "sqlite" else _unchanged
         # The transaction's own DBAPI connection: statements on it are inside the same BEGIN.
         dbapi = connection.connection.driver_connection
         assert dbapi is not None, "a unit of work always holds a live connection"
@@ -116,11 +116,13 @@ class SqlLedgerRepository:
             # Chunks in ascending order keep the whole lock order ascending: no deadlocks.
             for start in range(0, len(ids), LOCK_CHUNK):
                 chunk = ids[start : start + LOCK_CHUNK]
-                cursor.execute(
-                    self._hot.lock_accounts[len(chunk)],
-                    {f"id_{i}": account_id for i, account_id in enumerate(chunk)},
-                )
-                for row in cursor.fetchall():
+                statement = self._hot.lock_accounts[len(chunk)]
+                with sqlalchemy_errors(self._dialect, statement):
+                    cursor.execute(
+                        statement, {f"id_{i}": account_id for i, account_id in enumerate(chunk)}
+                    )
+                    rows = cursor.fetchall()
+                for row in rows:
                     locked[row[0]] = _account_from_tuple(row)
         finally:
             cursor.close()
@@ -147,18 +149,20 @@ class SqlLedgerRepository:
         db_time = self._db_time
         cursor = self._dbapi.cursor()
         try:
-            cursor.executemany(
-                self._hot.insert_transfer,
-                [_transfer_values(t, db_time) for t in plan.transfers],
-            )
+            with sqlalchemy_errors(self._dialect, self._hot.insert_transfer):
+                cursor.executemany(
+                    self._hot.insert_transfer,
+                    [_transfer_values(t, db_time) for t in plan.transfers],
+                )
             # Increments, not absolute values: even a missed lock could not lose an update.
-            cursor.executemany(
-                self._hot.update_counters,
-                [
-                    _counter_deltas(account_id, before[account_id], after)
-                    for account_id, after in plan.accounts.items()
-                ],
-            )
+            with sqlalchemy_errors(self._dialect, self._hot.update_counters):
+                cursor.executemany(
+                    self._hot.update_counters,
+                    [
+                        _counter_deltas(account_id, before[account_id], after)
+                        for account_id, after in plan.accounts.items()
+                    ],
+                )
         finally:
             cursor.close()
         if plan.created_pending:
