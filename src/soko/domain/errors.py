@@ -21,9 +21,10 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │   ├── PendingTransferAlreadyPosted, PendingTransferAlreadyVoided,
     │   │   PendingTransferAlreadyExpired, PendingTransferNotExpired, AccountExists,
     │   │   IdempotencyKeyReused, TransactionConflict
-    └── Rejected                     kind=rejected    a limit or balance rule says no
-        ├── ExceedsCredits, ExceedsDebits, OverflowsDebits, OverflowsCredits,
-        │   ExceedsPendingTransferAmount, PendingTransferNotPending, PendingTransferExpired
+    ├── Rejected                     kind=rejected    a limit or balance rule says no
+    │   ├── ExceedsCredits, ExceedsDebits, OverflowsDebits, OverflowsCredits,
+    │   │   ExceedsPendingTransferAmount, PendingTransferNotPending, PendingTransferExpired
+    └── Forbidden                    kind=forbidden   the caller may not do this
 
 ``transient`` follows TigerBeetle: True only where the very same request may succeed later without
 any change by the caller (a transaction conflict). Balance rules are not transient: a retry of the

@@ -253,6 +253,7 @@ def plan_transfers(
             f"{len(requests)} transfers; at most {limits.TRANSFERS_PER_BATCH_MAX} per batch",
             limit=limits.TRANSFERS_PER_BATCH_MAX,
         )
+    assert len({request.id for request in requests}) == len(requests), "duplicate transfer ids"
     plan = LedgerPlan()
     # Private copies: a request sees the effects of the ones before it in the same batch.
     books = _Books(dict(accounts), dict(referenced), dict(pending_states), plan)
@@ -303,8 +304,9 @@ class _Books:
             reference=request.reference,
         )
         self._record(transfer, debit.id, credit.id)
+        # Remembered whatever its kind, so a later post in this batch names the right rule.
+        self.transfers[transfer.id] = transfer
         if is_pending:
-            self.transfers[transfer.id] = transfer
             self.states[transfer.id] = PendingState.PENDING
             self.plan.created_pending[transfer.id] = PendingState.PENDING
 
@@ -368,7 +370,7 @@ class _Books:
             credit_account_id=credit.id,
             amount=amount,
             currency=pending.currency,
-            code=request.code or pending.code,
+            code=pending.code,
             flags=flags,
             created_at=now,
             pending_id=pending.id,
@@ -385,6 +387,10 @@ class _Books:
     def _checked_pending(self, request: TransferRequest) -> Transfer:
         """The rules for naming a hold: it exists, is a hold, and is still open."""
         _check_kind_flags(request.flags)
+        # A resolution takes its accounts, currency and code from the hold: the builders (post,
+        # void, expire) never set them, so a request that does is a programmer error.
+        assert request.debit_account_id is None and request.credit_account_id is None, request
+        assert request.currency is None and request.code is None, request
         if request.pending_id is None:
             raise errors.PendingIdRequired()
         if request.timeout_seconds:

@@ -9,6 +9,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from soko import bootstrap
 from soko.domain.errors import DomainError
@@ -43,7 +44,10 @@ def refusals_as_exit_codes(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except DomainError as error:
-            errors_console.print(f"[red]{error.code}[/red]: {error.detail}")
+            # Text, not markup: a detail may echo the caller's input, brackets and all.
+            errors_console.print(
+                Text.assemble((error.code, "red"), ": ", error.detail), soft_wrap=True
+            )
             raise typer.Exit(EXIT_REFUSED) from error
 
     return wrapper

@@ -1,0 +1,228 @@
+"""Every domain error is well formed and every channel's error table covers it.
+
+The errors are found by walking `all_error_classes()`, so a new error is checked the moment it is
+written: a code and title of its own, a kind, a place in errors.py's drawn hierarchy, an HTTP
+status and problem+json body, and the CLI's `code: detail` with exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from typing import get_args
+
+import pytest
+import typer
+
+from soko.channels.api.problems import TYPE_BASE, problem_body, status_for
+from soko.channels.cli.main import EXIT_REFUSED, refusals_as_exit_codes
+from soko.domain import errors
+from soko.domain.errors import DomainError, ErrorKind, all_error_classes
+
+ERRORS = all_error_classes()
+CATEGORIES = {
+    errors.InvalidInput: "invalid",
+    errors.NotFound: "not_found",
+    errors.Conflict: "conflict",
+    errors.Rejected: "rejected",
+    errors.Forbidden: "forbidden",
+}
+SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
+
+def each_error(**marks: pytest.MarkDecorator) -> list[object]:
+    """ERRORS as parameters named by code; `marks` marks the rows of the given codes."""
+    return [
+        pytest.param(cls, id=cls.code, marks=[marks[cls.code]] if cls.code in marks else [])
+        for cls in ERRORS
+    ]
+
+
+def category(cls: type[DomainError]) -> type[DomainError] | None:
+    return next((base for base in CATEGORIES if issubclass(cls, base)), None)
+
+
+def test_the_walk_finds_every_error_class_in_errors_py() -> None:
+    # The walk only sees imported classes, so every error lives in errors.py, where it cannot
+    # be missed.
+    defined = {
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, DomainError)
+    }
+    assert defined == set(ERRORS)
+    assert len(ERRORS) > 40
+
+
+def test_codes_are_unique() -> None:
+    repeated = {code: n for code, n in Counter(cls.code for cls in ERRORS).items() if n > 1}
+    assert not repeated, f"codes used by more than one error: {repeated}"
+
+
+@pytest.mark.parametrize("cls", each_error())
+def test_error_has_its_own_code_title_and_a_kind(cls: type[DomainError]) -> None:
+    # Set in the class body itself: an inherited code or title would name the wrong rule.
+    assert "code" in vars(cls), f"{cls.__name__} inherits its code"
+    assert "title" in vars(cls), f"{cls.__name__} inherits its title"
+    assert SNAKE_CASE.fullmatch(cls.code), cls.code
+    assert cls.title.strip() and cls.title.endswith("."), cls.title
+    assert cls.kind in get_args(ErrorKind)
+    assert isinstance(cls.transient, bool)
+    base = category(cls)
+    if base is not None:
+        assert cls.kind == CATEGORIES[base], f"{cls.__name__} is a {base.__name__}"
+    else:
+        assert cls is DomainError
+
+
+def drawn_hierarchy() -> tuple[dict[str, str], dict[str, str]]:
+    """From errors.py's docstring: category -> kind, and error -> the category it is drawn under."""
+    assert errors.__doc__ is not None
+    lines = errors.__doc__.split("DomainError\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    kinds: dict[str, str] = {}
+    parents: dict[str, str] = {}
+    current = ""
+    for line in lines:
+        heading = re.match(r"\s*[├└]── (\w+)\s+kind=(\w+)", line)
+        if heading:
+            current = heading.group(1)
+            kinds[current] = heading.group(2)
+            continue
+        for name in re.findall(r"\b[A-Z]\w+", line):
+            parents[name] = current
+    return kinds, parents
+
+
+@pytest.mark.parametrize(
+    "cls",
+    each_error(),
+)
+def test_error_is_drawn_in_the_module_docstring_under_its_category(
+    cls: type[DomainError],
+) -> None:
+    kinds, parents = drawn_hierarchy()
+    if cls is DomainError:
+        return
+    if cls in CATEGORIES:
+        assert kinds.get(cls.__name__) == cls.kind
+    else:
+        base = category(cls)
+        assert base is not None
+        assert parents.get(cls.__name__) == base.__name__
+
+
+def test_the_docstring_draws_no_error_that_does_not_exist() -> None:
+    kinds, parents = drawn_hierarchy()
+    assert set(kinds) | set(parents) <= {cls.__name__ for cls in ERRORS}
+
+
+# --- the API: RFC 9457 problem+json ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", each_error())
+def test_api_maps_error_to_a_status_and_problem_body(cls: type[DomainError]) -> None:
+    status = status_for(cls)
+    assert 400 <= status <= 599
+    # 5xx says "not your fault, try again": exactly the transient errors.
+    assert (status >= 500) == cls.transient
+
+    body = problem_body(cls("What went wrong, in words.", index=3), instance="/v1/transfers")
+    assert body == {
+        "type": TYPE_BASE + cls.code,
+        "title": cls.title,
+        "status": status,
+        "detail": "What went wrong, in words.",
+        "code": cls.code,
+        "instance": "/v1/transfers",
+        "index": 3,
+    }
+    assert problem_body(cls())["detail"] == cls.title
+
+
+def test_problem_body_passes_plain_facts_only_and_never_overrides_a_member() -> None:
+    error = errors.ExceedsCredits(
+        available=700, account_id="acc_1", currencies=["KES"], status=200, code="ok"
+    )
+    body = problem_body(error)
+    assert body["status"] == 422
+    assert body["code"] == "exceeds_credits"
+    assert body["available"] == 700
+    assert body["account_id"] == "acc_1"
+    assert "currencies" not in body
+
+
+# --- the CLI: `code: detail` on stderr, exit code 2 --------------------------------------------
+
+
+def refuse(error: DomainError) -> typer.Exit:
+    @refusals_as_exit_codes
+    def command() -> None:
+        raise error
+
+    with pytest.raises(typer.Exit) as caught:
+        command()
+    assert caught.value.__cause__ is error
+    return caught.value
+
+
+@pytest.mark.parametrize("cls", each_error())
+def test_cli_refuses_with_exit_code_2_and_code_detail(
+    cls: type[DomainError], capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = cls()
+    assert refuse(error).exit_code == EXIT_REFUSED == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    # Joined back together here: whether long lines wrap is test_cli_refusal_is_one_line's.
+    assert " ".join(err.split()) == f"{cls.code}: {error.detail}"
+
+
+def test_cli_passes_success_and_programmer_errors_through() -> None:
+    @refusals_as_exit_codes
+    def works(x: int) -> int:
+        return x + 1
+
+    @refusals_as_exit_codes
+    def crashes() -> None:
+        raise KeyError("bug")
+
+    assert works(1) == 2
+    with pytest.raises(KeyError):
+        crashes()
+
+
+def test_cli_refusal_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    detail = "word " * 200
+    refuse(errors.AmountMalformed(detail.strip()))
+    assert capsys.readouterr().err == f"amount_malformed: {detail.strip()}\n"
+
+
+@pytest.mark.parametrize("echoed", ["[/x]", "[bold]1"])
+def test_cli_prints_the_detail_verbatim(echoed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    detail = f"{echoed!r} is not a plain decimal number."
+    assert refuse(errors.AmountMalformed(detail)).exit_code == EXIT_REFUSED
+    assert capsys.readouterr().err == f"amount_malformed: {detail}\n"
+
+
+# --- assertions stay on ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "refused"),
+    [pytest.param([], False, id="normally"), pytest.param(["-O"], True, id="python -O")],
+)
+def test_soko_refuses_to_start_without_assertions(flags: list[str], refused: bool) -> None:
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [sys.executable, *flags, "-c", "import soko.bootstrap"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode != 0) == refused, result.stderr
+    assert ("assertions on" in result.stderr) == refused, result.stderr
