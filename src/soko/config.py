@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     #: PostgreSQL isolation: row locks in id order under READ COMMITTED (default), or SERIALIZABLE
     #: with bounded retries on SQLSTATE 40001 (the mode CockroachDB and YugabyteDB run in).
     isolation: Literal["read_committed", "serializable"] = "read_committed"
-    #: Connections kept per process (PostgreSQL only; SQLite uses one per thread).
+    #: PostgreSQL connections kept per process (SQLite's small pool is fixed in storage/engine.py).
     pool_size: int = Field(default=10, ge=1, le=200)
     #: Milliseconds SQLite waits for the write lock before giving up.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)

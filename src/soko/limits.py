@@ -26,6 +26,13 @@ TRANSACTION_ATTEMPTS_MAX: Final = 25
 #: Idempotency keys: length bound, and how long a stored response is kept.
 IDEMPOTENCY_KEY_LENGTH_MAX: Final = 255
 IDEMPOTENCY_KEY_RETENTION_SECONDS: Final = 7 * 24 * 3600
+IDEMPOTENCY_KEYS_FORGOTTEN_PER_BATCH_MAX: Final = 1000
+
+#: Characters in an amount's decimal text ("1500.50"), checked before any conversion.
+AMOUNT_TEXT_LENGTH_MAX: Final = 40
+
+#: Accounts locked by one precompiled statement (storage/driver.py); more take several.
+ACCOUNTS_LOCKED_PER_STATEMENT_MAX: Final = 16
 
 #: Free-text references on transfers.
 REFERENCE_LENGTH_MAX: Final = 64

@@ -761,18 +761,46 @@ def test_posting_a_plain_transfer_from_the_same_batch_is_not_pending() -> None:
 
 
 @pytest.mark.parametrize(
-    "flags",
+    ("code", "flags"),
     [
-        pytest.param(AccountFlags.NONE, id="no rule"),
-        pytest.param(LIABILITY, id="debits must not exceed credits"),
-        pytest.param(ASSET, id="credits must not exceed debits"),
+        pytest.param(AccountCode.FX_LIQUIDITY, AccountFlags.NONE, id="no rule"),
+        pytest.param(AccountCode.FEES, LIABILITY, id="debits must not exceed credits"),
+        pytest.param(AccountCode.SETTLEMENT, ASSET, id="credits must not exceed debits"),
+        pytest.param(AccountCode.WALLET, LIABILITY, id="wallet"),
+        pytest.param(AccountCode.MERCHANT, LIABILITY, id="merchant"),
+        pytest.param(AccountCode.AGENT_FLOAT, LIABILITY, id="agent float"),
     ],
 )
-def test_account_with_at_most_one_balance_rule_is_valid(flags: AccountFlags) -> None:
-    validate_account("KES", flags)
+def test_account_with_at_most_one_balance_rule_is_valid(
+    code: AccountCode, flags: AccountFlags
+) -> None:
+    validate_account(code, flags)
 
 
-def test_account_with_both_balance_rules_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("code", "flags", "expected"),
+    [
+        pytest.param(
+            AccountCode.SUSPENSE, LIABILITY | ASSET, "account_flags_are_mutually_exclusive",
+            id="both rules",
+        ),
+        pytest.param(
+            AccountCode.WALLET, LIABILITY | ASSET, "account_flags_are_mutually_exclusive",
+            id="both rules on a wallet",
+        ),
+        pytest.param(
+            AccountCode.WALLET, AccountFlags.NONE, "customer_account_may_not_overdraw",
+            id="wallet without the rule",
+        ),
+        pytest.param(
+            AccountCode.MERCHANT, ASSET, "customer_account_may_not_overdraw",
+            id="merchant with the asset rule",
+        ),
+    ],
+)  # fmt: skip
+def test_account_breaking_an_opening_rule_is_refused(
+    code: AccountCode, flags: AccountFlags, expected: str
+) -> None:
     with pytest.raises(errors.DomainError) as caught:
-        validate_account("KES", LIABILITY | ASSET)
-    assert caught.value.code == "account_flags_are_mutually_exclusive"
+        validate_account(code, flags)
+    assert caught.value.code == expected

@@ -8,7 +8,8 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     ├── InvalidInput                 kind=invalid     the request itself is malformed
     │   ├── AmountMalformed, AmountNotAString, AmountTooPrecise, AmountOverflows,
     │   │   AmountMustBePositive, CurrencyUnknown, CurrencyMismatch, WeightsInvalid
-    │   ├── AccountFlagsAreMutuallyExclusive, TransferFlagsAreMutuallyExclusive,
+    │   ├── AccountFlagsAreMutuallyExclusive, CustomerAccountMayNotOverdraw,
+    │   │   TransferFlagsAreMutuallyExclusive,
     │   │   AccountsMustBeDifferent, AccountsMustHaveTheSameCurrency,
     │   │   TimeoutReservedForPendingTransfer, PendingTimeoutInvalid, ReferenceTooLong,
     │   │   PendingIdMustBeNull, PendingIdRequired, TransferCodeUnknown, BatchEmpty,
@@ -135,6 +136,11 @@ class WeightsInvalid(InvalidInput):
 class AccountFlagsAreMutuallyExclusive(InvalidInput):
     code = "account_flags_are_mutually_exclusive"
     title = "An account cannot forbid both debits over credits and credits over debits."
+
+
+class CustomerAccountMayNotOverdraw(InvalidInput):
+    code = "customer_account_may_not_overdraw"
+    title = "A customer account must carry the rule that keeps it from going below zero."
 
 
 class AccountNotFound(NotFound):

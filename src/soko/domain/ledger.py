@@ -23,7 +23,7 @@ from typing import Final
 
 from soko import limits
 from soko.domain import errors
-from soko.domain.chart import AccountCode, AccountFlags, TransferCode
+from soko.domain.chart import CUSTOMER_ACCOUNT_CODES, AccountCode, AccountFlags, TransferCode
 
 
 class TransferFlags(IntFlag):
@@ -226,11 +226,15 @@ class LedgerPlan:
     resolved_pending: dict[str, PendingState] = field(default_factory=dict)
 
 
-def validate_account(currency: str, flags: AccountFlags) -> None:
+def validate_account(code: AccountCode, flags: AccountFlags) -> None:
     """The rules for opening an account (the currency is checked by the caller's Money layer)."""
     both = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
     if flags & both == both:
         raise errors.AccountFlagsAreMutuallyExclusive()
+    if code in CUSTOMER_ACCOUNT_CODES and flags != AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS:
+        raise errors.CustomerAccountMayNotOverdraw(
+            f"a {code.value} account holds customers' money and must never go below zero"
+        )
 
 
 def plan_transfers(

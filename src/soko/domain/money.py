@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from soko import limits
 from soko.domain.errors import (
     AmountMalformed,
     AmountNotAString,
@@ -47,7 +48,7 @@ __all__ = [
 
 #: The longest amount text ``Money.parse`` looks at. The largest amount, with sign and decimal
 #: point, is at most 21 characters; 40 leaves room for leading zeros.
-AMOUNT_TEXT_LENGTH_MAX: Final = 40
+AMOUNT_TEXT_LENGTH_MAX: Final = limits.AMOUNT_TEXT_LENGTH_MAX
 
 # [0-9] rather than \d: in a str pattern \d also matches Arabic-Indic, Devanagari and other digits.
 _AMOUNT_SYNTAX: Final = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")

@@ -83,7 +83,9 @@ def run_idempotent(
     return in_transaction(ctx, attempt)
 
 
-def forget_expired(ctx: Context, *, limit: int = 1000) -> int:
+def forget_expired(
+    ctx: Context, *, limit: int = limits.IDEMPOTENCY_KEYS_FORGOTTEN_PER_BATCH_MAX
+) -> int:
     """Delete keys older than the retention period, a bounded batch at a time."""
     cutoff = ctx.clock.now() - timedelta(seconds=limits.IDEMPOTENCY_KEY_RETENTION_SECONDS)
     return in_transaction(ctx, lambda uow: uow.idempotency.delete_older_than(cutoff, limit))

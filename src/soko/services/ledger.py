@@ -50,7 +50,7 @@ def open_account_in(
     Currency.of(currency)
     if flags is None:
         flags = _default_flags(code)
-    validate_account(currency, flags)
+    validate_account(code, flags)
     account = Account(id=ctx.ids.new("acc"), currency=currency, code=code, flags=flags)
     uow.ledger.insert_account(account, ctx.clock.now())
     return account
@@ -205,7 +205,7 @@ def get_transfer(ctx: Context, transfer_id: str) -> Transfer:
 @dataclass(frozen=True, slots=True)
 class TransferPage:
     transfers: list[Transfer]
-    #: Pass as `after` to read the next (older) page; None on the last page.
+    #: Pass as `cursor` to read the next (older) page; None on the last page.
     next_cursor: str | None
 
 
@@ -223,8 +223,11 @@ def list_transfers(
     def work(uow: UnitOfWork) -> TransferPage:
         if uow.ledger.get_account(account_id) is None:
             raise errors.AccountNotFound(account_id=account_id)
-        if cursor is not None and uow.ledger.get_transfer(cursor) is None:
-            raise errors.CursorInvalid()
+        if cursor is not None:
+            after = uow.ledger.get_transfer(cursor)
+            # A cursor from another account's statement would page through the wrong history.
+            if after is None or account_id not in (after.debit_account_id, after.credit_account_id):
+                raise errors.CursorInvalid()
         rows = uow.ledger.list_transfers(account_id, limit=limit + 1, before_id=cursor)
         more = len(rows) > limit
         page = rows[:limit]

@@ -118,7 +118,7 @@ class ReconcileQueries(Protocol):
         ...
 
     def malformed_transfers(self, limit: int) -> list[str]:
-        """Transfers whose currency differs from an account's, or that resolve a non-pending."""
+        """Transfers whose currency differs from one of their accounts'."""
         ...
 
     def counts(self) -> tuple[int, int]:

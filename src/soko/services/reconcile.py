@@ -34,7 +34,7 @@ class ReconcileReport:
 
 
 def reconcile(ctx: Context) -> ReconcileReport:
-    """Run every check in one consistent snapshot of the database."""
+    """Run every check in one consistent snapshot (REPEATABLE READ on PostgreSQL)."""
     return in_transaction(ctx, _reconcile, read_only=True)
 
 

@@ -20,11 +20,11 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import Dialect
 
+from soko import limits
 from soko.storage.tables import accounts, transfers
 
 COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
-#: Accounts locked by one precompiled statement; larger batches use one statement per chunk.
-LOCK_CHUNK: Final = 16
+LOCK_CHUNK: Final = limits.ACCOUNTS_LOCKED_PER_STATEMENT_MAX
 TRANSFER_COLUMNS: Final = tuple(column.name for column in transfers.c if column.name != "seq")
 
 

@@ -57,6 +57,12 @@ class SqlUnitOfWork:
             raise
         if self._read_only:
             connection.execution_options(**{READ_ONLY_OPTION: True})
+            if is_postgresql(self._engine):
+                # One snapshot for the whole read: reconcile's checks must agree with each other
+                # while payments keep committing.
+                connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
         self._connection = connection
         try:
             self._transaction = connection.begin()

@@ -1,4 +1,4 @@
-"""The HTTP API application (FastAPI): health, OpenAPI, and the /v1 routers."""
+"""The HTTP API application (FastAPI): health and the OpenAPI document; /v1 routers come next."""
 
 from __future__ import annotations
 

@@ -161,17 +161,21 @@ def worker(
     interval: Annotated[float, typer.Option(min=0.05, max=3600, help="Idle seconds.")] = 1.0,
 ) -> None:
     """Run the background jobs (hold expiry, housekeeping); several workers may run at once."""
-    from soko.channels.worker.loop import run_forever, run_once  # noqa: PLC0415
+    from soko.channels.worker.loop import Tick, run_forever, run_once  # noqa: PLC0415
 
     runtime = bootstrap.build(upgrade_schema=True)
     try:
         if once:
-            console.print(run_once(runtime.context))
+            tick = run_once(runtime.context)
+            console.print(tick.handled)
+            if tick.failed:
+                errors_console.print(f"failed: {', '.join(tick.failed)}")
+                raise typer.Exit(EXIT_CHECK_FAILED)
             return
 
-        def report(handled: dict[str, int]) -> None:
-            if any(handled.values()):
-                console.print(handled)
+        def report(tick: Tick) -> None:
+            if tick.busy or tick.failed:
+                console.print(tick.handled, f"failed: {tick.failed}" if tick.failed else "")
 
         run_forever(runtime.context, interval_seconds=interval, on_tick=report)
     finally:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from soko.services import idempotency, ledger
 from soko.services.ports import Context
+
+log = logging.getLogger("soko.worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,23 +25,45 @@ JOBS: tuple[Job, ...] = (
 )
 
 
-def run_once(ctx: Context) -> dict[str, int]:
-    """Run every job once; each returns how many items it handled."""
-    return {job.name: job.run(ctx) for job in JOBS}
+@dataclass(frozen=True, slots=True)
+class Tick:
+    #: job name -> items handled this tick
+    handled: dict[str, int] = field(default_factory=dict)
+    #: jobs that raised; each rolled back and runs again next tick
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return any(self.handled.values())
+
+
+def run_once(ctx: Context) -> Tick:
+    """Run every job once. A failing job is logged and does not stop the others."""
+    tick = Tick()
+    for job in JOBS:
+        try:
+            tick.handled[job.name] = job.run(ctx)
+        except Exception:
+            # A worker must outlive a database restart or a conflict storm: the job's
+            # transaction rolled back, so running it again next tick is safe.
+            log.exception("job %s failed; it runs again next tick", job.name)
+            tick.failed.append(job.name)
+    return tick
 
 
 def run_forever(
     ctx: Context,
     *,
     interval_seconds: float,
-    on_tick: Callable[[dict[str, int]], None],
+    on_tick: Callable[[Tick], None],
     max_ticks: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Run the jobs every `interval_seconds`; a busy tick (a full batch) runs again at once."""
+    """Run the jobs every `interval_seconds`; a tick that handled anything runs again at once."""
     ticks = 0
     while max_ticks is None or ticks < max_ticks:
-        handled = run_once(ctx)
-        on_tick(handled)
+        tick = run_once(ctx)
+        on_tick(tick)
         ticks += 1
-        if not any(handled.values()):
-            time.sleep(interval_seconds)
+        if not tick.busy:
+            sleep(interval_seconds)
