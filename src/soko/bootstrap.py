@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+import argon2
 from sqlalchemy.engine import Engine
 
+from soko import limits
 from soko.config import Settings
+from soko.domain.fees import DEFAULT_TARIFF
 from soko.domain.ids import ENTROPY_BYTES, format_id
+from soko.domain.kyc import TierLimits, tier_of
+from soko.domain.money import Currency
 from soko.services.ports import Clock, Context
 from soko.storage import schema
 from soko.storage.engine import create_engine
@@ -35,6 +42,40 @@ class RandomIds:
     def new(self, prefix: str) -> str:
         timestamp_ms = int(self._clock.now().timestamp() * 1000)
         return format_id(prefix, timestamp_ms, os.urandom(ENTROPY_BYTES))
+
+    def digits(self, count: int) -> str:
+        return "".join(secrets.choice("0123456789") for _ in range(count))
+
+
+class Argon2Pins:
+    """PIN hashes with argon2id (RFC 9106); the cost comes from the settings."""
+
+    def __init__(self, *, time_cost: int, memory_kib: int) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=1
+        )
+
+    def hash(self, pin: str) -> str:
+        return self._hasher.hash(pin)
+
+    def verify(self, pin_hash: str, pin: str) -> bool:
+        try:
+            return self._hasher.verify(pin_hash, pin)
+        except argon2.exceptions.VerificationError:
+            return False
+
+
+def kyc_limits(settings: Settings) -> dict[str, dict[int, TierLimits]]:
+    """limits.KYC_LIMITS with the operator's overrides laid over it."""
+    merged = {
+        currency: {tier: TierLimits(*values) for tier, values in tiers.items()}
+        for currency, tiers in limits.KYC_LIMITS.items()
+    }
+    for currency, tiers in settings.kyc_limits.items():
+        Currency.of(currency)
+        for tier, values in tiers.items():
+            merged.setdefault(currency, {})[tier_of(tier)] = TierLimits(*values)
+    return merged
 
 
 def jittered_backoff(attempt: int) -> None:
@@ -75,5 +116,11 @@ def build(
         clock=clock,
         ids=RandomIds(clock),
         backoff=jittered_backoff,
+        pins=Argon2Pins(
+            time_cost=settings.pin_hash_time_cost, memory_kib=settings.pin_hash_memory_kib
+        ),
+        tariff=DEFAULT_TARIFF,
+        kyc_limits=kyc_limits(settings),
+        timezone=ZoneInfo(settings.timezone),
     )
     return Runtime(settings=settings, engine=engine, context=context)

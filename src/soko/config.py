@@ -23,6 +23,15 @@ class Settings(BaseSettings):
     #: Milliseconds SQLite waits for the write lock before giving up.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
 
+    #: The operator's time zone (IANA name): the KYC daily and monthly limits reset at its midnight.
+    timezone: str = "UTC"
+    #: Overrides of limits.KYC_LIMITS, as JSON: {"KES": {"0": [per_tx, daily, monthly, balance]}}
+    #: in minor units. Currencies and tiers not given keep the defaults.
+    kyc_limits: dict[str, dict[int, tuple[int, int, int, int]]] = Field(default_factory=dict)
+    #: argon2id cost for PIN hashes (the defaults take about 50 ms here; tests use the minimum).
+    pin_hash_time_cost: int = Field(default=2, ge=1, le=10)
+    pin_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     #: Public name shown in the API documents.

@@ -46,6 +46,8 @@ DOMAIN_STDLIB = frozenset(
     }
 )
 DOMAIN_SOKO = frozenset({"soko.domain", "soko.limits"})
+#: Pure third-party libraries the domain may use (phonenumbers: parsing, no I/O but its data).
+DOMAIN_THIRD_PARTY = frozenset({"phonenumbers"})
 #: Attributes that read the clock, the environment or a random source, called or passed along
 #: (`default_factory=datetime.now` reads the clock as surely as a call).
 DOMAIN_IMPURE_ATTRIBUTES = frozenset(
@@ -149,7 +151,7 @@ def domain_impurities(module: Module) -> list[str]:
     found = [
         f"{module.path}:{line}: imports {name}"
         for line, name in imports(module)
-        if name.split(".")[0] not in DOMAIN_STDLIB
+        if name.split(".")[0] not in DOMAIN_STDLIB | DOMAIN_THIRD_PARTY
         and not any(is_within(name, allowed) for allowed in DOMAIN_SOKO)
     ]
     for node in ast.walk(module.tree):

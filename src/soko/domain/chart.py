@@ -29,6 +29,7 @@ class AccountCode(StrEnum):
     FX_LIQUIDITY = "fx_liquidity"
     LOANS_RECEIVABLE = "loans_receivable"
     SUSPENSE = "suspense"
+    COMMISSION_EXPENSE = "commission_expense"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,12 @@ SYSTEM_ACCOUNTS: Final[dict[AccountCode, SystemAccount]] = {
             AccountCode.SUSPENSE,
             AccountFlags.NONE,
             "Money whose owner is not known yet, such as a transfer to an unregistered number.",
+        ),
+        SystemAccount(
+            AccountCode.COMMISSION_EXPENSE,
+            AccountFlags.NONE,
+            "Commissions the operator pays agents for deposits: its cost (debit-normal), paid "
+            "for out of fee revenue when the operator settles its books.",
         ),
     )
 }

@@ -217,23 +217,30 @@ def list_transfers(
     cursor: str | None = None,
 ) -> TransferPage:
     """An account's transfers, newest first, one bounded page at a time."""
+    return in_transaction(
+        ctx,
+        lambda uow: list_transfers_in(uow, account_id, limit=limit, cursor=cursor),
+        read_only=True,
+    )
+
+
+def list_transfers_in(
+    uow: UnitOfWork, account_id: str, *, limit: int, cursor: str | None
+) -> TransferPage:
+    """`list_transfers` inside the caller's transaction."""
     if not 1 <= limit <= limits.PAGE_SIZE_MAX:
         raise errors.PageSizeInvalid(f"page size {limit}; allowed 1 to {limits.PAGE_SIZE_MAX}")
-
-    def work(uow: UnitOfWork) -> TransferPage:
-        if uow.ledger.get_account(account_id) is None:
-            raise errors.AccountNotFound(account_id=account_id)
-        if cursor is not None:
-            after = uow.ledger.get_transfer(cursor)
-            # A cursor from another account's statement would page through the wrong history.
-            if after is None or account_id not in (after.debit_account_id, after.credit_account_id):
-                raise errors.CursorInvalid()
-        rows = uow.ledger.list_transfers(account_id, limit=limit + 1, before_id=cursor)
-        more = len(rows) > limit
-        page = rows[:limit]
-        return TransferPage(page, page[-1].id if more else None)
-
-    return in_transaction(ctx, work, read_only=True)
+    if uow.ledger.get_account(account_id) is None:
+        raise errors.AccountNotFound(account_id=account_id)
+    if cursor is not None:
+        after = uow.ledger.get_transfer(cursor)
+        # A cursor from another account's statement would page through the wrong history.
+        if after is None or account_id not in (after.debit_account_id, after.credit_account_id):
+            raise errors.CursorInvalid()
+    rows = uow.ledger.list_transfers(account_id, limit=limit + 1, before_id=cursor)
+    more = len(rows) > limit
+    page = rows[:limit]
+    return TransferPage(page, page[-1].id if more else None)
 
 
 def _default_flags(code: AccountCode) -> AccountFlags:

@@ -6,13 +6,16 @@ implementation. Tests pass a fake clock and the same storage on SQLite and Postg
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from types import TracebackType
 from typing import Protocol, Self
 
+from soko.domain.fees import FeeKind, FeeTable
+from soko.domain.kyc import TierLimits
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer
+from soko.domain.users import Merchant, User
 
 
 class Clock(Protocol):
@@ -24,6 +27,10 @@ class Clock(Protocol):
 class IdGenerator(Protocol):
     def new(self, prefix: str) -> str:
         """A fresh time-ordered public id such as ``tr_01J…``."""
+        ...
+
+    def digits(self, count: int) -> str:
+        """A uniformly random string of `count` decimal digits (till numbers, one-time codes)."""
         ...
 
 
@@ -126,12 +133,123 @@ class ReconcileQueries(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    id: str
+    user_id: str
+    currency: str
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """The business record of a movement between people: who, how much, what fee, why."""
+
+    id: str
+    kind: str
+    currency: str
+    amount: int
+    fee: int
+    commission: int
+    payer_wallet_id: str | None
+    payee_wallet_id: str | None
+    payee_phone: str | None
+    message: str | None
+    hold_id: str | None
+    fee_hold_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    role: str
+    merchant_id: str | None
+    name: str
+    revoked: bool
+
+
+class PeopleRepository(Protocol):
+    """Users, merchants, wallets, payments, API keys and sessions."""
+
+    def insert_user(self, user: User, pin_hash: str | None, created_at: datetime) -> None:
+        """Raises `PhoneNumberTaken` if the phone number is registered already."""
+        ...
+
+    def get_user(self, user_id: str, *, lock: bool = False) -> User | None: ...
+
+    def get_user_by_phone(self, phone: str) -> User | None: ...
+
+    def pin_hash(self, user_id: str) -> str | None: ...
+
+    def update_user(self, user: User, *, pin_hash: str | None = None) -> None:
+        """Store the user's mutable fields (tier, national id, PIN state, and a new PIN hash)."""
+        ...
+
+    def insert_merchant(self, merchant: Merchant) -> None:
+        """Raises `TransientConflict` if the till number was taken meanwhile."""
+        ...
+
+    def get_merchant(self, user_id: str) -> Merchant | None: ...
+
+    def get_merchant_by_till(self, till_number: str) -> Merchant | None: ...
+
+    def insert_wallet(self, wallet: Wallet, created_at: datetime) -> None:
+        """Raises `TransientConflict` if the user's wallet in that currency was opened meanwhile."""
+        ...
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None: ...
+
+    def find_wallet(self, user_id: str, currency: str) -> Wallet | None: ...
+
+    def list_wallets(self, user_id: str) -> list[Wallet]: ...
+
+    def outgoing_since(self, account_id: str, codes: Collection[str], since: datetime) -> int:
+        """Minor units debited from the account by transfers of `codes` since `since`."""
+        ...
+
+    def net_after(self, account_id: str, transfer_id: str) -> int:
+        """Posted credits less posted debits of the account's transfers newer than this one."""
+        ...
+
+    def insert_payment(self, payment: Payment) -> None: ...
+
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    def unclaimed_payments(self, phone: str, limit: int) -> list[Payment]:
+        """Payments to `phone` still held for it, oldest first."""
+        ...
+
+    def claim_payment(self, payment_id: str, payee_wallet_id: str) -> None: ...
+
+    def insert_api_key(self, key: ApiKey, secret_hash: str, created_at: datetime) -> None: ...
+
+    def get_api_key_by_hash(self, secret_hash: str) -> ApiKey | None: ...
+
+    def revoke_api_key(self, key_id: str, revoked_at: datetime) -> bool: ...
+
+    def insert_session(
+        self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
+    ) -> None: ...
+
+    def session_user(self, token_hash: str, now: datetime) -> str | None:
+        """The user of an unexpired session, if any."""
+        ...
+
+
+class PinHasher(Protocol):
+    def hash(self, pin: str) -> str: ...
+
+    def verify(self, pin_hash: str, pin: str) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Rolls back on exit unless `commit` was called."""
 
     ledger: LedgerRepository
     idempotency: IdempotencyRepository
     reconcile: ReconcileQueries
+    people: PeopleRepository
 
     def commit(self) -> None: ...
 
@@ -158,6 +276,12 @@ class Context:
     ids: IdGenerator
     #: Sleeps between retries of a conflicting transaction (a no-op in tests).
     backoff: Callable[[int], None]
+    pins: PinHasher
+    #: The operator's pricing and limits (defaults from domain/fees.py and limits.py).
+    tariff: Mapping[tuple[str, FeeKind], FeeTable]
+    kyc_limits: Mapping[str, Mapping[int, TierLimits]]
+    #: The operator's time zone: days and months for the KYC limits start at its midnight.
+    timezone: tzinfo
 
 
 def noop_backoff(attempt: int) -> None:
@@ -165,6 +289,7 @@ def noop_backoff(attempt: int) -> None:
 
 
 __all__: Sequence[str] = (
+    "ApiKey",
     "Clock",
     "Context",
     "CounterMismatch",
@@ -172,10 +297,14 @@ __all__: Sequence[str] = (
     "IdGenerator",
     "IdempotencyRepository",
     "LedgerRepository",
+    "Payment",
+    "PeopleRepository",
+    "PinHasher",
     "ReconcileQueries",
     "StoredResult",
     "TransientConflict",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "Wallet",
     "noop_backoff",
 )

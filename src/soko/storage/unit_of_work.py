@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine, RootTransaction
 from soko.services.ports import (
     IdempotencyRepository,
     LedgerRepository,
+    PeopleRepository,
     ReconcileQueries,
     TransientConflict,
     UnitOfWork,
@@ -18,6 +19,7 @@ from soko.services.ports import (
 from soko.storage.engine import READ_ONLY_OPTION, is_postgresql
 from soko.storage.idempotency_repository import SqlIdempotencyRepository
 from soko.storage.ledger_repository import SqlLedgerRepository
+from soko.storage.people_repository import SqlPeopleRepository
 from soko.storage.queries import SqlReconcileQueries
 
 # SQLSTATEs after which the same transaction, run again, may well succeed.
@@ -75,6 +77,7 @@ class SqlUnitOfWork:
         self.ledger: LedgerRepository = SqlLedgerRepository(connection, row_locks=row_locks)
         self.idempotency: IdempotencyRepository = SqlIdempotencyRepository(connection)
         self.reconcile: ReconcileQueries = SqlReconcileQueries(connection)
+        self.people: PeopleRepository = SqlPeopleRepository(connection, row_locks=row_locks)
         return self
 
     def commit(self) -> None:

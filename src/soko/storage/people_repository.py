@@ -1,0 +1,334 @@
+"""Users, merchants, wallets, payments, API keys and sessions in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from soko.domain import errors
+from soko.domain.ledger import TransferFlags
+from soko.domain.users import Merchant, User, UserKind
+from soko.services.ports import ApiKey, Payment, TransientConflict, Wallet
+from soko.storage.tables import (
+    api_keys,
+    merchants,
+    payments,
+    pending_transfers,
+    sessions,
+    transfers,
+    users,
+    wallets,
+)
+
+_POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
+
+
+class SqlPeopleRepository:
+    def __init__(self, connection: Connection, *, row_locks: bool) -> None:
+        self._conn = connection
+        self._row_locks = row_locks
+
+    # --- users and merchants --------------------------------------------------------------
+
+    def insert_user(self, user: User, pin_hash: str | None, created_at: datetime) -> None:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    users.insert(), _user_values(user, pin_hash) | {"created_at": created_at}
+                )
+        except sa.exc.IntegrityError as error:
+            if self.get_user_by_phone(user.phone) is not None:
+                raise errors.PhoneNumberTaken(phone=user.phone) from error
+            raise
+
+    def get_user(self, user_id: str, *, lock: bool = False) -> User | None:
+        query = sa.select(users).where(users.c.id == user_id)
+        if lock and self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _user(row)
+
+    def get_user_by_phone(self, phone: str) -> User | None:
+        row = self._conn.execute(sa.select(users).where(users.c.phone == phone)).first()
+        return None if row is None else _user(row)
+
+    def pin_hash(self, user_id: str) -> str | None:
+        query = sa.select(users.c.pin_hash).where(users.c.id == user_id)
+        result: str | None = self._conn.execute(query).scalar()
+        return result
+
+    def update_user(self, user: User, *, pin_hash: str | None = None) -> None:
+        values = {
+            "kyc_tier": user.kyc_tier,
+            "national_id": user.national_id,
+            "pin_failures": user.pin_failures,
+            "pin_locked": int(user.pin_locked),
+        }
+        if pin_hash is not None:
+            values["pin_hash"] = pin_hash
+        self._conn.execute(users.update().where(users.c.id == user.id).values(values))
+
+    def insert_merchant(self, merchant: Merchant) -> None:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    merchants.insert(),
+                    {
+                        "user_id": merchant.user_id,
+                        "trading_name": merchant.trading_name,
+                        "category_code": merchant.category_code,
+                        "settlement_currency": merchant.settlement_currency,
+                        "till_number": merchant.till_number,
+                    },
+                )
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"till number {merchant.till_number} taken") from error
+
+    def get_merchant(self, user_id: str) -> Merchant | None:
+        row = self._conn.execute(sa.select(merchants).where(merchants.c.user_id == user_id)).first()
+        return None if row is None else _merchant(row)
+
+    def get_merchant_by_till(self, till_number: str) -> Merchant | None:
+        query = sa.select(merchants).where(merchants.c.till_number == till_number)
+        row = self._conn.execute(query).first()
+        return None if row is None else _merchant(row)
+
+    # --- wallets ----------------------------------------------------------------------------
+
+    def insert_wallet(self, wallet: Wallet, created_at: datetime) -> None:
+        try:
+            self._conn.execute(
+                wallets.insert(),
+                {
+                    "id": wallet.id,
+                    "user_id": wallet.user_id,
+                    "currency": wallet.currency,
+                    "account_id": wallet.account_id,
+                    "created_at": created_at,
+                },
+            )
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"wallet {wallet.user_id}/{wallet.currency} opened") from error
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None:
+        row = self._conn.execute(sa.select(wallets).where(wallets.c.id == wallet_id)).first()
+        return None if row is None else _wallet(row)
+
+    def find_wallet(self, user_id: str, currency: str) -> Wallet | None:
+        query = sa.select(wallets).where(
+            wallets.c.user_id == user_id, wallets.c.currency == currency
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else _wallet(row)
+
+    def list_wallets(self, user_id: str) -> list[Wallet]:
+        query = sa.select(wallets).where(wallets.c.user_id == user_id).order_by(wallets.c.currency)
+        return [_wallet(row) for row in self._conn.execute(query)]
+
+    def outgoing_since(self, account_id: str, codes: Collection[str], since: datetime) -> int:
+        # Holds count while open (money promised away) and once posted, not once released.
+        query = (
+            sa.select(sa.func.coalesce(sa.func.sum(transfers.c.amount), 0))
+            .select_from(
+                transfers.outerjoin(
+                    pending_transfers, pending_transfers.c.transfer_id == transfers.c.id
+                )
+            )
+            .where(
+                transfers.c.debit_account_id == account_id,
+                transfers.c.created_at >= since,
+                transfers.c.code.in_(list(codes)),
+                sa.or_(
+                    transfers.c.flags == int(TransferFlags.NONE),
+                    sa.and_(
+                        transfers.c.flags == int(TransferFlags.PENDING),
+                        pending_transfers.c.state.in_(("pending", "posted")),
+                    ),
+                ),
+            )
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def net_after(self, account_id: str, transfer_id: str) -> int:
+        after = sa.select(transfers.c.seq).where(transfers.c.id == transfer_id).scalar_subquery()
+        newer = (transfers.c.seq > after) & transfers.c.flags.in_(_POSTED)
+        credits = sa.select(sa.func.coalesce(sa.func.sum(transfers.c.amount), 0)).where(
+            newer, transfers.c.credit_account_id == account_id
+        )
+        debits = sa.select(sa.func.coalesce(sa.func.sum(transfers.c.amount), 0)).where(
+            newer, transfers.c.debit_account_id == account_id
+        )
+        return int(self._conn.execute(credits).scalar_one()) - int(
+            self._conn.execute(debits).scalar_one()
+        )
+
+    # --- payments ---------------------------------------------------------------------------
+
+    def insert_payment(self, payment: Payment) -> None:
+        self._conn.execute(
+            payments.insert(),
+            {
+                "id": payment.id,
+                "kind": payment.kind,
+                "payer_wallet_id": payment.payer_wallet_id,
+                "payee_wallet_id": payment.payee_wallet_id,
+                "payee_phone": payment.payee_phone,
+                "amount": payment.amount,
+                "fee": payment.fee,
+                "commission": payment.commission,
+                "currency": payment.currency,
+                "message": payment.message,
+                "hold_id": payment.hold_id,
+                "fee_hold_id": payment.fee_hold_id,
+                "created_at": payment.created_at,
+            },
+        )
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        row = self._conn.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
+        return None if row is None else _payment(row)
+
+    def unclaimed_payments(self, phone: str, limit: int) -> list[Payment]:
+        query = (
+            sa.select(payments)
+            .join(pending_transfers, pending_transfers.c.transfer_id == payments.c.hold_id)
+            .where(
+                payments.c.payee_phone == phone,
+                payments.c.payee_wallet_id.is_(None),
+                pending_transfers.c.state == "pending",
+            )
+            .order_by(payments.c.created_at, payments.c.id)
+            .limit(limit)
+        )
+        return [_payment(row) for row in self._conn.execute(query)]
+
+    def claim_payment(self, payment_id: str, payee_wallet_id: str) -> None:
+        result = self._conn.execute(
+            payments.update()
+            .where(payments.c.id == payment_id, payments.c.payee_wallet_id.is_(None))
+            .values(payee_wallet_id=payee_wallet_id)
+        )
+        if result.rowcount != 1:
+            raise TransientConflict(f"payment {payment_id} claimed concurrently")
+
+    # --- access -----------------------------------------------------------------------------
+
+    def insert_api_key(self, key: ApiKey, secret_hash: str, created_at: datetime) -> None:
+        self._conn.execute(
+            api_keys.insert(),
+            {
+                "id": key.id,
+                "secret_hash": secret_hash,
+                "role": key.role,
+                "merchant_id": key.merchant_id,
+                "name": key.name,
+                "created_at": created_at,
+            },
+        )
+
+    def get_api_key_by_hash(self, secret_hash: str) -> ApiKey | None:
+        query = sa.select(api_keys).where(api_keys.c.secret_hash == secret_hash)
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return ApiKey(
+            id=row.id,
+            role=row.role,
+            merchant_id=row.merchant_id,
+            name=row.name,
+            revoked=row.revoked_at is not None,
+        )
+
+    def revoke_api_key(self, key_id: str, revoked_at: datetime) -> bool:
+        result = self._conn.execute(
+            api_keys.update()
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=revoked_at)
+        )
+        return result.rowcount == 1
+
+    def insert_session(
+        self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
+    ) -> None:
+        self._conn.execute(
+            sessions.insert(),
+            {
+                "token_hash": token_hash,
+                "user_id": user_id,
+                "expires_at": expires_at,
+                "created_at": created_at,
+            },
+        )
+
+    def session_user(self, token_hash: str, now: datetime) -> str | None:
+        query = sa.select(sessions.c.user_id).where(
+            sessions.c.token_hash == token_hash, sessions.c.expires_at > now
+        )
+        user_id: str | None = self._conn.execute(query).scalar()
+        return user_id
+
+
+def _user_values(user: User, pin_hash: str | None) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "kind": user.kind.value,
+        "phone": user.phone,
+        "name": user.name,
+        "country": user.country,
+        "kyc_tier": user.kyc_tier,
+        "national_id": user.national_id,
+        "pin_hash": pin_hash,
+        "pin_failures": user.pin_failures,
+        "pin_locked": int(user.pin_locked),
+    }
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=row.id,
+        kind=UserKind(row.kind),
+        phone=row.phone,
+        name=row.name,
+        country=row.country,
+        kyc_tier=row.kyc_tier,
+        national_id=row.national_id,
+        pin_failures=row.pin_failures,
+        pin_locked=bool(row.pin_locked),
+        has_pin=row.pin_hash is not None,
+    )
+
+
+def _merchant(row: Row[Any]) -> Merchant:
+    return Merchant(
+        user_id=row.user_id,
+        trading_name=row.trading_name,
+        category_code=row.category_code,
+        settlement_currency=row.settlement_currency,
+        till_number=row.till_number,
+    )
+
+
+def _wallet(row: Row[Any]) -> Wallet:
+    return Wallet(id=row.id, user_id=row.user_id, currency=row.currency, account_id=row.account_id)
+
+
+def _payment(row: Row[Any]) -> Payment:
+    return Payment(
+        id=row.id,
+        kind=row.kind,
+        currency=row.currency,
+        amount=row.amount,
+        fee=row.fee,
+        commission=row.commission,
+        payer_wallet_id=row.payer_wallet_id,
+        payee_wallet_id=row.payee_wallet_id,
+        payee_phone=row.payee_phone,
+        message=row.message,
+        hold_id=row.hold_id,
+        fee_hold_id=row.fee_hold_id,
+        created_at=row.created_at,
+    )
