@@ -29,6 +29,7 @@ CATEGORIES = {
     errors.Conflict: "conflict",
     errors.Rejected: "rejected",
     errors.Forbidden: "forbidden",
+    errors.Unauthenticated: "unauthenticated",
 }
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 

@@ -30,8 +30,10 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │   ├── ExceedsCredits, ExceedsDebits, OverflowsDebits, OverflowsCredits,
     │   │   ExceedsPendingTransferAmount, PendingTransferNotPending, PendingTransferExpired,
     │   │   ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit, ExceedsBalanceLimit
-    └── Forbidden                    kind=forbidden   the caller may not do this
-        └── PinIncorrect, PinLocked, PinNotSet
+    ├── Forbidden                    kind=forbidden   the caller may not do this
+    │   └── PinIncorrect, PinLocked, PinNotSet
+    └── Unauthenticated              kind=unauthenticated   the caller did not prove who it is
+        └── ApiKeyInvalid, SessionInvalid
 
 ``transient`` follows TigerBeetle: True only where the very same request may succeed later without
 any change by the caller (a transaction conflict). Balance rules are not transient: a retry of the
@@ -42,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-ErrorKind = Literal["invalid", "not_found", "conflict", "rejected", "forbidden"]
+ErrorKind = Literal["invalid", "not_found", "conflict", "rejected", "forbidden", "unauthenticated"]
 
 
 class DomainError(Exception):
@@ -91,6 +93,22 @@ class Forbidden(DomainError):
     code = "forbidden"
     title = "The caller may not do this."
     kind = "forbidden"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    title = "The caller did not prove who it is."
+    kind = "unauthenticated"
+
+
+class ApiKeyInvalid(Unauthenticated):
+    code = "api_key_invalid"
+    title = "The API key is missing, unknown or revoked."
+
+
+class SessionInvalid(Unauthenticated):
+    code = "session_invalid"
+    title = "The session token is missing, unknown or expired; sign in again."
 
 
 # --- amounts and currencies -------------------------------------------------------------------

@@ -19,6 +19,7 @@ STATUS_BY_KIND: Final[dict[ErrorKind, int]] = {
     "conflict": 409,
     "rejected": 422,
     "forbidden": 403,
+    "unauthenticated": 401,
 }
 #: Errors whose status differs from their kind's.
 STATUS_BY_ERROR: Final[dict[type[DomainError], int]] = {
