@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from fakes import FakeClock
 from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.config import Settings
@@ -29,19 +28,6 @@ POSTGRES_SERVER_URL = os.environ.get(
     "SOKO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("SOKO_REQUIRE_POSTGRES") == "1"
-
-
-@dataclass
-class FakeClock:
-    """Time that moves only when a test says so: no test sleeps."""
-
-    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 9, 0, tzinfo=UTC))
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import FakeClock
+from fakes import FakeClock
 from soko import limits
 from soko.domain import errors
 from soko.domain.chart import AccountCode, TransferCode

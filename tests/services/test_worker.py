@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FakeClock
+from fakes import FakeClock
 from soko.channels.worker import loop
 from soko.domain.chart import AccountCode, TransferCode
 from soko.domain.ledger import PendingState
