@@ -22,7 +22,8 @@ from soko.channels.cli.main import app
 from soko.domain.chart import AccountCode, TransferCode
 from soko.domain.ledger import Account, Transfer
 from soko.domain.money import Money
-from soko.services import ledger
+from soko.domain.users import UserKind
+from soko.services import ledger, users, wallets
 from soko.services.ports import Context
 from soko.services.reconcile import ReconcileReport, reconcile
 from soko.storage.tables import accounts, metadata
@@ -33,6 +34,7 @@ CHECKS = {
     "balance_rules_hold",
     "pending_transfers_consistent",
     "transfers_well_formed",
+    "wallets_well_formed",
 }
 
 WALLET_RULE = "ck_accounts_debits_must_not_exceed_credits"
@@ -397,3 +399,18 @@ def test_the_command_exits_1_with_the_report_on_a_corrupted_ledger(
         in result.stderr.replace("\n", "")
     )
     assert "debits_equal_credits: KES: posted debits" in result.stderr.replace("\n", "")
+
+
+def test_a_wallet_whose_account_changed_currency_is_caught(
+    any_ctx: Context, any_runtime: Runtime
+) -> None:
+    user = users.register(any_ctx, kind=UserKind.CONSUMER, phone="+254711000222", name="Amina")
+    wallet = wallets.open_wallet(any_ctx, user.id, "KES").wallet
+    corrupt(any_runtime, ("UPDATE wallets SET currency = 'UGX' WHERE id = :id", {"id": wallet.id}))
+
+    report = reconcile(any_ctx)
+
+    assert failed(report) == {"wallets_well_formed"}
+    assert problems(report, "wallets_well_formed") == [
+        f"wallet {wallet.id}'s account is not a customer account in its currency"
+    ]

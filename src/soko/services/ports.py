@@ -128,6 +128,10 @@ class ReconcileQueries(Protocol):
         """Transfers whose currency differs from one of their accounts'."""
         ...
 
+    def wallet_inconsistencies(self, limit: int) -> list[str]:
+        """Wallets whose ledger account is not a customer account in the wallet's currency."""
+        ...
+
     def counts(self) -> tuple[int, int]:
         """(accounts, transfers)."""
         ...

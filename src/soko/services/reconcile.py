@@ -90,5 +90,10 @@ def _reconcile(uow: UnitOfWork) -> ReconcileReport:
                 "every transfer is in its accounts' currency",
                 queries.malformed_transfers(shown),
             ),
+            Check(
+                "wallets_well_formed",
+                "every wallet's account is a customer account in the wallet's currency",
+                queries.wallet_inconsistencies(shown),
+            ),
         ],
     )

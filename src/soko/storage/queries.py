@@ -127,6 +127,15 @@ _MALFORMED_TRANSFERS = sa.text(
 )
 
 
+_WALLET_PROBLEMS = sa.text(
+    f"""
+    SELECT w.id FROM wallets w JOIN accounts a ON a.id = w.account_id
+     WHERE a.currency <> w.currency OR a.code NOT IN ({_CUSTOMER_CODES})
+     ORDER BY w.id LIMIT :limit
+    """
+)
+
+
 class SqlReconcileQueries:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
@@ -162,6 +171,13 @@ class SqlReconcileQueries:
     def malformed_transfers(self, limit: int) -> list[str]:
         rows = self._conn.execute(_MALFORMED_TRANSFERS, {"limit": limit}).scalars()
         return [f"transfer {transfer_id} is not in its accounts' currency" for transfer_id in rows]
+
+    def wallet_inconsistencies(self, limit: int) -> list[str]:
+        rows = self._conn.execute(_WALLET_PROBLEMS, {"limit": limit}).scalars()
+        return [
+            f"wallet {wallet_id}'s account is not a customer account in its currency"
+            for wallet_id in rows
+        ]
 
     def counts(self) -> tuple[int, int]:
         accounts = self._conn.execute(sa.text("SELECT COUNT(*) FROM accounts")).scalar_one()
