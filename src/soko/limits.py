@@ -98,3 +98,8 @@ KYC_LIMITS: Final[dict[str, dict[int, tuple[int, int, int, int]]]] = {
         2: (2_500_00, 5_000_00, 30_000_00, 5_000_00),
     },
 }
+
+#: The API: the largest request body read (every request is a small JSON object), and the field
+#: errors listed in one `request_invalid` problem.
+REQUEST_BODY_BYTES_MAX: Final = 64 * 1024
+FIELD_ERRORS_SHOWN_MAX: Final = 20

@@ -17,11 +17,13 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │   │   BatchTooLarge, PageSizeInvalid, CursorInvalid
     │   ├── IdempotencyKeyInvalid
     │   └── PhoneNumberInvalid, CountryUnknown, NameInvalid, MerchantCategoryInvalid,
-    │       PinMalformed, KycTierInvalid, NationalIdRequired, MessageTooLong, RecipientIsSender,
+    │       PinMalformed, KycTierInvalid, NationalIdRequired, MessageTooLong, RecipientRequired,
+    │       RecipientIsSender,
     │       UserKindMismatch
     ├── NotFound                     kind=not_found
     │   ├── AccountNotFound, DebitAccountNotFound, CreditAccountNotFound,
-    │   │   TransferNotFound, PendingTransferNotFound, UserNotFound, WalletNotFound
+    │   │   TransferNotFound, PendingTransferNotFound, UserNotFound, WalletNotFound,
+    │   │   ApiKeyNotFound
     ├── Conflict                     kind=conflict    the state moved on; the request was fine
     │   ├── PendingTransferAlreadyPosted, PendingTransferAlreadyVoided,
     │   │   PendingTransferAlreadyExpired, PendingTransferNotExpired, AccountExists,
@@ -371,6 +373,11 @@ class PinNotSet(Forbidden):
     title = "This user has no PIN yet."
 
 
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    title = "No active API key has this id."
+
+
 class UserNotFound(NotFound):
     code = "user_not_found"
     title = "No such user."
@@ -389,6 +396,11 @@ class PhoneNumberTaken(Conflict):
 class MessageTooLong(InvalidInput):
     code = "message_too_long"
     title = "The message to the recipient is longer than the limit allows."
+
+
+class RecipientRequired(InvalidInput):
+    code = "recipient_required"
+    title = "Name exactly one recipient: a phone number or a wallet id."
 
 
 class RecipientIsSender(InvalidInput):

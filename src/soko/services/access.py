@@ -74,7 +74,7 @@ def revoke_api_key(ctx: Context, key_id: str) -> None:
         return uow.people.revoke_api_key(key_id, ctx.clock.now())
 
     if not in_transaction(ctx, work):
-        raise errors.ApiKeyInvalid(f"no active key {key_id}")
+        raise errors.ApiKeyNotFound(key_id=key_id)
 
 
 @dataclass(frozen=True, slots=True)

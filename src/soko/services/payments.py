@@ -50,9 +50,9 @@ def send_money(
     held too) for `limits.UNCLAIMED_TRANSFER_SECONDS`: it is paid out when the number registers,
     and expires back to the sender, fee included, if it never does.
     """
-    _require_positive(amount)
+    _require_positive(ctx, amount)
     if (to_phone is None) == (to_wallet_id is None):
-        raise errors.RecipientIsSender("name the recipient by phone number or by wallet id")
+        raise errors.RecipientRequired()
     phone = parse_phone(to_phone, default_region) if to_phone is not None else None
     if message is not None and len(message) > limits.MESSAGE_LENGTH_MAX:
         raise errors.MessageTooLong(f"a message is at most {limits.MESSAGE_LENGTH_MAX} characters")
@@ -123,7 +123,7 @@ def cash_in(
 
     The agent earns the tariff's deposit commission, an operator cost (commission_expense).
     """
-    _require_positive(amount)
+    _require_positive(ctx, amount)
     phone = parse_phone(customer_phone, default_region)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "customer_phone": phone}  # fmt: skip
@@ -166,7 +166,7 @@ def cash_out(
 ) -> Payment:
     """A customer takes cash from an agent: e-money to the agent's float, a fee to the operator,
     part of the fee to the agent as commission. The customer confirms with the PIN."""
-    _require_positive(amount)
+    _require_positive(ctx, amount)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "agent_id": agent_id}  # fmt: skip
 
@@ -206,7 +206,7 @@ def top_up_float(
     ctx: Context, *, agent_id: str, amount: Money, idempotency_key: str | None
 ) -> Payment:
     """The operator sells an agent e-money float against money received at its bank."""
-    _require_positive(amount)
+    _require_positive(ctx, amount)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "agent_id": agent_id}  # fmt: skip
 
@@ -235,9 +235,12 @@ def get_payment(ctx: Context, payment_id: str) -> Payment:
 # --- the pieces -----------------------------------------------------------------------------
 
 
-def _require_positive(amount: Money) -> None:
+def _require_positive(ctx: Context, amount: Money) -> None:
+    """The amount rules every movement shares, before any wallet is looked at."""
     if amount.amount_minor <= 0:
         raise errors.AmountMustBePositive()
+    if amount.currency.code not in ctx.kyc_limits:
+        raise errors.CurrencyNotOffered(f"this operator holds no {amount.currency.code} wallets")
 
 
 def _user(uow: UnitOfWork, user_id: str, *, kind: UserKind | None = None) -> User:

@@ -102,6 +102,8 @@ def get_wallet(ctx: Context, wallet_id: str) -> WalletBalance:
 
 def list_wallets(ctx: Context, user_id: str) -> list[WalletBalance]:
     def work(uow: UnitOfWork) -> list[WalletBalance]:
+        if uow.people.get_user(user_id) is None:
+            raise errors.UserNotFound(user_id=user_id)
         return [_balance(uow, wallet) for wallet in uow.people.list_wallets(user_id)]
 
     return in_transaction(ctx, work, read_only=True)

@@ -1,19 +1,23 @@
-"""The HTTP API application (FastAPI): health and the OpenAPI document; /v1 routers come next."""
+"""The HTTP API application (FastAPI): health, the /v1 routers and the OpenAPI document."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import soko
-from soko import bootstrap
+from soko import bootstrap, limits
 from soko.bootstrap import Runtime
-from soko.channels.api.problems import domain_error_handler
-from soko.domain.errors import DomainError
+from soko.channels.api import problems
+from soko.channels.api.routers import cash, keys, sessions, transfers, users, wallets
+from soko.channels.api.schemas import problem_schemas
 from soko.storage import schema
 
 
@@ -31,7 +35,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         summary="Payments, wallets and escrow for small businesses: the Soko JSON API.",
     )
     app.state.runtime = runtime
-    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_middleware(BodyLimit, max_bytes=limits.REQUEST_BODY_BYTES_MAX)
+    problems.install(app)
+    for module in (users, wallets, transfers, cash, keys, sessions):
+        app.include_router(module.router)
+    _document_problems(app)
 
     @app.get(
         "/health",
@@ -62,6 +70,58 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     return app
+
+
+class BodyLimit:
+    """Refuse request bodies over `max_bytes` as problem+json.
+
+    FastAPI's own `max_body_size` answers in plain text whenever Content-Length is known, past
+    every exception handler, so the limit lives here.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = problems.api_problem_response(problems.REQUEST_TOO_LARGE, scope["path"])
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            # A chunked body has no Content-Length: count what arrives. The router turns an
+            # HTTPException from reading the body into the same 413 problem.
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the Problem schema that every route's problem+json responses refer to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                problem_schemas()
+            )
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
 
 
 def create_app_from_environment() -> FastAPI:

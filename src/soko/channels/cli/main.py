@@ -1,9 +1,10 @@
-"""The `soko` command: serve the API, migrate the database, reconcile the ledger, load demo data."""
+"""The `soko` command: serve the API, migrate the database, reconcile, demo data, API keys."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
@@ -13,6 +14,7 @@ from rich.text import Text
 
 from soko import bootstrap
 from soko.domain.errors import DomainError
+from soko.services import access
 from soko.services.demo import load_demo
 from soko.services.reconcile import reconcile as reconcile_ledger
 from soko.storage import schema
@@ -27,6 +29,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="API keys for operators and merchants.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 errors_console = Console(stderr=True)
@@ -68,6 +72,8 @@ def serve(
     try:
         if demo:
             _print_demo(runtime)
+            # A secret is shown once and kept hashed, so each demo start makes a new key.
+            _print_new_key(runtime, role=KeyRole.OPERATOR, name="demo operator")
         settings = runtime.settings
         host = host or settings.host
         port = port or settings.port
@@ -180,6 +186,51 @@ def worker(
         run_forever(runtime.context, interval_seconds=interval, on_tick=report)
     finally:
         runtime.close()
+
+
+class KeyRole(StrEnum):
+    OPERATOR = "operator"
+    MERCHANT = "merchant"
+
+
+@keys_app.command("create")
+@refusals_as_exit_codes
+def keys_create(
+    role: Annotated[KeyRole, typer.Option(help="operator: everything; merchant: its own data.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "operator",
+    merchant_id: Annotated[
+        str | None, typer.Option(help="The merchant's user id, for --role merchant.")
+    ] = None,
+) -> None:
+    """Create an API key and print its secret, the only time it is shown."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        _print_new_key(runtime, role=role, name=name, merchant_id=merchant_id)
+    finally:
+        runtime.close()
+
+
+@keys_app.command("revoke")
+@refusals_as_exit_codes
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")]) -> None:
+    """Revoke an API key: it stops working at once."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        access.revoke_api_key(runtime.context, key_id)
+    finally:
+        runtime.close()
+    console.print(f"Revoked {key_id}.")
+
+
+def _print_new_key(
+    runtime: bootstrap.Runtime, *, role: KeyRole, name: str, merchant_id: str | None = None
+) -> None:
+    new = access.create_api_key(
+        runtime.context, role=role.value, name=name, merchant_id=merchant_id
+    )
+    console.print(f"API key {new.key.id} ({role.value}, {new.key.name}); its secret, shown once:")
+    # Plain and alone on its line, so that a script can take it.
+    typer.echo(new.secret)
 
 
 def _print_demo(runtime: bootstrap.Runtime) -> None:

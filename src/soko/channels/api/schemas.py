@@ -1,0 +1,470 @@
+"""The API's bodies, named for their direction: `...Create` comes in, `...Public` goes out.
+
+Schemas check shape and types; values are the domain's to judge, so a bad phone number or PIN
+reaches the use case and gets the domain's own code. Amounts are the exception that proves it:
+their syntax is checked here, with the domain's codes, so that the OpenAPI document can state
+the pattern, and `Money.parse` then applies the currency's exponent.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SecretStr,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from soko.domain import errors
+from soko.domain.money import Money
+from soko.domain.users import Merchant, User, UserKind
+from soko.services.access import NewApiKey, Session
+from soko.services.ports import ApiKey, Payment
+from soko.services.wallets import StatementEntry, WalletBalance
+
+#: At most 19 integer digits (64 bits of minor units) and 4 decimals (the largest ISO 4217
+#: exponent); the currency's own exponent is checked when the amount is parsed.
+AMOUNT_PATTERN: Final = r"^[0-9]{1,19}(\.[0-9]{1,4})?$"
+CURRENCY_PATTERN: Final = r"^[A-Z]{3}$"
+_AMOUNT: Final = re.compile(AMOUNT_PATTERN)
+# Decimals past the fourth are too precise for every currency, whatever else is wrong.
+_TOO_PRECISE: Final = re.compile(r"[0-9]+\.[0-9]{5,}")
+_CURRENCY: Final = re.compile(CURRENCY_PATTERN)
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _amount_text(value: object) -> str:
+    # Error types are domain codes: problems.py turns them into the domain's problem.
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            errors.AmountNotAString.code,
+            'an amount is a decimal string such as "1500.50", not a JSON {kind}',
+            {"kind": _json_kind(value)},
+        )
+    if _AMOUNT.fullmatch(value) is None:
+        if _TOO_PRECISE.fullmatch(value):
+            raise PydanticCustomError(
+                errors.AmountTooPrecise.code, "no currency has more than 4 decimal places"
+            )
+        raise PydanticCustomError(
+            errors.AmountMalformed.code,
+            'an amount is up to 19 digits and 4 decimals, such as "1500.50"',
+        )
+    return value
+
+
+def _currency_code(value: object) -> str:
+    if not isinstance(value, str) or _CURRENCY.fullmatch(value) is None:
+        raise PydanticCustomError(
+            errors.CurrencyUnknown.code, 'a currency is three capital letters, such as "KES"'
+        )
+    return value
+
+
+AmountText = Annotated[
+    str,
+    PlainValidator(_amount_text),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": AMOUNT_PATTERN,
+            "description": "Major units as a decimal string; never a JSON number.",
+            "examples": ["1500.50"],
+        }
+    ),
+]
+CurrencyCode = Annotated[
+    str,
+    PlainValidator(_currency_code),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": CURRENCY_PATTERN,
+            "description": "ISO 4217 alphabetic code.",
+            "examples": ["KES"],
+        }
+    ),
+]
+Phone = Annotated[
+    str,
+    Field(
+        description="E.164 (+254712345678), or local with default_region.",
+        examples=["+254712345678"],
+    ),
+]
+Region = Annotated[
+    str | None,
+    Field(description="ISO 3166 alpha-2 country for a local number.", examples=["KE"]),
+]
+Pin = Annotated[SecretStr, Field(description="4 to 6 digits.", examples=["4321"])]
+
+
+class _In(BaseModel):
+    # An unknown field is most often a typo of an optional one: refuse it rather than ignore it.
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- amounts -----------------------------------------------------------------------------------
+
+
+class MoneyIn(_In):
+    amount: AmountText
+    currency: CurrencyCode
+
+    def to_money(self) -> Money:
+        """Exact, or the domain's refusal (`amount_too_precise` for 1.005 KES)."""
+        return Money.parse(self.amount, self.currency)
+
+
+class MoneyPublic(BaseModel):
+    amount: str = Field(
+        pattern=r"^-?[0-9]+(\.[0-9]+)?$",
+        description="Major units, exactly as many decimals as the currency has.",
+        examples=["1500.50"],
+    )
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["KES"])
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyPublic:
+        return cls(amount=money.to_decimal_string(), currency=money.currency.code)
+
+    @classmethod
+    def minor(cls, amount_minor: int, currency: str) -> MoneyPublic:
+        return cls.of(Money.of(amount_minor, currency))
+
+
+# --- pages and problems ------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last one."
+    )
+
+
+class FieldError(BaseModel):
+    location: str = Field(examples=["body"], description="body, query, path or header.")
+    field: str = Field(examples=["amount.amount"])
+    message: str
+    type: str = Field(description="The validator's error type, or a Soko error code.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with Soko's stable `code`. Extension members such as
+    `attempts_left` or `allowed` carry plain facts about the refusal."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["https://soko.dev/problems/exceeds_credits"])
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str = Field(description="Stable snake_case code; branch on this, not on text.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Each invalid field, for request_invalid and similar."
+    )
+
+
+_STATUS_MEANING: Final = {
+    400: "The request is malformed: body not JSON, or a bad Idempotency-Key.",
+    401: "No valid API key or session token.",
+    403: "This credential may not do this, or the PIN is wrong or locked.",
+    404: "No such resource, or not one this credential may see.",
+    409: "The request conflicts with the current state.",
+    413: "The request body is too large.",
+    422: "The request is well-formed but invalid, or a business rule refused it.",
+    503: "The database kept conflicting; retry with the same Idempotency-Key.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status as application/problem+json (see app.py)."""
+    return {
+        status: {
+            "description": _STATUS_MEANING[status],
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for status in statuses
+    }
+
+
+#: Every money-moving POST (which also takes the Idempotency-Key header).
+MONEY_MOVING_PROBLEMS: Final = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)
+
+
+def problem_schemas() -> dict[str, Any]:
+    """The components `problem_responses` refers to (FastAPI only registers models it returns)."""
+    schema = TypeAdapter(Problem).json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    return {**definitions, "Problem": schema}
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+class MerchantCreate(_In):
+    trading_name: str = Field(examples=["Wanjiru's kiosk"])
+    category_code: str = Field(description="ISO 18245 merchant category.", examples=["5411"])
+    settlement_currency: CurrencyCode | None = None
+
+
+class UserCreate(_In):
+    kind: UserKind
+    phone: Phone
+    default_region: Region = None
+    name: str = Field(examples=["Amina Njoroge"])
+    country: str | None = Field(
+        default=None, description="ISO 3166 alpha-2; the phone number's country by default."
+    )
+    pin: Pin | None = None
+    merchant: MerchantCreate | None = Field(
+        default=None, description="Required for, and only for, kind=merchant."
+    )
+
+
+class MerchantPublic(BaseModel):
+    trading_name: str
+    category_code: str
+    settlement_currency: str
+    till_number: str
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> MerchantPublic:
+        return cls(
+            trading_name=merchant.trading_name,
+            category_code=merchant.category_code,
+            settlement_currency=merchant.settlement_currency,
+            till_number=merchant.till_number,
+        )
+
+
+class UserPublic(BaseModel):
+    id: str
+    kind: UserKind
+    phone: str
+    name: str
+    country: str
+    kyc_tier: int
+    has_pin: bool
+    pin_locked: bool
+    merchant: MerchantPublic | None = None
+
+    @classmethod
+    def of(cls, user: User, merchant: Merchant | None = None) -> UserPublic:
+        return cls(
+            id=user.id,
+            kind=user.kind,
+            phone=user.phone,
+            name=user.name,
+            country=user.country,
+            kyc_tier=user.kyc_tier,
+            has_pin=user.has_pin,
+            pin_locked=user.pin_locked,
+            merchant=None if merchant is None else MerchantPublic.of(merchant),
+        )
+
+
+class KycUpdate(_In):
+    tier: int = Field(description="0 phone only, 1 national id recorded, 2 documents verified.")
+    national_id: str | None = Field(default=None, description="Required from tier 1.")
+
+
+class PinSet(_In):
+    pin: Pin
+
+
+# --- wallets -----------------------------------------------------------------------------------
+
+
+class WalletOpen(_In):
+    currency: CurrencyCode | None = Field(
+        default=None, description="The user's country's currency by default."
+    )
+
+
+class WalletPublic(BaseModel):
+    id: str
+    user_id: str
+    currency: str
+    balance: MoneyPublic = Field(description="Posted money: what the wallet holds.")
+    available: MoneyPublic = Field(description="What may be spent: the balance less holds.")
+
+    @classmethod
+    def of(cls, found: WalletBalance) -> WalletPublic:
+        return cls(
+            id=found.wallet.id,
+            user_id=found.wallet.user_id,
+            currency=found.wallet.currency,
+            balance=MoneyPublic.of(found.balance),
+            available=MoneyPublic.of(found.available),
+        )
+
+
+class StatementEntryPublic(BaseModel):
+    transfer_id: str
+    created_at: datetime
+    code: str = Field(examples=["p2p"])
+    amount: MoneyPublic = Field(description="Signed: money in positive, money out negative.")
+    pending: bool = Field(description="A hold or its release: the balance did not change.")
+    balance_after: MoneyPublic
+    reference: str | None
+
+    @classmethod
+    def of(cls, entry: StatementEntry) -> StatementEntryPublic:
+        return cls(
+            transfer_id=entry.transfer_id,
+            created_at=entry.created_at,
+            code=entry.code,
+            amount=MoneyPublic.of(entry.amount),
+            pending=entry.pending,
+            balance_after=MoneyPublic.of(entry.balance_after),
+            reference=entry.reference,
+        )
+
+
+# --- payments ----------------------------------------------------------------------------------
+
+
+class TransferCreate(_In):
+    amount: MoneyIn
+    to_phone: Phone | None = None
+    to_wallet_id: str | None = None
+    default_region: Region = None
+    message: str | None = Field(default=None, description="Shown to the recipient.")
+    sender_id: str | None = Field(
+        default=None, description="Operator keys only: the user who sends. Others send as self."
+    )
+
+    @model_validator(mode="after")
+    def _one_recipient(self) -> TransferCreate:
+        if (self.to_phone is None) == (self.to_wallet_id is None):
+            raise ValueError("name the recipient by to_phone or by to_wallet_id, not both")
+        return self
+
+
+class CashInCreate(_In):
+    customer_phone: Phone
+    default_region: Region = None
+    amount: MoneyIn
+    agent_id: str | None = Field(
+        default=None, description="Operator keys only: the agent taking the cash."
+    )
+
+
+class CashOutCreate(_In):
+    agent_id: str
+    amount: MoneyIn
+    pin: Pin = Field(description="The customer's PIN.")
+    customer_id: str | None = Field(
+        default=None, description="Operator keys only: the customer taking the cash."
+    )
+
+
+class FloatTopUpCreate(_In):
+    agent_id: str
+    amount: MoneyIn
+
+
+class PaymentPublic(BaseModel):
+    id: str
+    kind: str = Field(examples=["p2p", "cash_in", "cash_out", "float_topup"])
+    amount: MoneyPublic
+    fee: MoneyPublic = Field(description="Paid by the payer on top of the amount.")
+    commission: MoneyPublic = Field(description="Earned by the agent, for cash in and out.")
+    payer_wallet_id: str | None
+    payee_wallet_id: str | None = Field(
+        description="Null while money sent to an unregistered number waits for its owner."
+    )
+    payee_phone: str | None
+    message: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentPublic:
+        return cls(
+            id=payment.id,
+            kind=payment.kind,
+            amount=MoneyPublic.minor(payment.amount, payment.currency),
+            fee=MoneyPublic.minor(payment.fee, payment.currency),
+            commission=MoneyPublic.minor(payment.commission, payment.currency),
+            payer_wallet_id=payment.payer_wallet_id,
+            payee_wallet_id=payment.payee_wallet_id,
+            payee_phone=payment.payee_phone,
+            message=payment.message,
+            created_at=payment.created_at,
+        )
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(_In):
+    role: Literal["operator", "merchant"]
+    name: str = Field(examples=["checkout server"])
+    merchant_id: str | None = Field(default=None, description="Required for role=merchant.")
+
+
+class ApiKeyPublic(BaseModel):
+    id: str
+    role: str
+    name: str
+    merchant_id: str | None
+    revoked: bool
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyPublic:
+        return cls(
+            id=key.id,
+            role=key.role,
+            name=key.name,
+            merchant_id=key.merchant_id,
+            revoked=key.revoked,
+        )
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    secret: str = Field(description="Shown this once; only its hash is kept.")
+
+    @classmethod
+    def of_new(cls, new: NewApiKey) -> ApiKeyCreated:
+        return cls(**ApiKeyPublic.of(new.key).model_dump(), secret=new.secret)
+
+
+class SessionCreate(_In):
+    phone: Phone
+    pin: Pin
+    default_region: Region = None
+
+
+class SessionPublic(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    expires_at: datetime
+    user_id: str
+
+    @classmethod
+    def of(cls, session: Session) -> SessionPublic:
+        return cls(token=session.token, expires_at=session.expires_at, user_id=session.user.id)

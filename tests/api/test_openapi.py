@@ -1,0 +1,113 @@
+"""The OpenAPI document describes every /v1 response, problems included, and the API's own
+problem codes stay apart from the domain's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from world import Api
+
+from soko.channels.api import problems
+from soko.channels.api.schemas import AMOUNT_PATTERN, CURRENCY_PATTERN
+from soko.domain.errors import all_error_classes
+
+MONEY_MOVING = {"/v1/transfers", "/v1/cash-ins", "/v1/cash-outs", "/v1/float-top-ups"}
+UNAUTHENTICATED = {("post", "/v1/sessions")}
+OPERATOR_ONLY = {
+    ("post", "/v1/users"),
+    ("put", "/v1/users/{user_id}/kyc"),
+    ("post", "/v1/users/{user_id}/pin"),
+    ("post", "/v1/users/{user_id}/pin/unlock"),
+    ("post", "/v1/keys"),
+    ("delete", "/v1/keys/{key_id}"),
+    ("post", "/v1/float-top-ups"),
+}
+
+
+@pytest.fixture
+def document(api: Api) -> dict[str, Any]:
+    response = api.client.get("/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    found = [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        if path.startswith("/v1/")
+        for method, operation in item.items()
+    ]
+    assert len(found) == 18
+    return found
+
+
+def test_every_v1_operation_lists_its_problems_as_problem_json(document: dict[str, Any]) -> None:
+    for method, path, operation in operations(document):
+        responses = operation["responses"]
+        expected = {"422", "503"}
+        if (method, path) not in UNAUTHENTICATED:
+            expected.add("401")
+            assert operation["security"] == [{"bearer": []}], path
+        if (method, path) in OPERATOR_ONLY:
+            expected.add("403")
+        if method in {"post", "put"}:
+            expected |= {"400", "413"}
+        assert expected <= set(responses), (method, path, sorted(responses))
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert set(response["content"]) == {"application/problem+json"}, (path, status)
+                schema = response["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}
+                assert response["description"]
+
+
+def test_the_problem_schema_is_rfc_9457_with_a_code(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    problem = schemas["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+    assert problem["additionalProperties"] is True
+    assert "FieldError" in schemas
+    # FastAPI's own 422 body is never sent, so it is not described either.
+    assert "HTTPValidationError" not in schemas
+
+
+def test_money_moving_posts_require_an_idempotency_key(document: dict[str, Any]) -> None:
+    for path in MONEY_MOVING:
+        parameters = document["paths"][path]["post"]["parameters"]
+        [key] = [p for p in parameters if p["name"] == "Idempotency-Key"]
+        assert key["in"] == "header"
+        assert key["required"] is True
+        assert key["schema"]["maxLength"] == 255
+
+
+def test_amounts_are_pattern_constrained_strings(document: dict[str, Any]) -> None:
+    money = document["components"]["schemas"]["MoneyIn"]["properties"]
+    assert money["amount"]["type"] == "string"
+    assert money["amount"]["pattern"] == AMOUNT_PATTERN
+    assert money["currency"]["pattern"] == CURRENCY_PATTERN
+    assert "anyOf" not in money["amount"]  # not the loose number | string of a Decimal
+
+
+def test_pins_and_secrets_are_write_only_or_shown_once(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("SessionCreate", "CashOutCreate", "PinSet"):
+        assert schemas[name]["properties"]["pin"]["writeOnly"] is True
+
+
+def test_the_interactive_docs_are_served(api: Api) -> None:
+    response = api.client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+
+
+def test_api_problem_codes_are_not_domain_codes() -> None:
+    domain = {cls.code for cls in all_error_classes()}
+    own = [problem.code for problem in problems.API_PROBLEMS]
+    assert len(set(own)) == len(own)
+    assert not set(own) & domain
+    for problem in problems.API_PROBLEMS:
+        assert problem.title.endswith(".")
+        assert 400 <= problem.status <= 599
