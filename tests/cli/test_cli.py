@@ -34,19 +34,23 @@ def test_db_upgrade_and_current_on_a_fresh_database(tmp_path: object) -> None:
 
 
 def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) -> None:
+    def transfers() -> int:
+        engine = create_engine(database_url)
+        with engine.connect() as connection:
+            count = connection.execute(sa.text("SELECT COUNT(*) FROM transfers")).scalar_one()
+        engine.dispose()
+        return int(count)
+
     first = runner.invoke(app, ["demo"], env=env)
     assert first.exit_code == 0, first.output
-    assert "Demo data loaded: 6 transfers" in first.output
+    assert "Demo data loaded: 8 payments (every PIN is 1234)" in first.output
+    # 2 float top-ups, 3 cash-ins with their commissions, 3 sends with their fees.
+    assert transfers() == 14
 
     second = runner.invoke(app, ["demo"], env=env)
     assert second.exit_code == 0
     assert "already loaded" in second.output
-
-    engine = create_engine(database_url)
-    with engine.connect() as connection:
-        transfers = connection.execute(sa.text("SELECT COUNT(*) FROM transfers")).scalar_one()
-    engine.dispose()
-    assert transfers == 6  # the second run changed nothing
+    assert transfers() == 14  # the second run changed nothing
 
     report = runner.invoke(app, ["reconcile"], env=env)
     assert report.exit_code == 0, report.output

@@ -1,89 +1,95 @@
-"""Demo data: a small, believable ledger in KES and UGX for a newcomer to look at."""
+"""Demo data: people, merchants and agents with money in KES and UGX, made through the use cases.
+
+Everything goes through the same services the API calls, so the demo ledger is one a real
+operator could have: float bought by agents, cash paid in, money sent. A newcomer can sign in as
+any demo person (phone and PIN are printed) and try every endpoint at once.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import TransferRequest, hold, move
 from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.idempotency import run_idempotent
-from soko.services.ports import Context, UnitOfWork
+from soko.domain.users import User, UserKind
+from soko.services import payments, users
+from soko.services.ports import Context
+from soko.services.transactions import in_transaction
+from soko.services.users import MerchantDetails
 
-# (label, currency, opening deposit in major units)
-_WALLETS = (
-    ("Amina (Nairobi)", "KES", "25000.00"),
-    ("Wanjiru's kiosk (Nairobi)", "KES", "8200.50"),
-    ("Okello (Kampala)", "UGX", "350000"),
-    ("Nakato's salon (Kampala)", "UGX", "1200000"),
-)
+#: Every demo person's PIN. Demo data is for trying Soko out, never for production.
+DEMO_PIN = "1234"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPerson:
+    name: str
+    kind: str
+    phone: str
+    user_id: str
+    till_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DemoSummary:
-    #: label -> ledger account id
-    accounts: dict[str, str]
-    transfers: int
+    people: list[DemoPerson]
+    payments: int
 
 
-def load_demo(ctx: Context) -> tuple[DemoSummary, bool]:
-    """Load the demo ledger once; a second call finds it and returns (summary, True)."""
-    outcome = run_idempotent(
-        ctx,
-        scope="soko:demo",
-        key="demo-ledger-v1",
-        request={"version": 1},
-        work=lambda uow: _load(uow, ctx),
-        encode=lambda summary: json.dumps(asdict(summary)),
-        decode=lambda text: DemoSummary(**json.loads(text)),
+# (kind, phone, name, national id, merchant details)
+_PEOPLE: tuple[tuple[UserKind, str, str, str | None, MerchantDetails | None], ...] = (
+    (UserKind.AGENT, "+254733100200", "Otieno Agency (Kisumu)", "22334455", None),
+    (UserKind.AGENT, "+256772100200", "Kato Mobile Money (Kampala)", "CM90012", None),
+    (UserKind.CONSUMER, "+254712100200", "Amina Wanjiku", "31234567", None),
+    (UserKind.CONSUMER, "+254722100200", "Baraka Otieno", None, None),
+    (UserKind.CONSUMER, "+256782100200", "Okello Moses", "CM88001", None),
+    (UserKind.MERCHANT, "+254700100200", "Wanjiru Njeri", "29876543",
+     MerchantDetails("Wanjiru's Kiosk", "5411")),
+    (UserKind.MERCHANT, "+256752100200", "Nakato Sarah", "CF77002",
+     MerchantDetails("Nakato's Salon", "7230")),
+)  # fmt: skip
+_MARKER_PHONE = _PEOPLE[0][1]
+
+
+def load_demo(ctx: Context) -> tuple[DemoSummary | None, bool]:
+    """Load the demo once. Returns (summary, False), or (None, True) if it was loaded already."""
+    marker = in_transaction(
+        ctx, lambda uow: uow.people.get_user_by_phone(_MARKER_PHONE), read_only=True
     )
-    return outcome.value, outcome.replayed
+    if marker is not None:
+        return None, True
+    made: dict[str, User] = {}
+    people = []
+    for kind, phone, name, national_id, merchant in _PEOPLE:
+        user = users.register(ctx, kind=kind, phone=phone, name=name, pin=DEMO_PIN,
+                              merchant=merchant)  # fmt: skip
+        if national_id is not None:
+            user = users.set_kyc_tier(ctx, user.id, 1, national_id=national_id)
+        made[phone] = user
+        till = users.get_merchant(ctx, user.id).till_number if merchant is not None else None
+        people.append(DemoPerson(name, kind.value, phone, user.id, till))
 
+    def key(step: str) -> str:
+        return f"demo:{step}"
 
-def _load(uow: UnitOfWork, ctx: Context) -> DemoSummary:
-    opened: dict[str, str] = {}
-    requests: list[TransferRequest] = []
-    for label, currency, deposit in _WALLETS:
-        settlement = ledger.system_account_in(uow, ctx, AccountCode.SETTLEMENT, currency)
-        code = AccountCode.MERCHANT if "'s" in label else AccountCode.WALLET
-        account = ledger.open_account_in(uow, ctx, currency, code)
-        opened[label] = account.id
-        requests.append(
-            move(
-                ctx.ids.new("tr"),
-                debit_account_id=settlement.id,
-                credit_account_id=account.id,
-                amount=Money.parse(deposit, currency).amount_minor,
-                currency=currency,
-                code=TransferCode.DEPOSIT,
-                reference="demo opening deposit",
-            )
-        )
-    # Amina buys airtime-sized goods from Wanjiru, and holds a larger order in escrow.
-    escrow = ledger.system_account_in(uow, ctx, AccountCode.ESCROW, "KES")
-    requests.append(
-        move(
-            ctx.ids.new("tr"),
-            debit_account_id=opened["Amina (Nairobi)"],
-            credit_account_id=opened["Wanjiru's kiosk (Nairobi)"],
-            amount=Money.parse("350.00", "KES").amount_minor,
-            currency="KES",
-            code=TransferCode.PAYMENT,
-            reference="demo payment",
-        )
-    )
-    requests.append(
-        hold(
-            ctx.ids.new("tr"),
-            debit_account_id=opened["Amina (Nairobi)"],
-            credit_account_id=escrow.id,
-            amount=Money.parse("4500.00", "KES").amount_minor,
-            currency="KES",
-            code=TransferCode.ESCROW_HOLD,
-            reference="demo escrow order",
-        )
-    )
-    transfers = ledger.record(uow, ctx, requests)
-    return DemoSummary(accounts=opened, transfers=len(transfers))
+    otieno, kato = made["+254733100200"], made["+256772100200"]
+    moves = [
+        payments.top_up_float(ctx, agent_id=otieno.id, amount=Money.parse("200000.00", "KES"),
+                              idempotency_key=key("float-ke")),
+        payments.top_up_float(ctx, agent_id=kato.id, amount=Money.parse("5000000", "UGX"),
+                              idempotency_key=key("float-ug")),
+        payments.cash_in(ctx, agent_id=otieno.id, customer_phone="+254712100200",
+                         amount=Money.parse("15000.00", "KES"), idempotency_key=key("in-amina")),
+        payments.cash_in(ctx, agent_id=otieno.id, customer_phone="+254722100200",
+                         amount=Money.parse("2000.00", "KES"), idempotency_key=key("in-baraka")),
+        payments.cash_in(ctx, agent_id=kato.id, customer_phone="+256782100200",
+                         amount=Money.parse("300000", "UGX"), idempotency_key=key("in-okello")),
+        payments.send_money(ctx, sender_id=made["+254712100200"].id, to_phone="+254700100200",
+                            amount=Money.parse("350.00", "KES"), message="sukuma and bread",
+                            idempotency_key=key("amina-to-kiosk")),
+        payments.send_money(ctx, sender_id=made["+256782100200"].id, to_phone="+256752100200",
+                            amount=Money.parse("20000", "UGX"), message="braids",
+                            idempotency_key=key("okello-to-salon")),
+        payments.send_money(ctx, sender_id=made["+254712100200"].id, to_phone="+254722100200",
+                            amount=Money.parse("500.00", "KES"), idempotency_key=key("amina-p2p")),
+    ]  # fmt: skip
+    return DemoSummary(people=people, payments=len(moves)), False

@@ -15,7 +15,7 @@ from rich.text import Text
 from soko import bootstrap
 from soko.domain.errors import DomainError
 from soko.services import access
-from soko.services.demo import load_demo
+from soko.services.demo import DEMO_PIN, load_demo
 from soko.services.reconcile import reconcile as reconcile_ledger
 from soko.storage import schema
 
@@ -235,14 +235,17 @@ def _print_new_key(
 
 def _print_demo(runtime: bootstrap.Runtime) -> None:
     summary, replayed = load_demo(runtime.context)
-    if replayed:
+    if replayed or summary is None:
         console.print("Demo data was already loaded.")
         return
-    table = Table(title=f"Demo data loaded: {summary.transfers} transfers")
-    table.add_column("account")
-    table.add_column("ledger id")
-    for label, account_id in summary.accounts.items():
-        table.add_row(label, account_id)
+    table = Table(title=f"Demo data loaded: {summary.payments} payments (every PIN is {DEMO_PIN})")
+    for column in ("name", "kind", "phone", "user id", "till"):
+        # Ids are copied into API calls: fold them across lines rather than cut them short.
+        table.add_column(column, overflow="fold", no_wrap=column != "name")
+    for person in summary.people:
+        table.add_row(
+            person.name, person.kind, person.phone, person.user_id, person.till_number or ""
+        )
     console.print(table)
 
 
