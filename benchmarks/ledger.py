@@ -44,6 +44,7 @@ from soko.domain.ledger import move
 from soko.domain.money import Money
 from soko.services import ledger
 from soko.services.reconcile import reconcile
+from soko.storage.engine import begin_immediate
 
 POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 AMOUNT_MINOR = 100
@@ -83,15 +84,20 @@ def prepare(url: str, accounts: int) -> Setup:
     return Setup(url, wallets)
 
 
-# --- the workers: each runs in its own process until the shared deadline -------------------
+# --- the workers: each prepares in its own process, then all start together ------------------
+#
+# A target is `prepare(url, wallets, seed) -> step`, where `step()` posts one transaction and
+# returns how many transfers it held. Preparing (imports, connections) happens before the
+# start barrier, so slow process start-up on a loaded machine is never counted.
+
+Step = Callable[[], int]
 
 
-def service_single(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
+def service_single(url: str, wallets: list[str], seed: int) -> Step:
     runtime = bootstrap.build(Settings(database_url=url))
     ctx, rng, amount = runtime.context, random.Random(seed), Money.of(AMOUNT_MINOR, "KES")
-    done = 0
-    _wait(start_at)
-    while time.time() < stop_at:
+
+    def step() -> int:
         debit, credit = rng.sample(wallets, 2)
         ledger.transfer(
             ctx,
@@ -100,17 +106,16 @@ def service_single(url: str, wallets: list[str], seed: int, start_at: float, sto
             amount=amount,
             code=TransferCode.P2P,
         )
-        done += 1
-    runtime.close()
-    return done
+        return 1
+
+    return step
 
 
-def service_batch(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
+def service_batch(url: str, wallets: list[str], seed: int) -> Step:
     runtime = bootstrap.build(Settings(database_url=url))
     ctx, rng = runtime.context, random.Random(seed)
-    done = 0
-    _wait(start_at)
-    while time.time() < stop_at:
+
+    def step() -> int:
         requests = []
         for _ in range(BATCH_SIZE):
             debit, credit = rng.sample(wallets, 2)
@@ -124,9 +129,9 @@ def service_batch(url: str, wallets: list[str], seed: int, start_at: float, stop
                     code=TransferCode.P2P,
                 )
             )
-        done += len(ledger.create_transfers(ctx, requests))
-    runtime.close()
-    return done
+        return len(ledger.create_transfers(ctx, requests))
+
+    return step
 
 
 class RawLedger:
@@ -138,7 +143,6 @@ class RawLedger:
             self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
                 self.conn.execute(f"PRAGMA {pragma}")
-            self.conn.execute("PRAGMA busy_timeout=10000")
             self.mark = "?"
         else:
             self.conn = psycopg.connect(url)
@@ -158,10 +162,15 @@ class RawLedger:
         moment = datetime.now(UTC)
         return int(moment.timestamp() * 1_000_000) if self.sqlite else moment
 
-    def transaction(self, pairs: list[tuple[str, str]], make_id: Callable[[], str]) -> None:
-        cursor = self.conn.cursor()
+    def begin(self) -> None:
+        # The same wait for SQLite's write lock as the service's (short naps, not SQLite's
+        # busy handler), so the two differ only in what runs between the statements.
         if self.sqlite:
-            cursor.execute("BEGIN IMMEDIATE")
+            begin_immediate(self.conn, 10.0)
+
+    def transaction(self, pairs: list[tuple[str, str]], make_id: Callable[[], str]) -> None:
+        self.begin()
+        cursor = self.conn.cursor()
         ids = sorted({account for pair in pairs for account in pair})
         for start in range(0, len(ids), 16):  # the service locks in chunks of 16 too
             chunk = ids[start : start + 16]
@@ -190,49 +199,64 @@ class RawLedger:
         cursor.close()
 
 
-def _raw_run(
-    url: str, wallets: list[str], seed: int, start_at: float, stop_at: float, *, batch: int
-) -> int:
+def _raw(url: str, wallets: list[str], seed: int, *, batch: int) -> Step:
     raw, rng = RawLedger(url), random.Random(seed)
     counter = iter(range(10**12))
     prefix = f"raw{seed}_{os.getpid()}_"
-    done = 0
-    _wait(start_at)
-    while time.time() < stop_at:
+
+    def step() -> int:
         pairs = [
             (debit, credit) for debit, credit in (rng.sample(wallets, 2) for _ in range(batch))
         ]
         raw.transaction(pairs, lambda: f"{prefix}{next(counter)}")
-        done += batch
-    raw.conn.close()
-    return done
+        return batch
+
+    return step
 
 
-def raw_single(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
-    return _raw_run(url, wallets, seed, start_at, stop_at, batch=1)
+def raw_single(url: str, wallets: list[str], seed: int) -> Step:
+    return _raw(url, wallets, seed, batch=1)
 
 
-def raw_batch(url: str, wallets: list[str], seed: int, start_at: float, stop_at: float) -> int:
-    return _raw_run(url, wallets, seed, start_at, stop_at, batch=BATCH_SIZE)
+def raw_batch(url: str, wallets: list[str], seed: int) -> Step:
+    return _raw(url, wallets, seed, batch=BATCH_SIZE)
 
 
-def _wait(start_at: float) -> None:
-    delay = start_at - time.time()
-    if delay > 0:
-        time.sleep(delay)
+@dataclass(frozen=True)
+class Run:
+    target: Callable[[str, list[str], int], Step]
+    setup: Setup
+    seconds: float
 
 
-def run_workers(target: Callable[..., int], setup: Setup, workers: int, seconds: float) -> float:
+def _worker(run: Run, seed: int, start: Any, results: Any) -> None:
+    step = run.target(run.setup.url, run.setup.wallets, seed)
+    start.wait()
+    deadline = time.monotonic() + run.seconds
+    done = 0
+    while time.monotonic() < deadline:
+        done += step()
+    results.put(done)
+
+
+def run_workers(
+    target: Callable[[str, list[str], int], Step], setup: Setup, workers: int, seconds: float
+) -> float:
     """Transfers per second over `seconds`, from `workers` processes started together."""
     context = multiprocessing.get_context("spawn")
-    start_at = time.time() + 2.0 + 0.1 * workers  # time for every process to import and connect
-    stop_at = start_at + seconds
-    with context.Pool(workers) as pool:
-        results = [
-            pool.apply_async(target, (setup.url, setup.wallets, seed, start_at, stop_at))
-            for seed in range(workers)
-        ]
-        total = sum(result.get(timeout=seconds + 120) for result in results)
+    start = context.Barrier(workers + 1, timeout=300)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(Run(target, setup, seconds), seed, start, results))
+        for seed in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait()
+    total = sum(results.get(timeout=seconds + 120) for _ in processes)
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0, process.exitcode
     return total / seconds
 
 
