@@ -160,14 +160,20 @@ def hold_funds(
 
 def post_pending(ctx: Context, pending_id: str, amount: Money | None = None) -> Transfer:
     """Post a hold: all of it, or `amount` of it with the rest released to the debit account."""
-    if amount is not None:
-        pending = get_transfer(ctx, pending_id)
-        if amount.currency.code != pending.currency:
-            raise errors.CurrencyMismatch(
-                f"posting {amount.currency.code} against a {pending.currency} hold"
-            )
-    minor = None if amount is None else amount.amount_minor
-    return create_transfers(ctx, [post(ctx.ids.new("tr"), pending_id, minor)])[0]
+    request = post(ctx.ids.new("tr"), pending_id, None if amount is None else amount.amount_minor)
+
+    def work(uow: UnitOfWork) -> Transfer:
+        if amount is not None:
+            # Money carries its currency; the ledger request only minor units: compare here, in
+            # the same transaction, so the answers match those of a post without an amount.
+            pending = uow.ledger.get_transfer(pending_id)
+            if pending is not None and amount.currency.code != pending.currency:
+                raise errors.CurrencyMismatch(
+                    f"posting {amount.currency.code} against a {pending.currency} hold"
+                )
+        return record(uow, ctx, [request])[0]
+
+    return in_transaction(ctx, work)
 
 
 def void_pending(ctx: Context, pending_id: str) -> Transfer:

@@ -79,9 +79,7 @@ transfers = Table(
     Column("currency", String(3), nullable=False),
     Column("code", String(32), nullable=False),
     Column("flags", Integer, nullable=False),
-    # A post, void or expiry names the pending transfer it resolves; UNIQUE makes "exactly once"
-    # a database fact even if two resolutions race.
-    Column("pending_id", String(40), ForeignKey("transfers.id"), nullable=True, unique=True),
+    Column("pending_id", String(40), ForeignKey("transfers.id"), nullable=True),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("reference", String(64), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
@@ -97,7 +95,16 @@ transfers = Table(
     # Statements read an account's transfers newest first.
     Index("ix_transfers_debit_account_id_seq", "debit_account_id", "seq"),
     Index("ix_transfers_credit_account_id_seq", "credit_account_id", "seq"),
-    Index("ix_transfers_reference", "reference"),
+    # A post, void or expiry names the hold it resolves; unique makes "exactly once" a database
+    # fact even if two resolutions race. Partial: most transfers resolve nothing, and an index
+    # entry they do not need is a page write every insert pays for.
+    Index(
+        "uq_transfers_pending_id",
+        "pending_id",
+        unique=True,
+        sqlite_where=text("pending_id IS NOT NULL"),
+        postgresql_where=text("pending_id IS NOT NULL"),
+    ),
 )
 
 # Where each pending transfer stands. Transfers never change; this row does, once.

@@ -92,7 +92,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_transfers")),
         sa.UniqueConstraint("id", name=op.f("uq_transfers_id")),
-        sa.UniqueConstraint("pending_id", name=op.f("uq_transfers_pending_id")),
     )
     op.create_index(
         op.f("ix_transfers_debit_account_id_seq"), "transfers", ["debit_account_id", "seq"]
@@ -100,7 +99,15 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_transfers_credit_account_id_seq"), "transfers", ["credit_account_id", "seq"]
     )
-    op.create_index(op.f("ix_transfers_reference"), "transfers", ["reference"])
+    resolutions = sa.text("pending_id IS NOT NULL")
+    op.create_index(
+        op.f("uq_transfers_pending_id"),
+        "transfers",
+        ["pending_id"],
+        unique=True,
+        sqlite_where=resolutions,
+        postgresql_where=resolutions,
+    )
     op.create_table(
         "pending_transfers",
         sa.Column("transfer_id", sa.String(40), nullable=False),
