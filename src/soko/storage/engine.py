@@ -58,7 +58,7 @@ def _sqlite_engine(url: sa.URL, busy_timeout_ms: int) -> Engine:
     engine = sa.create_engine(
         url,
         # No driver-level waiting: `_on_begin` waits for the write lock itself (see there).
-        connect_args={"check_same_thread": False, "timeout": 0},
+        connect_args={"check_same_thread": False, "timeout": 0, "factory": _SqliteConnection},
         pool_size=8,
         max_overflow=32,
     )
@@ -68,6 +68,7 @@ def _sqlite_engine(url: sa.URL, busy_timeout_ms: int) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        dbapi_connection.turnstile = turnstile
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -88,34 +89,15 @@ def _sqlite_engine(url: sa.URL, busy_timeout_ms: int) -> Engine:
             if read_only:
                 dbapi_connection.execute(statement)
             else:
-                turnstile.acquire(busy_timeout_seconds)
-                connection.connection.info[_HOLDS_TURNSTILE] = True
-                begin_immediate(dbapi_connection, busy_timeout_seconds)
-
-    def _let_next_writer_in(info: dict[Any, Any]) -> None:
-        if info.pop(_HOLDS_TURNSTILE, False):
-            turnstile.release()
-
-    # At the end of the transaction. These fire just before the driver's COMMIT or ROLLBACK:
-    # the next writer then waits briefly in `begin_immediate` for SQLite's own lock, which is
-    # what keeps writes apart; the turnstile only orders the queue.
-    @event.listens_for(engine, "commit")
-    def _on_commit(connection: Connection) -> None:
-        _let_next_writer_in(connection.connection.info)
-
-    @event.listens_for(engine, "rollback")
-    def _on_rollback(connection: Connection) -> None:
-        _let_next_writer_in(connection.connection.info)
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        # A connection returned without either (an error between BEGIN and the end).
-        _let_next_writer_in(record.info)
+                assert isinstance(dbapi_connection, _SqliteConnection)
+                dbapi_connection.enter_turnstile(busy_timeout_seconds)
+                try:
+                    begin_immediate(dbapi_connection, busy_timeout_seconds)
+                except BaseException:
+                    dbapi_connection.leave_turnstile()
+                    raise
 
     return engine
-
-
-_HOLDS_TURNSTILE = "soko_holds_writer_turnstile"
 
 
 class _WriterTurnstile:
@@ -154,6 +136,43 @@ class _WriterTurnstile:
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             self._pid = os.getpid()
         return self._fd
+
+
+class _SqliteConnection(sqlite3.Connection):
+    """A driver connection that lets the next writer in once its COMMIT or ROLLBACK is done."""
+
+    turnstile: _WriterTurnstile | None = None
+    _in_turnstile = False
+
+    def enter_turnstile(self, timeout_seconds: float) -> None:
+        assert self.turnstile is not None and not self._in_turnstile
+        self.turnstile.acquire(timeout_seconds)
+        self._in_turnstile = True
+
+    def leave_turnstile(self) -> None:
+        if self._in_turnstile:
+            self._in_turnstile = False
+            assert self.turnstile is not None
+            self.turnstile.release()
+
+    # After, not before: the next writer's BEGIN IMMEDIATE then finds SQLite's lock free.
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_turnstile()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_turnstile()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_turnstile()
 
 
 def begin_immediate(dbapi_connection: sqlite3.Connection, timeout_seconds: float) -> None:
