@@ -44,7 +44,7 @@ from soko.domain.ledger import move
 from soko.domain.money import Money
 from soko.services import ledger
 from soko.services.reconcile import reconcile
-from soko.storage.engine import begin_immediate
+from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES, begin_immediate
 
 POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 AMOUNT_MINOR = 100
@@ -141,7 +141,12 @@ class RawLedger:
         self.sqlite = url.startswith("sqlite")
         if self.sqlite:
             self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                f"wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}",  # the same database settings
+            ):
                 self.conn.execute(f"PRAGMA {pragma}")
             self.mark = "?"
         else:

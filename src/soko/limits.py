@@ -34,7 +34,7 @@ IDEMPOTENCY_KEYS_FORGOTTEN_PER_BATCH_MAX: Final = 1000
 AMOUNT_TEXT_LENGTH_MAX: Final = 40
 
 #: Accounts locked by one precompiled statement (storage/driver.py); more take several.
-ACCOUNTS_LOCKED_PER_STATEMENT_MAX: Final = 16
+ACCOUNTS_LOCKED_PER_STATEMENT_MAX: Final = 64
 
 #: Free-text references on transfers.
 REFERENCE_LENGTH_MAX: Final = 64

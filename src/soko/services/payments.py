@@ -27,10 +27,9 @@ from soko.services.ports import Context, Payment, UnitOfWork, Wallet
 from soko.services.transactions import in_transaction
 from soko.services.wallets import wallet_for
 
-#: Money leaving a wallet by the customer's own choice: what the daily and monthly limits count.
-OUTGOING_CODES = frozenset(
-    {TransferCode.P2P, TransferCode.CASH_OUT, TransferCode.PAYMENT, TransferCode.PAYOUT}
-)
+#: Money leaving a wallet by the customer's own choice: what the daily and monthly limits count
+#: (payment kinds; merchant payments and payouts join them as they are built).
+OUTGOING_KINDS = frozenset({"p2p", "cash_out"})
 
 
 def send_money(
@@ -71,7 +70,7 @@ def send_money(
         if recipient_wallet is not None and recipient_wallet.id == sender_wallet.id:
             raise errors.RecipientIsSender()
         locked = _lock(uow, sender_wallet, recipient_wallet)
-        _check_outgoing(uow, ctx, sender, locked[sender_wallet.account_id], amount)
+        _check_outgoing(uow, ctx, sender, sender_wallet, amount)
         if recipient is not None and recipient_wallet is not None:
             _check_incoming(ctx, recipient, locked[recipient_wallet.account_id], amount)
         currency = amount.currency.code
@@ -178,8 +177,8 @@ def cash_out(
         currency = amount.currency.code
         customer_wallet = _existing_wallet(uow, customer, amount)
         float_wallet = wallet_for(uow, ctx, agent, currency)
-        locked = _lock(uow, customer_wallet, float_wallet)
-        _check_outgoing(uow, ctx, customer, locked[customer_wallet.account_id], amount)
+        _lock(uow, customer_wallet, float_wallet)
+        _check_outgoing(uow, ctx, customer, customer_wallet, amount)
         fee = fee_table(ctx.tariff, currency, FeeKind.CASH_OUT).fee_for(amount.amount_minor)
         commission = fee_table(ctx.tariff, currency, FeeKind.CASH_OUT_COMMISSION).fee_for(
             amount.amount_minor
@@ -292,19 +291,20 @@ def _limits(ctx: Context, user: User, currency: str) -> TierLimits:
 
 
 def _check_outgoing(
-    uow: UnitOfWork, ctx: Context, user: User, account: Account, amount: Money
+    uow: UnitOfWork, ctx: Context, user: User, wallet: Wallet, amount: Money
 ) -> None:
+    """The sender's KYC limits. Call with the wallet's account locked: concurrent payments from
+    one wallet then see each other's totals."""
     if user.kind is UserKind.AGENT:
         return  # an agent's float is the operator's own instrument, bounded by the float itself
     now = ctx.clock.now().astimezone(ctx.timezone)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
-    codes = [code.value for code in OUTGOING_CODES]
     check_outgoing(
         _limits(ctx, user, amount.currency.code),
         amount=amount.amount_minor,
-        spent_today=uow.people.outgoing_since(account.id, codes, day),
-        spent_this_month=uow.people.outgoing_since(account.id, codes, month),
+        spent_today=uow.people.outgoing_since(wallet.id, OUTGOING_KINDS, day),
+        spent_this_month=uow.people.outgoing_since(wallet.id, OUTGOING_KINDS, month),
         currency=amount.currency.code,
     )
 
@@ -406,7 +406,7 @@ def _decode(text: str) -> Payment:
 
 
 __all__ = [
-    "OUTGOING_CODES",
+    "OUTGOING_KINDS",
     "cash_in",
     "cash_out",
     "get_payment",

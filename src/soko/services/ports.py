@@ -208,8 +208,9 @@ class PeopleRepository(Protocol):
 
     def list_wallets(self, user_id: str) -> list[Wallet]: ...
 
-    def outgoing_since(self, account_id: str, codes: Collection[str], since: datetime) -> int:
-        """Minor units debited from the account by transfers of `codes` since `since`."""
+    def outgoing_since(self, wallet_id: str, kinds: Collection[str], since: datetime) -> int:
+        """Minor units the wallet paid out in payments of `kinds` since `since` (not counting
+        held payments that expired back)."""
         ...
 
     def net_after(self, account_id: str, transfer_id: str) -> int:

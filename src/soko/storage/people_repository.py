@@ -129,25 +129,23 @@ class SqlPeopleRepository:
         query = sa.select(wallets).where(wallets.c.user_id == user_id).order_by(wallets.c.currency)
         return [_wallet(row) for row in self._conn.execute(query)]
 
-    def outgoing_since(self, account_id: str, codes: Collection[str], since: datetime) -> int:
-        # Holds count while open (money promised away) and once posted, not once released.
+    def outgoing_since(self, wallet_id: str, kinds: Collection[str], since: datetime) -> int:
+        # Payments held for an unregistered number count while held (money promised away) and
+        # once claimed, not once they expired back.
         query = (
-            sa.select(sa.func.coalesce(sa.func.sum(transfers.c.amount), 0))
+            sa.select(sa.func.coalesce(sa.func.sum(payments.c.amount), 0))
             .select_from(
-                transfers.outerjoin(
-                    pending_transfers, pending_transfers.c.transfer_id == transfers.c.id
+                payments.outerjoin(
+                    pending_transfers, pending_transfers.c.transfer_id == payments.c.hold_id
                 )
             )
             .where(
-                transfers.c.debit_account_id == account_id,
-                transfers.c.created_at >= since,
-                transfers.c.code.in_(list(codes)),
+                payments.c.payer_wallet_id == wallet_id,
+                payments.c.created_at >= since,
+                payments.c.kind.in_(list(kinds)),
                 sa.or_(
-                    transfers.c.flags == int(TransferFlags.NONE),
-                    sa.and_(
-                        transfers.c.flags == int(TransferFlags.PENDING),
-                        pending_transfers.c.state.in_(("pending", "posted")),
-                    ),
+                    payments.c.hold_id.is_(None),
+                    pending_transfers.c.state.in_(("pending", "posted")),
                 ),
             )
         )

@@ -214,6 +214,7 @@ payments = Table(
         "payee_wallet_id IS NOT NULL OR (payee_phone IS NOT NULL AND hold_id IS NOT NULL)",
         name="payee_known_or_held",
     ),
+    # The daily and monthly KYC limits sum what a wallet paid out since a time.
     Index("ix_payments_payer_wallet_id_created_at", "payer_wallet_id", "created_at"),
     Index("ix_payments_payee_wallet_id_created_at", "payee_wallet_id", "created_at"),
     Index("ix_payments_payee_phone", "payee_phone"),
@@ -244,9 +245,4 @@ sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_sessions_user_id", "user_id"),
-)
-
-# Outgoing totals for the daily and monthly KYC limits read a wallet's debits by time.
-Index(
-    "ix_transfers_debit_account_id_created_at", transfers.c.debit_account_id, transfers.c.created_at
 )

@@ -154,15 +154,8 @@ def upgrade() -> None:
         ["payer_wallet_id", "created_at"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_transfers_debit_account_id_created_at"),
-        "transfers",
-        ["debit_account_id", "created_at"],
-        unique=False,
-    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_transfers_debit_account_id_created_at"), table_name="transfers")
     for table in ("payments", "wallets", "sessions", "merchants", "api_keys", "users"):
         op.drop_table(table)
