@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from soko import limits
 from soko.config import Settings
-from soko.domain.fees import DEFAULT_TARIFF
+from soko.domain.fees import DEFAULT_TARIFF, FeeKind, FeeTable, fee_table
 from soko.domain.ids import ENTROPY_BYTES, format_id
 from soko.domain.kyc import TierLimits, tier_of
 from soko.domain.money import Currency
@@ -78,6 +78,26 @@ def kyc_limits(settings: Settings) -> dict[str, dict[int, TierLimits]]:
     return merged
 
 
+def tariff(settings: Settings) -> dict[tuple[str, FeeKind], FeeTable]:
+    """The default tariff with the operator's tables laid over it, checked at start-up."""
+    merged = dict(DEFAULT_TARIFF)
+    for currency, tables in settings.tariff.items():
+        Currency.of(currency)
+        for kind, bands in tables.items():
+            tops = [top for top, _ in bands]
+            if not bands or tops != sorted(set(tops)) or any(fee < 0 for _, fee in bands):
+                raise ValueError(f"{currency} {kind}: bands must ascend, fees be non-negative")
+            merged[(currency, FeeKind(kind))] = FeeTable(tuple((top, fee) for top, fee in bands))
+    for currency in {currency for currency, _ in merged}:
+        cash_out = fee_table(merged, currency, FeeKind.CASH_OUT)
+        commission = fee_table(merged, currency, FeeKind.CASH_OUT_COMMISSION)
+        # The agent's commission is paid out of the customer's fee: never more than it.
+        for top, _ in cash_out.bands + commission.bands:
+            if commission.fee_for(top) > cash_out.fee_for(top):
+                raise ValueError(f"{currency}: cash-out commission above the fee at {top}")
+    return merged
+
+
 def jittered_backoff(attempt: int) -> None:
     """Sleep a random time up to a cap that doubles per attempt: colliding retries spread out."""
     cap_seconds = min(0.001 * 2**attempt, 0.1)
@@ -119,7 +139,7 @@ def build(
         pins=Argon2Pins(
             time_cost=settings.pin_hash_time_cost, memory_kib=settings.pin_hash_memory_kib
         ),
-        tariff=DEFAULT_TARIFF,
+        tariff=tariff(settings),
         kyc_limits=kyc_limits(settings),
         timezone=ZoneInfo(settings.timezone),
     )

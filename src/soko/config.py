@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     #: Overrides of limits.KYC_LIMITS, as JSON: {"KES": {"0": [per_tx, daily, monthly, balance]}}
     #: in minor units. Currencies and tiers not given keep the defaults.
     kyc_limits: dict[str, dict[int, tuple[int, int, int, int]]] = Field(default_factory=dict)
+    #: The operator's tariff, replacing domain/fees.py's defaults per currency and kind, as JSON:
+    #: {"KES": {"p2p": [[10000, 0], [50000, 700]]}}: bands of [highest amount, fee] in minor
+    #: units, ascending. Kinds: p2p, cash_out, cash_out_commission, cash_in_commission.
+    tariff: dict[str, dict[str, list[tuple[int, int]]]] = Field(default_factory=dict)
     #: argon2id cost for PIN hashes (the defaults take about 50 ms here; tests use the minimum).
     pin_hash_time_cost: int = Field(default=2, ge=1, le=10)
     pin_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)
