@@ -278,6 +278,10 @@ def test_unknown_routes_and_methods_are_problems_too(api: Api) -> None:
     assert wrong.headers["content-type"] == "application/problem+json"
     assert wrong.json()["code"] == "method_not_allowed"
     assert wrong.headers["allow"] == "POST"
+    # GET and POST on one path are two routes; Allow names both.
+    both = api.client.delete("/v1/users/usr_x/wallets", headers=api.operator)
+    assert both.status_code == 405
+    assert both.headers["allow"] == "GET, POST"
 
 
 def test_an_unexpected_failure_is_a_problem_that_tells_nothing(runtime: Runtime) -> None:

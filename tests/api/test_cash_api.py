@@ -52,7 +52,7 @@ def test_an_operator_cashes_in_for_the_named_agent_only(api: Api, people: People
         json={"customer_phone": people.amina.phone, "amount": kes("1.00")},
     )
     assert response.status_code == 422
-    assert response.json()["code"] == "request_invalid"
+    assert response.json()["code"] == "acting_for_required"
     assert api.transfers() == before
 
 

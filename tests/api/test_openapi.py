@@ -11,6 +11,7 @@ from world import Api
 from soko.channels.api import problems
 from soko.channels.api.schemas import AMOUNT_PATTERN, CURRENCY_PATTERN
 from soko.domain.errors import all_error_classes
+from soko.limits import KYC_LIMITS
 
 MONEY_MOVING = {"/v1/transfers", "/v1/cash-ins", "/v1/cash-outs", "/v1/float-top-ups"}
 UNAUTHENTICATED = {("post", "/v1/sessions")}
@@ -84,11 +85,19 @@ def test_money_moving_posts_require_an_idempotency_key(document: dict[str, Any])
 
 
 def test_amounts_are_pattern_constrained_strings(document: dict[str, Any]) -> None:
-    money = document["components"]["schemas"]["MoneyIn"]["properties"]
+    schemas = document["components"]["schemas"]
+    money = schemas["MoneyIn"]["properties"]
     assert money["amount"]["type"] == "string"
     assert money["amount"]["pattern"] == AMOUNT_PATTERN
-    assert money["currency"]["pattern"] == CURRENCY_PATTERN
+    assert money["currency"] == {"$ref": "#/components/schemas/OfferedCurrency"}
+    assert schemas["OfferedCurrency"]["pattern"] == CURRENCY_PATTERN
     assert "anyOf" not in money["amount"]  # not the loose number | string of a Decimal
+
+
+def test_the_currencies_offered_are_the_operators(document: dict[str, Any]) -> None:
+    offered = document["components"]["schemas"]["OfferedCurrency"]["enum"]
+    assert offered == sorted(KYC_LIMITS)
+    assert "DJF" not in offered  # Soko knows it; this operator holds no DJF wallets
 
 
 def test_pins_and_secrets_are_write_only_or_shown_once(document: dict[str, Any]) -> None:

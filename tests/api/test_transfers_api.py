@@ -106,7 +106,7 @@ def test_an_operator_must_name_the_sender(api: Api, people: People) -> None:
     response = send(api, api.operator, to_phone=people.shop.phone, amount=kes("100.00"))
     assert response.status_code == 422
     body = response.json()
-    assert body["code"] == "request_invalid"
+    assert body["code"] == "acting_for_required"
     assert body["errors"][0]["field"] == "sender_id"
     assert api.transfers() == before
 

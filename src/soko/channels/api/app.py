@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from soko import bootstrap, limits
 from soko.bootstrap import Runtime
 from soko.channels.api import problems
 from soko.channels.api.routers import cash, keys, sessions, transfers, users, wallets
-from soko.channels.api.schemas import problem_schemas
+from soko.channels.api.schemas import document_schemas, refer_to_offered_currencies
 from soko.storage import schema
 
 
@@ -39,7 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     for module in (users, wallets, transfers, cash, keys, sessions):
         app.include_router(module.router)
-    _document_problems(app)
+    _complete_document(app, offered_currencies=sorted(runtime.context.kyc_limits))
 
     @app.get(
         "/health",
@@ -108,17 +109,18 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Add the Problem schema that every route's problem+json responses refer to."""
+def _complete_document(app: FastAPI, offered_currencies: Iterable[str]) -> None:
+    """Add the schemas routes refer to by hand: the Problem of every problem+json response, and
+    the currencies this operator offers."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = generate()
+            document = refer_to_offered_currencies(generate())
             document.setdefault("components", {}).setdefault("schemas", {}).update(
-                problem_schemas()
+                document_schemas(offered_currencies)
             )
-        assert app.openapi_schema is not None
+            app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point

@@ -16,7 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from soko import limits
 from soko.bootstrap import Runtime
-from soko.channels.api.problems import CALLER_NOT_ALLOWED, REQUEST_INVALID, ApiError
+from soko.channels.api.problems import (
+    ACTING_FOR_REQUIRED,
+    CALLER_NOT_ALLOWED,
+    ApiError,
+)
 from soko.domain import errors
 from soko.services import access, payments, wallets
 from soko.services.idempotency import check_key
@@ -72,8 +76,10 @@ class Principal:
         """
         if self.is_operator:
             if named is None:
+                # Its own code: the document cannot say a field is required for one kind of
+                # credential only, so this is a rule about the caller, not a schema error.
                 raise ApiError(
-                    REQUEST_INVALID,
+                    ACTING_FOR_REQUIRED,
                     f"body.{field}: an operator key acts for the user it names",
                     errors=[
                         {
@@ -166,7 +172,12 @@ def idempotency_key(
                 "same key and body returns the first response; another body is refused (422)."
             ),
             # Documented, not enforced here: the domain's check gives the key its own code.
-            json_schema_extra={"minLength": 1, "maxLength": limits.IDEMPOTENCY_KEY_LENGTH_MAX},
+            # Printable ASCII; HTTP drops spaces around a header value, so none at the ends.
+            json_schema_extra={
+                "minLength": 1,
+                "maxLength": limits.IDEMPOTENCY_KEY_LENGTH_MAX,
+                "pattern": r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
+            },
             examples=["9f0c2e4a-6b1d-4f7e-8a53-2d1c0b9e7f61"],
         ),
     ],

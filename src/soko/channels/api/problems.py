@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from soko import limits
 from soko.domain import errors
@@ -62,6 +63,11 @@ METHOD_NOT_ALLOWED: Final = ApiProblem(
 REQUEST_TOO_LARGE: Final = ApiProblem(
     "request_too_large", "The request body is larger than the API accepts.", 413
 )
+ACTING_FOR_REQUIRED: Final = ApiProblem(
+    "acting_for_required",
+    "An operator key moves money for someone: name them (sender_id, agent_id or customer_id).",
+    422,
+)
 CALLER_NOT_ALLOWED: Final = ApiProblem(
     "caller_not_allowed", "This credential may not perform this operation.", 403
 )
@@ -71,6 +77,7 @@ INTERNAL_ERROR: Final = ApiProblem(
 #: Every refusal of the HTTP layer. An unknown route is the domain's own `not_found`.
 API_PROBLEMS: Final = (
     REQUEST_INVALID,
+    ACTING_FOR_REQUIRED,
     REQUEST_MALFORMED,
     METHOD_NOT_ALLOWED,
     REQUEST_TOO_LARGE,
@@ -223,16 +230,37 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     instance = request.url.path
     known = PROBLEM_BY_HTTP_STATUS.get(exc.status_code)
+    headers = dict(exc.headers or {})
     if known is errors.NotFound:
         body = problem_body(errors.NotFound(f"no route {request.method} {instance}"), instance)
     elif isinstance(known, ApiProblem):
         body = api_problem_body(known, instance=instance)
+        if exc.status_code == 405:
+            headers = {**headers, "Allow": _allowed_methods(request)}
     else:
         # A status the table does not name (none today): keep it, named by its reason phrase.
         phrase = HTTPStatus(exc.status_code).phrase
         code = phrase.lower().replace(" ", "_").replace("-", "_")
         body = api_problem_body(ApiProblem(code, phrase + ".", exc.status_code), instance=instance)
-    return _reply(body, dict(exc.headers or {}))
+    return _reply(body, headers)
+
+
+#: The methods a 405 may name in Allow.
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the resource answers. Starlette names only those of the first route that
+    matched the path, and GET and POST on one path are two routes: ask the router about each."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -4,11 +4,18 @@ Schemas check shape and types; values are the domain's to judge, so a bad phone 
 reaches the use case and gets the domain's own code. Amounts are the exception that proves it:
 their syntax is checked here, with the domain's codes, so that the OpenAPI document can state
 the pattern, and `Money.parse` then applies the currency's exponent.
+
+The document still states what the domain checks wherever JSON Schema can say it (PIN and
+category patterns, name and message lengths, KYC tiers, the served countries, the currencies and
+their decimals, which fields go together), as annotations the domain enforces: a client, and
+schemathesis, can tell a well-formed request from the document alone. What no schema can state
+(whether a number exists, a name is printable, the money suffices) stays the domain's.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
@@ -22,11 +29,13 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic.config import JsonDict, JsonValue
 from pydantic_core import PydanticCustomError
 
+from soko import limits
 from soko.domain import errors
-from soko.domain.money import Money
-from soko.domain.users import Merchant, User, UserKind
+from soko.domain.money import CURRENCIES, Money
+from soko.domain.users import HOME_CURRENCY, Merchant, User, UserKind
 from soko.services.access import NewApiKey, Session
 from soko.services.ports import ApiKey, Payment
 from soko.services.wallets import StatementEntry, WalletBalance
@@ -35,6 +44,14 @@ from soko.services.wallets import StatementEntry, WalletBalance
 #: exponent); the currency's own exponent is checked when the amount is parsed.
 AMOUNT_PATTERN: Final = r"^[0-9]{1,19}(\.[0-9]{1,4})?$"
 CURRENCY_PATTERN: Final = r"^[A-Z]{3}$"
+# The syntax the domain checks, stated for the document only: the domain refuses with its own
+# codes (pin_malformed, phone_number_invalid...), which a pydantic constraint would replace.
+PIN_PATTERN: Final = r"^[0-9]{4,6}$"
+PHONE_PATTERN: Final = r"^\+?[0-9 ().-]+$"
+REGION_PATTERN: Final = r"^[A-Z]{2}$"
+MERCHANT_CATEGORY_PATTERN: Final = r"^[0-9]{4}$"
+#: A person's or key's name: 1 to 80 printable characters once trimmed (domain `name_invalid`).
+NAME_SCHEMA: Final = {"minLength": 1, "maxLength": limits.NAME_LENGTH_MAX, "pattern": r"\S"}
 _AMOUNT: Final = re.compile(AMOUNT_PATTERN)
 # Decimals past the fourth are too precise for every currency, whatever else is wrong.
 _TOO_PRECISE: Final = re.compile(r"[0-9]+\.[0-9]{5,}")
@@ -98,23 +115,100 @@ CurrencyCode = Annotated[
         {
             "type": "string",
             "pattern": CURRENCY_PATTERN,
-            "description": "ISO 4217 alphabetic code.",
+            # Any other code is `currency_unknown` (Money.parse); which of these the operator
+            # holds wallets in is its configuration (`currency_not_offered`).
+            "enum": sorted(CURRENCIES),
+            "description": "ISO 4217 alphabetic code, of a currency Soko knows.",
             "examples": ["KES"],
         }
     ),
 ]
+OFFERED_CURRENCY: Final = "OfferedCurrency"
+# Pydantic resolves a $ref it did not make itself, so the field carries this mark instead, and
+# `refer_to_offered_currencies` swaps it for the $ref once the document is built.
+_OFFERED_MARK: Final = "x-soko-offered-currency"
+#: A currency of money that moves or a wallet: one the operator holds wallets in. Which ones is
+#: configuration (SOKO_KYC_LIMITS), so the schema comes from the runtime's settings.
+OfferedCurrencyCode = Annotated[
+    str,
+    PlainValidator(_currency_code),
+    WithJsonSchema({"type": "string", _OFFERED_MARK: True}),
+]
+
+
+def _offered_currency_schema(offered: Iterable[str]) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": CURRENCY_PATTERN,
+        "enum": sorted(offered),
+        "description": (
+            "ISO 4217 alphabetic code of a currency this operator holds wallets in: any other is "
+            "refused (currency_unknown, or currency_not_offered for one Soko knows)."
+        ),
+        "examples": ["KES"],
+    }
+
+
+def _amounts_by_exponent() -> list[JsonValue]:
+    """How many decimals an amount may have, by the currency's ISO 4217 exponent.
+
+    `amount_too_precise` otherwise: "10.5" is no UGX amount. Stated for the document; the
+    domain checks it when the amount is parsed.
+    """
+
+    def rule(exponent: int) -> JsonDict:
+        codes: list[JsonValue] = [c.code for c in CURRENCIES.values() if c.exponent == exponent]
+        decimals = rf"(\.[0-9]{{1,{exponent}}})?" if exponent else ""
+        return {
+            "properties": {
+                "currency": {"enum": sorted(codes, key=str)},
+                "amount": {"pattern": rf"^[0-9]{{1,19}}{decimals}$"},
+            }
+        }
+
+    return [rule(exponent) for exponent in sorted({c.exponent for c in CURRENCIES.values()})]
+
+
 Phone = Annotated[
     str,
     Field(
-        description="E.164 (+254712345678), or local with default_region.",
+        description=(
+            "E.164 (+254712345678), or local with default_region: digits, an optional leading +, "
+            "spaces, dots, dashes and parentheses, and a number that exists in its country's "
+            "numbering plan (`format: phone`)."
+        ),
         examples=["+254712345678"],
+        json_schema_extra={
+            "format": "phone",
+            "pattern": PHONE_PATTERN,
+            "minLength": 1,
+            "maxLength": limits.PHONE_TEXT_LENGTH_MAX,
+        },
     ),
 ]
 Region = Annotated[
     str | None,
-    Field(description="ISO 3166 alpha-2 country for a local number.", examples=["KE"]),
+    Field(
+        description="ISO 3166 alpha-2 country for a local number.",
+        examples=["KE"],
+        json_schema_extra={"pattern": REGION_PATTERN},
+    ),
 ]
-Pin = Annotated[SecretStr, Field(description="4 to 6 digits.", examples=["4321"])]
+Pin = Annotated[
+    SecretStr,
+    Field(
+        description="4 to 6 digits.",
+        examples=["4321"],
+        json_schema_extra={"pattern": PIN_PATTERN},
+    ),
+]
+Name = Annotated[
+    str,
+    Field(
+        description="1 to 80 printable characters; spaces around it are trimmed.",
+        json_schema_extra=NAME_SCHEMA,
+    ),
+]
 
 
 class _In(BaseModel):
@@ -126,8 +220,10 @@ class _In(BaseModel):
 
 
 class MoneyIn(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": _amounts_by_exponent()})
+
     amount: AmountText
-    currency: CurrencyCode
+    currency: OfferedCurrencyCode
 
     def to_money(self) -> Money:
         """Exact, or the domain's refusal (`amount_too_precise` for 1.005 KES)."""
@@ -216,29 +312,69 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 MONEY_MOVING_PROBLEMS: Final = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)
 
 
-def problem_schemas() -> dict[str, Any]:
-    """The components `problem_responses` refers to (FastAPI only registers models it returns)."""
+def refer_to_offered_currencies(node: Any) -> Any:
+    """The document with each offered-currency field a $ref to the OfferedCurrency schema."""
+    if isinstance(node, dict):
+        if node.get(_OFFERED_MARK):
+            return {"$ref": f"#/components/schemas/{OFFERED_CURRENCY}"}
+        return {key: refer_to_offered_currencies(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [refer_to_offered_currencies(value) for value in node]
+    return node
+
+
+def document_schemas(offered_currencies: Iterable[str]) -> dict[str, Any]:
+    """The components the routes refer to by hand: FastAPI only registers the models they take
+    and return. The Problem of `problem_responses`, and the operator's currencies."""
     schema = TypeAdapter(Problem).json_schema(ref_template="#/components/schemas/{model}")
     definitions: dict[str, Any] = schema.pop("$defs", {})
-    return {**definitions, "Problem": schema}
+    return {
+        **definitions,
+        "Problem": schema,
+        OFFERED_CURRENCY: _offered_currency_schema(offered_currencies),
+    }
 
 
 # --- users -------------------------------------------------------------------------------------
 
 
 class MerchantCreate(_In):
-    trading_name: str = Field(examples=["Wanjiru's kiosk"])
-    category_code: str = Field(description="ISO 18245 merchant category.", examples=["5411"])
+    trading_name: Name = Field(examples=["Wanjiru's kiosk"])
+    category_code: str = Field(
+        description="ISO 18245 merchant category.",
+        examples=["5411"],
+        json_schema_extra={"pattern": MERCHANT_CATEGORY_PATTERN},
+    )
     settlement_currency: CurrencyCode | None = None
 
 
 class UserCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {"kind": {"const": "merchant"}, "merchant": {"type": "object"}},
+                    "required": ["merchant"],
+                },
+                {
+                    "properties": {
+                        "kind": {"enum": ["consumer", "agent"]},
+                        "merchant": {"type": "null"},
+                    }
+                },
+            ]
+        },
+    )
+
     kind: UserKind
     phone: Phone
     default_region: Region = None
-    name: str = Field(examples=["Amina Njoroge"])
+    name: Name = Field(examples=["Amina Njoroge"])
     country: str | None = Field(
-        default=None, description="ISO 3166 alpha-2; the phone number's country by default."
+        default=None,
+        description="ISO 3166 alpha-2, one Soko serves; the phone number's country by default.",
+        json_schema_extra={"enum": [*sorted(HOME_CURRENCY), None]},
     )
     pin: Pin | None = None
     merchant: MerchantCreate | None = Field(
@@ -289,8 +425,19 @@ class UserPublic(BaseModel):
 
 
 class KycUpdate(_In):
-    tier: int = Field(description="0 phone only, 1 national id recorded, 2 documents verified.")
-    national_id: str | None = Field(default=None, description="Required from tier 1.")
+    tier: int = Field(
+        description="0 phone only, 1 national id recorded, 2 documents verified.",
+        json_schema_extra={"enum": [0, 1, 2]},
+    )
+    national_id: str | None = Field(
+        default=None,
+        description="Required from tier 1, unless the user has one on record already.",
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": limits.NATIONAL_ID_LENGTH_MAX,
+            "pattern": r"\S",
+        },
+    )
 
 
 class PinSet(_In):
@@ -301,7 +448,7 @@ class PinSet(_In):
 
 
 class WalletOpen(_In):
-    currency: CurrencyCode | None = Field(
+    currency: OfferedCurrencyCode | None = Field(
         default=None, description="The user's country's currency by default."
     )
 
@@ -350,11 +497,26 @@ class StatementEntryPublic(BaseModel):
 
 
 class TransferCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # Exactly one recipient (checked below, stated here for the document).
+            "oneOf": [
+                {"properties": {"to_phone": {"type": "string"}}, "required": ["to_phone"]},
+                {"properties": {"to_wallet_id": {"type": "string"}}, "required": ["to_wallet_id"]},
+            ]
+        },
+    )
+
     amount: MoneyIn
     to_phone: Phone | None = None
     to_wallet_id: str | None = None
     default_region: Region = None
-    message: str | None = Field(default=None, description="Shown to the recipient.")
+    message: str | None = Field(
+        default=None,
+        description="Shown to the recipient.",
+        json_schema_extra={"maxLength": limits.MESSAGE_LENGTH_MAX},
+    )
     sender_id: str | None = Field(
         default=None, description="Operator keys only: the user who sends. Others send as self."
     )
@@ -423,8 +585,30 @@ class PaymentPublic(BaseModel):
 
 
 class ApiKeyCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # The domain's rule (user_kind_mismatch otherwise), stated for the document.
+            "oneOf": [
+                {
+                    "properties": {
+                        "role": {"const": "operator"},
+                        "merchant_id": {"type": "null"},
+                    }
+                },
+                {
+                    "properties": {
+                        "role": {"const": "merchant"},
+                        "merchant_id": {"type": "string"},
+                    },
+                    "required": ["merchant_id"],
+                },
+            ]
+        },
+    )
+
     role: Literal["operator", "merchant"]
-    name: str = Field(examples=["checkout server"])
+    name: Name = Field(examples=["checkout server"])
     merchant_id: str | None = Field(default=None, description="Required for role=merchant.")
 
 

@@ -35,7 +35,7 @@ def create_key(
     "/keys/{key_id}",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(401, 403, 404, 422, 503),
 )
 def revoke_key(
     key_id: Annotated[str, Path(examples=["key_01JH…"])],
