@@ -160,13 +160,13 @@ def test_a_payment_is_visible_to_both_sides_and_the_operator_only(api: Api, peop
         assert response.json() == payment
     okello = api.client.get(path, headers=api.sign_in(people.okello, PINS["okello"]))
     assert okello.status_code == 404
-    assert okello.json()["code"] == "transfer_not_found"
+    assert okello.json()["code"] == "payment_not_found"
 
 
 def test_an_unknown_payment_is_not_found(api: Api) -> None:
     response = api.client.get("/v1/payments/pay_nope", headers=api.operator)
     assert response.status_code == 404
-    assert response.json()["code"] == "transfer_not_found"
+    assert response.json()["code"] == "payment_not_found"
 
 
 def test_a_transfer_needs_a_credential(api: Api, people: People) -> None:

@@ -23,7 +23,7 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     ├── NotFound                     kind=not_found
     │   ├── AccountNotFound, DebitAccountNotFound, CreditAccountNotFound,
     │   │   TransferNotFound, PendingTransferNotFound, UserNotFound, WalletNotFound,
-    │   │   ApiKeyNotFound
+    │   │   ApiKeyNotFound, PaymentNotFound
     ├── Conflict                     kind=conflict    the state moved on; the request was fine
     │   ├── PendingTransferAlreadyPosted, PendingTransferAlreadyVoided,
     │   │   PendingTransferAlreadyExpired, PendingTransferNotExpired, AccountExists,
@@ -371,6 +371,11 @@ class PinLocked(Forbidden):
 class PinNotSet(Forbidden):
     code = "pin_not_set"
     title = "This user has no PIN yet."
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+    title = "No such payment."
 
 
 class ApiKeyNotFound(NotFound):

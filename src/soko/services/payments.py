@@ -88,23 +88,9 @@ def send_money(
                                 TransferCode.P2P)  # fmt: skip
             fee_hold_id = legs.hold(sender_wallet.account_id, fees.id, fee, TransferCode.FEE)
         ledger.record(uow, ctx, legs.requests)
-        payment = Payment(
-            id=legs.reference,
-            kind="p2p",
-            currency=currency,
-            amount=amount.amount_minor,
-            fee=fee,
-            commission=0,
-            payer_wallet_id=sender_wallet.id,
-            payee_wallet_id=None if recipient_wallet is None else recipient_wallet.id,
-            payee_phone=phone,
-            message=message,
-            hold_id=hold_id,
-            fee_hold_id=fee_hold_id,
-            created_at=ctx.clock.now(),
-        )
-        uow.people.insert_payment(payment)
-        return payment
+        return _record(uow, ctx, legs, "p2p", amount, payer=sender_wallet,
+                       payee=recipient_wallet, fee=fee, commission=0, payee_phone=phone,
+                       message=message, hold_id=hold_id, fee_hold_id=fee_hold_id)  # fmt: skip
 
     return _idempotent(ctx, f"user:{sender_id}:p2p", idempotency_key, request, work)
 
@@ -227,7 +213,7 @@ def top_up_float(
 def get_payment(ctx: Context, payment_id: str) -> Payment:
     found = in_transaction(ctx, lambda uow: uow.people.get_payment(payment_id), read_only=True)
     if found is None:
-        raise errors.TransferNotFound(payment_id=payment_id)
+        raise errors.PaymentNotFound(payment_id=payment_id)
     return found
 
 
@@ -358,10 +344,15 @@ def _record(
     amount: Money,
     *,
     payer: Wallet | None,
-    payee: Wallet,
+    payee: Wallet | None,
     fee: int,
     commission: int,
+    payee_phone: str | None = None,
+    message: str | None = None,
+    hold_id: str | None = None,
+    fee_hold_id: str | None = None,
 ) -> Payment:
+    """The business record of a payment, written in the transaction of its transfers."""
     payment = Payment(
         id=legs.reference,
         kind=kind,
@@ -370,11 +361,11 @@ def _record(
         fee=fee,
         commission=commission,
         payer_wallet_id=None if payer is None else payer.id,
-        payee_wallet_id=payee.id,
-        payee_phone=None,
-        message=None,
-        hold_id=None,
-        fee_hold_id=None,
+        payee_wallet_id=None if payee is None else payee.id,
+        payee_phone=payee_phone,
+        message=message,
+        hold_id=hold_id,
+        fee_hold_id=fee_hold_id,
         created_at=ctx.clock.now(),
     )
     uow.people.insert_payment(payment)

@@ -155,7 +155,7 @@ def visible_payment(
     sides = (payment.payer_wallet_id, payment.payee_wallet_id)
     owners = {wallets.get_wallet(ctx, wallet_id).wallet.user_id for wallet_id in sides if wallet_id}
     if caller.user_id not in owners:
-        raise errors.TransferNotFound(payment_id=payment_id)
+        raise errors.PaymentNotFound(payment_id=payment_id)
     return payment
 
 
