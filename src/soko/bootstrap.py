@@ -142,5 +142,6 @@ def build(
         tariff=tariff(settings),
         kyc_limits=kyc_limits(settings),
         timezone=ZoneInfo(settings.timezone),
+        unclaimed_transfer_seconds=settings.unclaimed_transfer_seconds,
     )
     return Runtime(settings=settings, engine=engine, context=context)

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from soko import limits
+
 
 class Settings(BaseSettings):
     """What an operator configures. Every field is a `SOKO_<NAME>` environment variable."""
@@ -32,6 +34,10 @@ class Settings(BaseSettings):
     #: {"KES": {"p2p": [[10000, 0], [50000, 700]]}}: bands of [highest amount, fee] in minor
     #: units, ascending. Kinds: p2p, cash_out, cash_out_commission, cash_in_commission.
     tariff: dict[str, dict[str, list[tuple[int, int]]]] = Field(default_factory=dict)
+    #: How long money sent to an unregistered number waits for it before going back.
+    unclaimed_transfer_seconds: int = Field(
+        default=limits.UNCLAIMED_TRANSFER_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
+    )
     #: argon2id cost for PIN hashes (the defaults take about 50 ms here; tests use the minimum).
     pin_hash_time_cost: int = Field(default=2, ge=1, le=10)
     pin_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)

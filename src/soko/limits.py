@@ -51,7 +51,8 @@ MESSAGE_LENGTH_MAX: Final = 140
 PIN_ATTEMPTS_MAX: Final = 5
 #: A user session (bearer token) lives this long.
 SESSION_SECONDS_MAX: Final = 15 * 60
-#: Money sent to a number with no wallet waits this long for its owner, then goes back.
+#: Money sent to a number with no wallet waits this long for its owner, then goes back
+#: (the default of SOKO_UNCLAIMED_TRANSFER_SECONDS, which may not exceed the hold maximum).
 UNCLAIMED_TRANSFER_SECONDS: Final = 7 * 24 * 3600
 #: Held payments paid out to a number in the transaction that registers it; more wait for its
 #: next wallet opening.

@@ -44,3 +44,35 @@ def test_the_tariff_and_limits_come_from_the_environment(monkeypatch: pytest.Mon
     limits = bootstrap.kyc_limits(settings)
     assert limits["KES"][0] == TierLimits(500000, 1000000, 3000000, 1000000)
     assert limits["KES"][1].per_transaction == 7000000  # tier 1 keeps the default
+
+
+def test_unclaimed_money_waits_as_long_as_the_operator_says(sqlite_url: str) -> None:
+    from fakes import FakeClock
+    from soko.domain.money import Money
+    from soko.domain.users import UserKind
+    from soko.services import ledger, payments, users, wallets
+
+    clock = FakeClock()
+    runtime = bootstrap.build(
+        Settings(database_url=sqlite_url, unclaimed_transfer_seconds=3600,
+                 pin_hash_time_cost=1, pin_hash_memory_kib=8),
+        clock=clock,
+    )  # fmt: skip
+    ctx = runtime.context
+    try:
+        agent = users.register(ctx, kind=UserKind.AGENT, phone="+254733000001", name="Agent")
+        amina = users.register(ctx, kind=UserKind.CONSUMER, phone="+254712000001", name="Amina")
+        kes = Money.parse("500.00", "KES")
+        payments.top_up_float(ctx, agent_id=agent.id, amount=kes, idempotency_key="f")
+        payments.cash_in(ctx, agent_id=agent.id, customer_phone=amina.phone, amount=kes,
+                         idempotency_key="i")  # fmt: skip
+        payments.send_money(ctx, sender_id=amina.id, to_phone="+254799000001",
+                            amount=Money.parse("200.00", "KES"), idempotency_key="s")  # fmt: skip
+        clock.advance(3599)
+        assert ledger.expire_due(ctx) == []
+        clock.advance(1)
+        assert len(ledger.expire_due(ctx)) == 2  # the amount and its fee
+        [wallet] = wallets.list_wallets(ctx, amina.id)
+        assert wallet.available == kes
+    finally:
+        runtime.close()

@@ -305,7 +305,7 @@ def test_unclaimed_money_goes_back_with_its_fee(world: World, clock: FakeClock) 
     fees_before = fees_earned(ctx)
     payments.send_money(ctx, sender_id=world.amina.id, to_phone="+254799000998",
                         amount=kes("1000.00"), idempotency_key="held")  # fmt: skip
-    clock.advance(limits.UNCLAIMED_TRANSFER_SECONDS)
+    clock.advance(world.ctx.unclaimed_transfer_seconds)
     assert len(ledger.expire_due(ctx)) == 2  # the amount and the fee
     [wallet] = wallets.list_wallets(ctx, world.amina.id)
     assert wallet.available.amount_minor == wallet.balance.amount_minor == 500000

@@ -46,7 +46,7 @@ def send_money(
     """Send `amount` to a phone number or a wallet, the sender paying the P2P fee.
 
     A number with no Soko user yet gets the money held for it (sender to suspense, and the fee
-    held too) for `limits.UNCLAIMED_TRANSFER_SECONDS`: it is paid out when the number registers,
+    held too) for `ctx.unclaimed_transfer_seconds`: it is paid out when the number registers,
     and expires back to the sender, fee included, if it never does.
     """
     _require_positive(ctx, amount)
@@ -331,7 +331,7 @@ class _Legs:
         self.requests.append(
             hold(hold_id, debit_account_id=debit, credit_account_id=credit, amount=amount,
                  currency=self.currency, code=code,
-                 timeout_seconds=limits.UNCLAIMED_TRANSFER_SECONDS, reference=self.reference)
+                 timeout_seconds=self.ctx.unclaimed_transfer_seconds, reference=self.reference)
         )  # fmt: skip
         return hold_id
 

@@ -287,6 +287,8 @@ class Context:
     kyc_limits: Mapping[str, Mapping[int, TierLimits]]
     #: The operator's time zone: days and months for the KYC limits start at its midnight.
     timezone: tzinfo
+    #: How long money sent to an unregistered number is held for it.
+    unclaimed_transfer_seconds: int
 
 
 def noop_backoff(attempt: int) -> None:
