@@ -68,7 +68,7 @@ CASES = [
     Case("amount not an object", 422, "request_invalid", {"amount": "10.00"}),
     Case("unknown field", 422, "request_invalid", {"to_phon": SHOP_PHONE}),
     Case("message too long", 422, "message_too_long", {"message": "x" * 141}),
-    Case("no recipient", 422, "request_invalid", {"to_phone": None}),
+    Case("no recipient", 422, "recipient_required", {"to_phone": None}),
     Case("key missing", 400, "idempotency_key_invalid", headers={"Idempotency-Key": None}),
     Case("key empty", 400, "idempotency_key_invalid", headers={"Idempotency-Key": ""}),
     Case("key too long", 400, "idempotency_key_invalid", headers={"Idempotency-Key": "k" * 256}),

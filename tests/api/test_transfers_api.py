@@ -143,11 +143,13 @@ def test_the_kyc_limit_says_what_is_still_allowed(api: Api, people: People) -> N
 
 def test_naming_both_or_no_recipient_is_invalid(api: Api, people: People) -> None:
     amina = api.sign_in(people.amina, PINS["amina"])
+    before = api.transfers()
     both = send(api, amina, to_phone=people.shop.phone, to_wallet_id="wal_x", amount=kes("1.00"))
     neither = send(api, amina, amount=kes("1.00"))
     for response in (both, neither):
         assert response.status_code == 422
-        assert response.json()["code"] == "request_invalid"
+        assert response.json()["code"] == "recipient_required"
+    assert api.transfers() == before
 
 
 def test_a_payment_is_visible_to_both_sides_and_the_operator_only(api: Api, people: People) -> None:
