@@ -246,3 +246,9 @@ sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_sessions_user_id", "user_id"),
 )
+
+# --- notifications: webhook endpoints, events, deliveries, SMS (migration 0003) ---------------
+
+# --- merchant payments: refunds, payment requests (migration 0004) ------------------------------
+
+# --- payouts (migration 0005) --------------------------------------------------------------------
