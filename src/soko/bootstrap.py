@@ -15,11 +15,24 @@ from sqlalchemy.engine import Engine
 
 from soko import limits
 from soko.config import Settings
-from soko.domain.fees import DEFAULT_TARIFF, FeeKind, FeeTable, fee_table
+from soko.domain.fees import (
+    ANY_CATEGORY,
+    BASIS_POINTS_WHOLE,
+    DEFAULT_MERCHANT_RATES,
+    DEFAULT_TARIFF,
+    FeeKind,
+    FeeTable,
+    MerchantRate,
+    fee_table,
+)
 from soko.domain.ids import ENTROPY_BYTES, format_id
 from soko.domain.kyc import TierLimits, tier_of
 from soko.domain.money import Currency
-from soko.services.ports import Clock, Context
+from soko.domain.users import check_merchant_category
+from soko.gateways.payout_rails import CrashingPayoutRail, SandboxPayoutRail
+from soko.gateways.sms import HttpSmsSender, LogFileSmsSender
+from soko.gateways.webhooks import HttpWebhookSender
+from soko.services.ports import Clock, Context, PayoutRail, SmsSender
 from soko.storage import schema
 from soko.storage.engine import create_engine
 from soko.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -98,10 +111,52 @@ def tariff(settings: Settings) -> dict[tuple[str, FeeKind], FeeTable]:
     return merged
 
 
+def merchant_rates(settings: Settings) -> dict[tuple[str, str], MerchantRate]:
+    """The default merchant discount rates with the operator's laid over them."""
+    merged = dict(DEFAULT_MERCHANT_RATES)
+    for currency, rates in settings.mdr.items():
+        Currency.of(currency)
+        for category, (basis_points, fixed, minimum, maximum) in rates.items():
+            if category != ANY_CATEGORY:
+                check_merchant_category(category)
+            if not 0 <= basis_points <= BASIS_POINTS_WHOLE or min(fixed, minimum) < 0:
+                raise ValueError(f"{currency} {category}: basis points 0-10000, no negative fees")
+            if minimum > maximum:
+                raise ValueError(f"{currency} {category}: the minimum fee is above the maximum")
+            merged[(currency, category)] = MerchantRate(basis_points, fixed, minimum, maximum)
+    return merged
+
+
+def payout_rail(settings: Settings, engine: Engine, clock: Clock) -> PayoutRail:
+    """The rail SOKO_PAYOUT_RAIL names; a real one gets its branch (and credentials) here."""
+    rail: PayoutRail
+    match settings.payout_rail:
+        case "sandbox":
+            rail = SandboxPayoutRail(
+                engine, clock, RandomIds(clock), seconds=settings.sandbox_payout_seconds
+            )
+    if settings.fault:
+        # Tests only: the crash tests kill the worker at a chosen point of a payout.
+        rail = CrashingPayoutRail(rail, settings.fault)
+    return rail
+
+
 def jittered_backoff(attempt: int) -> None:
     """Sleep a random time up to a cap that doubles per attempt: colliding retries spread out."""
     cap_seconds = min(0.001 * 2**attempt, 0.1)
     time.sleep(random.uniform(0, cap_seconds))  # noqa: S311 - jitter, not security
+
+
+def sms_sender(settings: Settings) -> SmsSender:
+    """An HTTP SMS gateway when its URL is set; otherwise the log file."""
+    if settings.sms_gateway_url:
+        token = settings.sms_gateway_token
+        return HttpSmsSender(
+            settings.sms_gateway_url,
+            None if token is None else token.get_secret_value(),
+            timeout_seconds=limits.SMS_TIMEOUT_SECONDS,
+        )
+    return LogFileSmsSender(settings.sms_log_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +167,11 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+        # The HTTP gateways keep connections open for reuse.
+        for gateway in (self.context.webhook_sender, self.context.sms_sender):
+            close = getattr(gateway, "close", None)
+            if close is not None:
+                close()
 
 
 def build(
@@ -140,8 +200,17 @@ def build(
             time_cost=settings.pin_hash_time_cost, memory_kib=settings.pin_hash_memory_kib
         ),
         tariff=tariff(settings),
+        merchant_rates=merchant_rates(settings),
         kyc_limits=kyc_limits(settings),
         timezone=ZoneInfo(settings.timezone),
         unclaimed_transfer_seconds=settings.unclaimed_transfer_seconds,
+        qr_guid=settings.qr_guid,
+        qr_merchant_city=settings.qr_merchant_city,
+        webhook_sender=HttpWebhookSender(
+            allow_private_networks=settings.webhook_allow_private_networks
+        ),
+        sms_sender=sms_sender(settings),
+        payout_rail=payout_rail(settings, engine, clock),
+        payout_lease_seconds=settings.payout_lease_seconds,
     )
     return Runtime(settings=settings, engine=engine, context=context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from soko import limits
@@ -32,17 +32,64 @@ class Settings(BaseSettings):
     kyc_limits: dict[str, dict[int, tuple[int, int, int, int]]] = Field(default_factory=dict)
     #: The operator's tariff, replacing domain/fees.py's defaults per currency and kind, as JSON:
     #: {"KES": {"p2p": [[10000, 0], [50000, 700]]}}: bands of [highest amount, fee] in minor
-    #: units, ascending. Kinds: p2p, cash_out, cash_out_commission, cash_in_commission.
+    #: units, ascending. Kinds: p2p, cash_out, cash_out_commission, cash_in_commission,
+    #: payout.
     tariff: dict[str, dict[str, list[tuple[int, int]]]] = Field(default_factory=dict)
+    #: Merchant discount rates replacing domain/fees.py's defaults, as JSON:
+    #: {"KES": {"*": [basis_points, fixed, minimum, maximum], "5411": [25, 0, 0, 10000]}} in minor
+    #: units; "*" is every category without a rate of its own.
+    mdr: dict[str, dict[str, tuple[int, int, int, int]]] = Field(default_factory=dict)
     #: How long money sent to an unregistered number waits for it before going back.
     unclaimed_transfer_seconds: int = Field(
         default=limits.UNCLAIMED_TRANSFER_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
     )
+    #: The rail that pays merchants out. Only "sandbox" so far (gateways/payout_rails.py): a real
+    #: bank or mobile-money adapter is one more value here and one more branch in
+    #: bootstrap.payout_rail(), with its own credentials as further settings.
+    payout_rail: Literal["sandbox"] = "sandbox"
+    #: The sandbox rail completes a payout this many seconds after it was submitted (0 in tests).
+    sandbox_payout_seconds: int = Field(
+        default=limits.SANDBOX_PAYOUT_SECONDS, ge=0, le=limits.SANDBOX_PAYOUT_SECONDS_MAX
+    )
+    #: How long a worker's claim on a payout hides it from other workers; a killed worker's
+    #: payouts are taken over after this. Longer than the rail's slowest answer.
+    payout_lease_seconds: int = Field(
+        default=limits.PAYOUT_LEASE_SECONDS, ge=1, le=limits.PAYOUT_LEASE_SECONDS_MAX
+    )
+    #: Tests only: kill the worker process (exit 137) at this point of a payout, to prove that a
+    #: crash there loses and doubles nothing. Empty in production.
+    fault: Literal["", "payout_after_submit", "payout_after_outcome"] = ""
     #: argon2id cost for PIN hashes (the defaults take about 50 ms here; tests use the minimum).
     pin_hash_time_cost: int = Field(default=2, ge=1, le=10)
     pin_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)
 
+    #: The globally unique identifier (EMVCo tag 26, sub-tag 00) that marks a QR code's merchant
+    #: account as this operator's: a reverse domain name the operator controls, 1 to 32 printable
+    #: ASCII characters. Changing it orphans every printed code.
+    qr_guid: str = Field(default="dev.soko", min_length=1, max_length=32, pattern=r"^[!-~]+$")
+    #: The city printed in merchants' QR codes (tag 60, at most 15 characters once transliterated):
+    #: merchants have no address yet, so every code names the operator's city.
+    qr_merchant_city: str = Field(default="Nairobi", min_length=1, max_length=80)
+
+    #: SMS: the file the default sender appends each text to, one line each; or an HTTP SMS
+    #: gateway (POST {"to", "text"} as JSON with `Authorization: Bearer <token>`) when its URL
+    #: is set.
+    sms_log_path: str = "soko-sms.log"
+    sms_gateway_url: str | None = Field(default=None, pattern=r"^https?://")
+    sms_gateway_token: SecretStr | None = None
+    #: Let webhook URLs reach loopback, private and link-local addresses (tests, closed
+    #: networks). Off by default: a merchant's URL must not probe the operator's own network.
+    webhook_allow_private_networks: bool = False
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    #: Where customers reach this server (pay links in payment requests); by default
+    #: http://HOST:PORT. Set it to the public https address behind a proxy.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     #: Public name shown in the API documents.
     operator_name: str = "Soko"
+
+    @property
+    def base_url(self) -> str:
+        """The public address without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -51,6 +51,12 @@ MESSAGE_LENGTH_MAX: Final = 140
 PIN_ATTEMPTS_MAX: Final = 5
 #: A user session (bearer token) lives this long.
 SESSION_SECONDS_MAX: Final = 15 * 60
+#: Payment requests: the merchant's reference fits the EMV QR "reference label" (25 characters);
+#: a request may be paid from a minute to 30 days after it is made (default a day).
+PAYMENT_REQUEST_REFERENCE_LENGTH_MAX: Final = 25
+PAYMENT_REQUEST_SECONDS_MIN: Final = 60
+PAYMENT_REQUEST_SECONDS_MAX: Final = 30 * 24 * 3600
+PAYMENT_REQUEST_SECONDS_DEFAULT: Final = 24 * 3600
 #: Money sent to a number with no wallet waits this long for its owner, then goes back
 #: (the default of SOKO_UNCLAIMED_TRANSFER_SECONDS, which may not exceed the hold maximum).
 UNCLAIMED_TRANSFER_SECONDS: Final = 7 * 24 * 3600
@@ -100,7 +106,70 @@ KYC_LIMITS: Final[dict[str, dict[int, tuple[int, int, int, int]]]] = {
     },
 }
 
+#: EMVCo merchant-presented QR codes (domain/qr.py): the longest payload read, the EMV QRCPS
+#: limit of 512 characters, checked before any parsing. The per-field lengths (name 25, city 15,
+#: amount 13...) are the format's own and live with it in domain/qr.py.
+QR_PAYLOAD_LENGTH_MAX: Final = 512
+
 #: The API: the largest request body read (every request is a small JSON object), and the field
 #: errors listed in one `request_invalid` problem.
 REQUEST_BODY_BYTES_MAX: Final = 64 * 1024
 FIELD_ERRORS_SHOWN_MAX: Final = 20
+
+#: Webhooks. Endpoints one merchant may register; the longest URL; the largest event body.
+WEBHOOK_ENDPOINTS_PER_OWNER_MAX: Final = 10
+WEBHOOK_URL_LENGTH_MAX: Final = 2048
+WEBHOOK_EVENT_BODY_BYTES_MAX: Final = 16 * 1024
+#: Random bytes in an endpoint's signing secret (Standard Webhooks allows 24 to 64).
+WEBHOOK_SECRET_BYTES: Final = 32
+#: Retries: the n-th failed attempt waits about min(cap, base * 2^(n-1)) (equal jitter: half of
+#: it fixed, half random), and the delivery is dead after the last attempt. 15 attempts span
+#: about a day and a half: a receiver down overnight still gets its events.
+WEBHOOK_ATTEMPTS_MAX: Final = 15
+WEBHOOK_RETRY_BASE_SECONDS: Final = 30
+WEBHOOK_RETRY_CAP_SECONDS: Final = 6 * 3600
+#: One POST: seconds to connect, and again to send or to wait for each read.
+WEBHOOK_TIMEOUT_SECONDS: Final = 5
+#: Deliveries one worker claims per transaction, and how long the claim hides them from other
+#: workers: longer than the batch can take to send, so a slow batch is not sent twice; a crashed
+#: worker's claim runs out and another worker sends them.
+WEBHOOK_DELIVERIES_PER_BATCH_MAX: Final = 20
+WEBHOOK_LEASE_SECONDS: Final = 4 * WEBHOOK_DELIVERIES_PER_BATCH_MAX * WEBHOOK_TIMEOUT_SECONDS
+#: Bytes of a receiver's reply read, and characters of an error kept on the delivery.
+WEBHOOK_RESPONSE_BYTES_MAX: Final = 4096
+DELIVERY_ERROR_LENGTH_MAX: Final = 200
+
+#: SMS: one message (GSM-7 septets; 70 characters outside GSM-7), attempts and their schedule,
+#: and the batch one worker claims.
+SMS_SEPTETS_MAX: Final = 160
+SMS_UCS2_UNITS_MAX: Final = 70
+SMS_ATTEMPTS_MAX: Final = 6
+SMS_RETRY_BASE_SECONDS: Final = 30
+SMS_RETRY_CAP_SECONDS: Final = 3600
+SMS_TIMEOUT_SECONDS: Final = 10
+SMS_PER_BATCH_MAX: Final = 50
+SMS_LEASE_SECONDS: Final = 4 * SMS_PER_BATCH_MAX * SMS_TIMEOUT_SECONDS
+
+#: Payouts. A destination: bank codes (clearing codes to 11-character BICs) and account numbers
+#: (an IBAN is at most 34); a rail's failure reason as kept and shown.
+BANK_CODE_LENGTH_MIN: Final = 2
+BANK_CODE_LENGTH_MAX: Final = 11
+BANK_ACCOUNT_NUMBER_LENGTH_MIN: Final = 5
+BANK_ACCOUNT_NUMBER_LENGTH_MAX: Final = 34
+PAYOUT_FAILURE_REASON_LENGTH_MAX: Final = 100
+#: Payouts one worker claims per tick, and how long a claim hides them from other workers:
+#: longer than the rail calls of a whole batch can take, so a live worker keeps its payouts; a
+#: killed worker's claim runs out and another takes over (SOKO_PAYOUT_LEASE_SECONDS).
+PAYOUTS_PER_TICK_MAX: Final = 20
+PAYOUT_LEASE_SECONDS: Final = 120
+PAYOUT_LEASE_SECONDS_MAX: Final = 3600
+#: Status polls space out from the minimum, doubling, up to the maximum; after a rail error the
+#: next try waits from the retry minimum, doubling, up to its cap.
+PAYOUT_POLL_SECONDS_MIN: Final = 1
+PAYOUT_POLL_SECONDS_MAX: Final = 300
+PAYOUT_RETRY_SECONDS_MIN: Final = 5
+PAYOUT_RETRY_SECONDS_MAX: Final = 900
+#: The sandbox rail completes a payout this long after it was submitted
+#: (SOKO_SANDBOX_PAYOUT_SECONDS), at most a day.
+SANDBOX_PAYOUT_SECONDS: Final = 30
+SANDBOX_PAYOUT_SECONDS_MAX: Final = 24 * 3600

@@ -96,6 +96,9 @@ RULE_REFUSALS = frozenset(
         "country_unknown",
         # Printable characters (Unicode categories: no JSON Schema pattern says it portably).
         "name_invalid",
+        "bank_account_name_invalid",
+        # A mobile-money number takes only its own country's currency.
+        "mobile_money_currency_mismatch",
         # What an id names: an agent, another person, a wallet in the amount's currency.
         "user_kind_mismatch",
         "recipient_is_sender",
@@ -117,6 +120,18 @@ RULE_REFUSALS = frozenset(
         # An operator key must name whom it acts for; the document cannot tie a field to a
         # kind of credential.
         "acting_for_required",
+        # A webhook URL's host, credentials and fragment (the pattern states the scheme), and
+        # the number of endpoints a merchant already has.
+        "webhook_url_invalid",
+        "webhook_endpoint_limit_reached",
+        # QR codes: whether a payload is a well-formed EMVCo code with a matching CRC (any
+        # string is a schema-valid payload to decode), and whether a code's amount fits tag 54's
+        # 13 characters and the decimals of its currency, which defaults to the merchant's
+        # settlement currency: neither is something a JSON Schema can state.
+        "qr_malformed",
+        "qr_checksum_invalid",
+        "qr_field_invalid",
+        "amount_too_precise",
     }
 )
 

@@ -71,6 +71,12 @@ SERVICES_FORBIDDEN = (
     "uvicorn",
 )
 STORAGE_FORBIDDEN = ("soko.channels", "soko.bootstrap", "fastapi", "starlette", "typer", "uvicorn")
+#: Gateways adapt outside systems (webhook receivers, SMS and payout providers) to the services'
+#: ports: of Soko they may use only the domain, the ports and the limits.
+GATEWAYS_ALLOWED = ("soko.domain", "soko.limits", "soko.services.ports", "soko.gateways")
+#: Known exceptions, module -> the Soko modules it may import besides. The sandbox payout rail
+#: simulates a bank whose books live in Soko's own database.
+GATEWAYS_EXCEPTIONS = {"soko.gateways.payout_rails": ("soko.storage",)}
 BANNED_MODULE_NAMES = frozenset({"utils", "util", "helpers", "helper", "manager", "managers"})
 
 
@@ -185,6 +191,26 @@ def floats(module: Module) -> list[str]:
     return found
 
 
+def gateway_imports(module: Module) -> list[str]:
+    allowed = GATEWAYS_ALLOWED + GATEWAYS_EXCEPTIONS.get(module.name, ())
+    return [
+        f"{module.path}:{line}: imports {name}"
+        for line, name in imports(module)
+        if is_within(name, "soko") and not any(is_within(name, prefix) for prefix in allowed)
+    ]
+
+
+def gateway_importers(module: Module) -> list[str]:
+    """Only the composition root picks a gateway: use cases reach one through a port."""
+    if module.name == "soko.bootstrap" or is_within(module.name, "soko.gateways"):
+        return []
+    return [
+        f"{module.path}:{line}: imports {name}"
+        for line, name in imports(module)
+        if is_within(name, "soko.gateways")
+    ]
+
+
 def missing_docstring(module: Module) -> list[str]:
     docstring = ast.get_docstring(module.tree)
     return [] if docstring and docstring.strip() else [f"{module.path}:1: no module docstring"]
@@ -231,6 +257,16 @@ def test_services_do_not_import_storage_channels_or_frameworks() -> None:
 def test_storage_does_not_import_channels() -> None:
     found = violations(forbidden_imports(STORAGE_FORBIDDEN), layer("soko.storage"))
     assert not found, "soko.storage must not depend on the channels:\n" + found
+
+
+def test_gateways_use_only_the_domain_ports_and_limits() -> None:
+    found = violations(gateway_imports, layer("soko.gateways"))
+    assert not found, "soko.gateways implements ports; it uses no storage or use case:\n" + found
+
+
+def test_only_bootstrap_imports_gateways() -> None:
+    found = violations(gateway_importers, MODULES)
+    assert not found, "gateways are chosen in bootstrap.py and reached through ports:\n" + found
 
 
 def test_every_module_opens_with_a_docstring() -> None:
@@ -367,6 +403,50 @@ def test_services_rule_allows(source: str) -> None:
 )
 def test_storage_rule_catches(source: str) -> None:
     assert forbidden_imports(STORAGE_FORBIDDEN)(parse("soko.storage.example", source))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from soko.storage import tables",
+        "from soko.services import webhooks",
+        "from soko.services.transactions import in_transaction",
+        "from soko.channels.api import problems",
+        "from soko import bootstrap",
+        "from soko import config",
+        "def f():\n    from soko.storage.engine import create_engine",
+    ],
+)
+def test_gateway_rule_catches(source: str) -> None:
+    assert gateway_imports(parse("soko.gateways.example", source))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from soko.services.ports import GatewayFailed",
+        "from soko import limits",
+        "from soko.domain.webhooks import sign",
+        "import httpx",
+        "from . import webhooks",
+    ],
+)
+def test_gateway_rule_allows(source: str) -> None:
+    assert gateway_imports(parse("soko.gateways.example", source)) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["soko.services.webhooks", "soko.channels.worker.loop", "soko.storage.tables"]
+)
+def test_gateway_importer_rule_catches(name: str) -> None:
+    source = "from soko.gateways.webhooks import HttpWebhookSender"
+    assert gateway_importers(parse(name, source))
+    assert gateway_importers(parse(name, "from soko import gateways"))
+
+
+def test_gateway_importer_rule_allows_bootstrap() -> None:
+    source = "from soko.gateways.sms import LogFileSmsSender"
+    assert gateway_importers(parse("soko.bootstrap", source)) == []
 
 
 def test_storage_rule_allows_the_ports_it_implements() -> None:

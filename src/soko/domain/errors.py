@@ -16,22 +16,33 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │   │   PendingIdMustBeNull, PendingIdRequired, TransferCodeUnknown, BatchEmpty,
     │   │   BatchTooLarge, PageSizeInvalid, CursorInvalid
     │   ├── IdempotencyKeyInvalid
+    │   ├── WebhookUrlInvalid, WebhookEventTypeUnknown, WebhookEventTypesRequired
+    │   ├── QrMalformed, QrChecksumInvalid, QrCurrencyUnknown, QrFieldInvalid
     │   └── PhoneNumberInvalid, CountryUnknown, NameInvalid, MerchantCategoryInvalid,
     │       PinMalformed, KycTierInvalid, NationalIdRequired, MessageTooLong, RecipientRequired,
     │       RecipientIsSender,
-    │       UserKindMismatch
+    │       UserKindMismatch, PaymentNotRefundable, ReferenceInvalid, ExpiryInvalid,
+    │       AmountDiffersFromRequest, AmountRequired,
+    │       BankCodeInvalid, BankAccountNumberInvalid, BankAccountNameInvalid,
+    │       MobileMoneyCurrencyMismatch
     ├── NotFound                     kind=not_found
+    │   ├── WebhookEndpointNotFound, WebhookDeliveryNotFound
     │   ├── AccountNotFound, DebitAccountNotFound, CreditAccountNotFound,
     │   │   TransferNotFound, PendingTransferNotFound, UserNotFound, WalletNotFound,
-    │   │   ApiKeyNotFound, PaymentNotFound
+    │   │   ApiKeyNotFound, PaymentNotFound, MerchantNotFound, PaymentRequestNotFound,
+    │   │   PayoutNotFound
     ├── Conflict                     kind=conflict    the state moved on; the request was fine
+    │   ├── WebhookDeliveryNotDead, WebhookEndpointDisabled
     │   ├── PendingTransferAlreadyPosted, PendingTransferAlreadyVoided,
     │   │   PendingTransferAlreadyExpired, PendingTransferNotExpired, AccountExists,
-    │   │   IdempotencyKeyReused, TransactionConflict, PhoneNumberTaken
+    │   │   IdempotencyKeyReused, TransactionConflict, PhoneNumberTaken,
+    │   │   PaymentRequestAlreadyPaid, PaymentRequestExpired, PaymentRequestCancelled
     ├── Rejected                     kind=rejected    a limit or balance rule says no
+    │   ├── WebhookEndpointLimitReached
     │   ├── ExceedsCredits, ExceedsDebits, OverflowsDebits, OverflowsCredits,
     │   │   ExceedsPendingTransferAmount, PendingTransferNotPending, PendingTransferExpired,
-    │   │   ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit, ExceedsBalanceLimit
+    │   │   ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit, ExceedsBalanceLimit,
+    │   │   ExceedsRefundableAmount, QrNotPayable
     ├── Forbidden                    kind=forbidden   the caller may not do this
     │   └── PinIncorrect, PinLocked, PinNotSet
     └── Unauthenticated              kind=unauthenticated   the caller did not prove who it is
@@ -436,6 +447,163 @@ class ExceedsMonthlyLimit(Rejected):
 class ExceedsBalanceLimit(Rejected):
     code = "exceeds_balance_limit"
     title = "The receiving wallet would hold more than its KYC tier's maximum balance."
+
+
+# --- merchant payments, refunds and payment requests -------------------------------------------
+
+
+class MerchantNotFound(NotFound):
+    code = "merchant_not_found"
+    title = "No merchant has this till number or id."
+
+
+class PaymentRequestNotFound(NotFound):
+    code = "payment_request_not_found"
+    title = "The payment request does not exist."
+
+
+class PaymentNotRefundable(InvalidInput):
+    code = "payment_not_refundable"
+    title = "Only payments to a merchant can be refunded; other payments are final."
+
+
+class ExceedsRefundableAmount(Rejected):
+    code = "exceeds_refundable_amount"
+    title = "The refund is above what is left of the payment after earlier refunds."
+
+
+class PaymentRequestAlreadyPaid(Conflict):
+    code = "payment_request_already_paid"
+    title = "The payment request has been paid already; it can be paid only once."
+
+
+class PaymentRequestExpired(Conflict):
+    code = "payment_request_expired"
+    title = "The payment request expired before it was paid."
+
+
+class PaymentRequestCancelled(Conflict):
+    code = "payment_request_cancelled"
+    title = "The merchant cancelled the payment request."
+
+
+class ReferenceInvalid(InvalidInput):
+    code = "reference_invalid"
+    title = "A reference is 1 to 25 printable ASCII characters."
+
+
+class ExpiryInvalid(InvalidInput):
+    code = "expiry_invalid"
+    title = "The expiry is outside the allowed range."
+
+
+class AmountDiffersFromRequest(InvalidInput):
+    code = "amount_differs_from_request"
+    title = "The amount differs from the amount the merchant asked for."
+
+
+class AmountRequired(InvalidInput):
+    code = "amount_required"
+    title = "A static QR code carries no amount: the payer must give one."
+
+
+# --- payouts ----------------------------------------------------------------------------------
+
+
+class PayoutNotFound(NotFound):
+    code = "payout_not_found"
+    title = "The payout does not exist."
+
+
+class BankCodeInvalid(InvalidInput):
+    code = "bank_code_invalid"
+    title = "A bank code is 2 to 11 letters and digits (a clearing code or a SWIFT BIC)."
+
+
+class BankAccountNumberInvalid(InvalidInput):
+    code = "bank_account_number_invalid"
+    title = "A bank account number is 5 to 34 letters and digits."
+
+
+class BankAccountNameInvalid(InvalidInput):
+    code = "bank_account_name_invalid"
+    title = "The account holder's name is 1 to 80 printable characters."
+
+
+class MobileMoneyCurrencyMismatch(InvalidInput):
+    code = "mobile_money_currency_mismatch"
+    title = "A mobile-money number receives only its own country's currency."
+
+
+# --- EMVCo merchant-presented QR codes (domain/qr.py) -----------------------------------------
+
+
+class QrMalformed(InvalidInput):
+    code = "qr_malformed"
+    title = "The QR payload breaks an EMVCo rule (structure, field format or a required field)."
+
+
+class QrChecksumInvalid(InvalidInput):
+    code = "qr_checksum_invalid"
+    title = "The QR payload's CRC (tag 63) does not match its content: it was damaged or altered."
+
+
+class QrCurrencyUnknown(InvalidInput):
+    code = "qr_currency_unknown"
+    title = "The QR code's currency (tag 53) is not an ISO 4217 numeric code Soko knows."
+
+
+class QrFieldInvalid(InvalidInput):
+    code = "qr_field_invalid"
+    title = "A value does not fit its EMVCo QR field (characters or length)."
+
+
+class QrNotPayable(Rejected):
+    code = "qr_not_payable"
+    title = "The QR code is valid EMVCo but carries no merchant account of this operator."
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookUrlInvalid(InvalidInput):
+    code = "webhook_url_invalid"
+    title = "A webhook URL must be an absolute http or https URL without credentials or fragment."
+
+
+class WebhookEventTypeUnknown(InvalidInput):
+    code = "webhook_event_type_unknown"
+    title = "The event type is not one Soko sends."
+
+
+class WebhookEventTypesRequired(InvalidInput):
+    code = "webhook_event_types_required"
+    title = "A webhook endpoint must subscribe to at least one event type."
+
+
+class WebhookEndpointNotFound(NotFound):
+    code = "webhook_endpoint_not_found"
+    title = "No such webhook endpoint."
+
+
+class WebhookDeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
+    title = "No such webhook delivery."
+
+
+class WebhookDeliveryNotDead(Conflict):
+    code = "webhook_delivery_not_dead"
+    title = "Only a dead delivery can be retried; this one is pending or delivered."
+
+
+class WebhookEndpointDisabled(Conflict):
+    code = "webhook_endpoint_disabled"
+    title = "The webhook endpoint is disabled: nothing is sent to it any more."
+
+
+class WebhookEndpointLimitReached(Rejected):
+    code = "webhook_endpoint_limit_reached"
+    title = "The merchant has as many enabled webhook endpoints as allowed; disable one first."
 
 
 # --- reads, idempotency and transactions ------------------------------------------------------

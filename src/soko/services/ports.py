@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
-from soko.domain.fees import FeeKind, FeeTable
+from soko.domain.fees import FeeKind, FeeTable, MerchantRate
 from soko.domain.kyc import TierLimits
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer
+from soko.domain.payouts import Destination, Payout, PayoutState, RailStatus
 from soko.domain.users import Merchant, User
 
 
@@ -162,6 +164,87 @@ class Payment:
     hold_id: str | None
     fee_hold_id: str | None
     created_at: datetime
+    #: Merchant payments: refunded so far, and the part of the merchant's fee given back.
+    refunded: int = 0
+    fee_refunded: int = 0
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded if self.kind == "merchant" else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """Money a merchant gave back from a payment, with its share of the merchant fee."""
+
+    id: str
+    payment_id: str
+    currency: str
+    amount: int
+    fee_returned: int
+    reason: str | None
+    created_at: datetime
+
+
+class PaymentRequestStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    #: Never stored: an open request past its expiry reads as expired.
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """An invoice a merchant sends: pay this amount, with this reference, before this time."""
+
+    id: str
+    merchant_id: str
+    currency: str
+    amount: int
+    reference: str
+    description: str | None
+    #: As stored: open, paid or cancelled (see `status_at` for what a reader sees).
+    stored_status: PaymentRequestStatus
+    expires_at: datetime
+    payment_id: str | None
+    created_at: datetime
+
+    def status_at(self, now: datetime) -> PaymentRequestStatus:
+        if self.stored_status is PaymentRequestStatus.OPEN and now >= self.expires_at:
+            return PaymentRequestStatus.EXPIRED
+        return self.stored_status
+
+
+class MerchantPaymentsRepository(Protocol):
+    """Refunds and payment requests, and the refund totals kept on payments."""
+
+    def lock_payment(self, payment_id: str) -> Payment | None:
+        """The payment, locked against concurrent refunds (PostgreSQL; SQLite's write lock)."""
+        ...
+
+    def add_refund(self, refund: Refund) -> None:
+        """Insert the refund and add it to its payment's totals (CHECKs bound both)."""
+        ...
+
+    def list_refunds(self, payment_id: str) -> list[Refund]: ...
+
+    def insert_request(self, request: PaymentRequest) -> None: ...
+
+    def get_request(self, request_id: str, *, lock: bool = False) -> PaymentRequest | None: ...
+
+    def list_requests(
+        self, merchant_id: str, *, limit: int, before_id: str | None
+    ) -> list[PaymentRequest]:
+        """The merchant's requests, newest first, strictly older than `before_id` if given."""
+        ...
+
+    def set_request_status(
+        self, request_id: str, status: PaymentRequestStatus, payment_id: str | None = None
+    ) -> None:
+        """Move an open request to paid or cancelled; raises `TransientConflict` if it was not
+        open any more (another transaction got there first)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +325,236 @@ class PeopleRepository(Protocol):
         ...
 
 
+# --- notifications: webhooks and SMS (the outbox) ----------------------------------------------
+
+
+class GatewayFailed(Exception):
+    """An outside system gave no usable answer: refused, timed out, unreachable, or (for SMS) an
+    error reply. The attempt is recorded as failed and retried later; nothing else is undone."""
+
+
+class PayoutRailUnavailable(GatewayFailed):
+    """The payout rail did not answer, or answered with an error: ask again later, with the same
+    payout id. Not a DomainError: nothing is wrong with the payout, and no caller sees it."""
+
+
+class WebhookSender(Protocol):
+    def post(
+        self, url: str, headers: Mapping[str, str], body: bytes, *, timeout_seconds: float
+    ) -> int:
+        """POST `body` to `url` (no redirects followed) and return the HTTP status; raises
+        `GatewayFailed` when no status came back."""
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, phone: str, text: str) -> str:
+        """Hand one text to the SMS provider; return its message id. Raises `GatewayFailed`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    id: str
+    owner_id: str
+    url: str
+    event_types: tuple[str, ...]
+    enabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One event to one endpoint, and how its attempts went."""
+
+    id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DueWebhook:
+    """A claimed delivery with what it takes to send it."""
+
+    delivery_id: str
+    attempts: int
+    url: str
+    secret: str
+    event_id: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueSms:
+    sms_id: str
+    attempts: int
+    phone: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmsMessage:
+    id: str
+    phone: str
+    text: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    provider_message_id: str | None
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """The outcome of one attempt to record: only if the row still stands where it was claimed
+    (`attempts_before`, pending), so a late worker never counts an attempt twice."""
+
+    status: str
+    attempts_before: int
+    attempts: int
+    next_attempt_at: datetime | None
+    now: datetime
+    error: str | None = None
+    status_code: int | None = None
+    provider_message_id: str | None = None
+
+
+class NotificationsRepository(Protocol):
+    """Webhook endpoints, events and deliveries, and SMS messages: the outbox."""
+
+    def insert_endpoint(self, endpoint: WebhookEndpoint, secret: str) -> None: ...
+
+    def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    def count_endpoints(self, owner_id: str) -> int:
+        """Enabled endpoints of the owner."""
+        ...
+
+    def list_endpoints(
+        self, owner_id: str | None, *, limit: int, before_id: str | None
+    ) -> list[WebhookEndpoint]:
+        """Newest first, strictly older than `before_id` if given; all owners if None."""
+        ...
+
+    def disable_endpoint(self, endpoint_id: str, now: datetime) -> None:
+        """Disable it, and give up its pending deliveries (dead, "endpoint disabled")."""
+        ...
+
+    def subscribed_endpoint_ids(self, owner_id: str, event_type: str) -> list[str]:
+        """Enabled endpoints of the owner subscribed to the type."""
+        ...
+
+    def insert_event(
+        self,
+        event_id: str,
+        owner_id: str,
+        event_type: str,
+        body: str,
+        *,
+        deliveries: Sequence[tuple[str, str]],
+        now: datetime,
+    ) -> None:
+        """The event and one pending delivery, due now, per (delivery id, endpoint id)."""
+        ...
+
+    def get_delivery(self, delivery_id: str) -> WebhookDelivery | None: ...
+
+    def list_deliveries(
+        self, endpoint_id: str, status: str | None, *, limit: int, before_id: str | None
+    ) -> list[WebhookDelivery]:
+        """Newest first, strictly older than `before_id` if given."""
+        ...
+
+    def claim_due_deliveries(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DueWebhook]:
+        """Lease up to `limit` pending deliveries due by `now` that no one holds: hidden from
+        every other claim until `lease_until` (PostgreSQL: skipping rows being claimed)."""
+        ...
+
+    def record_delivery(self, delivery_id: str, attempted: Attempted) -> bool:
+        """Store an attempt's outcome and drop the lease; False if the row moved on meanwhile."""
+        ...
+
+    def revive_delivery(self, delivery_id: str, now: datetime) -> bool:
+        """A dead delivery back to pending, due now, with a fresh count of attempts."""
+        ...
+
+    def insert_sms(self, sms_id: str, phone: str, text: str, now: datetime) -> None: ...
+
+    def get_sms(self, sms_id: str) -> SmsMessage | None: ...
+
+    def claim_due_sms(self, now: datetime, lease_until: datetime, limit: int) -> list[DueSms]: ...
+
+    def record_sms(self, sms_id: str, attempted: Attempted) -> bool: ...
+
+
+class PayoutRepository(Protocol):
+    """Payouts, and the worker's claims on them."""
+
+    def insert(self, payout: Payout) -> None: ...
+
+    def get(self, payout_id: str) -> Payout | None: ...
+
+    def list_for(
+        self, merchant_id: str | None, *, limit: int, before_id: str | None
+    ) -> list[Payout]:
+        """A merchant's payouts (everyone's for None), newest first, older than `before_id`."""
+        ...
+
+    def claim_due(
+        self, rail: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Payout]:
+        """In-flight payouts of `rail` due at `now`, oldest first, skipping ones other
+        transactions hold; each is hidden from other claims until `lease_until`."""
+        ...
+
+    def advance(
+        self,
+        payout_id: str,
+        expected: PayoutState,
+        *,
+        state: PayoutState,
+        now: datetime,
+        next_attempt_at: datetime | None,
+        rail_reference: str | None = None,
+        polls: int | None = None,
+        rail_errors: int | None = None,
+        failure_reason: str | None = None,
+    ) -> bool:
+        """Update the payout only if it is still in `expected`; False if another got there first."""
+        ...
+
+
+class PayoutRail(Protocol):
+    """A bank or mobile-money network that pays money out (gateways/payout_rails.py)."""
+
+    #: Stored on each payout: a payout is always finished by the rail that took it.
+    name: str
+
+    def submit(self, payout_id: str, amount: int, currency: str, destination: Destination) -> str:
+        """Hand the payout to the rail; returns the rail's reference.
+
+        Idempotent by `payout_id`: submitting it again returns the same reference and pays
+        once. This is what makes a crash between the rail's acceptance and our record safe.
+        Raises `PayoutRailUnavailable` when the rail cannot be reached.
+        """
+        ...
+
+    def status(self, reference: str) -> RailStatus:
+        """Pending, paid, or failed with a reason. Raises `PayoutRailUnavailable`."""
+        ...
+
+
 class PinHasher(Protocol):
     def hash(self, pin: str) -> str: ...
 
@@ -255,6 +568,9 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyRepository
     reconcile: ReconcileQueries
     people: PeopleRepository
+    notifications: NotificationsRepository
+    merchant_payments: MerchantPaymentsRepository
+    payouts: PayoutRepository
 
     def commit(self) -> None: ...
 
@@ -284,11 +600,22 @@ class Context:
     pins: PinHasher
     #: The operator's pricing and limits (defaults from domain/fees.py and limits.py).
     tariff: Mapping[tuple[str, FeeKind], FeeTable]
+    #: Merchant discount rates by (currency, merchant category or "*").
+    merchant_rates: Mapping[tuple[str, str], MerchantRate]
     kyc_limits: Mapping[str, Mapping[int, TierLimits]]
     #: The operator's time zone: days and months for the KYC limits start at its midnight.
     timezone: tzinfo
     #: How long money sent to an unregistered number is held for it.
     unclaimed_transfer_seconds: int
+    #: The operator's identifier in EMVCo QR codes, and the city its merchants' codes print.
+    qr_guid: str
+    qr_merchant_city: str
+    #: Where payouts go, and how long a worker's claim on one lasts.
+    payout_rail: PayoutRail
+    payout_lease_seconds: int
+    #: Outbound gateways for the outbox: webhook POSTs and SMS (chosen in bootstrap.py).
+    webhook_sender: WebhookSender
+    sms_sender: SmsSender
 
 
 def noop_backoff(attempt: int) -> None:
@@ -297,21 +624,38 @@ def noop_backoff(attempt: int) -> None:
 
 __all__: Sequence[str] = (
     "ApiKey",
+    "Attempted",
     "Clock",
     "Context",
     "CounterMismatch",
     "CurrencyTotals",
+    "DueSms",
+    "DueWebhook",
+    "GatewayFailed",
     "IdGenerator",
     "IdempotencyRepository",
     "LedgerRepository",
+    "MerchantPaymentsRepository",
+    "NotificationsRepository",
     "Payment",
+    "PaymentRequest",
+    "PaymentRequestStatus",
+    "PayoutRail",
+    "PayoutRailUnavailable",
+    "PayoutRepository",
     "PeopleRepository",
     "PinHasher",
     "ReconcileQueries",
+    "Refund",
+    "SmsMessage",
+    "SmsSender",
     "StoredResult",
     "TransientConflict",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "Wallet",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookSender",
     "noop_backoff",
 )

@@ -209,7 +209,15 @@ payments = Table(
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("fee >= 0", name="fee_non_negative"),
     CheckConstraint("commission >= 0", name="commission_non_negative"),
-    CheckConstraint("kind IN ('p2p', 'cash_in', 'cash_out', 'float_topup')", name="kind_valid"),
+    # Refunds so far, and the part of the merchant's fee they gave back (merchant payments).
+    Column("refunded", BigInteger, nullable=False, server_default=text("0")),
+    Column("fee_refunded", BigInteger, nullable=False, server_default=text("0")),
+    CheckConstraint(
+        "kind IN ('p2p', 'cash_in', 'cash_out', 'float_topup', 'merchant')", name="kind_valid"
+    ),
+    # Never more refunded than was paid, nor more fee given back than was charged.
+    CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded_within_amount"),
+    CheckConstraint("fee_refunded >= 0 AND fee_refunded <= fee", name="fee_refunded_within_fee"),
     CheckConstraint(
         "payee_wallet_id IS NOT NULL OR (payee_phone IS NOT NULL AND hold_id IS NOT NULL)",
         name="payee_known_or_held",
@@ -249,6 +257,213 @@ sessions = Table(
 
 # --- notifications: webhook endpoints, events, deliveries, SMS (migration 0003) ---------------
 
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    # The merchant whose events it receives.
+    Column("owner_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    # Kept as given, unlike API keys (hashed): HMAC signing needs the key itself for every
+    # delivery, where an API key only has to be recognised.
+    Column("secret", String(100), nullable=False),
+    # Space-separated event types, sorted.
+    Column("event_types", String(500), nullable=False),
+    Column("enabled", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+    CheckConstraint("enabled IN (0, 1)", name="enabled_boolean"),
+    CheckConstraint("(enabled = 1) = (disabled_at IS NULL)", name="disabled_at_iff_disabled"),
+    # Every money movement asks which endpoints of its merchant want the event.
+    Index("ix_webhook_endpoints_owner_id", "owner_id"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("type", String(64), nullable=False),
+    # The body exactly as every attempt sends it, so each signs the same bytes.
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One row per event and endpoint: the outbox the worker sends from.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("event_id", String(40), ForeignKey("webhook_events.id"), nullable=False),
+    Column("endpoint_id", String(40), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # When a pending delivery is next due; NULL once it succeeded or died.
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    # A worker's claim: the row is skipped by other workers until then. A crashed worker's
+    # claim simply runs out.
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('pending', 'succeeded', 'dead')", name="status_valid"),
+    CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    CheckConstraint("(status = 'pending') = (next_attempt_at IS NOT NULL)", name="due_iff_pending"),
+    UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_id_endpoint_id"),
+    # The worker's scan for due rows reads only pending ones.
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    # An endpoint's deliveries by status, newest first (the dead-letter view).
+    Index("ix_webhook_deliveries_endpoint_id_status_id", "endpoint_id", "status", "id"),
+)
+
+sms_messages = Table(
+    "sms_messages",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("phone", String(20), nullable=False),
+    # One SMS: at most 160 characters (domain/sms.py checks the alphabet's real limit).
+    Column("text", String(160), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("leased_until", UtcDateTime, nullable=True),
+    Column("provider_message_id", String(100), nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status_valid"),
+    CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    CheckConstraint("(status = 'pending') = (next_attempt_at IS NOT NULL)", name="due_iff_pending"),
+    Index(
+        "ix_sms_messages_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
 # --- merchant payments: refunds, payment requests (migration 0004) ------------------------------
 
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("payment_id", String(40), ForeignKey("payments.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    # The share of the payment's merchant fee this refund gave back to the merchant.
+    Column("fee_returned", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(140), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("fee_returned >= 0", name="fee_returned_non_negative"),
+    Index("ix_refunds_payment_id", "payment_id"),
+)
+
+payment_requests = Table(
+    "payment_requests",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("merchant_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    # The merchant's own reference (an invoice or order number), shown to the payer.
+    Column("reference", String(25), nullable=False),
+    Column("description", String(140), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    # Paid once: the payment that paid it.
+    Column("payment_id", String(40), ForeignKey("payments.id"), nullable=True, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("status IN ('open', 'paid', 'cancelled')", name="status_valid"),
+    CheckConstraint("(status = 'paid') = (payment_id IS NOT NULL)", name="paid_iff_payment"),
+    Index("ix_payment_requests_merchant_id_created_at", "merchant_id", "created_at"),
+)
+
 # --- payouts (migration 0005) --------------------------------------------------------------------
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("merchant_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("wallet_id", String(40), ForeignKey("wallets.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    # Where the money goes: a bank account, or a mobile-money number.
+    Column("destination_kind", String(16), nullable=False),
+    Column("bank_code", String(11), nullable=True),
+    Column("account_number", String(34), nullable=True),
+    Column("account_name", String(80), nullable=True),
+    Column("phone", String(20), nullable=True),
+    Column("state", String(16), nullable=False),
+    # The rail that took it (a payout is finished by the rail that took it) and its reference.
+    Column("rail", String(16), nullable=False),
+    Column("rail_reference", String(64), nullable=True),
+    Column("hold_id", String(40), ForeignKey("transfers.id"), nullable=False, unique=True),
+    Column("fee_hold_id", String(40), ForeignKey("transfers.id"), nullable=True, unique=True),
+    Column("failure_reason", String(100), nullable=True),
+    Column("polls", Integer, nullable=False, server_default=text("0")),
+    Column("rail_errors", Integer, nullable=False, server_default=text("0")),
+    # When a worker should look at it next (a claim pushes it past the lease); NULL once final.
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("fee >= 0", name="fee_non_negative"),
+    CheckConstraint("state IN ('requested', 'submitted', 'paid', 'failed')", name="state_valid"),
+    CheckConstraint(
+        "(destination_kind = 'bank_account' AND bank_code IS NOT NULL"
+        " AND account_number IS NOT NULL AND account_name IS NOT NULL AND phone IS NULL)"
+        " OR (destination_kind = 'mobile_money' AND phone IS NOT NULL AND bank_code IS NULL"
+        " AND account_number IS NULL AND account_name IS NULL)",
+        name="destination_complete",
+    ),
+    CheckConstraint(
+        "state = 'requested' OR rail_reference IS NOT NULL", name="reference_once_submitted"
+    ),
+    CheckConstraint("(state = 'failed') = (failure_reason IS NOT NULL)", name="failed_has_reason"),
+    CheckConstraint(
+        "(state IN ('requested', 'submitted')) = (next_attempt_at IS NOT NULL)",
+        name="in_flight_iff_scheduled",
+    ),
+    CheckConstraint("polls >= 0 AND rail_errors >= 0", name="counts_non_negative"),
+    # A merchant's payouts, newest first (ids are time-ordered).
+    Index("ix_payouts_merchant_id_id", "merchant_id", "id"),
+    # The worker's claim reads only in-flight payouts.
+    Index(
+        "ix_payouts_in_flight_next_attempt_at",
+        "next_attempt_at",
+        sqlite_where=text("next_attempt_at IS NOT NULL"),
+        postgresql_where=text("next_attempt_at IS NOT NULL"),
+    ),
+)
+
+# The sandbox payout rail's own books (gateways/payout_rails.py): a stand-in for a bank's
+# system, written in its own short transactions, never in ours. Empty with a real rail.
+sandbox_rail_payouts = Table(
+    "sandbox_rail_payouts",
+    metadata,
+    Column("reference", String(40), primary_key=True),
+    # One row per payout, however often it is submitted: the rail pays once.
+    Column("payout_id", String(40), nullable=False, unique=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("destination", String(120), nullable=False),
+    # Decided at submission (by the destination), revealed once completes_at has passed.
+    Column("outcome", String(8), nullable=False),
+    Column("reason", String(100), nullable=True),
+    Column("submissions", Integer, nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Column("completes_at", UtcDateTime, nullable=False),
+    CheckConstraint("outcome IN ('paid', 'failed')", name="outcome_valid"),
+    CheckConstraint("submissions >= 1", name="submissions_positive"),
+)

@@ -11,6 +11,9 @@ from sqlalchemy.engine import Connection, Engine, RootTransaction
 from soko.services.ports import (
     IdempotencyRepository,
     LedgerRepository,
+    MerchantPaymentsRepository,
+    NotificationsRepository,
+    PayoutRepository,
     PeopleRepository,
     ReconcileQueries,
     TransientConflict,
@@ -19,6 +22,9 @@ from soko.services.ports import (
 from soko.storage.engine import READ_ONLY_OPTION, is_postgresql
 from soko.storage.idempotency_repository import SqlIdempotencyRepository
 from soko.storage.ledger_repository import SqlLedgerRepository
+from soko.storage.merchant_payments_repository import SqlMerchantPaymentsRepository
+from soko.storage.notifications_repository import SqlNotificationsRepository
+from soko.storage.payouts_repository import SqlPayoutRepository
 from soko.storage.people_repository import SqlPeopleRepository
 from soko.storage.queries import SqlReconcileQueries
 
@@ -78,6 +84,13 @@ class SqlUnitOfWork:
         self.idempotency: IdempotencyRepository = SqlIdempotencyRepository(connection)
         self.reconcile: ReconcileQueries = SqlReconcileQueries(connection)
         self.people: PeopleRepository = SqlPeopleRepository(connection, row_locks=row_locks)
+        self.payouts: PayoutRepository = SqlPayoutRepository(connection, row_locks=row_locks)
+        self.notifications: NotificationsRepository = SqlNotificationsRepository(
+            connection, row_locks=row_locks
+        )
+        self.merchant_payments: MerchantPaymentsRepository = SqlMerchantPaymentsRepository(
+            connection, row_locks=row_locks
+        )
         return self
 
     def commit(self) -> None:

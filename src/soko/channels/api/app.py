@@ -17,8 +17,21 @@ import soko
 from soko import bootstrap, limits
 from soko.bootstrap import Runtime
 from soko.channels.api import problems
-from soko.channels.api.routers import cash, keys, sessions, transfers, users, wallets
+from soko.channels.api.routers import (
+    cash,
+    keys,
+    merchant_payments,
+    payment_requests,
+    payouts,
+    qr,
+    sessions,
+    transfers,
+    users,
+    wallets,
+    webhooks,
+)
 from soko.channels.api.schemas import document_schemas, refer_to_offered_currencies
+from soko.channels.web import routes as web_routes
 from soko.storage import schema
 
 
@@ -38,8 +51,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, max_bytes=limits.REQUEST_BODY_BYTES_MAX)
     problems.install(app)
-    for module in (users, wallets, transfers, cash, keys, sessions):
+    for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
+                   sessions, qr, webhooks, payouts):  # fmt: skip
         app.include_router(module.router)
+    # The public pay page of payment requests: HTML, outside the JSON API's document.
+    app.include_router(web_routes.router)
     _complete_document(app, offered_currencies=sorted(runtime.context.kyc_limits))
 
     @app.get(

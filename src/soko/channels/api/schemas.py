@@ -34,10 +34,21 @@ from pydantic_core import PydanticCustomError
 from soko import limits
 from soko.domain import errors
 from soko.domain.money import CURRENCIES, Money
+from soko.domain.payouts import BankAccount, Destination, MobileMoney, Payout
 from soko.domain.users import HOME_CURRENCY, Merchant, User, UserKind
+from soko.domain.webhooks import EVENT_TYPES
 from soko.services.access import NewApiKey, Session
-from soko.services.ports import ApiKey, Payment
+from soko.services.ports import (
+    ApiKey,
+    Payment,
+    PaymentRequest,
+    PaymentRequestStatus,
+    Refund,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from soko.services.wallets import StatementEntry, WalletBalance
+from soko.services.webhooks import NewWebhookEndpoint
 
 #: At most 19 integer digits (64 bits of minor units) and 4 decimals (the largest ISO 4217
 #: exponent); the currency's own exponent is checked when the amount is parsed.
@@ -547,9 +558,12 @@ class FloatTopUpCreate(_In):
 
 class PaymentPublic(BaseModel):
     id: str
-    kind: str = Field(examples=["p2p", "cash_in", "cash_out", "float_topup"])
+    kind: str = Field(examples=["p2p", "cash_in", "cash_out", "float_topup", "merchant"])
     amount: MoneyPublic
-    fee: MoneyPublic = Field(description="Paid by the payer on top of the amount.")
+    fee: MoneyPublic = Field(
+        description="Paid by the payer on top of the amount; for a merchant payment, the "
+        "merchant discount fee, paid by the merchant out of the amount."
+    )
     commission: MoneyPublic = Field(description="Earned by the agent, for cash in and out.")
     payer_wallet_id: str | None
     payee_wallet_id: str | None = Field(
@@ -557,6 +571,7 @@ class PaymentPublic(BaseModel):
     )
     payee_phone: str | None
     message: str | None
+    refunded: MoneyPublic = Field(description="Refunded so far (merchant payments).")
     created_at: datetime
 
     @classmethod
@@ -571,7 +586,229 @@ class PaymentPublic(BaseModel):
             payee_wallet_id=payment.payee_wallet_id,
             payee_phone=payment.payee_phone,
             message=payment.message,
+            refunded=MoneyPublic.minor(payment.refunded, payment.currency),
             created_at=payment.created_at,
+        )
+
+
+# --- merchant payments, refunds, payment requests ----------------------------------------------
+
+TILL_PATTERN: Final = r"^[0-9]{6}$"
+REFERENCE_SCHEMA: Final[JsonDict] = {
+    "minLength": 1,
+    "maxLength": limits.PAYMENT_REQUEST_REFERENCE_LENGTH_MAX,
+    "pattern": r"^[\x20-\x7e]+$",
+}
+
+
+class MerchantPaymentCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # Exactly one merchant: the use case's rule (recipient_required), stated here too.
+            "oneOf": [
+                {"properties": {"till_number": {"type": "string"}}, "required": ["till_number"]},
+                {"properties": {"merchant_id": {"type": "string"}}, "required": ["merchant_id"]},
+            ]
+        },
+    )
+
+    amount: MoneyIn
+    till_number: str | None = Field(default=None, pattern=TILL_PATTERN, examples=["123456"])
+    merchant_id: str | None = None
+    message: str | None = Field(
+        default=None,
+        description="Shown to the merchant.",
+        json_schema_extra={"maxLength": limits.MESSAGE_LENGTH_MAX},
+    )
+    payer_id: str | None = Field(
+        default=None, description="Operator keys only: the user who pays. Others pay as self."
+    )
+
+
+class RefundCreate(_In):
+    amount: MoneyIn
+    reason: str | None = Field(
+        default=None, json_schema_extra={"maxLength": limits.MESSAGE_LENGTH_MAX}
+    )
+    merchant_id: str | None = Field(
+        default=None, description="Operator keys only: the merchant that refunds."
+    )
+
+
+class RefundPublic(BaseModel):
+    id: str
+    payment_id: str
+    amount: MoneyPublic
+    fee_returned: MoneyPublic = Field(
+        description="The share of the merchant discount fee given back to the merchant."
+    )
+    reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, made: Refund) -> RefundPublic:
+        return cls(
+            id=made.id,
+            payment_id=made.payment_id,
+            amount=MoneyPublic.minor(made.amount, made.currency),
+            fee_returned=MoneyPublic.minor(made.fee_returned, made.currency),
+            reason=made.reason,
+            created_at=made.created_at,
+        )
+
+
+class PaymentRequestCreate(_In):
+    amount: MoneyIn
+    reference: str = Field(
+        description="The merchant's own reference (an invoice or order number): 1 to 25 "
+        "printable ASCII characters, as EMV QR codes carry it.",
+        json_schema_extra=REFERENCE_SCHEMA,
+        examples=["INV-2026-0042"],
+    )
+    description: str | None = Field(
+        default=None, json_schema_extra={"maxLength": limits.MESSAGE_LENGTH_MAX}
+    )
+    expires_in_seconds: int = Field(
+        default=limits.PAYMENT_REQUEST_SECONDS_DEFAULT,
+        ge=limits.PAYMENT_REQUEST_SECONDS_MIN,
+        le=limits.PAYMENT_REQUEST_SECONDS_MAX,
+    )
+    merchant_id: str | None = Field(
+        default=None, description="Operator keys only: the merchant that asks."
+    )
+
+
+class PaymentRequestPay(_In):
+    amount: MoneyIn | None = Field(
+        default=None,
+        description="What the payer was shown; refused if it is not the requested amount.",
+    )
+    payer_id: str | None = Field(
+        default=None, description="Operator keys only: the user who pays. Others pay as self."
+    )
+
+
+class PaymentRequestPublic(BaseModel):
+    id: str
+    merchant_id: str
+    amount: MoneyPublic
+    reference: str
+    description: str | None
+    status: PaymentRequestStatus
+    expires_at: datetime
+    payment_id: str | None
+    pay_url: str = Field(description="The public page where a customer pays the request.")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, made: PaymentRequest, *, now: datetime, public_url: str) -> PaymentRequestPublic:
+        return cls(
+            id=made.id,
+            merchant_id=made.merchant_id,
+            amount=MoneyPublic.minor(made.amount, made.currency),
+            reference=made.reference,
+            description=made.description,
+            status=made.status_at(now),
+            expires_at=made.expires_at,
+            payment_id=made.payment_id,
+            pay_url=f"{public_url}/pay/{made.id}",
+            created_at=made.created_at,
+        )
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+#: What the domain checks of a webhook URL that a pattern can say; the rest (a host, no user
+#: name, no fragment) is `webhook_url_invalid`.
+WEBHOOK_URL_PATTERN: Final = r"^https?://[!-~]+$"
+_EVENT_TYPE_NAMES: Final[list[JsonValue]] = [str(name) for name in sorted(EVENT_TYPES)]
+
+
+class WebhookEndpointCreate(_In):
+    url: str = Field(
+        description="Where Soko POSTs events: an absolute http(s) URL, without credentials.",
+        examples=["https://shop.example/hooks/soko"],
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": limits.WEBHOOK_URL_LENGTH_MAX,
+            "pattern": WEBHOOK_URL_PATTERN,
+        },
+    )
+    event_types: list[str] = Field(
+        description="The events sent to this URL.",
+        examples=[["payment.succeeded", "refund.succeeded"]],
+        json_schema_extra={
+            "minItems": 1,
+            "items": {"type": "string", "enum": _EVENT_TYPE_NAMES},
+        },
+    )
+    owner_id: str | None = Field(
+        default=None, description="The merchant, named with an operator key; else the caller."
+    )
+
+
+class WebhookEndpointPublic(BaseModel):
+    id: str
+    owner_id: str
+    url: str
+    event_types: list[str]
+    enabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookEndpointPublic:
+        return cls(
+            id=endpoint.id,
+            owner_id=endpoint.owner_id,
+            url=endpoint.url,
+            event_types=list(endpoint.event_types),
+            enabled=endpoint.enabled,
+            created_at=endpoint.created_at,
+        )
+
+
+class WebhookEndpointCreated(WebhookEndpointPublic):
+    secret: str = Field(
+        description="The signing secret (whsec_…), shown this once: verify each delivery's "
+        "webhook-signature with it (Standard Webhooks)."
+    )
+
+    @classmethod
+    def of_new(cls, new: NewWebhookEndpoint) -> WebhookEndpointCreated:
+        return cls(**WebhookEndpointPublic.of(new.endpoint).model_dump(), secret=new.secret)
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: str
+    event_id: str = Field(description="Also the webhook-id header: receivers drop repeats by it.")
+    event_type: str
+    endpoint_id: str
+    status: Literal["pending", "succeeded", "dead"] = Field(
+        description="dead: every attempt failed, or the endpoint was disabled; retry it with "
+        "POST /v1/webhook-deliveries/{id}/retry."
+    )
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None = Field(description="The receiver's last HTTP status, if any.")
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery) -> WebhookDeliveryPublic:
+        return cls(
+            id=delivery.id,
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            endpoint_id=delivery.endpoint_id,
+            status=delivery.status,  # type: ignore[arg-type]  # the CHECK keeps it one of three
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            created_at=delivery.created_at,
+            updated_at=delivery.updated_at,
         )
 
 
@@ -646,3 +883,108 @@ class SessionPublic(BaseModel):
     @classmethod
     def of(cls, session: Session) -> SessionPublic:
         return cls(token=session.token, expires_at=session.expires_at, user_id=session.user.id)
+
+
+# --- payouts -----------------------------------------------------------------------------------
+
+
+class BankAccountIn(_In):
+    type: Literal["bank_account"]
+    bank_code: str = Field(
+        description="The bank's clearing code or SWIFT BIC.",
+        examples=["01", "KCBLKENX"],
+        json_schema_extra={
+            "pattern": rf"^[A-Za-z0-9]{{{limits.BANK_CODE_LENGTH_MIN},"
+            rf"{limits.BANK_CODE_LENGTH_MAX}}}$"
+        },
+    )
+    account_number: str = Field(
+        description="Letters and digits (an IBAN, or the bank's own account number).",
+        examples=["1234567890"],
+        json_schema_extra={
+            "pattern": rf"^[A-Za-z0-9]{{{limits.BANK_ACCOUNT_NUMBER_LENGTH_MIN},"
+            rf"{limits.BANK_ACCOUNT_NUMBER_LENGTH_MAX}}}$"
+        },
+    )
+    account_name: Name = Field(examples=["Wanjiru Kamau"])
+
+    def to_destination(self) -> BankAccount:
+        return BankAccount(self.bank_code, self.account_number, self.account_name)
+
+
+class MobileMoneyIn(_In):
+    type: Literal["mobile_money"]
+    phone: str = Field(
+        description="E.164, in the country whose currency the payout is in (`format: phone`).",
+        examples=["+254722123456"],
+        json_schema_extra={"format": "phone", "pattern": r"^\+[0-9]{6,15}$"},
+    )
+
+    def to_destination(self) -> MobileMoney:
+        return MobileMoney(self.phone)
+
+
+class PayoutCreate(_In):
+    amount: MoneyIn
+    destination: Annotated[BankAccountIn | MobileMoneyIn, Field(discriminator="type")]
+    merchant_id: str | None = Field(
+        default=None,
+        description="Operator keys only: the merchant paying out. A merchant key pays out as self.",
+    )
+
+
+class BankAccountPublic(BaseModel):
+    type: Literal["bank_account"] = "bank_account"
+    bank_code: str
+    account_number: str
+    account_name: str
+
+
+class MobileMoneyPublic(BaseModel):
+    type: Literal["mobile_money"] = "mobile_money"
+    phone: str
+
+
+def _destination_public(destination: Destination) -> BankAccountPublic | MobileMoneyPublic:
+    if isinstance(destination, BankAccount):
+        return BankAccountPublic(
+            bank_code=destination.bank_code,
+            account_number=destination.account_number,
+            account_name=destination.account_name,
+        )
+    return MobileMoneyPublic(phone=destination.phone)
+
+
+class PayoutPublic(BaseModel):
+    id: str
+    merchant_id: str
+    wallet_id: str
+    status: Literal["requested", "submitted", "paid", "failed"] = Field(
+        description="requested (money held), submitted (at the rail), then paid or failed "
+        "(the amount and fee are back in the wallet)."
+    )
+    amount: MoneyPublic
+    fee: MoneyPublic = Field(description="Paid by the merchant on top of the amount.")
+    destination: Annotated[BankAccountPublic | MobileMoneyPublic, Field(discriminator="type")]
+    rail: str = Field(examples=["sandbox"])
+    rail_reference: str | None = Field(description="The rail's own reference, once submitted.")
+    failure_reason: str | None = Field(description="Why the rail failed it.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, payout: Payout) -> PayoutPublic:
+        return cls(
+            id=payout.id,
+            merchant_id=payout.merchant_id,
+            wallet_id=payout.wallet_id,
+            status=payout.state.value,
+            amount=MoneyPublic.minor(payout.amount, payout.currency),
+            fee=MoneyPublic.minor(payout.fee, payout.currency),
+            destination=_destination_public(payout.destination),
+            rail=payout.rail,
+            rail_reference=payout.rail_reference,
+            failure_reason=payout.failure_reason,
+            created_at=payout.created_at,
+            updated_at=payout.updated_at,
+        )

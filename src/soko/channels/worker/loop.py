@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from soko.services import idempotency, ledger
+from soko.services import idempotency, ledger, payouts, sms, webhooks
 from soko.services.ports import Context
 
 log = logging.getLogger("soko.worker")
@@ -22,6 +22,9 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job("expire_holds", lambda ctx: len(ledger.expire_due(ctx))),
     Job("forget_idempotency_keys", idempotency.forget_expired),
+    Job("deliver_webhooks", webhooks.deliver_due),
+    Job("send_sms", sms.send_due),
+    Job("advance_payouts", payouts.advance_payouts),
 )
 
 
