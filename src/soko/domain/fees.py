@@ -1,7 +1,9 @@
-"""Fee tables: what a customer pays to send or withdraw money, and what an agent earns.
+"""Fee tables: what a customer pays to send or withdraw money, what an agent earns, and the
+merchant discount rate a business pays on each payment it takes.
 
 A table is a list of bands by amount, as mobile-money operators publish them ("KES 101 to 500:
-KES 7"). Fees are whole minor units read off the table; nothing is rounded.
+KES 7"). Fees are whole minor units read off the table; nothing is rounded. A merchant discount
+rate is a percentage, so it rounds: up, in the operator's favour, and never above the payment.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class FeeKind(StrEnum):
     CASH_OUT_COMMISSION = "cash_out_commission"
     #: Earned by the agent for a deposit (an operator cost; customers deposit for free).
     CASH_IN_COMMISSION = "cash_in_commission"
+    #: Paid by a merchant on top of a payout to its bank or mobile-money number: the rail charges
+    #: the operator for every transfer out.
+    PAYOUT = "payout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,15 @@ DEFAULT_TARIFF: Final[dict[tuple[str, FeeKind], FeeTable]] = {
     ("UGX", FeeKind.CASH_IN_COMMISSION): FeeTable(
         ((50_000, 200), (500_000, 1_000), (7_000_000, 2_500)),
     ),
+    # Payouts: about what banks charge for an instant transfer out (PesaLink, mobile money B2C),
+    # flat within wide bands, so that a merchant settling its day's takings pays a few
+    # shillings; the operator passes the rail's cost on rather than earning on it.
+    ("KES", FeeKind.PAYOUT): _kes(
+        (1_000, 10), (10_000, 30), (100_000, 50), (999_999, 100),
+    ),
+    ("UGX", FeeKind.PAYOUT): FeeTable(
+        ((500_000, 1_000), (5_000_000, 2_500), (50_000_000, 5_000)),
+    ),
 }  # fmt: skip
 
 
@@ -94,3 +108,52 @@ def fee_table(
     tariff: Mapping[tuple[str, FeeKind], FeeTable], currency: str, kind: FeeKind
 ) -> FeeTable:
     return tariff.get((currency, kind), FREE)
+
+
+#: Basis points in one whole: 10,000 bp = 100 %.
+BASIS_POINTS_WHOLE: Final = 10_000
+#: The category key that applies to every merchant category without a rate of its own.
+ANY_CATEGORY: Final = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantRate:
+    """A merchant discount rate (MDR): `basis_points` of the amount plus `fixed`, kept between
+    `minimum` and `maximum` (all in minor units), and never more than the payment itself."""
+
+    basis_points: int
+    fixed: int = 0
+    minimum: int = 0
+    maximum: int = 2**63 - 1
+
+    def __post_init__(self) -> None:
+        assert 0 <= self.basis_points <= BASIS_POINTS_WHOLE, self
+        assert self.fixed >= 0 and 0 <= self.minimum <= self.maximum, self
+
+    def fee_for(self, amount_minor: int) -> int:
+        assert amount_minor > 0, amount_minor
+        # Ceiling division: a fraction of a minor unit is charged as a whole one (the operator's
+        # books, never a fraction owed to no one).
+        percentage = -(-amount_minor * self.basis_points // BASIS_POINTS_WHOLE)
+        fee = min(max(percentage + self.fixed, self.minimum), self.maximum)
+        return min(fee, amount_minor)
+
+
+FREE_RATE: Final = MerchantRate(0)
+
+#: Default merchant discount rates by (currency, ISO 18245 category or "*"), modelled on
+#: published till tariffs (about 0.5 % with a cap). Operators replace them with SOKO_MDR.
+DEFAULT_MERCHANT_RATES: Final[dict[tuple[str, str], MerchantRate]] = {
+    ("KES", ANY_CATEGORY): MerchantRate(basis_points=50, maximum=200_00),
+    # Groceries and pharmacies live on thin margins: a lower rate, as many schemes give them.
+    ("KES", "5411"): MerchantRate(basis_points=25, maximum=100_00),
+    ("KES", "5912"): MerchantRate(basis_points=25, maximum=100_00),
+    ("UGX", ANY_CATEGORY): MerchantRate(basis_points=50, maximum=10_000),
+}
+
+
+def merchant_rate(
+    rates: Mapping[tuple[str, str], MerchantRate], currency: str, category_code: str
+) -> MerchantRate:
+    """The category's own rate in the currency, else the currency's general one, else free."""
+    return rates.get((currency, category_code)) or rates.get((currency, ANY_CATEGORY), FREE_RATE)

@@ -1,7 +1,8 @@
 """Demo data: people, merchants and agents with money in KES and UGX, made through the use cases.
 
 Everything goes through the same services the API calls, so the demo ledger is one a real
-operator could have: float bought by agents, cash paid in, money sent. A newcomer can sign in as
+operator could have: float bought by agents, cash paid in, money sent, shops paid at their tills,
+an invoice waiting to be paid. A newcomer can sign in as
 any demo person (phone and PIN are printed) and try every endpoint at once.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from soko import limits
 from soko.domain.money import Money
 from soko.domain.users import User, UserKind
-from soko.services import payments, users
+from soko.services import payment_requests, payments, users
 from soko.services.ports import Context
 from soko.services.transactions import in_transaction
 from soko.services.users import MerchantDetails
@@ -33,6 +35,8 @@ class DemoPerson:
 class DemoSummary:
     people: list[DemoPerson]
     payments: int
+    #: An open payment request of Wanjiru's Kiosk, to pay at its public page.
+    payment_request_id: str
 
 
 # (kind, phone, name, national id, merchant details)
@@ -83,13 +87,20 @@ def load_demo(ctx: Context) -> tuple[DemoSummary | None, bool]:
                          amount=Money.parse("2000.00", "KES"), idempotency_key=key("in-baraka")),
         payments.cash_in(ctx, agent_id=kato.id, customer_phone="+256782100200",
                          amount=Money.parse("300000", "UGX"), idempotency_key=key("in-okello")),
-        payments.send_money(ctx, sender_id=made["+254712100200"].id, to_phone="+254700100200",
-                            amount=Money.parse("350.00", "KES"), message="sukuma and bread",
-                            idempotency_key=key("amina-to-kiosk")),
-        payments.send_money(ctx, sender_id=made["+256782100200"].id, to_phone="+256752100200",
-                            amount=Money.parse("20000", "UGX"), message="braids",
-                            idempotency_key=key("okello-to-salon")),
+        payments.pay_merchant(ctx, payer_id=made["+254712100200"].id,
+                              merchant_id=made["+254700100200"].id,
+                              amount=Money.parse("350.00", "KES"), message="sukuma and bread",
+                              idempotency_key=key("amina-to-kiosk")),
+        payments.pay_merchant(ctx, payer_id=made["+256782100200"].id,
+                              merchant_id=made["+256752100200"].id,
+                              amount=Money.parse("20000", "UGX"), message="braids",
+                              idempotency_key=key("okello-to-salon")),
         payments.send_money(ctx, sender_id=made["+254712100200"].id, to_phone="+254722100200",
                             amount=Money.parse("500.00", "KES"), idempotency_key=key("amina-p2p")),
     ]  # fmt: skip
-    return DemoSummary(people=people, payments=len(moves)), False
+    invoice = payment_requests.create_request(
+        ctx, merchant_id=made["+254700100200"].id, amount=Money.parse("1200.00", "KES"),
+        reference="ORDER-0001", description="A week of vegetables, delivered",
+        expires_in_seconds=limits.PAYMENT_REQUEST_SECONDS_MAX, idempotency_key=key("invoice"),
+    )  # fmt: skip
+    return DemoSummary(people=people, payments=len(moves), payment_request_id=invoice.id), False

@@ -1,4 +1,5 @@
-"""Moving money between people: phone-to-phone transfers, cash in and out at agents, float.
+"""Moving money between people: phone-to-phone, cash in and out at agents, float, paying a
+merchant at its till, and refunds.
 
 Every use case here is one atomic batch of transfers (docs/money-flows.md draws each), checked
 against the KYC limits of both sides, priced by the operator's tariff, recorded as a `Payment`,
@@ -8,28 +9,36 @@ and idempotent: the caller's key makes a retry return the first result instead o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from soko import limits
 from soko.domain import errors
 from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.fees import FeeKind, fee_table
+from soko.domain.fees import FeeKind, fee_table, merchant_rate
 from soko.domain.kyc import TierLimits, check_incoming, check_outgoing, tier_of
 from soko.domain.ledger import Account, TransferRequest, hold, move
-from soko.domain.money import Money
-from soko.domain.users import User, UserKind, parse_phone
-from soko.services import ledger, users
+from soko.domain.money import Currency, Money
+from soko.domain.payments import (
+    fee_to_return,
+    held_for_you_text,
+    paid_text,
+    received_text,
+    refunded_text,
+)
+from soko.domain.users import Merchant, User, UserKind, parse_phone
+from soko.services import ledger, sms, users, webhooks
 from soko.services.idempotency import run_idempotent
-from soko.services.ports import Context, Payment, UnitOfWork, Wallet
+from soko.services.ports import Context, Payment, Refund, UnitOfWork, Wallet
 from soko.services.transactions import in_transaction
 from soko.services.wallets import wallet_for
 
-#: Money leaving a wallet by the customer's own choice: what the daily and monthly limits count
-#: (payment kinds; merchant payments and payouts join them as they are built).
-OUTGOING_KINDS = frozenset({"p2p", "cash_out"})
+_Record = TypeVar("_Record", Payment, Refund)
+
+#: Money leaving a wallet by the customer's own choice: what the daily and monthly limits count.
+OUTGOING_KINDS = frozenset({"p2p", "cash_out", "merchant"})
 
 
 def send_money(
@@ -53,8 +62,7 @@ def send_money(
     if (to_phone is None) == (to_wallet_id is None):
         raise errors.RecipientRequired()
     phone = parse_phone(to_phone, default_region) if to_phone is not None else None
-    if message is not None and len(message) > limits.MESSAGE_LENGTH_MAX:
-        raise errors.MessageTooLong(f"a message is at most {limits.MESSAGE_LENGTH_MAX} characters")
+    _check_message(message)
     request = {
         "amount": amount.to_decimal_string(),
         "currency": amount.currency.code,
@@ -88,9 +96,15 @@ def send_money(
                                 TransferCode.P2P)  # fmt: skip
             fee_hold_id = legs.hold(sender_wallet.account_id, fees.id, fee, TransferCode.FEE)
         ledger.record(uow, ctx, legs.requests)
-        return _record(uow, ctx, legs, "p2p", amount, payer=sender_wallet,
-                       payee=recipient_wallet, fee=fee, commission=0, payee_phone=phone,
-                       message=message, hold_id=hold_id, fee_hold_id=fee_hold_id)  # fmt: skip
+        payment = _record(uow, ctx, legs, "p2p", amount, payer=sender_wallet,
+                          payee=recipient_wallet, fee=fee, commission=0, payee_phone=phone,
+                          message=message, hold_id=hold_id, fee_hold_id=fee_hold_id)  # fmt: skip
+        _text(uow, ctx, payment, payer=sender, payee=recipient)
+        if recipient is None:
+            assert phone is not None
+            days = max(1, ctx.unclaimed_transfer_seconds // 86_400)
+            sms.queue(uow, ctx, phone=phone, text=held_for_you_text(amount, sender.name, days))
+        return payment
 
     return _idempotent(ctx, f"user:{sender_id}:p2p", idempotency_key, request, work)
 
@@ -134,8 +148,10 @@ def cash_in(
                   TransferCode.CASH_IN)  # fmt: skip
         legs.move(expense.id, float_wallet.account_id, commission, TransferCode.COMMISSION)
         ledger.record(uow, ctx, legs.requests)
-        return _record(uow, ctx, legs, "cash_in", amount, payer=float_wallet,
-                       payee=customer_wallet, fee=0, commission=commission)  # fmt: skip
+        payment = _record(uow, ctx, legs, "cash_in", amount, payer=float_wallet,
+                          payee=customer_wallet, fee=0, commission=commission)  # fmt: skip
+        _text(uow, ctx, payment, payer=agent, payee=customer)
+        return payment
 
     return _idempotent(ctx, f"user:{agent_id}:cash_in", idempotency_key, request, work)
 
@@ -178,8 +194,10 @@ def cash_out(
         legs.move(customer_wallet.account_id, fees.id, fee, TransferCode.FEE)
         legs.move(fees.id, float_wallet.account_id, commission, TransferCode.COMMISSION)
         ledger.record(uow, ctx, legs.requests)
-        return _record(uow, ctx, legs, "cash_out", amount, payer=customer_wallet,
-                       payee=float_wallet, fee=fee, commission=commission)  # fmt: skip
+        payment = _record(uow, ctx, legs, "cash_out", amount, payer=customer_wallet,
+                          payee=float_wallet, fee=fee, commission=commission)  # fmt: skip
+        _text(uow, ctx, payment, payer=customer, payee=agent)
+        return payment
 
     # The PIN is checked (and a wrong one counted) in its own transaction, before the money
     # moves; a replay of an already completed cash-out needs the PIN too.
@@ -204,10 +222,203 @@ def top_up_float(
         legs.move(settlement.id, float_wallet.account_id, amount.amount_minor,
                   TransferCode.FLOAT_TOPUP)  # fmt: skip
         ledger.record(uow, ctx, legs.requests)
-        return _record(uow, ctx, legs, "float_topup", amount, payer=None, payee=float_wallet,
-                       fee=0, commission=0)  # fmt: skip
+        payment = _record(uow, ctx, legs, "float_topup", amount, payer=None,
+                          payee=float_wallet, fee=0, commission=0)  # fmt: skip
+        _text(uow, ctx, payment, payer=None, payee=agent)
+        return payment
 
     return _idempotent(ctx, "operator:float_topup", idempotency_key, request, work)
+
+
+def pay_merchant(
+    ctx: Context,
+    *,
+    payer_id: str,
+    amount: Money,
+    idempotency_key: str | None,
+    till_number: str | None = None,
+    merchant_id: str | None = None,
+    message: str | None = None,
+) -> Payment:
+    """Pay a merchant at its till (or by its id): the amount to the merchant, and the merchant
+    discount rate for its category from the merchant to the operator, as its own transfer."""
+    _require_positive(ctx, amount)
+    if (till_number is None) == (merchant_id is None):
+        raise errors.RecipientRequired("name the merchant by till_number or merchant_id")
+    _check_message(message)
+    request = {
+        "amount": amount.to_decimal_string(),
+        "currency": amount.currency.code,
+        "till_number": till_number,
+        "merchant_id": merchant_id,
+        "message": message,
+    }
+
+    def work(uow: UnitOfWork) -> Payment:
+        payer = _user(uow, payer_id)
+        merchant = _merchant(uow, till_number=till_number, merchant_id=merchant_id)
+        return pay_merchant_in(uow, ctx, payer, merchant, amount, message=message)
+
+    return _idempotent(ctx, f"user:{payer_id}:merchant", idempotency_key, request, work)
+
+
+def pay_merchant_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    payer: User,
+    merchant: Merchant,
+    amount: Money,
+    *,
+    message: str | None,
+    notify: Mapping[str, Any] | None = None,
+) -> Payment:
+    """`pay_merchant` inside the caller's transaction (payment requests and QR codes use it).
+
+    `notify` adds fields to the payment.succeeded event (the request a payment settles)."""
+    if payer.id == merchant.user_id:
+        raise errors.RecipientIsSender()
+    if payer.kind is UserKind.AGENT:
+        raise errors.UserKindMismatch("an agent's float serves cash in and out, not purchases")
+    merchant_user = _user(uow, merchant.user_id)
+    currency = amount.currency.code
+    payer_wallet = _existing_wallet(uow, payer, amount)
+    merchant_wallet = wallet_for(uow, ctx, merchant_user, currency)
+    _lock(uow, payer_wallet, merchant_wallet)
+    _check_outgoing(uow, ctx, payer, payer_wallet, amount)
+    fee = merchant_rate(ctx.merchant_rates, currency, merchant.category_code).fee_for(
+        amount.amount_minor
+    )
+    fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency)
+    legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
+    legs.move(payer_wallet.account_id, merchant_wallet.account_id, amount.amount_minor,
+              TransferCode.PAYMENT)  # fmt: skip
+    # The merchant pays its discount rate out of what it just received: one batch, so the
+    # merchant's wallet never shows the gross without the fee.
+    legs.move(merchant_wallet.account_id, fees.id, fee, TransferCode.FEE)
+    ledger.record(uow, ctx, legs.requests)
+    payment = _record(uow, ctx, legs, "merchant", amount, payer=payer_wallet,
+                      payee=merchant_wallet, fee=fee, commission=0, message=message)  # fmt: skip
+    event = payment_event(payment) | dict(notify or {})
+    webhooks.emit(uow, ctx, owner_id=merchant.user_id, type="payment.succeeded", data=event)
+    _text(uow, ctx, payment, payer=payer, payee=merchant_user, payee_name=merchant.trading_name)
+    return payment
+
+
+def refund(
+    ctx: Context,
+    *,
+    merchant_id: str,
+    payment_id: str,
+    amount: Money,
+    idempotency_key: str | None,
+    reason: str | None = None,
+) -> Refund:
+    """Give back all or part of a merchant payment, as often as needed, never more in total
+    than was paid. The merchant gets back the same share of its discount fee (rounded down)."""
+    _require_positive(ctx, amount)
+    _check_message(reason)
+    request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
+               "payment_id": payment_id, "reason": reason}  # fmt: skip
+
+    def work(uow: UnitOfWork) -> Refund:
+        # The payment row first, then the accounts: concurrent refunds of one payment queue
+        # on the row, and each sees the totals the one before it left.
+        payment = uow.merchant_payments.lock_payment(payment_id)
+        merchant_wallet = None
+        if payment is not None and payment.payee_wallet_id is not None:
+            merchant_wallet = uow.people.get_wallet(payment.payee_wallet_id)
+        if payment is None or merchant_wallet is None or merchant_wallet.user_id != merchant_id:
+            # Another merchant's payment reads as no payment at all.
+            raise errors.PaymentNotFound(payment_id=payment_id)
+        if payment.kind != "merchant" or payment.payer_wallet_id is None:
+            raise errors.PaymentNotRefundable(f"{payment_id} is a {payment.kind} payment")
+        if amount.currency.code != payment.currency:
+            raise errors.CurrencyMismatch(
+                f"the payment was in {payment.currency}, the refund is in {amount.currency.code}"
+            )
+        fee_returned = fee_to_return(
+            amount=payment.amount,
+            fee=payment.fee,
+            refunded_before=payment.refunded,
+            fee_returned_before=payment.fee_refunded,
+            refund=amount.amount_minor,
+        )
+        payer_wallet = uow.people.get_wallet(payment.payer_wallet_id)
+        assert payer_wallet is not None, payment
+        _lock(uow, merchant_wallet, payer_wallet)
+        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, payment.currency)
+        legs = _Legs(ctx, payment.currency, reference=ctx.ids.new("rfd"))
+        # The fee share first: a merchant refunding in full pays back the gross amount, and
+        # holds only the net until its fee comes back.
+        legs.move(fees.id, merchant_wallet.account_id, fee_returned, TransferCode.REFUND)
+        legs.move(merchant_wallet.account_id, payer_wallet.account_id, amount.amount_minor,
+                  TransferCode.REFUND)  # fmt: skip
+        ledger.record(uow, ctx, legs.requests)
+        made = Refund(
+            id=legs.reference,
+            payment_id=payment.id,
+            currency=payment.currency,
+            amount=amount.amount_minor,
+            fee_returned=fee_returned,
+            reason=reason,
+            created_at=ctx.clock.now(),
+        )
+        uow.merchant_payments.add_refund(made)
+        webhooks.emit(
+            uow, ctx, owner_id=merchant_id, type="refund.succeeded", data=refund_event(made)
+        )
+        merchant = uow.people.get_merchant(merchant_id)
+        customer = _user(uow, payer_wallet.user_id)
+        assert merchant is not None, merchant_id
+        text = refunded_text(made.id, amount, merchant.trading_name,
+                             _balance(uow, payer_wallet))  # fmt: skip
+        sms.queue(uow, ctx, phone=customer.phone, text=text)
+        return made
+
+    return run_idempotent(
+        ctx,
+        scope=f"user:{merchant_id}:refund",
+        key=idempotency_key,
+        request=request,
+        work=work,
+        encode=_encode,
+        decode=lambda text: _decode(text, Refund),
+    ).value
+
+
+def list_refunds(ctx: Context, payment_id: str) -> list[Refund]:
+    return in_transaction(
+        ctx, lambda uow: uow.merchant_payments.list_refunds(payment_id), read_only=True
+    )
+
+
+def payment_event(payment: Payment) -> dict[str, Any]:
+    """A payment as webhook events carry it: amounts as decimal strings, like the API."""
+    currency = Currency.of(payment.currency)
+    return {
+        "payment_id": payment.id,
+        "kind": payment.kind,
+        "amount": Money(payment.amount, currency).to_decimal_string(),
+        "fee": Money(payment.fee, currency).to_decimal_string(),
+        "currency": payment.currency,
+        "payer_wallet_id": payment.payer_wallet_id,
+        "payee_wallet_id": payment.payee_wallet_id,
+        "message": payment.message,
+        "created_at": payment.created_at.isoformat(),
+    }
+
+
+def refund_event(made: Refund) -> dict[str, Any]:
+    currency = Currency.of(made.currency)
+    return {
+        "refund_id": made.id,
+        "payment_id": made.payment_id,
+        "amount": Money(made.amount, currency).to_decimal_string(),
+        "fee_returned": Money(made.fee_returned, currency).to_decimal_string(),
+        "currency": made.currency,
+        "reason": made.reason,
+        "created_at": made.created_at.isoformat(),
+    }
 
 
 def get_payment(ctx: Context, payment_id: str) -> Payment:
@@ -235,6 +446,22 @@ def _user(uow: UnitOfWork, user_id: str, *, kind: UserKind | None = None) -> Use
     if kind is not None and user.kind is not kind:
         raise errors.UserKindMismatch(f"{user_id} is a {user.kind.value}, not a {kind.value}")
     return user
+
+
+def _merchant(uow: UnitOfWork, *, till_number: str | None, merchant_id: str | None) -> Merchant:
+    if till_number is not None:
+        found = uow.people.get_merchant_by_till(till_number)
+    else:
+        assert merchant_id is not None
+        found = uow.people.get_merchant(merchant_id)
+    if found is None:
+        raise errors.MerchantNotFound(till_number=till_number, merchant_id=merchant_id)
+    return found
+
+
+def _check_message(message: str | None) -> None:
+    if message is not None and len(message) > limits.MESSAGE_LENGTH_MAX:
+        raise errors.MessageTooLong(f"a message is at most {limits.MESSAGE_LENGTH_MAX} characters")
 
 
 def _existing_wallet(uow: UnitOfWork, user: User, amount: Money) -> Wallet:
@@ -372,6 +599,40 @@ def _record(
     return payment
 
 
+def _text(
+    uow: UnitOfWork,
+    ctx: Context,
+    payment: Payment,
+    *,
+    payer: User | None,
+    payee: User | None,
+    payee_name: str | None = None,
+) -> None:
+    """The confirmation texts: to the payer (with the fee and what is left) and to the payee,
+    in the payment's transaction, so a text goes out if and only if the money moved."""
+    amount = Money.of(payment.amount, payment.currency)
+    if payer is not None and payment.payer_wallet_id is not None:
+        fee = Money.of(payment.fee, payment.currency) if payment.kind != "merchant" else None
+        to = payee_name or (payee.name if payee is not None else payment.payee_phone or "")
+        wallet = uow.people.get_wallet(payment.payer_wallet_id)
+        assert wallet is not None
+        text = paid_text(payment.id, amount, to, fee, _balance(uow, wallet))
+        sms.queue(uow, ctx, phone=payer.phone, text=text)
+    if payee is not None and payment.payee_wallet_id is not None:
+        wallet = uow.people.get_wallet(payment.payee_wallet_id)
+        assert wallet is not None
+        sender = payer.name if payer is not None else "your operator"
+        text = received_text(payment.id, amount, sender, _balance(uow, wallet))
+        sms.queue(uow, ctx, phone=payee.phone, text=text)
+
+
+def _balance(uow: UnitOfWork, wallet: Wallet) -> Money:
+    """The wallet's balance as this transaction left it."""
+    account = uow.ledger.get_account(wallet.account_id)
+    assert account is not None, wallet
+    return Money.of(account.balance, wallet.currency)
+
+
 def _idempotent(
     ctx: Context,
     scope: str,
@@ -380,27 +641,50 @@ def _idempotent(
     work: Callable[[UnitOfWork], Payment],
 ) -> Payment:
     return run_idempotent(
-        ctx, scope=scope, key=key, request=request, work=work, encode=_encode, decode=_decode
+        ctx,
+        scope=scope,
+        key=key,
+        request=request,
+        work=work,
+        encode=_encode,
+        decode=lambda text: _decode(text, Payment),
     ).value
 
 
-def _encode(payment: Payment) -> str:
-    values = asdict(payment)
-    values["created_at"] = payment.created_at.isoformat()
+def encode_payment(payment: Payment) -> str:
+    """A payment as an idempotency key stores it."""
+    return _encode(payment)
+
+
+def decode_payment(text: str) -> Payment:
+    return _decode(text, Payment)
+
+
+def _encode(record: Payment | Refund) -> str:
+    values = asdict(record)
+    values["created_at"] = record.created_at.isoformat()
     return json.dumps(values)
 
 
-def _decode(text: str) -> Payment:
+def _decode(text: str, kind: type[_Record]) -> _Record:
     values = json.loads(text)
     values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return Payment(**values)
+    return kind(**values)
 
 
 __all__ = [
     "OUTGOING_KINDS",
     "cash_in",
     "cash_out",
+    "decode_payment",
+    "encode_payment",
     "get_payment",
+    "list_refunds",
+    "pay_merchant",
+    "pay_merchant_in",
+    "payment_event",
+    "refund",
+    "refund_event",
     "send_money",
     "top_up_float",
 ]

@@ -188,7 +188,7 @@ class SqlPeopleRepository:
 
     def get_payment(self, payment_id: str) -> Payment | None:
         row = self._conn.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
-        return None if row is None else _payment(row)
+        return None if row is None else payment_from_row(row)
 
     def unclaimed_payments(self, phone: str, limit: int) -> list[Payment]:
         query = (
@@ -202,7 +202,7 @@ class SqlPeopleRepository:
             .order_by(payments.c.created_at, payments.c.id)
             .limit(limit)
         )
-        return [_payment(row) for row in self._conn.execute(query)]
+        return [payment_from_row(row) for row in self._conn.execute(query)]
 
     def claim_payment(self, payment_id: str, payee_wallet_id: str) -> None:
         result = self._conn.execute(
@@ -314,7 +314,7 @@ def _wallet(row: Row[Any]) -> Wallet:
     return Wallet(id=row.id, user_id=row.user_id, currency=row.currency, account_id=row.account_id)
 
 
-def _payment(row: Row[Any]) -> Payment:
+def payment_from_row(row: Row[Any]) -> Payment:
     return Payment(
         id=row.id,
         kind=row.kind,
@@ -329,4 +329,6 @@ def _payment(row: Row[Any]) -> Payment:
         hold_id=row.hold_id,
         fee_hold_id=row.fee_hold_id,
         created_at=row.created_at,
+        refunded=row.refunded,
+        fee_refunded=row.fee_refunded,
     )

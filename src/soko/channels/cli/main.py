@@ -247,6 +247,10 @@ def _print_demo(runtime: bootstrap.Runtime) -> None:
             person.name, person.kind, person.phone, person.user_id, person.till_number or ""
         )
     console.print(table)
+    pay_url = f"{runtime.settings.base_url}/pay/{summary.payment_request_id}"
+    console.print(
+        f"An open payment request of Wanjiru's Kiosk, to pay with a phone and PIN: {pay_url}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

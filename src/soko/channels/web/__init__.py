@@ -1,0 +1,1 @@
+"""The web channel: pages people open in a phone's browser."""

@@ -1,0 +1,142 @@
+"""The public pay page of a payment request: what is asked, its QR code, and a phone-and-PIN form.
+
+No cookies and no session: the form carries the payer's phone number and PIN, so a forged
+cross-site post would need the PIN itself. The idempotency key is made when the form is drawn,
+so a double tap or a resent form pays once. Refusals come back as a short sentence on the form
+(messages.py) with the request unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from soko import limits
+from soko.channels.api.deps import ContextDep
+from soko.channels.qr_images import qr_svg
+from soko.channels.web.messages import message_for
+from soko.domain import errors
+from soko.domain.money import Currency, Money
+from soko.services import payment_requests, qr, users
+from soko.services.ports import Context, PaymentRequest, PaymentRequestStatus
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
+
+#: What the page says of a request that can no longer be paid.
+_STATUS_TEXT = {
+    PaymentRequestStatus.PAID: "This request has been paid. Thank you.",
+    PaymentRequestStatus.CANCELLED: "The merchant cancelled this request.",
+    PaymentRequestStatus.EXPIRED: "This request has expired. Ask the merchant for a new one.",
+}
+
+#: The page may not be framed (clickjacking) and loads nothing from anywhere.
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+RequestId = Annotated[str, Path(max_length=64)]
+
+
+@router.get("/pay/{request_id}", response_class=HTMLResponse)
+def pay_page(request: Request, request_id: RequestId, ctx: ContextDep) -> HTMLResponse:
+    made = _request_or_none(ctx, request_id)
+    if made is None:
+        return _not_found(request)
+    return _page(request, ctx, made)
+
+
+@router.post("/pay/{request_id}", response_class=HTMLResponse)
+def pay(
+    request: Request,
+    request_id: RequestId,
+    *,
+    ctx: ContextDep,
+    phone: Annotated[str, Form(max_length=limits.PHONE_TEXT_LENGTH_MAX)],
+    pin: Annotated[str, Form(max_length=16)],
+    idempotency_key: Annotated[str, Form(max_length=limits.IDEMPOTENCY_KEY_LENGTH_MAX)],
+) -> HTMLResponse:
+    made = _request_or_none(ctx, request_id)
+    if made is None:
+        return _not_found(request)
+    merchant = users.get_user(ctx, made.merchant_id)
+    try:
+        payer = users.find_by_phone(ctx, phone, default_region=merchant.country)
+        users.verify_pin(ctx, payer.id, pin)
+        payment = payment_requests.pay_request(
+            ctx, payer_id=payer.id, request_id=made.id, idempotency_key=f"web:{idempotency_key}"
+        )
+    except errors.DomainError as refused:
+        status = 409 if refused.kind == "conflict" else 422
+        return _page(request, ctx, made, phone=phone, error=message_for(refused), status=status)
+    return templates.TemplateResponse(
+        request,
+        "paid.html",
+        _facts(ctx, made) | {"payment_id": payment.id},
+        status_code=201,
+        headers=_HEADERS,
+    )
+
+
+def _request_or_none(ctx: Context, request_id: str) -> PaymentRequest | None:
+    try:
+        return payment_requests.get_request(ctx, request_id)
+    except errors.PaymentRequestNotFound:
+        return None
+
+
+def _facts(ctx: Context, made: PaymentRequest) -> dict[str, Any]:
+    merchant = users.get_merchant(ctx, made.merchant_id)
+    return {
+        "request_id": made.id,
+        "merchant_name": merchant.trading_name,
+        "till_number": merchant.till_number,
+        "reference": made.reference,
+        "description": made.description,
+        "amount": str(Money(made.amount, Currency.of(made.currency))),
+    }
+
+
+def _page(
+    request: Request,
+    ctx: Context,
+    made: PaymentRequest,
+    *,
+    phone: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    state = made.status_at(ctx.clock.now())
+    context = _facts(ctx, made) | {
+        "status": state.value,
+        "status_text": _STATUS_TEXT.get(state, ""),
+        "expires_at": made.expires_at.astimezone(ctx.timezone).strftime("%d %b %Y %H:%M"),
+        "phone": phone,
+        "error": error,
+        # A fresh key per drawing of the form: the same form posted twice pays once.
+        "idempotency_key": ctx.ids.new("web"),
+        "qr_svg": qr_svg(qr.request_code(ctx, made).payload())
+        if state is PaymentRequestStatus.OPEN
+        else "",
+    }
+    return templates.TemplateResponse(
+        request, "pay.html", context, status_code=status, headers=_HEADERS
+    )
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><title>Not found</title><p>There is no such payment request.</p>",
+        status_code=404,
+        headers=_HEADERS,
+    )

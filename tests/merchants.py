@@ -1,0 +1,79 @@
+"""People and shops for merchant tests: tier-2 consumers with money, merchants, snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count
+
+from soko.domain.chart import AccountCode
+from soko.domain.money import Money
+from soko.domain.users import Merchant, User, UserKind
+from soko.services import ledger, payments, users, wallets
+from soko.services.ports import Context
+from soko.services.reconcile import reconcile
+from soko.services.users import MerchantDetails
+
+_numbers = count(100_000)
+_keys = count()
+
+
+def kes(text: str) -> Money:
+    return Money.parse(text, "KES")
+
+
+def key() -> str:
+    return f"key-{next(_keys)}"
+
+
+def phone() -> str:
+    return f"+2547{next(_numbers):08d}"
+
+
+def consumer(ctx: Context, name: str = "Amina", *, funds: str | None = None) -> User:
+    user = users.register(ctx, kind=UserKind.CONSUMER, phone=phone(), name=name, pin="2468")
+    # Tier 2: the tests are about merchants, not about the KYC limits of small wallets.
+    user = users.set_kyc_tier(ctx, user.id, 2, national_id="12345678")
+    if funds is not None:
+        fund(ctx, user, kes(funds))
+    return user
+
+
+def shop(ctx: Context, category: str = "5999", name: str = "Wanjiru's Kiosk") -> Merchant:
+    user = users.register(
+        ctx,
+        kind=UserKind.MERCHANT,
+        phone=phone(),
+        name="Wanjiru",
+        merchant=MerchantDetails(trading_name=name, category_code=category),
+    )
+    return users.get_merchant(ctx, user.id)
+
+
+def fund(ctx: Context, user: User, amount: Money) -> None:
+    """Operator float to an agent, then cash in: money enters as it does in the field."""
+    agent = users.register(ctx, kind=UserKind.AGENT, phone=phone(), name="Float agent")
+    payments.top_up_float(ctx, agent_id=agent.id, amount=amount, idempotency_key=key())
+    payments.cash_in(
+        ctx, agent_id=agent.id, customer_phone=user.phone, amount=amount, idempotency_key=key()
+    )
+
+
+def balance(ctx: Context, user_id: str, currency: str = "KES") -> int:
+    for view in wallets.list_wallets(ctx, user_id):
+        if view.wallet.currency == currency:
+            return view.balance.amount_minor
+    return 0
+
+
+def fees(ctx: Context) -> int:
+    return ledger.system_account(ctx, AccountCode.FEES, "KES").balance
+
+
+@dataclass
+class Snapshot:
+    transfers: int
+    fees: int
+
+    @classmethod
+    def of(cls, ctx: Context) -> Snapshot:
+        return cls(reconcile(ctx).transfers, fees(ctx))
