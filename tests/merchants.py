@@ -65,6 +65,14 @@ def balance(ctx: Context, user_id: str, currency: str = "KES") -> int:
     return 0
 
 
+def available(ctx: Context, user_id: str, currency: str = "KES") -> int:
+    """What the user may still spend: the balance less open holds (escrow, payouts)."""
+    for view in wallets.list_wallets(ctx, user_id):
+        if view.wallet.currency == currency:
+            return view.available.amount_minor
+    return 0
+
+
 def fees(ctx: Context) -> int:
     return ledger.system_account(ctx, AccountCode.FEES, "KES").balance
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from soko import limits
 from soko.config import Settings
+from soko.domain.escrow import EscrowPolicy, UndeliveredRule
 from soko.domain.fees import (
     ANY_CATEGORY,
     BASIS_POINTS_WHOLE,
@@ -206,6 +207,11 @@ def build(
         unclaimed_transfer_seconds=settings.unclaimed_transfer_seconds,
         qr_guid=settings.qr_guid,
         qr_merchant_city=settings.qr_merchant_city,
+        escrow=EscrowPolicy(
+            inspection_seconds=settings.escrow_inspection_seconds,
+            delivery_seconds=settings.escrow_delivery_seconds,
+            undelivered=UndeliveredRule(settings.escrow_undelivered),
+        ),
         webhook_sender=HttpWebhookSender(
             allow_private_networks=settings.webhook_allow_private_networks
         ),

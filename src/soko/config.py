@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     )
     #: Tests only: kill the worker process (exit 137) at this point of a payout, to prove that a
     #: crash there loses and doubles nothing. Empty in production.
-    fault: Literal["", "payout_after_submit", "payout_after_outcome"] = ""
+    fault: Literal[
+        "", "payout_after_submit", "payout_after_outcome", "escrow_after_first_timer"
+    ] = ""
     #: argon2id cost for PIN hashes (the defaults take about 50 ms here; tests use the minimum).
     pin_hash_time_cost: int = Field(default=2, ge=1, le=10)
     pin_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)
@@ -86,6 +88,16 @@ class Settings(BaseSettings):
     #: Where customers reach this server (pay links in payment requests); by default
     #: http://HOST:PORT. Set it to the public https address behind a proxy.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    #: Escrow timers: how long a buyer has after delivery to dispute before the money is
+    #: released, how long after the ship-by date the carrier has to deliver, and what happens
+    #: to an order not delivered by then (refund it, or open a dispute for an operator).
+    escrow_inspection_seconds: int = Field(
+        default=limits.ESCROW_INSPECTION_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
+    )
+    escrow_delivery_seconds: int = Field(
+        default=limits.ESCROW_DELIVERY_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
+    )
+    escrow_undelivered: Literal["refund", "dispute"] = "refund"
     #: Public name shown in the API documents.
     operator_name: str = "Soko"
 

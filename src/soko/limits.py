@@ -173,3 +173,42 @@ PAYOUT_RETRY_SECONDS_MAX: Final = 900
 #: (SOKO_SANDBOX_PAYOUT_SECONDS), at most a day.
 SANDBOX_PAYOUT_SECONDS: Final = 30
 SANDBOX_PAYOUT_SECONDS_MAX: Final = 24 * 3600
+
+#: Escrow. The buyer has this long after delivery to dispute before the money is released (the
+#: default of SOKO_ESCROW_INSPECTION_SECONDS; Alipay's guaranteed trade gives about ten days
+#: after shipping, we count from delivery), and the carrier this long after the ship-by date
+#: to deliver (SOKO_ESCROW_DELIVERY_SECONDS).
+ESCROW_INSPECTION_SECONDS: Final = 3 * 24 * 3600
+ESCROW_DELIVERY_SECONDS: Final = 14 * 24 * 3600
+#: A ship-by date is at most this far ahead.
+ESCROW_SHIP_BY_SECONDS_MAX: Final = 90 * 24 * 3600
+#: Items on one order, their names, and the quantity of one item.
+ESCROW_ITEMS_MAX: Final = 50
+ESCROW_ITEM_NAME_LENGTH_MAX: Final = 80
+ESCROW_ITEM_QUANTITY_MAX: Final = 100_000
+#: Digits of a delivery code, and wrong codes before it locks.
+DELIVERY_CODE_DIGITS: Final = 6
+DELIVERY_CODE_ATTEMPTS_MAX: Final = 5
+#: A dispute's message and seller's answer, its evidence references.
+DISPUTE_TEXT_LENGTH_MAX: Final = 1000
+DISPUTE_EVIDENCE_MAX: Final = 20
+DISPUTE_EVIDENCE_LENGTH_MAX: Final = 200
+#: Orders whose timer one worker tick runs, each in its own transaction.
+ESCROW_TIMERS_PER_BATCH_MAX: Final = 100
+
+#: Shipments and carriers. A carrier's code (a lowercase slug), a tracking number, and the id a
+#: carrier (or an operator) gives a tracking event.
+CARRIER_CODE_LENGTH_MIN: Final = 2
+CARRIER_CODE_LENGTH_MAX: Final = 32
+TRACKING_NUMBER_LENGTH_MAX: Final = 40
+CARRIER_EVENT_ID_LENGTH_MAX: Final = 128
+#: A carrier's webhook: how far its webhook-timestamp may be from our clock, either way (Standard
+#: Webhooks' tolerance: a captured request cannot be replayed later), the largest body read, and
+#: the signatures looked at in one webhook-signature header (more than one while rotating).
+CARRIER_CLOCK_TOLERANCE_SECONDS: Final = 5 * 60
+CARRIER_EVENT_BODY_BYTES_MAX: Final = 4096
+CARRIER_SIGNATURES_MAX: Final = 5
+#: A tracking event happened at most this long ago (an older date is a typo).
+TRACKING_EVENT_AGE_SECONDS_MAX: Final = 366 * 24 * 3600
+#: Tracking events shown with a shipment: its latest ones (a parcel has a dozen or so).
+TRACKING_EVENTS_SHOWN_MAX: Final = 100

@@ -132,6 +132,18 @@ RULE_REFUSALS = frozenset(
         "qr_checksum_invalid",
         "qr_field_invalid",
         "amount_too_precise",
+        # A tracking event's time: `format: date-time` admits leap seconds, year 0000 and any
+        # future or long past date; Soko takes real times, not ahead of its clock, within a year.
+        "tracking_event_time_invalid",
+        # Escrow orders: item names of printable characters (as for names above), and a ship-by
+        # date after now and within 90 days, which no schema can state relative to the clock.
+        "order_items_invalid",
+        "deadline_invalid",
+        # A scanned code and a payment request decide the amount; a static code needs the payer's.
+        "amount_differs_from_request",
+        "amount_required",
+        "qr_not_payable",
+        "qr_currency_unknown",
     }
 )
 

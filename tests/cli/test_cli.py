@@ -44,13 +44,14 @@ def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) 
     first = runner.invoke(app, ["demo"], env=env)
     assert first.exit_code == 0, first.output
     assert "Demo data loaded: 8 payments (every PIN is 1234)" in first.output
-    # 2 float top-ups, 3 cash-ins with their commissions, 3 sends with their fees.
-    assert transfers() == 14
+    # 2 float top-ups, 3 cash-ins with their commissions, 2 till payments and a send with
+    # their fees, and the escrow order's hold.
+    assert transfers() == 15
 
     second = runner.invoke(app, ["demo"], env=env)
     assert second.exit_code == 0
     assert "already loaded" in second.output
-    assert transfers() == 14  # the second run changed nothing
+    assert transfers() == 15  # the second run changed nothing
 
     report = runner.invoke(app, ["reconcile"], env=env)
     assert report.exit_code == 0, report.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
+from merchants import consumer, kes, key, shop
 from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.cli.main import app
@@ -23,8 +25,8 @@ from soko.domain.chart import AccountCode, TransferCode
 from soko.domain.ledger import Account, Transfer
 from soko.domain.money import Money
 from soko.domain.users import UserKind
-from soko.services import ledger, users, wallets
-from soko.services.ports import Context
+from soko.services import escrow, ledger, users, wallets
+from soko.services.ports import Context, OrderItem
 from soko.services.reconcile import ReconcileReport, reconcile
 from soko.storage.tables import accounts, metadata
 
@@ -35,6 +37,7 @@ CHECKS = {
     "pending_transfers_consistent",
     "transfers_well_formed",
     "wallets_well_formed",
+    "escrow_holds_open_orders",
 }
 
 WALLET_RULE = "ck_accounts_debits_must_not_exceed_credits"
@@ -413,4 +416,28 @@ def test_a_wallet_whose_account_changed_currency_is_caught(
     assert failed(report) == {"wallets_well_formed"}
     assert problems(report, "wallets_well_formed") == [
         f"wallet {wallet.id}'s account is not a customer account in its currency"
+    ]
+
+
+def test_escrow_that_does_not_match_its_open_orders_is_caught(
+    any_ctx: Context, any_runtime: Runtime
+) -> None:
+    buyer = consumer(any_ctx, funds="100.00")
+    seller = shop(any_ctx)
+    order = escrow.create_order(
+        any_ctx, seller_id=seller.user_id, buyer_id=buyer.id, amount=kes("40.00"),
+        items=[OrderItem("Mangoes", 10)], ship_by=any_ctx.clock.now() + timedelta(days=1),
+        idempotency_key=key(),
+    )  # fmt: skip
+    escrow.fund(any_ctx, buyer_id=buyer.id, order_id=order.id, idempotency_key=key())
+    assert reconcile(any_ctx).passed
+    # An order's amount edited behind the ledger's back: escrow now holds less than it owes.
+    corrupt(
+        any_runtime,
+        ("UPDATE escrow_orders SET amount = amount + 1 WHERE id = :id", {"id": order.id}),
+    )
+    report = reconcile(any_ctx)
+    assert failed(report) == {"escrow_holds_open_orders"}
+    assert problems(report, "escrow_holds_open_orders") == [
+        "KES: escrow holds 4000, open orders 4001"
     ]

@@ -18,25 +18,34 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │   ├── IdempotencyKeyInvalid
     │   ├── WebhookUrlInvalid, WebhookEventTypeUnknown, WebhookEventTypesRequired
     │   ├── QrMalformed, QrChecksumInvalid, QrCurrencyUnknown, QrFieldInvalid
+    │   ├── CarrierCodeInvalid, TrackingNumberInvalid, TrackingEventKindUnknown,
+    │   │   CarrierEventIdInvalid, TrackingEventTimeInvalid, CarrierEventMalformed
     │   └── PhoneNumberInvalid, CountryUnknown, NameInvalid, MerchantCategoryInvalid,
     │       PinMalformed, KycTierInvalid, NationalIdRequired, MessageTooLong, RecipientRequired,
     │       RecipientIsSender,
     │       UserKindMismatch, PaymentNotRefundable, ReferenceInvalid, ExpiryInvalid,
-    │       AmountDiffersFromRequest, AmountRequired,
+    │       AmountDiffersFromRequest, AmountRequired, EscrowSplitMismatch, DeadlineInvalid,
+    │       OrderItemsInvalid,
     │       BankCodeInvalid, BankAccountNumberInvalid, BankAccountNameInvalid,
     │       MobileMoneyCurrencyMismatch
     ├── NotFound                     kind=not_found
     │   ├── WebhookEndpointNotFound, WebhookDeliveryNotFound
+    │   ├── CarrierNotFound, ShipmentNotFound, TrackingNumberUnknown
     │   ├── AccountNotFound, DebitAccountNotFound, CreditAccountNotFound,
     │   │   TransferNotFound, PendingTransferNotFound, UserNotFound, WalletNotFound,
     │   │   ApiKeyNotFound, PaymentNotFound, MerchantNotFound, PaymentRequestNotFound,
-    │   │   PayoutNotFound
+    │   │   PayoutNotFound, EscrowNotFound
     ├── Conflict                     kind=conflict    the state moved on; the request was fine
     │   ├── WebhookDeliveryNotDead, WebhookEndpointDisabled
+    │   ├── CarrierExists, CarrierDisabled, TrackingNumberTaken, CarrierEventIdReused
     │   ├── PendingTransferAlreadyPosted, PendingTransferAlreadyVoided,
     │   │   PendingTransferAlreadyExpired, PendingTransferNotExpired, AccountExists,
     │   │   IdempotencyKeyReused, TransactionConflict, PhoneNumberTaken,
-    │   │   PaymentRequestAlreadyPaid, PaymentRequestExpired, PaymentRequestCancelled
+    │   │   PaymentRequestAlreadyPaid, PaymentRequestExpired, PaymentRequestCancelled,
+    │   │   EscrowAlreadyFunded, EscrowNotFunded, EscrowAlreadyShipped, EscrowNotShipped,
+    │   │   EscrowAlreadyDelivered, EscrowNotDelivered, EscrowDisputed, EscrowNotDisputed,
+    │   │   EscrowAlreadyReleased, EscrowAlreadyRefunded, EscrowAlreadyCancelled,
+    │   │   EscrowAlreadyResolved
     ├── Rejected                     kind=rejected    a limit or balance rule says no
     │   ├── WebhookEndpointLimitReached
     │   ├── ExceedsCredits, ExceedsDebits, OverflowsDebits, OverflowsCredits,
@@ -44,9 +53,9 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │   │   ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit, ExceedsBalanceLimit,
     │   │   ExceedsRefundableAmount, QrNotPayable
     ├── Forbidden                    kind=forbidden   the caller may not do this
-    │   └── PinIncorrect, PinLocked, PinNotSet
+    │   └── PinIncorrect, PinLocked, PinNotSet, DeliveryCodeIncorrect, DeliveryCodeLocked
     └── Unauthenticated              kind=unauthenticated   the caller did not prove who it is
-        └── ApiKeyInvalid, SessionInvalid
+        └── ApiKeyInvalid, SessionInvalid, CarrierSignatureInvalid, CarrierTimestampInvalid
 
 ``transient`` follows TigerBeetle: True only where the very same request may succeed later without
 any change by the caller (a transaction conflict). Balance rules are not transient: a retry of the
@@ -604,6 +613,177 @@ class WebhookEndpointDisabled(Conflict):
 class WebhookEndpointLimitReached(Rejected):
     code = "webhook_endpoint_limit_reached"
     title = "The merchant has as many enabled webhook endpoints as allowed; disable one first."
+
+
+# --- escrow -------------------------------------------------------------------------------------
+
+
+class EscrowNotFound(NotFound):
+    code = "escrow_not_found"
+    title = "The escrow order does not exist."
+
+
+class EscrowAlreadyFunded(Conflict):
+    code = "escrow_already_funded"
+    title = "The order has been paid into escrow already."
+
+
+class EscrowNotFunded(Conflict):
+    code = "escrow_not_funded"
+    title = "The order has not been paid into escrow yet."
+
+
+class EscrowAlreadyShipped(Conflict):
+    code = "escrow_already_shipped"
+    title = "The goods have been shipped already."
+
+
+class EscrowNotShipped(Conflict):
+    code = "escrow_not_shipped"
+    title = "The goods have not been shipped yet."
+
+
+class EscrowAlreadyDelivered(Conflict):
+    code = "escrow_already_delivered"
+    title = "The goods have been delivered already."
+
+
+class EscrowNotDelivered(Conflict):
+    code = "escrow_not_delivered"
+    title = "The goods have not been delivered yet."
+
+
+class EscrowDisputed(Conflict):
+    code = "escrow_disputed"
+    title = "The order is disputed: its money is frozen until an operator resolves it."
+
+
+class EscrowNotDisputed(Conflict):
+    code = "escrow_not_disputed"
+    title = "The order is not disputed."
+
+
+class EscrowAlreadyReleased(Conflict):
+    code = "escrow_already_released"
+    title = "The order's money has been released to the seller already."
+
+
+class EscrowAlreadyRefunded(Conflict):
+    code = "escrow_already_refunded"
+    title = "The order's money has been refunded to the buyer already."
+
+
+class EscrowAlreadyCancelled(Conflict):
+    code = "escrow_already_cancelled"
+    title = "The order was cancelled."
+
+
+class EscrowAlreadyResolved(Conflict):
+    code = "escrow_already_resolved"
+    title = "The order's dispute has been resolved already."
+
+
+class EscrowSplitMismatch(InvalidInput):
+    code = "escrow_split_mismatch"
+    title = "The parts of a split must add up to the amount held in escrow."
+
+
+class DeliveryCodeIncorrect(Forbidden):
+    code = "delivery_code_incorrect"
+    title = "The delivery code is wrong."
+
+
+class DeliveryCodeLocked(Forbidden):
+    code = "delivery_code_locked"
+    title = "Too many wrong delivery codes: the buyer must confirm receipt instead."
+
+
+class DeadlineInvalid(InvalidInput):
+    code = "deadline_invalid"
+    title = "The deadline is in the past or too far ahead."
+
+
+class OrderItemsInvalid(InvalidInput):
+    code = "order_items_invalid"
+    title = "An order lists 1 to 50 items, each with a name and a positive quantity."
+
+
+# --- shipments and carriers -------------------------------------------------------------------
+
+
+class CarrierCodeInvalid(InvalidInput):
+    code = "carrier_code_invalid"
+    title = "A carrier code is 2 to 32 lowercase letters, digits or dashes, starting with a letter."
+
+
+class TrackingNumberInvalid(InvalidInput):
+    code = "tracking_number_invalid"
+    title = "A tracking number is 1 to 40 letters, digits or dashes."
+
+
+class TrackingEventKindUnknown(InvalidInput):
+    code = "tracking_event_kind_unknown"
+    title = "The tracking event kind is not one Soko knows."
+
+
+class CarrierEventIdInvalid(InvalidInput):
+    code = "carrier_event_id_invalid"
+    title = "An event id is 1 to 128 printable ASCII characters without spaces."
+
+
+class TrackingEventTimeInvalid(InvalidInput):
+    code = "tracking_event_time_invalid"
+    title = "occurred_at must be an ISO 8601 time with its offset, not in the future."
+
+
+class CarrierEventMalformed(InvalidInput):
+    code = "carrier_event_malformed"
+    title = "The carrier event body is not the JSON object Soko expects."
+
+
+class CarrierNotFound(NotFound):
+    code = "carrier_not_found"
+    title = "The carrier does not exist."
+
+
+class ShipmentNotFound(NotFound):
+    code = "shipment_not_found"
+    title = "The shipment does not exist."
+
+
+class TrackingNumberUnknown(NotFound):
+    code = "tracking_number_unknown"
+    title = "No shipment of this carrier has this tracking number."
+
+
+class CarrierExists(Conflict):
+    code = "carrier_exists"
+    title = "A carrier with this code exists already."
+
+
+class CarrierDisabled(Conflict):
+    code = "carrier_disabled"
+    title = "The carrier is disabled: it takes no new shipments and its events are refused."
+
+
+class TrackingNumberTaken(Conflict):
+    code = "tracking_number_taken"
+    title = "The carrier's tracking number belongs to another shipment."
+
+
+class CarrierEventIdReused(Conflict):
+    code = "carrier_event_id_reused"
+    title = "The event id was used before for another event."
+
+
+class CarrierSignatureInvalid(Unauthenticated):
+    code = "carrier_signature_invalid"
+    title = "The carrier event's webhook-signature is missing or does not match."
+
+
+class CarrierTimestampInvalid(Unauthenticated):
+    code = "carrier_timestamp_invalid"
+    title = "The webhook-timestamp is malformed or more than 5 minutes from Soko's clock."
 
 
 # --- reads, idempotency and transactions ------------------------------------------------------

@@ -30,6 +30,13 @@ class EventType(StrEnum):
     REFUND_SUCCEEDED = "refund.succeeded"
     PAYOUT_PAID = "payout.paid"
     PAYOUT_FAILED = "payout.failed"
+    ESCROW_FUNDED = "escrow.funded"
+    ESCROW_SHIPPED = "escrow.shipped"
+    ESCROW_DELIVERED = "escrow.delivered"
+    ESCROW_RELEASED = "escrow.released"
+    ESCROW_REFUNDED = "escrow.refunded"
+    ESCROW_DISPUTED = "escrow.disputed"
+    ESCROW_RESOLVED = "escrow.resolved"
 
 
 EVENT_TYPES = frozenset(EventType)

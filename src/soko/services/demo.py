@@ -9,12 +9,13 @@ any demo person (phone and PIN are printed) and try every endpoint at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from soko import limits
 from soko.domain.money import Money
 from soko.domain.users import User, UserKind
-from soko.services import payment_requests, payments, users
-from soko.services.ports import Context
+from soko.services import escrow, payment_requests, payments, users
+from soko.services.ports import Context, OrderItem
 from soko.services.transactions import in_transaction
 from soko.services.users import MerchantDetails
 
@@ -37,6 +38,8 @@ class DemoSummary:
     payments: int
     #: An open payment request of Wanjiru's Kiosk, to pay at its public page.
     payment_request_id: str
+    #: A funded escrow order: Amina buying from Wanjiru's Kiosk.
+    escrow_order_id: str
 
 
 # (kind, phone, name, national id, merchant details)
@@ -103,4 +106,19 @@ def load_demo(ctx: Context) -> tuple[DemoSummary | None, bool]:
         reference="ORDER-0001", description="A week of vegetables, delivered",
         expires_in_seconds=limits.PAYMENT_REQUEST_SECONDS_MAX, idempotency_key=key("invoice"),
     )  # fmt: skip
-    return DemoSummary(people=people, payments=len(moves), payment_request_id=invoice.id), False
+    # A guaranteed trade: Amina pays Wanjiru's Kiosk into escrow; the money waits
+    # there until the goods arrive (or the ship-by date passes).
+    order = escrow.create_order(
+        ctx, seller_id=made["+254700100200"].id, buyer_id=made["+254712100200"].id,
+        amount=Money.parse("2400.00", "KES"), items=[OrderItem("Sack of maize flour, 24 kg", 1)],
+        ship_by=ctx.clock.now() + timedelta(days=3), description="Delivered to Kisumu",
+        idempotency_key=key("escrow-order"),
+    )  # fmt: skip
+    escrow.fund(ctx, buyer_id=order.buyer_id, order_id=order.id, idempotency_key=key("escrow-fund"))
+    summary = DemoSummary(
+        people=people,
+        payments=len(moves),
+        payment_request_id=invoice.id,
+        escrow_order_id=order.id,
+    )
+    return summary, False

@@ -38,7 +38,7 @@ from soko.services.wallets import wallet_for
 _Record = TypeVar("_Record", Payment, Refund)
 
 #: Money leaving a wallet by the customer's own choice: what the daily and monthly limits count.
-OUTGOING_KINDS = frozenset({"p2p", "cash_out", "merchant"})
+OUTGOING_KINDS = frozenset({"p2p", "cash_out", "merchant", "escrow"})
 
 
 def send_money(

@@ -13,10 +13,12 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from soko.domain.escrow import Deadlines, EscrowAction, EscrowPolicy, EscrowState
 from soko.domain.fees import FeeKind, FeeTable, MerchantRate
 from soko.domain.kyc import TierLimits
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer
 from soko.domain.payouts import Destination, Payout, PayoutState, RailStatus
+from soko.domain.shipments import Carrier, Shipment, ShipmentStep, TrackingEvent
 from soko.domain.users import Merchant, User
 
 
@@ -493,6 +495,10 @@ class NotificationsRepository(Protocol):
 
     def get_sms(self, sms_id: str) -> SmsMessage | None: ...
 
+    def list_sms_to(self, phone: str, limit: int) -> list[SmsMessage]:
+        """Texts to `phone`, oldest first."""
+        ...
+
     def claim_due_sms(self, now: datetime, lease_until: datetime, limit: int) -> list[DueSms]: ...
 
     def record_sms(self, sms_id: str, attempted: Attempted) -> bool: ...
@@ -561,6 +567,138 @@ class PinHasher(Protocol):
     def verify(self, pin_hash: str, pin: str) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class OrderItem:
+    name: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowOrder:
+    """A guaranteed trade: what the buyer pays for, where the money is, which clock runs."""
+
+    id: str
+    seller_id: str
+    buyer_id: str
+    currency: str
+    amount: int
+    description: str | None
+    items: tuple[OrderItem, ...]
+    state: EscrowState
+    disputed_from: EscrowState | None
+    disputed_at: datetime | None
+    deadlines: Deadlines
+    timer_action: EscrowAction | None
+    timer_due_at: datetime | None
+    hold_id: str | None
+    code_failures: int
+    #: Where the money went once closed: the seller's part, the fee on it, the buyer's part.
+    released: int
+    fee: int
+    refunded: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowDispute:
+    id: str
+    order_id: str
+    reason: str
+    message: str
+    evidence: tuple[str, ...]
+    seller_answer: str | None
+    answered_at: datetime | None
+    #: withdrawn, release, refund or split; None while open.
+    outcome: str | None
+    to_buyer: int | None
+    to_seller: int | None
+    note: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class EscrowRepository(Protocol):
+    def insert_order(self, order: EscrowOrder) -> None: ...
+
+    def get_order(self, order_id: str, *, lock: bool = False) -> EscrowOrder | None: ...
+
+    def update_order(self, order: EscrowOrder, *, expected_state: EscrowState) -> None:
+        """Store the order's mutable fields if it is still in `expected_state`; else raise
+        `TransientConflict` (another transaction moved it first)."""
+        ...
+
+    def set_delivery_code(self, order_id: str, code_hash: str) -> None: ...
+
+    def delivery_code_hash(self, order_id: str) -> str | None: ...
+
+    def count_code_failure(self, order_id: str) -> int:
+        """Add one wrong delivery code; returns the count."""
+        ...
+
+    def list_orders(self, user_id: str, *, limit: int, before_id: str | None) -> list[EscrowOrder]:
+        """Orders the user buys or sells, newest first, strictly older than `before_id`."""
+        ...
+
+    def due_order_ids(self, now: datetime, limit: int) -> list[str]:
+        """Orders whose timer is due, oldest deadline first, skipping rows others hold."""
+        ...
+
+    def insert_dispute(self, dispute: EscrowDispute) -> None: ...
+
+    def open_dispute(self, order_id: str) -> EscrowDispute | None: ...
+
+    def update_dispute(self, dispute: EscrowDispute) -> None: ...
+
+    def list_disputes(self, order_id: str) -> list[EscrowDispute]: ...
+
+    def holding_by_currency(self) -> dict[str, int]:
+        """The sum of the amounts of orders whose money is held, per currency (reconcile)."""
+        ...
+
+
+class ShipmentsRepository(Protocol):
+    """Carriers, the shipments of escrow orders, and their tracking events."""
+
+    def insert_carrier(self, carrier: Carrier, secret: str) -> None:
+        """Raises `TransientConflict` if the code was taken meanwhile."""
+        ...
+
+    def get_carrier(self, code: str) -> Carrier | None: ...
+
+    def carrier_secret(self, code: str) -> str | None: ...
+
+    def list_carriers(self, *, limit: int, after_code: str | None) -> list[Carrier]:
+        """By code, strictly after `after_code` if given."""
+        ...
+
+    def disable_carrier(self, code: str, now: datetime) -> None: ...
+
+    def insert_shipment(self, shipment: Shipment) -> None:
+        """Raises `TransientConflict` if the order or the tracking number was taken meanwhile."""
+        ...
+
+    def get_shipment(self, shipment_id: str, *, lock: bool = False) -> Shipment | None: ...
+
+    def find_shipment(
+        self, carrier_code: str, tracking_number: str, *, lock: bool = False
+    ) -> Shipment | None: ...
+
+    def shipment_for_order(self, order_id: str) -> Shipment | None: ...
+
+    def set_step(self, shipment_id: str, step: ShipmentStep, now: datetime) -> None: ...
+
+    def find_event(self, carrier_code: str, carrier_event_id: str) -> TrackingEvent | None: ...
+
+    def insert_event(self, event: TrackingEvent) -> None:
+        """Raises `TransientConflict` if the carrier's event id was stored meanwhile."""
+        ...
+
+    def list_events(self, shipment_id: str, limit: int) -> list[TrackingEvent]:
+        """The shipment's latest `limit` events, oldest first (by when they happened)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Rolls back on exit unless `commit` was called."""
 
@@ -571,6 +709,8 @@ class UnitOfWork(Protocol):
     notifications: NotificationsRepository
     merchant_payments: MerchantPaymentsRepository
     payouts: PayoutRepository
+    escrow: EscrowRepository
+    shipments: ShipmentsRepository
 
     def commit(self) -> None: ...
 
@@ -610,6 +750,8 @@ class Context:
     #: The operator's identifier in EMVCo QR codes, and the city its merchants' codes print.
     qr_guid: str
     qr_merchant_city: str
+    #: The operator's escrow timers (inspection period, delivery window, the undelivered rule).
+    escrow: EscrowPolicy
     #: Where payouts go, and how long a worker's claim on one lasts.
     payout_rail: PayoutRail
     payout_lease_seconds: int
@@ -631,12 +773,16 @@ __all__: Sequence[str] = (
     "CurrencyTotals",
     "DueSms",
     "DueWebhook",
+    "EscrowDispute",
+    "EscrowOrder",
+    "EscrowRepository",
     "GatewayFailed",
     "IdGenerator",
     "IdempotencyRepository",
     "LedgerRepository",
     "MerchantPaymentsRepository",
     "NotificationsRepository",
+    "OrderItem",
     "Payment",
     "PaymentRequest",
     "PaymentRequestStatus",
@@ -647,6 +793,7 @@ __all__: Sequence[str] = (
     "PinHasher",
     "ReconcileQueries",
     "Refund",
+    "ShipmentsRepository",
     "SmsMessage",
     "SmsSender",
     "StoredResult",

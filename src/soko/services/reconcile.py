@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from soko import limits
+from soko.domain.chart import SYSTEM_ACCOUNTS, AccountCode
 from soko.services.ports import Context, UnitOfWork
 from soko.services.transactions import in_transaction
 
@@ -64,6 +65,7 @@ def _reconcile(uow: UnitOfWork) -> ReconcileReport:
         f"credits {a.credits_posted}+{a.credits_pending} pending, flags {int(a.flags)}"
         for a in queries.accounts_breaking_balance_rules(shown)
     ]
+    escrow = _escrow_problems(uow, {row.currency for row in queries.currency_totals()})
     accounts, transfers = queries.counts()
     return ReconcileReport(
         accounts=accounts,
@@ -95,5 +97,28 @@ def _reconcile(uow: UnitOfWork) -> ReconcileReport:
                 "every wallet's account is a customer account in the wallet's currency",
                 queries.wallet_inconsistencies(shown),
             ),
+            Check(
+                "escrow_holds_open_orders",
+                "per currency, escrow holds exactly the open orders' money and nothing posted",
+                escrow,
+            ),
         ],
     )
+
+
+def _escrow_problems(uow: UnitOfWork, currencies: set[str]) -> list[str]:
+    """escrow:CUR's pending credits are the sum of the funded, open orders; its posted balance
+    is zero (a release posts into escrow and pays out of it in one batch)."""
+    open_orders = uow.escrow.holding_by_currency()
+    problems = []
+    for currency in sorted(currencies | set(open_orders)):
+        held = open_orders.get(currency, 0)
+        name = SYSTEM_ACCOUNTS[AccountCode.ESCROW].name(currency)
+        account = uow.ledger.get_account_by_name(name)
+        pending = 0 if account is None else account.credits_pending - account.debits_pending
+        posted = 0 if account is None else account.credits_posted - account.debits_posted
+        if pending != held:
+            problems.append(f"{currency}: escrow holds {pending}, open orders {held}")
+        if posted != 0:
+            problems.append(f"{currency}: escrow has {posted} posted and not paid out")
+    return problems

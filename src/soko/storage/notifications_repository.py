@@ -244,19 +244,16 @@ class SqlNotificationsRepository:
 
     def get_sms(self, sms_id: str) -> SmsMessage | None:
         row = self._conn.execute(sa.select(sms_messages).where(sms_messages.c.id == sms_id)).first()
-        if row is None:
-            return None
-        return SmsMessage(
-            id=row.id,
-            phone=row.phone,
-            text=row.text,
-            status=row.status,
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-            provider_message_id=row.provider_message_id,
-            last_error=row.last_error,
-            created_at=row.created_at,
+        return None if row is None else _sms(row)
+
+    def list_sms_to(self, phone: str, limit: int) -> list[SmsMessage]:
+        query = (
+            sa.select(sms_messages)
+            .where(sms_messages.c.phone == phone)
+            .order_by(sms_messages.c.created_at, sms_messages.c.id)
+            .limit(limit)
         )
+        return [_sms(row) for row in self._conn.execute(query)]
 
     def claim_due_sms(self, now: datetime, lease_until: datetime, limit: int) -> list[DueSms]:
         ids = self._claim(sms_messages, now, lease_until, limit)
@@ -368,4 +365,18 @@ def _delivery(row: Row[Any]) -> WebhookDelivery:
         last_error=row.last_error,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def _sms(row: Row[Any]) -> SmsMessage:
+    return SmsMessage(
+        id=row.id,
+        phone=row.phone,
+        text=row.text,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        provider_message_id=row.provider_message_id,
+        last_error=row.last_error,
+        created_at=row.created_at,
     )

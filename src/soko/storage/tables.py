@@ -213,7 +213,8 @@ payments = Table(
     Column("refunded", BigInteger, nullable=False, server_default=text("0")),
     Column("fee_refunded", BigInteger, nullable=False, server_default=text("0")),
     CheckConstraint(
-        "kind IN ('p2p', 'cash_in', 'cash_out', 'float_topup', 'merchant')", name="kind_valid"
+        "kind IN ('p2p', 'cash_in', 'cash_out', 'float_topup', 'merchant', 'escrow')",
+        name="kind_valid",
     ),
     # Never more refunded than was paid, nor more fee given back than was charged.
     CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded_within_amount"),
@@ -466,4 +467,165 @@ sandbox_rail_payouts = Table(
     Column("completes_at", UtcDateTime, nullable=False),
     CheckConstraint("outcome IN ('paid', 'failed')", name="outcome_valid"),
     CheckConstraint("submissions >= 1", name="submissions_positive"),
+)
+
+# --- escrow (migration 0006) ---------------------------------------------------------------------
+
+escrow_orders = Table(
+    "escrow_orders",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("seller_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("buyer_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("description", String(140), nullable=True),
+    # [{"name": ..., "quantity": ...}] as JSON text: what the buyer agreed to pay for.
+    Column("items", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    # Where a dispute was opened from, so a withdrawn dispute can go back there.
+    Column("disputed_from", String(16), nullable=True),
+    Column("disputed_at", UtcDateTime, nullable=True),
+    Column("ship_by", UtcDateTime, nullable=False),
+    Column("deliver_by", UtcDateTime, nullable=False),
+    Column("inspection_ends_at", UtcDateTime, nullable=True),
+    # The timer that runs now (domain/escrow.py next_timer), for the worker's due scan.
+    Column("timer_action", String(32), nullable=True),
+    Column("timer_due_at", UtcDateTime, nullable=True),
+    # The buyer's money, held from funding until release or refund (never expires by itself).
+    Column("hold_id", String(40), ForeignKey("transfers.id"), nullable=True, unique=True),
+    # A one-time code the buyer gives at handover (argon2 hash), and wrong tries so far.
+    Column("delivery_code_hash", String(200), nullable=True),
+    Column("code_failures", Integer, nullable=False, server_default=text("0")),
+    # Where the money went when the order closed: the seller's part (before the fee), the fee
+    # on it, and the buyer's part.
+    Column("released", BigInteger, nullable=False, server_default=text("0")),
+    Column("fee", BigInteger, nullable=False, server_default=text("0")),
+    Column("refunded", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(
+        "state IN ('created', 'funded', 'shipped', 'delivered', 'disputed', 'released',"
+        " 'cancelled', 'refunded', 'resolved')",
+        name="state_valid",
+    ),
+    # Only an order never paid for holds nothing.
+    CheckConstraint(
+        "(state IN ('created', 'cancelled')) = (hold_id IS NULL)", name="funded_iff_hold"
+    ),
+    CheckConstraint("(state = 'disputed') = (disputed_from IS NOT NULL)", name="disputed_from"),
+    CheckConstraint(
+        "released >= 0 AND refunded >= 0 AND fee >= 0 AND fee <= released", name="parts_valid"
+    ),
+    # A closed order that was paid for has given every unit to one side or the other.
+    CheckConstraint(
+        "CASE WHEN state IN ('released', 'refunded', 'resolved') THEN released + refunded = amount"
+        " ELSE released = 0 AND refunded = 0 END",
+        name="closed_orders_share_the_amount",
+    ),
+    CheckConstraint("code_failures >= 0", name="code_failures_non_negative"),
+    Index("ix_escrow_orders_buyer_id_id", "buyer_id", "id"),
+    Index("ix_escrow_orders_seller_id_id", "seller_id", "id"),
+    Index(
+        "ix_escrow_orders_timer_due_at",
+        "timer_due_at",
+        sqlite_where=text("timer_due_at IS NOT NULL"),
+        postgresql_where=text("timer_due_at IS NOT NULL"),
+    ),
+)
+
+escrow_disputes = Table(
+    "escrow_disputes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("order_id", String(40), ForeignKey("escrow_orders.id"), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("message", String(1000), nullable=False),
+    # References to evidence (photo ids, URLs) as a JSON list of strings.
+    Column("evidence", Text, nullable=False),
+    Column("seller_answer", String(1000), nullable=True),
+    Column("answered_at", UtcDateTime, nullable=True),
+    # withdrawn, release, refund or split; NULL while open.
+    Column("outcome", String(16), nullable=True),
+    Column("to_buyer", BigInteger, nullable=True),
+    Column("to_seller", BigInteger, nullable=True),
+    Column("note", String(1000), nullable=True),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    CheckConstraint(
+        "outcome IS NULL OR outcome IN ('withdrawn', 'release', 'refund', 'split')",
+        name="outcome_valid",
+    ),
+    CheckConstraint("(outcome IS NULL) = (closed_at IS NULL)", name="closed_iff_outcome"),
+    CheckConstraint(
+        "(to_buyer IS NULL OR to_buyer >= 0) AND (to_seller IS NULL OR to_seller >= 0)",
+        name="parts_non_negative",
+    ),
+    Index("ix_escrow_disputes_order_id", "order_id"),
+)
+
+# --- shipments and carriers (migration 0007) ----------------------------------------------------
+
+carriers = Table(
+    "carriers",
+    metadata,
+    # A lowercase slug ("sendy"): it appears in the carrier's webhook URL.
+    Column("code", String(32), primary_key=True),
+    Column("name", String(80), nullable=False),
+    # Kept as given (whsec_…): verifying a carrier's HMAC signature needs the key itself.
+    Column("secret", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+    CheckConstraint("length(code) BETWEEN 2 AND 32", name="code_length"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    # One shipment per order: the order's state follows this one parcel.
+    Column("order_id", String(40), ForeignKey("escrow_orders.id"), nullable=False, unique=True),
+    Column("carrier_code", String(32), ForeignKey("carriers.code"), nullable=False),
+    # Upper-cased (domain/shipments.py): carriers treat tracking numbers without regard to case.
+    Column("tracking_number", String(40), nullable=False),
+    # The furthest step any event reached (domain/shipments.py RANK).
+    Column("step", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "step IN ('registered', 'picked_up', 'in_transit', 'out_for_delivery', 'delivered',"
+        " 'returned')",
+        name="step_valid",
+    ),
+    # A carrier's webhook names the parcel by tracking number alone.
+    UniqueConstraint("carrier_code", "tracking_number"),
+)
+
+carrier_events = Table(
+    "carrier_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("shipment_id", String(40), ForeignKey("shipments.id"), nullable=False),
+    Column("carrier_code", String(32), ForeignKey("carriers.code"), nullable=False),
+    # The carrier's own id (its webhook-id), or the operator's: repeats are dropped by it.
+    Column("carrier_event_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("source", String(8), nullable=False),
+    # The escrow action this event took its order through, if it moved it.
+    Column("order_action", String(16), nullable=True),
+    CheckConstraint(
+        "kind IN ('picked_up', 'in_transit', 'out_for_delivery', 'delivered', 'failed_delivery',"
+        " 'returned')",
+        name="kind_valid",
+    ),
+    CheckConstraint("source IN ('carrier', 'operator')", name="source_valid"),
+    CheckConstraint(
+        "order_action IS NULL OR order_action IN ('deliver', 'return')", name="order_action_valid"
+    ),
+    UniqueConstraint("carrier_code", "carrier_event_id"),
+    # A shipment's history, in the order things happened.
+    Index("ix_carrier_events_shipment_id_occurred_at", "shipment_id", "occurred_at"),
 )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 from soko.services.ports import (
+    EscrowRepository,
     IdempotencyRepository,
     LedgerRepository,
     MerchantPaymentsRepository,
@@ -16,10 +17,12 @@ from soko.services.ports import (
     PayoutRepository,
     PeopleRepository,
     ReconcileQueries,
+    ShipmentsRepository,
     TransientConflict,
     UnitOfWork,
 )
 from soko.storage.engine import READ_ONLY_OPTION, is_postgresql
+from soko.storage.escrow_repository import SqlEscrowRepository
 from soko.storage.idempotency_repository import SqlIdempotencyRepository
 from soko.storage.ledger_repository import SqlLedgerRepository
 from soko.storage.merchant_payments_repository import SqlMerchantPaymentsRepository
@@ -27,6 +30,7 @@ from soko.storage.notifications_repository import SqlNotificationsRepository
 from soko.storage.payouts_repository import SqlPayoutRepository
 from soko.storage.people_repository import SqlPeopleRepository
 from soko.storage.queries import SqlReconcileQueries
+from soko.storage.shipments_repository import SqlShipmentsRepository
 
 # SQLSTATEs after which the same transaction, run again, may well succeed.
 _TRANSIENT_SQLSTATES = frozenset(
@@ -89,6 +93,10 @@ class SqlUnitOfWork:
             connection, row_locks=row_locks
         )
         self.merchant_payments: MerchantPaymentsRepository = SqlMerchantPaymentsRepository(
+            connection, row_locks=row_locks
+        )
+        self.escrow: EscrowRepository = SqlEscrowRepository(connection, row_locks=row_locks)
+        self.shipments: ShipmentsRepository = SqlShipmentsRepository(
             connection, row_locks=row_locks
         )
         return self

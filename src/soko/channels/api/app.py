@@ -19,12 +19,14 @@ from soko.bootstrap import Runtime
 from soko.channels.api import problems
 from soko.channels.api.routers import (
     cash,
+    escrow,
     keys,
     merchant_payments,
     payment_requests,
     payouts,
     qr,
     sessions,
+    shipments,
     transfers,
     users,
     wallets,
@@ -52,7 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=limits.REQUEST_BODY_BYTES_MAX)
     problems.install(app)
     for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
-                   sessions, qr, webhooks, payouts):  # fmt: skip
+                   sessions, qr, webhooks, payouts, escrow, shipments):  # fmt: skip
         app.include_router(module.router)
     # The public pay page of payment requests: HTML, outside the JSON API's document.
     app.include_router(web_routes.router)

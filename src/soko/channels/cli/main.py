@@ -1,4 +1,4 @@
-"""The `soko` command: serve the API, migrate the database, reconcile, demo data, API keys."""
+"""The `soko` command: serve, migrate, reconcile, demo data, API keys, carriers and shipments."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from soko import bootstrap
+from soko import bootstrap, limits
 from soko.domain.errors import DomainError
-from soko.services import access
+from soko.domain.shipments import TrackingEventKind, parse_occurred_at
+from soko.services import access, shipments
 from soko.services.demo import DEMO_PIN, load_demo
 from soko.services.reconcile import reconcile as reconcile_ledger
 from soko.storage import schema
@@ -31,6 +32,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 keys_app = typer.Typer(help="API keys for operators and merchants.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+carriers_app = typer.Typer(help="Carriers that report tracking events.", no_args_is_help=True)
+app.add_typer(carriers_app, name="carriers")
+shipments_app = typer.Typer(help="Shipments of escrow orders.", no_args_is_help=True)
+app.add_typer(shipments_app, name="shipments")
 
 console = Console()
 errors_console = Console(stderr=True)
@@ -250,6 +255,99 @@ def _print_demo(runtime: bootstrap.Runtime) -> None:
     pay_url = f"{runtime.settings.base_url}/pay/{summary.payment_request_id}"
     console.print(
         f"An open payment request of Wanjiru's Kiosk, to pay with a phone and PIN: {pay_url}"
+    )
+    console.print(
+        f"A funded escrow order, Amina buying from Wanjiru's Kiosk: {summary.escrow_order_id}"
+    )
+
+
+# --- carriers and shipments ---------------------------------------------------------------------
+
+
+@carriers_app.command("add")
+@refusals_as_exit_codes
+def carriers_add(
+    code: Annotated[str, typer.Argument(help="A lowercase slug, such as sendy.")],
+    name: Annotated[str, typer.Option(help="The carrier's name.")],
+) -> None:
+    """Register a carrier and print its signing secret, the only time it is shown."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        new = shipments.add_carrier(runtime.context, code=code, name=name)
+    finally:
+        runtime.close()
+    console.print(
+        f"Carrier {new.carrier.code} ({new.carrier.name}) reports to POST "
+        f"/v1/carriers/{new.carrier.code}/events, signed with this secret, shown once:",
+        soft_wrap=True,
+    )
+    # Plain and alone on its line, so that a script can take it.
+    typer.echo(new.secret)
+
+
+@carriers_app.command("list")
+@refusals_as_exit_codes
+def carriers_list() -> None:
+    """The carriers, by code (the first page of them)."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        page = shipments.list_carriers(runtime.context, limit=limits.PAGE_SIZE_MAX)
+    finally:
+        runtime.close()
+    table = Table(title="Carriers")
+    for column in ("code", "name", "enabled"):
+        table.add_column(column)
+    for carrier in page.carriers:
+        table.add_row(carrier.code, carrier.name, "yes" if carrier.enabled else "no")
+    console.print(table)
+
+
+@carriers_app.command("disable")
+@refusals_as_exit_codes
+def carriers_disable(code: Annotated[str, typer.Argument(help="The carrier's code.")]) -> None:
+    """Refuse the carrier's events and new shipments from now on."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        shipments.disable_carrier(runtime.context, code)
+    finally:
+        runtime.close()
+    console.print(f"Disabled {code}.")
+
+
+@shipments_app.command("event")
+@refusals_as_exit_codes
+def shipments_event(
+    shipment_id: Annotated[str, typer.Argument(help="The shipment's id (shp_…).")],
+    kind: Annotated[str, typer.Argument(help=", ".join(TrackingEventKind) + ".")],
+    event_id: Annotated[
+        str | None,
+        typer.Option(help="Your id of the event; the same id again records nothing new."),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="When it happened, ISO 8601 with its offset; now if left out."),
+    ] = None,
+) -> None:
+    """Record a tracking event for a shipment, as the carrier would report it."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    ctx = runtime.context
+    try:
+        recorded = shipments.record_event(
+            ctx,
+            shipment_id=shipment_id,
+            kind=kind,
+            occurred_at=ctx.clock.now() if at is None else parse_occurred_at(at),
+            event_id=event_id or ctx.ids.new("ops"),
+        )
+    finally:
+        runtime.close()
+    event, shipment = recorded.event, recorded.shipment
+    said = "Already recorded" if recorded.repeat else "Recorded"
+    moved = f"; order {shipment.order_id}: {event.order_action}" if event.order_action else ""
+    console.print(
+        f"{said} {event.kind} as event {event.carrier_event_id}; shipment {shipment.id} is "
+        f"{shipment.step}{moved}.",
+        soft_wrap=True,
     )
 
 

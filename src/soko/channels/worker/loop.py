@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from soko.services import idempotency, ledger, payouts, sms, webhooks
+from soko.services import escrow, idempotency, ledger, payouts, sms, webhooks
 from soko.services.ports import Context
 
 log = logging.getLogger("soko.worker")
@@ -19,12 +20,26 @@ class Job:
     run: Callable[[Context], int]
 
 
+#: Tests only (SOKO_FAULT=escrow_after_first_timer): die as SIGKILL would, right after the
+#: first order a timer moved has committed, in the middle of the batch.
+_ESCROW_FAULT = "escrow_after_first_timer"
+_KILLED_STATUS = 137
+
+
+def _run_escrow_timers(ctx: Context) -> int:
+    crash = os.environ.get("SOKO_FAULT") == _ESCROW_FAULT
+    return escrow.run_timers(
+        ctx, after_each=(lambda _: os._exit(_KILLED_STATUS)) if crash else None
+    )
+
+
 JOBS: tuple[Job, ...] = (
     Job("expire_holds", lambda ctx: len(ledger.expire_due(ctx))),
     Job("forget_idempotency_keys", idempotency.forget_expired),
     Job("deliver_webhooks", webhooks.deliver_due),
     Job("send_sms", sms.send_due),
     Job("advance_payouts", payouts.advance_payouts),
+    Job("run_escrow_timers", _run_escrow_timers),
 )
 
 
