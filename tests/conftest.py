@@ -128,6 +128,25 @@ def any_runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
     yield from _runtime(database_url, clock)
 
 
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("postgresql-serializable", marks=pytest.mark.postgres),
+    ]
+)
+def race_runtime(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Runtime]:
+    """For race tests: SQLite, PostgreSQL with row locks (READ COMMITTED), and PostgreSQL in
+    SERIALIZABLE with bounded retries, the mode CockroachDB and YugabyteDB run in. A race
+    module opts in by overriding `any_runtime` with this."""
+    if request.param == "sqlite":
+        yield from _runtime(str(request.getfixturevalue("sqlite_url")), clock)
+        return
+    url = str(request.getfixturevalue("postgres_url"))
+    isolation = "serializable" if request.param.endswith("serializable") else "read_committed"
+    yield from _runtime(url, clock, isolation=isolation)
+
+
 @pytest.fixture
 def ctx(runtime: Runtime) -> Context:
     return runtime.context

@@ -7,7 +7,10 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from merchants import balance, consumer, kes, shop
+from soko.bootstrap import Runtime
 from soko.domain import errors
 from soko.domain.money import Money
 from soko.services import payment_requests, payments
@@ -16,6 +19,12 @@ from soko.services.reconcile import reconcile
 
 THREADS = 8
 RACE_TIMEOUT = 60
+
+
+@pytest.fixture
+def any_runtime(race_runtime: Runtime) -> Runtime:
+    """Every race here runs on SQLite, PostgreSQL, and PostgreSQL in SERIALIZABLE."""
+    return race_runtime
 
 
 def _race(work: object, threads: int = THREADS) -> Counter[str]:

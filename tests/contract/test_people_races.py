@@ -6,6 +6,9 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
+from soko.bootstrap import Runtime
 from soko.domain import errors
 from soko.domain.money import Money
 from soko.domain.users import UserKind
@@ -15,6 +18,12 @@ from soko.services.reconcile import reconcile
 
 THREADS = 8
 RACE_TIMEOUT = 60
+
+
+@pytest.fixture
+def any_runtime(race_runtime: Runtime) -> Runtime:
+    """Every race here runs on SQLite, PostgreSQL, and PostgreSQL in SERIALIZABLE."""
+    return race_runtime
 
 
 def test_one_wallet_per_user_and_currency_however_many_open_it_at_once(any_ctx: Context) -> None:

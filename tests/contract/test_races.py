@@ -37,6 +37,12 @@ ATTEMPTS_PER_THREAD = 8  # 128 attempts in all for 50 affordable payments
 RACE_TIMEOUT = 60  # seconds: a bound for a hung race, far above the few seconds one takes
 
 
+@pytest.fixture
+def any_runtime(race_runtime: Runtime) -> Runtime:
+    """Every race here runs on SQLite, PostgreSQL, and PostgreSQL in SERIALIZABLE."""
+    return race_runtime
+
+
 def spend(
     ctx: Context, wallet_id: str, payees: list[str], start: Any, *, attempts: int, until_empty: bool
 ) -> Counter[str]:
