@@ -56,13 +56,31 @@ _DUE_PENDING = (
 _DUE_PENDING_SKIP_LOCKED = _DUE_PENDING.with_for_update(skip_locked=True)
 
 
-def _page_side(side: sa.Column[str], account_id: str, before_id: str | None, limit: int) -> Any:
-    query = sa.select(transfers).where(side == account_id)
-    if before_id is not None:
-        before_seq = sa.select(transfers.c.seq).where(transfers.c.id == before_id)
-        query = query.where(transfers.c.seq < before_seq.scalar_subquery())
-    # Wrapped so that SQLite accepts the ORDER BY and LIMIT inside a UNION ALL.
-    return sa.select(query.order_by(transfers.c.seq.desc()).limit(limit).subquery())
+def _statement_page(*, after_cursor: bool) -> sa.Select[Any]:
+    """An account's transfers, newest first: two index range scans (debit side, credit side)
+    merged, instead of an OR that can use neither index for the ordering.
+
+    Built once: constructing this union of subqueries costs SQLAlchemy several milliseconds
+    (column proxies), ten times what the database takes to run it."""
+    account: sa.BindParameter[str] = sa.bindparam("account_id")
+    limit: sa.BindParameter[int] = sa.bindparam("limit", type_=sa.Integer())
+
+    def side(column: sa.Column[str]) -> Any:
+        query = sa.select(transfers).where(column == account)
+        if after_cursor:
+            before = sa.select(transfers.c.seq).where(transfers.c.id == sa.bindparam("before_id"))
+            query = query.where(transfers.c.seq < before.scalar_subquery())
+        # Wrapped so that SQLite accepts the ORDER BY and LIMIT inside a UNION ALL.
+        return sa.select(query.order_by(transfers.c.seq.desc()).limit(limit).subquery())
+
+    both = sa.union_all(
+        side(transfers.c.debit_account_id), side(transfers.c.credit_account_id)
+    ).subquery()
+    return sa.select(both).order_by(both.c.seq.desc()).limit(limit)
+
+
+_STATEMENT_PAGE: Final = _statement_page(after_cursor=False)
+_STATEMENT_PAGE_AFTER: Final = _statement_page(after_cursor=True)
 
 
 class SqlLedgerRepository:
@@ -197,13 +215,14 @@ class SqlLedgerRepository:
     def list_transfers(
         self, account_id: str, *, limit: int, before_id: str | None
     ) -> list[Transfer]:
-        # Two index range scans (debit side, credit side) merged, instead of an OR that can't
-        # use either index for the ordering.
-        debit_side = _page_side(transfers.c.debit_account_id, account_id, before_id, limit)
-        credit_side = _page_side(transfers.c.credit_account_id, account_id, before_id, limit)
-        both = sa.union_all(debit_side, credit_side).subquery()
-        query = sa.select(both).order_by(both.c.seq.desc()).limit(limit)
-        return [transfer_from_row(row) for row in self._conn.execute(query)]
+        if before_id is None:
+            rows = self._conn.execute(_STATEMENT_PAGE, {"account_id": account_id, "limit": limit})
+        else:
+            rows = self._conn.execute(
+                _STATEMENT_PAGE_AFTER,
+                {"account_id": account_id, "limit": limit, "before_id": before_id},
+            )
+        return [transfer_from_row(row) for row in rows]
 
     def due_pending_ids(self, now: datetime, limit: int) -> list[str]:
         statement = _DUE_PENDING_SKIP_LOCKED if self._row_locks else _DUE_PENDING
