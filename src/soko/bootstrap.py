@@ -136,7 +136,7 @@ def payout_rail(settings: Settings, engine: Engine, clock: Clock) -> PayoutRail:
             rail = SandboxPayoutRail(
                 engine, clock, RandomIds(clock), seconds=settings.sandbox_payout_seconds
             )
-    if settings.fault:
+    if settings.fault.startswith("payout_"):
         # Tests only: the crash tests kill the worker at a chosen point of a payout.
         rail = CrashingPayoutRail(rail, settings.fault)
     return rail

@@ -88,14 +88,8 @@ def create_order(
         raise errors.MessageTooLong(
             f"a description is at most {limits.MESSAGE_LENGTH_MAX} characters"
         )
-    now = ctx.clock.now()
-    if ship_by.tzinfo is None or not now < ship_by <= now + timedelta(
-        seconds=limits.ESCROW_SHIP_BY_SECONDS_MAX
-    ):
-        raise errors.DeadlineInvalid(
-            f"ship_by is after now and at most {limits.ESCROW_SHIP_BY_SECONDS_MAX // 86_400} "
-            "days ahead, with its time zone"
-        )
+    if ship_by.tzinfo is None:
+        raise errors.DeadlineInvalid("ship_by needs its time zone")
     request = {
         "buyer_id": buyer_id,
         "amount": amount.to_decimal_string(),
@@ -106,6 +100,14 @@ def create_order(
     }
 
     def work(uow: UnitOfWork) -> EscrowOrder:
+        # Checked here, not before the idempotency lookup: a retry after the ship-by date
+        # must replay the order it made, not be refused.
+        now = ctx.clock.now()
+        if not now < ship_by <= now + timedelta(seconds=limits.ESCROW_SHIP_BY_SECONDS_MAX):
+            raise errors.DeadlineInvalid(
+                f"ship_by is after now and at most {limits.ESCROW_SHIP_BY_SECONDS_MAX // 86_400}"
+                " days ahead"
+            )
         seller = _user(uow, seller_id)
         buyer = _user(uow, buyer_id)
         if seller.kind is not UserKind.MERCHANT:
