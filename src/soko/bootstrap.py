@@ -218,5 +218,6 @@ def build(
         sms_sender=sms_sender(settings),
         payout_rail=payout_rail(settings, engine, clock),
         payout_lease_seconds=settings.payout_lease_seconds,
+        outbox_lease_seconds=settings.outbox_lease_seconds,
     )
     return Runtime(settings=settings, engine=engine, context=context)

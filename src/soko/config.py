@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         default=limits.ESCROW_DELIVERY_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
     )
     escrow_undelivered: Literal["refund", "dispute"] = "refund"
+    #: How long a worker's claim on webhook deliveries and texts hides them from other workers
+    #: (a killed worker's claims are taken over after this). Unset, each outbox uses a lease
+    #: four times as long as a whole batch of sends at their timeout (limits.py); a shorter one
+    #: risks a slow batch being sent twice (receivers deduplicate by webhook-id).
+    outbox_lease_seconds: int | None = Field(default=None, ge=1, le=limits.PAYOUT_LEASE_SECONDS_MAX)
     #: Public name shown in the API documents.
     operator_name: str = "Soko"
 

@@ -755,6 +755,9 @@ class Context:
     #: Where payouts go, and how long a worker's claim on one lasts.
     payout_rail: PayoutRail
     payout_lease_seconds: int
+    #: How long a claim on webhook deliveries and texts lasts (SOKO_OUTBOX_LEASE_SECONDS);
+    #: None: each outbox's default in limits.py.
+    outbox_lease_seconds: int | None
     #: Outbound gateways for the outbox: webhook POSTs and SMS (chosen in bootstrap.py).
     webhook_sender: WebhookSender
     sms_sender: SmsSender

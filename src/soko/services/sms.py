@@ -38,7 +38,8 @@ def send_due(ctx: Context, limit: int = limits.SMS_PER_BATCH_MAX) -> int:
 
     def claim(uow: UnitOfWork) -> list[DueSms]:
         now = ctx.clock.now()
-        lease_until = now + timedelta(seconds=limits.SMS_LEASE_SECONDS)
+        lease = ctx.outbox_lease_seconds or limits.SMS_LEASE_SECONDS
+        lease_until = now + timedelta(seconds=lease)
         return uow.notifications.claim_due_sms(now, lease_until, limit)
 
     claimed = in_transaction(ctx, claim)

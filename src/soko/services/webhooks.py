@@ -291,7 +291,8 @@ def deliver_due(ctx: Context, limit: int = limits.WEBHOOK_DELIVERIES_PER_BATCH_M
 
     def claim(uow: UnitOfWork) -> list[DueWebhook]:
         now = ctx.clock.now()
-        lease_until = now + timedelta(seconds=limits.WEBHOOK_LEASE_SECONDS)
+        lease = ctx.outbox_lease_seconds or limits.WEBHOOK_LEASE_SECONDS
+        lease_until = now + timedelta(seconds=lease)
         return uow.notifications.claim_due_deliveries(now, lease_until, limit)
 
     # The claim commits before any POST: no transaction stays open while a receiver thinks.
