@@ -682,11 +682,14 @@ def _check_limits(
 
     now = ctx.clock.now().astimezone(ctx.timezone)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    spent_today, spent_this_month = uow.people.outgoing_totals(
+        wallet_id, OUTGOING_KINDS, day, day.replace(day=1)
+    )
     check_outgoing(
         tiers[tier_of(buyer.kyc_tier)],
         amount=amount.amount_minor,
-        spent_today=uow.people.outgoing_since(wallet_id, OUTGOING_KINDS, day),
-        spent_this_month=uow.people.outgoing_since(wallet_id, OUTGOING_KINDS, day.replace(day=1)),
+        spent_today=spent_today,
+        spent_this_month=spent_this_month,
         currency=amount.currency.code,
     )
 

@@ -99,7 +99,9 @@ def send_money(
         payment = _record(uow, ctx, legs, "p2p", amount, payer=sender_wallet,
                           payee=recipient_wallet, fee=fee, commission=0, payee_phone=phone,
                           message=message, hold_id=hold_id, fee_hold_id=fee_hold_id)  # fmt: skip
-        _text(uow, ctx, payment, payer=sender, payee=recipient)
+        _text(uow, ctx, payment, payer=(sender, sender_wallet),
+              payee=None if recipient is None or recipient_wallet is None
+              else (recipient, recipient_wallet))  # fmt: skip
         if recipient is None:
             assert phone is not None
             days = max(1, ctx.unclaimed_transfer_seconds // 86_400)
@@ -150,7 +152,7 @@ def cash_in(
         ledger.record(uow, ctx, legs.requests)
         payment = _record(uow, ctx, legs, "cash_in", amount, payer=float_wallet,
                           payee=customer_wallet, fee=0, commission=commission)  # fmt: skip
-        _text(uow, ctx, payment, payer=agent, payee=customer)
+        _text(uow, ctx, payment, payer=(agent, float_wallet), payee=(customer, customer_wallet))
         return payment
 
     return _idempotent(ctx, f"user:{agent_id}:cash_in", idempotency_key, request, work)
@@ -196,7 +198,7 @@ def cash_out(
         ledger.record(uow, ctx, legs.requests)
         payment = _record(uow, ctx, legs, "cash_out", amount, payer=customer_wallet,
                           payee=float_wallet, fee=fee, commission=commission)  # fmt: skip
-        _text(uow, ctx, payment, payer=customer, payee=agent)
+        _text(uow, ctx, payment, payer=(customer, customer_wallet), payee=(agent, float_wallet))
         return payment
 
     # The PIN is checked (and a wrong one counted) in its own transaction, before the money
@@ -224,7 +226,7 @@ def top_up_float(
         ledger.record(uow, ctx, legs.requests)
         payment = _record(uow, ctx, legs, "float_topup", amount, payer=None,
                           payee=float_wallet, fee=0, commission=0)  # fmt: skip
-        _text(uow, ctx, payment, payer=None, payee=agent)
+        _text(uow, ctx, payment, payer=None, payee=(agent, float_wallet))
         return payment
 
     return _idempotent(ctx, "operator:float_topup", idempotency_key, request, work)
@@ -300,7 +302,8 @@ def pay_merchant_in(
                       payee=merchant_wallet, fee=fee, commission=0, message=message)  # fmt: skip
     event = payment_event(payment) | dict(notify or {})
     webhooks.emit(uow, ctx, owner_id=merchant.user_id, type="payment.succeeded", data=event)
-    _text(uow, ctx, payment, payer=payer, payee=merchant_user, payee_name=merchant.trading_name)
+    _text(uow, ctx, payment, payer=(payer, payer_wallet), payee=(merchant_user, merchant_wallet),
+          payee_name=merchant.trading_name)  # fmt: skip
     return payment
 
 
@@ -513,11 +516,14 @@ def _check_outgoing(
     now = ctx.clock.now().astimezone(ctx.timezone)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
+    spent_today, spent_this_month = uow.people.outgoing_totals(
+        wallet.id, OUTGOING_KINDS, day, month
+    )
     check_outgoing(
         _limits(ctx, user, amount.currency.code),
         amount=amount.amount_minor,
-        spent_today=uow.people.outgoing_since(wallet.id, OUTGOING_KINDS, day),
-        spent_this_month=uow.people.outgoing_since(wallet.id, OUTGOING_KINDS, month),
+        spent_today=spent_today,
+        spent_this_month=spent_this_month,
         currency=amount.currency.code,
     )
 
@@ -604,26 +610,24 @@ def _text(
     ctx: Context,
     payment: Payment,
     *,
-    payer: User | None,
-    payee: User | None,
+    payer: tuple[User, Wallet] | None,
+    payee: tuple[User, Wallet] | None,
     payee_name: str | None = None,
 ) -> None:
     """The confirmation texts: to the payer (with the fee and what is left) and to the payee,
     in the payment's transaction, so a text goes out if and only if the money moved."""
     amount = Money.of(payment.amount, payment.currency)
-    if payer is not None and payment.payer_wallet_id is not None:
+    if payer is not None:
+        person, wallet = payer
         fee = Money.of(payment.fee, payment.currency) if payment.kind != "merchant" else None
-        to = payee_name or (payee.name if payee is not None else payment.payee_phone or "")
-        wallet = uow.people.get_wallet(payment.payer_wallet_id)
-        assert wallet is not None
+        to = payee_name or (payee[0].name if payee is not None else payment.payee_phone or "")
         text = paid_text(payment.id, amount, to, fee, _balance(uow, wallet))
-        sms.queue(uow, ctx, phone=payer.phone, text=text)
-    if payee is not None and payment.payee_wallet_id is not None:
-        wallet = uow.people.get_wallet(payment.payee_wallet_id)
-        assert wallet is not None
-        sender = payer.name if payer is not None else "your operator"
+        sms.queue(uow, ctx, phone=person.phone, text=text)
+    if payee is not None:
+        person, wallet = payee
+        sender = payer[0].name if payer is not None else "your operator"
         text = received_text(payment.id, amount, sender, _balance(uow, wallet))
-        sms.queue(uow, ctx, phone=payee.phone, text=text)
+        sms.queue(uow, ctx, phone=person.phone, text=text)
 
 
 def _balance(uow: UnitOfWork, wallet: Wallet) -> Money:

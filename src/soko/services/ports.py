@@ -298,6 +298,12 @@ class PeopleRepository(Protocol):
         held payments that expired back)."""
         ...
 
+    def outgoing_totals(
+        self, wallet_id: str, kinds: Collection[str], day: datetime, month: datetime
+    ) -> tuple[int, int]:
+        """`outgoing_since` from `day` and from `month`, in one query."""
+        ...
+
     def net_after(self, account_id: str, transfer_id: str) -> int:
         """Posted credits less posted debits of the account's transfers newer than this one."""
         ...

@@ -130,10 +130,20 @@ class SqlPeopleRepository:
         return [_wallet(row) for row in self._conn.execute(query)]
 
     def outgoing_since(self, wallet_id: str, kinds: Collection[str], since: datetime) -> int:
+        return self.outgoing_totals(wallet_id, kinds, since, since)[1]
+
+    def outgoing_totals(
+        self, wallet_id: str, kinds: Collection[str], day: datetime, month: datetime
+    ) -> tuple[int, int]:
         # Payments held for an unregistered number count while held (money promised away) and
-        # once claimed, not once they expired back.
+        # once claimed, not once they expired back. One scan gives both totals (the day starts
+        # within the month).
+        today = sa.case((payments.c.created_at >= day, payments.c.amount), else_=0)
         query = (
-            sa.select(sa.func.coalesce(sa.func.sum(payments.c.amount), 0))
+            sa.select(
+                sa.func.coalesce(sa.func.sum(today), 0),
+                sa.func.coalesce(sa.func.sum(payments.c.amount), 0),
+            )
             .select_from(
                 payments.outerjoin(
                     pending_transfers, pending_transfers.c.transfer_id == payments.c.hold_id
@@ -141,7 +151,7 @@ class SqlPeopleRepository:
             )
             .where(
                 payments.c.payer_wallet_id == wallet_id,
-                payments.c.created_at >= since,
+                payments.c.created_at >= min(day, month),
                 payments.c.kind.in_(list(kinds)),
                 sa.or_(
                     payments.c.hold_id.is_(None),
@@ -149,7 +159,8 @@ class SqlPeopleRepository:
                 ),
             )
         )
-        return int(self._conn.execute(query).scalar_one())
+        spent_today, spent_this_month = self._conn.execute(query).one()
+        return int(spent_today), int(spent_this_month)
 
     def net_after(self, account_id: str, transfer_id: str) -> int:
         after = sa.select(transfers.c.seq).where(transfers.c.id == transfer_id).scalar_subquery()
