@@ -1018,7 +1018,11 @@ class LedgerMachine(RuleBasedStateMachine):
         report = reconcile.reconcile(self.ctx)
         # The ledger's own checks are all there (other modules may add theirs) and all pass.
         assert set(RECONCILE_CHECKS) <= {check.name for check in report.checks}, report.checks
-        assert report.passed, [(c.name, c.problems) for c in report.checks if not c.passed]
+        # The ledger's checks, not the modules' above it: this machine moves money through any
+        # system account at will (escrow:KES included) with no escrow orders behind it.
+        broken = [(c.name, c.problems) for c in report.checks
+                  if c.name in RECONCILE_CHECKS and not c.passed]  # fmt: skip
+        assert not broken, broken
         assert (report.accounts, report.transfers) == (
             len(self.model.accounts),
             self.model.transfers,
