@@ -415,3 +415,19 @@ def test_a_delivery_reported_during_a_dispute_counts_once_it_is_withdrawn(trade:
     )
     assert resumed.state is S.DELIVERED
     assert resumed.timer_due_at == clock.now() + timedelta(seconds=ctx.escrow.inspection_seconds)
+
+
+def test_the_buyer_is_named_by_id_or_phone_exactly_once(trade: Trade) -> None:
+    ctx, clock = trade.ctx, trade.clock
+    common = {"seller_id": trade.seller.user_id, "amount": kes("10.00"), "items": ITEMS,
+              "ship_by": clock.now() + DAY}  # fmt: skip
+    by_phone = escrow.create_order(ctx, buyer_phone=trade.buyer.phone, idempotency_key=key(),
+                                   **common)  # type: ignore[arg-type]  # fmt: skip
+    assert by_phone.buyer_id == trade.buyer.id
+    for named in ({}, {"buyer_id": trade.buyer.id, "buyer_phone": trade.buyer.phone}):
+        with pytest.raises(errors.RecipientRequired):
+            escrow.create_order(ctx, idempotency_key=key(), **common, **named)  # type: ignore[arg-type]
+    with pytest.raises(errors.UserNotFound):
+        escrow.create_order(ctx, buyer_phone="+254700000009", idempotency_key=key(),
+                            **common)  # type: ignore[arg-type]  # fmt: skip
+    assert [o.id for o in escrow.list_orders(ctx, trade.buyer.id).orders] == [by_phone.id]

@@ -36,7 +36,7 @@ from soko.domain.money import Currency, Money
 from soko.domain.payments import text_name
 from soko.domain.shipments import ShipmentStep
 from soko.domain.sms import fits
-from soko.domain.users import User, UserKind
+from soko.domain.users import User, UserKind, parse_phone
 from soko.services import ledger, shipments, sms, webhooks
 from soko.services.idempotency import fingerprint, run_idempotent
 from soko.services.ports import (
@@ -71,14 +71,20 @@ def create_order(
     ctx: Context,
     *,
     seller_id: str,
-    buyer_id: str,
     amount: Money,
     items: Sequence[OrderItem],
     ship_by: datetime,
     idempotency_key: str | None,
+    buyer_id: str | None = None,
+    buyer_phone: str | None = None,
+    default_region: str | None = None,
     description: str | None = None,
 ) -> EscrowOrder:
-    """An order the seller and buyer agree: nothing is held until the buyer funds it."""
+    """An order the seller puts to a buyer (named by user id or phone number): nothing is held
+    until the buyer funds it."""
+    if (buyer_id is None) == (buyer_phone is None):
+        raise errors.RecipientRequired("name the buyer by buyer_id or buyer_phone")
+    phone = None if buyer_phone is None else parse_phone(buyer_phone, default_region)
     if amount.amount_minor <= 0:
         raise errors.AmountMustBePositive()
     if amount.currency.code not in ctx.kyc_limits:
@@ -92,6 +98,7 @@ def create_order(
         raise errors.DeadlineInvalid("ship_by needs its time zone")
     request = {
         "buyer_id": buyer_id,
+        "buyer_phone": phone,
         "amount": amount.to_decimal_string(),
         "currency": amount.currency.code,
         "items": [[item.name, item.quantity] for item in checked_items],
@@ -109,7 +116,14 @@ def create_order(
                 " days ahead"
             )
         seller = _user(uow, seller_id)
-        buyer = _user(uow, buyer_id)
+        if phone is not None:
+            found = uow.people.get_user_by_phone(phone)
+            if found is None:
+                raise errors.UserNotFound(phone=phone)
+            buyer = found
+        else:
+            assert buyer_id is not None
+            buyer = _user(uow, buyer_id)
         if seller.kind is not UserKind.MERCHANT:
             raise errors.UserKindMismatch(f"{seller_id} is a {seller.kind.value}, not a merchant")
         if buyer.kind is UserKind.AGENT:

@@ -31,7 +31,7 @@ from soko.channels.api.schemas import (
     problem_responses,
 )
 from soko.domain import errors
-from soko.services import escrow, users
+from soko.services import escrow
 from soko.services.ports import EscrowOrder, OrderItem
 
 router = APIRouter(prefix="/v1", tags=["escrow"])
@@ -68,16 +68,12 @@ def create_order(
     """The seller puts an order to a buyer (by id or phone number). Nothing is held until the
     buyer funds it. Called with the seller's key or session, or an operator key naming
     seller_id."""
-    if (body.buyer_id is None) == (body.buyer_phone is None):
-        raise errors.RecipientRequired("name the buyer by buyer_id or buyer_phone")
-    buyer_id = body.buyer_id
-    if buyer_id is None:
-        assert body.buyer_phone is not None
-        buyer_id = users.find_by_phone(ctx, body.buyer_phone, body.default_region).id
     order = escrow.create_order(
         ctx,
         seller_id=caller.acting_for(body.seller_id, "seller_id"),
-        buyer_id=buyer_id,
+        buyer_id=body.buyer_id,
+        buyer_phone=body.buyer_phone,
+        default_region=body.default_region,
         amount=body.amount.to_money(),
         items=[OrderItem(item.name, item.quantity) for item in body.items],
         ship_by=body.ship_by,
