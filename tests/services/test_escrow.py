@@ -431,3 +431,12 @@ def test_the_buyer_is_named_by_id_or_phone_exactly_once(trade: Trade) -> None:
         escrow.create_order(ctx, buyer_phone="+254700000009", idempotency_key=key(),
                             **common)  # type: ignore[arg-type]  # fmt: skip
     assert [o.id for o in escrow.list_orders(ctx, trade.buyer.id).orders] == [by_phone.id]
+
+
+def test_a_dispute_is_resolved_only_by_a_known_outcome(trade: Trade) -> None:
+    order = trade.shipped()
+    escrow.dispute(trade.ctx, buyer_id=trade.buyer.id, order_id=order.id, reason="late",
+                   message="Late.", idempotency_key=key())  # fmt: skip
+    with pytest.raises(errors.DisputeOutcomeUnknown):
+        escrow.resolve(trade.ctx, order_id=order.id, outcome="halve", idempotency_key=key())
+    assert escrow.get_order(trade.ctx, order.id).state is S.DISPUTED

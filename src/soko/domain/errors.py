@@ -25,6 +25,7 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │       RecipientIsSender,
     │       UserKindMismatch, PaymentNotRefundable, ReferenceInvalid, ExpiryInvalid,
     │       AmountDiffersFromRequest, AmountRequired, EscrowSplitMismatch, DeadlineInvalid,
+    │       DisputeOutcomeUnknown,
     │       OrderItemsInvalid,
     │       BankCodeInvalid, BankAccountNumberInvalid, BankAccountNameInvalid,
     │       MobileMoneyCurrencyMismatch
@@ -681,6 +682,11 @@ class EscrowAlreadyCancelled(Conflict):
 class EscrowAlreadyResolved(Conflict):
     code = "escrow_already_resolved"
     title = "The order's dispute has been resolved already."
+
+
+class DisputeOutcomeUnknown(InvalidInput):
+    code = "dispute_outcome_unknown"
+    title = "A dispute is resolved by release, refund or split."
 
 
 class EscrowSplitMismatch(InvalidInput):

@@ -405,7 +405,7 @@ def resolve(
     `split` (any two parts that add up to the held amount). The seller's fee is charged on
     the seller's part only."""
     if outcome not in ("release", "refund", "split"):
-        raise errors.EscrowSplitMismatch("outcome is release, refund or split")
+        raise errors.DisputeOutcomeUnknown(outcome=outcome)
     if note is not None and len(note) > limits.DISPUTE_TEXT_LENGTH_MAX:
         raise errors.MessageTooLong(
             f"a note is at most {limits.DISPUTE_TEXT_LENGTH_MAX} characters"
