@@ -695,6 +695,15 @@ class EscrowMachine(RuleBasedStateMachine):
             model.inspection_ends += paused
         model.state, model.disputed_from, model.disputed_at = model.disputed_from, None, None
         model.dispute_record = False
+        # A delivery or return the carrier reported while the order was frozen counts now.
+        rank = 0 if model.shipment is None else self.parcels[model.shipment].rank
+        if rank == EVENT_RANK["delivered"] and model.state == "shipped":
+            model.state = "delivered"
+            model.inspection_ends = self.clock.now() + timedelta(
+                seconds=self.ctx.escrow.inspection_seconds
+            )
+        elif rank == EVENT_RANK["returned"] and model.state in ("shipped", "delivered"):
+            self._settle(model, "refunded", 0)
         self._check_order(resumed, model)
         assert resumed.deadlines.ship_by == model.ship_by
         assert resumed.deadlines.deliver_by == model.deliver_by
