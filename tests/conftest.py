@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 
@@ -23,6 +24,11 @@ from soko.services.ports import Context
 from soko.storage import schema
 from soko.storage.engine import create_engine
 from soko.storage.tables import metadata
+
+# CI explores a fixed sequence of examples (SOKO_HYPOTHESIS_PROFILE=ci in .ci/run): a red CI is
+# then a failure anyone can reproduce, not a roll of the dice; local runs keep exploring anew.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis.settings.load_profile(os.environ.get("SOKO_HYPOTHESIS_PROFILE", "default"))
 
 POSTGRES_SERVER_URL = os.environ.get(
     "SOKO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
