@@ -107,3 +107,29 @@ def test_disputes_are_resolved_by_an_operator_only(api: Api, people: People) -> 
     [record] = api.client.get(f"{path}/disputes", headers=amina).json()
     assert (record["outcome"], record["to_buyer"], record["to_seller"]) == ("split", 100_000,
                                                                            350_000)  # fmt: skip
+
+
+def test_the_buyer_sees_the_delivery_code_and_the_seller_enters_it(
+    api: Api, people: People
+) -> None:
+    shop_key = api.merchant_key(people.shop)
+    amina = api.sign_in(people.amina, PINS["amina"])
+    path = f"/v1/escrow-orders/{make_order(api, people, shop_key)['id']}"
+    early = api.client.get(f"{path}/delivery-code", headers=amina)
+    assert (early.status_code, early.json()["code"]) == (409, "escrow_not_funded")
+    api.client.post(f"{path}/fund", json={}, headers=api.moving(amina))
+    shown = api.client.get(f"{path}/delivery-code", headers=amina)
+    assert shown.status_code == 200, shown.text
+    code = shown.json()["code"]
+    assert len(code) == 6 and shown.json()["tries_left"] == 5
+    # Neither the seller nor the operator sees it.
+    for headers, status, problem in (
+        (shop_key, 404, "escrow_not_found"),
+        (api.operator, 403, "delivery_code_buyer_only"),
+    ):
+        refused = api.client.get(f"{path}/delivery-code", headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (status, problem)
+    entered = api.client.post(
+        f"{path}/delivery-code", json={"code": code}, headers=api.moving(shop_key)
+    )
+    assert (entered.status_code, entered.json()["state"]) == (200, "released")

@@ -20,6 +20,7 @@ from soko.domain.users import Merchant, User, UserKind
 from soko.services import escrow, ledger, payments, shipments, users
 from soko.services.ports import Context, EscrowOrder, OrderItem
 from soko.services.reconcile import reconcile
+from soko.storage.tables import escrow_orders
 
 S = EscrowState
 DAY = timedelta(days=1)
@@ -128,6 +129,44 @@ def test_wrong_delivery_codes_lock_the_code(trade: Trade) -> None:
     assert escrow.get_order(ctx, order.id).state is S.FUNDED
     # The buyer can still confirm receipt.
     escrow.confirm_receipt(ctx, buyer_id=trade.buyer.id, order_id=order.id, idempotency_key=key())
+
+
+def test_the_buyer_alone_sees_the_delivery_code_while_it_can_release(trade: Trade) -> None:
+    ctx = trade.ctx
+    made = trade.order()
+    with pytest.raises(errors.EscrowNotFunded):  # no code before the money is held
+        escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
+    escrow.fund(ctx, buyer_id=trade.buyer.id, order_id=made.id, idempotency_key=key())
+    code = _code_sent_to(ctx, trade.buyer)
+    shown = escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
+    assert shown == escrow.DeliveryCode(code, limits.DELIVERY_CODE_ATTEMPTS_MAX)
+    # The seller (or anyone else) is told there is no such order.
+    with pytest.raises(errors.EscrowNotFound):
+        escrow.delivery_code(ctx, buyer_id=trade.seller.user_id, order_id=made.id)
+    with pytest.raises(errors.DeliveryCodeIncorrect):
+        enter(trade, made, "000000" if code != "000000" else "111111")
+    shown = escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
+    assert shown.tries_left == limits.DELIVERY_CODE_ATTEMPTS_MAX - 1
+    enter(trade, made, code)
+    with pytest.raises(errors.EscrowAlreadyReleased):  # spent
+        escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
+
+
+def test_an_order_funded_before_codes_were_kept_still_takes_its_code(trade: Trade) -> None:
+    """Migration 0008: such an order holds only an argon2 hash of its code."""
+    ctx = trade.ctx
+    order = trade.funded()
+    engine = ctx.unit_of_work.engine  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(
+            escrow_orders.update()
+            .where(escrow_orders.c.id == order.id)
+            .values(delivery_code=None, delivery_code_hash=ctx.pins.hash("424242"))
+        )
+    assert escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=order.id).code is None
+    with pytest.raises(errors.DeliveryCodeIncorrect):
+        enter(trade, order, "242424")
+    assert enter(trade, order, "424242").state is S.RELEASED
 
 
 def test_not_shipped_by_the_ship_by_date_refunds_in_full(trade: Trade) -> None:
@@ -369,7 +408,7 @@ def enter(trade: Trade, order: EscrowOrder, code: str) -> EscrowOrder:
 
 
 def _code_sent_to(ctx: Context, buyer: User) -> str:
-    """The delivery code from the buyer's funding text (the only place it exists in clear)."""
+    """The delivery code from the buyer's funding text."""
     with ctx.unit_of_work(read_only=True) as uow:
         texts = uow.notifications.list_sms_to(buyer.phone, 100)
     [text] = [t.text for t in texts if "Give code" in t.text]

@@ -704,6 +704,11 @@ class DeliveryCodeLocked(Forbidden):
     title = "Too many wrong delivery codes: the buyer must confirm receipt instead."
 
 
+class DeliveryCodeBuyerOnly(Forbidden):
+    code = "delivery_code_buyer_only"
+    title = "Only the buyer, signed in, sees the delivery code."
+
+
 class DeadlineInvalid(InvalidInput):
     code = "deadline_invalid"
     title = "The deadline is in the past or too far ahead."

@@ -53,17 +53,19 @@ class SqlEscrowRepository:
         if result.rowcount != 1:
             raise TransientConflict(f"escrow order {order.id} moved on concurrently")
 
-    def set_delivery_code(self, order_id: str, code_hash: str) -> None:
+    def set_delivery_code(self, order_id: str, code: str) -> None:
         self._conn.execute(
             escrow_orders.update()
             .where(escrow_orders.c.id == order_id)
-            .values(delivery_code_hash=code_hash, code_failures=0)
+            .values(delivery_code=code, code_failures=0)
         )
 
-    def delivery_code_hash(self, order_id: str) -> str | None:
-        query = sa.select(escrow_orders.c.delivery_code_hash).where(escrow_orders.c.id == order_id)
-        found: str | None = self._conn.execute(query).scalar()
-        return found
+    def delivery_code(self, order_id: str) -> tuple[str | None, str | None]:
+        query = sa.select(escrow_orders.c.delivery_code, escrow_orders.c.delivery_code_hash).where(
+            escrow_orders.c.id == order_id
+        )
+        row = self._conn.execute(query).first()
+        return (None, None) if row is None else (row.delivery_code, row.delivery_code_hash)
 
     def count_code_failure(self, order_id: str) -> int:
         self._conn.execute(

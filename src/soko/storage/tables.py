@@ -494,7 +494,10 @@ escrow_orders = Table(
     Column("timer_due_at", UtcDateTime, nullable=True),
     # The buyer's money, held from funding until release or refund (never expires by itself).
     Column("hold_id", String(40), ForeignKey("transfers.id"), nullable=True, unique=True),
-    # A one-time code the buyer gives at handover (argon2 hash), and wrong tries so far.
+    # The one-time code the buyer gives at handover, kept so the buyer can see it again in the
+    # web app and on USSD (ADR 0010), and wrong tries so far. Orders funded before 0008 hold
+    # only an argon2 hash of theirs.
+    Column("delivery_code", String(6), nullable=True),
     Column("delivery_code_hash", String(200), nullable=True),
     Column("code_failures", Integer, nullable=False, server_default=text("0")),
     # Where the money went when the order closed: the seller's part (before the fee), the fee

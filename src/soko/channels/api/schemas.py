@@ -1058,6 +1058,14 @@ class DeliveryCodeEnter(_In):
     )
 
 
+class DeliveryCodePublic(BaseModel):
+    code: str | None = Field(
+        description="The six digits to give at handover; null for an order funded before "
+        "codes were kept (its code went by SMS only)."
+    )
+    tries_left: int = Field(description="Wrong entries left before the code locks.")
+
+
 class DisputeCreate(EscrowActor):
     reason: str = Field(pattern=r"^[A-Za-z0-9_]{1,32}$", examples=["not_as_described"])
     message: str = Field(

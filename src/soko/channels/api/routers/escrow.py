@@ -19,6 +19,7 @@ from soko.channels.api.deps import (
 from soko.channels.api.schemas import (
     MONEY_MOVING_PROBLEMS,
     DeliveryCodeEnter,
+    DeliveryCodePublic,
     DisputeAnswer,
     DisputeCreate,
     DisputePublic,
@@ -163,6 +164,20 @@ def confirm_receipt(
     """The buyer has the goods: the money is released to the seller at once."""
     return _public(escrow.confirm_receipt(ctx, buyer_id=_actor(caller, body),
                                           order_id=order_id, idempotency_key=key))  # fmt: skip
+
+
+@router.get(
+    "/escrow-orders/{order_id}/delivery-code",
+    response_model=DeliveryCodePublic,
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+def show_delivery_code(order_id: str, caller: Caller, ctx: ContextDep) -> DeliveryCodePublic:
+    """The buyer's one-time delivery code, shown again while it can still release the order.
+    Only the buyer's own session or key sees it: not the seller, not an operator."""
+    if caller.user_id is None:
+        raise errors.DeliveryCodeBuyerOnly()
+    shown = escrow.delivery_code(ctx, buyer_id=caller.user_id, order_id=order_id)
+    return DeliveryCodePublic(code=shown.code, tries_left=shown.tries_left)
 
 
 @router.post(
