@@ -74,7 +74,7 @@ def available(ctx: Context, user_id: str, currency: str = "KES") -> int:
 
 
 def fees(ctx: Context) -> int:
-    return ledger.system_account(ctx, AccountCode.FEES, "KES").balance
+    return ledger.system_total(ctx, AccountCode.FEES, "KES").balance
 
 
 @dataclass

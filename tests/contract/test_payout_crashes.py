@@ -166,7 +166,7 @@ def finish(scene: Scene, *, submissions: int) -> None:
     [row] = scene.rail_rows()  # one payout at the rail, however often it was submitted
     assert (row.payout_id, row.submissions) == (scene.payout.id, submissions)
     settlement = ledger.system_account(scene.ctx, AccountCode.SETTLEMENT, "KES")
-    fees = ledger.system_account(scene.ctx, AccountCode.FEES, "KES")
+    fees = ledger.system_total(scene.ctx, AccountCode.FEES, "KES")
     before_debits, before_credits = scene.settlement_before
     if final.state is PayoutState.PAID:
         assert row.outcome == "paid"

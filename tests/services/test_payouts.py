@@ -198,7 +198,7 @@ def test_a_bank_payout_holds_then_pays(shop: Shop) -> None:
     assert hold_states(shop.ctx, payout) == [PendingState.POSTED, PendingState.POSTED]
     debits, credits = system_balance(shop.ctx, AccountCode.SETTLEMENT)
     assert (debits, credits) == (settlement_before[0], settlement_before[1] + 500000)
-    assert ledger.system_account(shop.ctx, AccountCode.FEES, KES).balance == FEE
+    assert ledger.system_total(shop.ctx, AccountCode.FEES, KES).balance == FEE
     [row] = rail_rows(shop.ctx)
     assert (row.payout_id, row.outcome, row.submissions, row.amount) == (
         payout.id, "paid", 1, 500000,
@@ -229,7 +229,7 @@ def test_a_failed_bank_payout_gives_everything_back(shop: Shop) -> None:
     assert shop.wallet() == (1000000, 1000000)  # amount and fee back
     assert hold_states(shop.ctx, payout) == [PendingState.VOIDED, PendingState.VOIDED]
     assert system_balance(shop.ctx, AccountCode.SETTLEMENT) == settlement_before
-    assert ledger.system_account(shop.ctx, AccountCode.FEES, KES).balance == 0
+    assert ledger.system_total(shop.ctx, AccountCode.FEES, KES).balance == 0
     [row] = rail_rows(shop.ctx)
     assert (row.outcome, row.submissions) == ("failed", 1)
     assert_reconciles(shop.ctx)

@@ -74,7 +74,7 @@ def balance(ctx: Context, user: User, currency: str = KES) -> int:
 
 
 def fees_earned(ctx: Context, currency: str = KES) -> int:
-    return ledger.system_account(ctx, AccountCode.FEES, currency).balance
+    return ledger.system_total(ctx, AccountCode.FEES, currency).balance
 
 
 def transfer_count(ctx: Context) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from enum import IntFlag, StrEnum
 from typing import Final
@@ -32,17 +33,39 @@ class AccountCode(StrEnum):
     COMMISSION_EXPENSE = "commission_expense"
 
 
+#: How many accounts share the fee account's role per currency (ADR 0011). Fixed for life: a
+#: refund takes its fee share back from the bucket the payment paid it into, found again by
+#: the same hash, so changing this would send refunds to buckets that never saw their fees.
+FEE_BUCKETS: Final = 32
+
+
 @dataclass(frozen=True, slots=True)
 class SystemAccount:
-    """One of the operator's own accounts, opened once per currency on first use."""
+    """One of the operator's own accounts, opened once per currency on first use.
+
+    A hot role (every payment pays a fee) is split into `buckets` accounts per currency, so
+    that payments from different payers never queue for one row; the role's balance is the sum
+    of its buckets.
+    """
 
     code: AccountCode
     flags: AccountFlags
     description: str
+    buckets: int = 1
 
-    def name(self, currency: str) -> str:
-        """The account's unique name in the ledger, e.g. ``fees:KES``."""
-        return f"{self.code.value}:{currency}"
+    def name(self, currency: str, bucket: int = 0) -> str:
+        """A bucket's unique name in the ledger: ``fees:KES`` for the first, ``fees:KES:7``."""
+        assert 0 <= bucket < self.buckets, (self.code, bucket)
+        base = f"{self.code.value}:{currency}"
+        return base if bucket == 0 else f"{base}:{bucket}"
+
+    def names(self, currency: str) -> list[str]:
+        return [self.name(currency, bucket) for bucket in range(self.buckets)]
+
+    def bucket_for(self, spread_by: str) -> int:
+        """The bucket that the account `spread_by` (the one paying) always uses: stable across
+        processes and releases (CRC-32, not Python's salted hash)."""
+        return zlib.crc32(spread_by.encode()) % self.buckets
 
 
 _LIABILITY: Final = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -63,6 +86,7 @@ SYSTEM_ACCOUNTS: Final[dict[AccountCode, SystemAccount]] = {
             AccountCode.FEES,
             _LIABILITY,
             "Fees the operator has earned (revenue); paid out to the operator, never below zero.",
+            buckets=FEE_BUCKETS,
         ),
         SystemAccount(
             AccountCode.ESCROW,

@@ -612,8 +612,9 @@ def _settle(uow: UnitOfWork, ctx: Context, order: EscrowOrder, seller_part: int)
             seller_part
         )
         escrow = ledger.system_account_in(uow, ctx, AccountCode.ESCROW, order.currency)
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, order.currency)
         seller_wallet = wallet_for(uow, ctx, seller, order.currency)
+        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, order.currency,
+                                        spread_by=seller_wallet.account_id)  # fmt: skip
         # Posting part of a hold releases the rest to the buyer in the same step.
         requests.append(post(ctx.ids.new("tr"), order.hold_id, seller_part))
         for credit, amount, code in (

@@ -56,14 +56,25 @@ def open_account_in(
     return account
 
 
-def system_account_in(uow: UnitOfWork, ctx: Context, code: AccountCode, currency: str) -> Account:
+def system_account_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    code: AccountCode,
+    currency: str,
+    *,
+    spread_by: str | None = None,
+) -> Account:
     """The operator's `code` account in `currency`, opened on first use.
+
+    A role split into buckets (fees, ADR 0011) gives the bucket of `spread_by`, the account
+    that pays into it: each payer always meets the same bucket, and payers with different
+    buckets never wait for each other. Without `spread_by`, the first bucket.
 
     Two transactions may both find it missing; the loser's insert hits the unique name and its
     whole transaction retries, finding the winner's account.
     """
     system = SYSTEM_ACCOUNTS[code]
-    name = system.name(currency)
+    name = system.name(currency, 0 if spread_by is None else system.bucket_for(spread_by))
     found = uow.ledger.get_account_by_name(name)
     if found is not None:
         return found
@@ -76,7 +87,43 @@ def system_account_in(uow: UnitOfWork, ctx: Context, code: AccountCode, currency
 
 
 def system_account(ctx: Context, code: AccountCode, currency: str) -> Account:
+    """The role's first (for most roles, only) account; `system_total` sums a bucketed one."""
     return in_transaction(ctx, lambda uow: system_account_in(uow, ctx, code, currency))
+
+
+@dataclass(frozen=True, slots=True)
+class SystemTotal:
+    """A system role's four counters in one currency, summed over its buckets."""
+
+    code: AccountCode
+    currency: str
+    debits_pending: int = 0
+    debits_posted: int = 0
+    credits_pending: int = 0
+    credits_posted: int = 0
+
+    @property
+    def balance(self) -> int:
+        """Posted credits less posted debits (what a credit-normal role such as fees holds)."""
+        return self.credits_posted - self.debits_posted
+
+
+def system_total(ctx: Context, code: AccountCode, currency: str) -> SystemTotal:
+    """What the operator's `code` role holds in `currency`, over all its buckets."""
+    Currency.of(currency)
+
+    def work(uow: UnitOfWork) -> SystemTotal:
+        found = uow.ledger.get_accounts_by_name(SYSTEM_ACCOUNTS[code].names(currency))
+        return SystemTotal(
+            code,
+            currency,
+            debits_pending=sum(a.debits_pending for a in found),
+            debits_posted=sum(a.debits_posted for a in found),
+            credits_pending=sum(a.credits_pending for a in found),
+            credits_posted=sum(a.credits_posted for a in found),
+        )
+
+    return in_transaction(ctx, work, read_only=True)
 
 
 def record(uow: UnitOfWork, ctx: Context, requests: Sequence[TransferRequest]) -> list[Transfer]:

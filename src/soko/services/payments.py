@@ -82,9 +82,10 @@ def send_money(
         if recipient is not None and recipient_wallet is not None:
             _check_incoming(ctx, recipient, locked[recipient_wallet.account_id], amount)
         currency = amount.currency.code
-        fee = fee_table(ctx.tariff, currency, FeeKind.P2P).fee_for(amount.amount_minor)
+        fee = p2p_fee(ctx, amount).amount_minor
         legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency)
+        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
+                                        spread_by=sender_wallet.account_id)  # fmt: skip
         hold_id = fee_hold_id = None
         if recipient_wallet is not None:
             legs.move(sender_wallet.account_id, recipient_wallet.account_id, amount.amount_minor,
@@ -109,6 +110,14 @@ def send_money(
         return payment
 
     return _idempotent(ctx, f"user:{sender_id}:p2p", idempotency_key, request, work)
+
+
+def p2p_fee(ctx: Context, amount: Money) -> Money:
+    """The fee `send_money` charges the sender for `amount`: what a confirmation screen shows."""
+    if not amount.is_positive():
+        raise errors.AmountMustBePositive()
+    fee = fee_table(ctx.tariff, amount.currency.code, FeeKind.P2P).fee_for(amount.amount_minor)
+    return Money(fee, amount.currency)
 
 
 def cash_in(
@@ -189,7 +198,8 @@ def cash_out(
         )
         # The agent's share comes out of the fee just paid, so the fees account never dips.
         assert commission <= fee, (commission, fee)
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency)
+        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
+                                        spread_by=customer_wallet.account_id)  # fmt: skip
         legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
         legs.move(customer_wallet.account_id, float_wallet.account_id, amount.amount_minor,
                   TransferCode.CASH_OUT)  # fmt: skip
@@ -290,7 +300,8 @@ def pay_merchant_in(
     fee = merchant_rate(ctx.merchant_rates, currency, merchant.category_code).fee_for(
         amount.amount_minor
     )
-    fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency)
+    fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
+                                    spread_by=merchant_wallet.account_id)  # fmt: skip
     legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
     legs.move(payer_wallet.account_id, merchant_wallet.account_id, amount.amount_minor,
               TransferCode.PAYMENT)  # fmt: skip
@@ -349,7 +360,9 @@ def refund(
         payer_wallet = uow.people.get_wallet(payment.payer_wallet_id)
         assert payer_wallet is not None, payment
         _lock(uow, merchant_wallet, payer_wallet)
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, payment.currency)
+        # The bucket the payment paid its fee into: the merchant's, found by the same hash.
+        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, payment.currency,
+                                        spread_by=merchant_wallet.account_id)  # fmt: skip
         legs = _Legs(ctx, payment.currency, reference=ctx.ids.new("rfd"))
         # The fee share first: a merchant refunding in full pays back the gross amount, and
         # holds only the net until its fee comes back.
@@ -684,6 +697,7 @@ __all__ = [
     "encode_payment",
     "get_payment",
     "list_refunds",
+    "p2p_fee",
     "pay_merchant",
     "pay_merchant_in",
     "payment_event",

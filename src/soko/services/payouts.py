@@ -97,7 +97,8 @@ def request_payout(
                 available=available,
             )
         settlement = ledger.system_account_in(uow, ctx, AccountCode.SETTLEMENT, currency)
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency)
+        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
+                                        spread_by=wallet.account_id)  # fmt: skip
         payout_id = ctx.ids.new("po")
         hold_id = ctx.ids.new("tr")
         # Timeout 0: the holds never expire by themselves. Only the rail's answer may release

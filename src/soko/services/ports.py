@@ -51,6 +51,10 @@ class LedgerRepository(Protocol):
 
     def get_account_by_name(self, name: str) -> Account | None: ...
 
+    def get_accounts_by_name(self, names: Collection[str]) -> list[Account]:
+        """The accounts with these names that exist, in no particular order."""
+        ...
+
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
         """Read and lock the accounts for writing, in ascending id order (no deadlocks)."""
         ...

@@ -21,6 +21,9 @@ _COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credi
 # The colder statements go through SQLAlchemy, which caches their compiled form.
 _SELECT_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("id"))
 _SELECT_ACCOUNT_BY_NAME = sa.select(accounts).where(accounts.c.name == sa.bindparam("name"))
+_SELECT_ACCOUNTS_BY_NAME = sa.select(accounts).where(
+    accounts.c.name.in_(sa.bindparam("names", expanding=True))
+)
 _TRANSFER_COLUMNS: Final = [c for c in transfers.c if c.name != "seq"]
 _SELECT_TRANSFERS = sa.select(*_TRANSFER_COLUMNS).where(
     transfers.c.id.in_(sa.bindparam("ids", expanding=True))
@@ -125,6 +128,10 @@ class SqlLedgerRepository:
     def get_account_by_name(self, name: str) -> Account | None:
         row = self._conn.execute(_SELECT_ACCOUNT_BY_NAME, {"name": name}).first()
         return None if row is None else account_from_row(row)
+
+    def get_accounts_by_name(self, names: Collection[str]) -> list[Account]:
+        rows = self._conn.execute(_SELECT_ACCOUNTS_BY_NAME, {"names": list(names)})
+        return [account_from_row(row) for row in rows]
 
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
         ids = sorted(account_ids)
