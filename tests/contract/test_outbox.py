@@ -127,7 +127,7 @@ def test_the_database_refuses_impossible_outbox_rows(
     queue_events(any_ctx, 1)
 
     def work(uow: UnitOfWork) -> None:
-        uow.notifications.insert_sms("sms_1", "+254712345678", "hi", clock.now())
+        uow.notifications.insert_sms([("sms_1", "+254712345678", "hi")], clock.now())
 
     in_transaction(any_ctx, work)
     with pytest.raises(sa.exc.IntegrityError), any_runtime.engine.begin() as connection:

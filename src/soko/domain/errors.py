@@ -54,7 +54,8 @@ Every channel maps these in exactly one table (the API to RFC 9457 problem+json,
     │   │   ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit, ExceedsBalanceLimit,
     │   │   ExceedsRefundableAmount, QrNotPayable
     ├── Forbidden                    kind=forbidden   the caller may not do this
-    │   └── PinIncorrect, PinLocked, PinNotSet, DeliveryCodeIncorrect, DeliveryCodeLocked
+    │   └── PinIncorrect, PinLocked, PinNotSet, DeliveryCodeIncorrect, DeliveryCodeLocked,
+    │       DeliveryCodeBuyerOnly
     └── Unauthenticated              kind=unauthenticated   the caller did not prove who it is
         └── ApiKeyInvalid, SessionInvalid, CarrierSignatureInvalid, CarrierTimestampInvalid
 

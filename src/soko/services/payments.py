@@ -295,7 +295,9 @@ def pay_merchant_in(
     currency = amount.currency.code
     payer_wallet = _existing_wallet(uow, payer, amount)
     merchant_wallet = wallet_for(uow, ctx, merchant_user, currency)
-    _lock(uow, payer_wallet, merchant_wallet)
+    # Only the payer now, for its limits: `record` locks the merchant's row (and the fee
+    # bucket) at the end, so a busy merchant is held for as short a time as possible.
+    _lock(uow, payer_wallet)
     _check_outgoing(uow, ctx, payer, payer_wallet, amount)
     fee = merchant_rate(ctx.merchant_rates, currency, merchant.category_code).fee_for(
         amount.amount_minor
@@ -308,11 +310,13 @@ def pay_merchant_in(
     # The merchant pays its discount rate out of what it just received: one batch, so the
     # merchant's wallet never shows the gross without the fee.
     legs.move(merchant_wallet.account_id, fees.id, fee, TransferCode.FEE)
-    ledger.record(uow, ctx, legs.requests)
+    # The records first and the transfers last: from `record` on, the merchant's row is locked
+    # until commit, and only the texts (which tell the new balances) come after it.
     payment = _record(uow, ctx, legs, "merchant", amount, payer=payer_wallet,
                       payee=merchant_wallet, fee=fee, commission=0, message=message)  # fmt: skip
     event = payment_event(payment) | dict(notify or {})
     webhooks.emit(uow, ctx, owner_id=merchant.user_id, type="payment.succeeded", data=event)
+    ledger.record(uow, ctx, legs.requests)
     _text(uow, ctx, payment, payer=(payer, payer_wallet), payee=(merchant_user, merchant_wallet),
           payee_name=merchant.trading_name)  # fmt: skip
     return payment
@@ -508,7 +512,8 @@ def _recipient(
 
 
 def _lock(uow: UnitOfWork, *wallets: Wallet | None) -> dict[str, Account]:
-    """Lock both sides' accounts up front, in id order, before reading what limits need."""
+    """Lock the customers' accounts up front, before reading what limits need (the global lock
+    order puts them before merchants and system accounts)."""
     return uow.ledger.lock_accounts([w.account_id for w in wallets if w is not None])
 
 
@@ -630,17 +635,18 @@ def _text(
     """The confirmation texts: to the payer (with the fee and what is left) and to the payee,
     in the payment's transaction, so a text goes out if and only if the money moved."""
     amount = Money.of(payment.amount, payment.currency)
+    texts = []
     if payer is not None:
         person, wallet = payer
         fee = Money.of(payment.fee, payment.currency) if payment.kind != "merchant" else None
         to = payee_name or (payee[0].name if payee is not None else payment.payee_phone or "")
-        text = paid_text(payment.id, amount, to, fee, _balance(uow, wallet))
-        sms.queue(uow, ctx, phone=person.phone, text=text)
+        texts.append((person.phone, paid_text(payment.id, amount, to, fee, _balance(uow, wallet))))
     if payee is not None:
         person, wallet = payee
         sender = payer[0].name if payer is not None else "your operator"
         text = received_text(payment.id, amount, sender, _balance(uow, wallet))
-        sms.queue(uow, ctx, phone=person.phone, text=text)
+        texts.append((person.phone, text))
+    sms.queue_all(uow, ctx, texts)
 
 
 def _balance(uow: UnitOfWork, wallet: Wallet) -> Money:

@@ -56,7 +56,11 @@ class LedgerRepository(Protocol):
         ...
 
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
-        """Read and lock the accounts for writing, in ascending id order (no deadlocks)."""
+        """Read and lock the accounts for writing, in the global lock order (chart.LOCK_RANKS,
+        then id). Accounts this transaction already locked come back as it left them.
+
+        Callers keep to that order across calls too: lock the paying customer first, and let
+        `ledger.record` lock the merchants and system accounts it pays into (ADR 0011)."""
         ...
 
     def lock_transfers(
@@ -501,7 +505,9 @@ class NotificationsRepository(Protocol):
         """A dead delivery back to pending, due now, with a fresh count of attempts."""
         ...
 
-    def insert_sms(self, sms_id: str, phone: str, text: str, now: datetime) -> None: ...
+    def insert_sms(self, messages: Sequence[tuple[str, str, str]], now: datetime) -> None:
+        """Queue texts, each (id, phone, text), in one statement."""
+        ...
 
     def get_sms(self, sms_id: str) -> SmsMessage | None: ...
 

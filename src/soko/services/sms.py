@@ -7,6 +7,7 @@ the same claim, lease and capped backoff as webhook deliveries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from soko import limits
@@ -19,13 +20,21 @@ from soko.services.transactions import in_transaction
 def queue(uow: UnitOfWork, ctx: Context, *, phone: str, text: str) -> str:
     """Queue `text` (one SMS: see `domain.sms.fits`; shorten with `domain.sms.fit`) to `phone`
     (E.164) in the caller's transaction. Returns the message id."""
-    # The caller composes the text, so a text that does not fit is a bug in the caller, not a
-    # refusal the payer could do anything about.
-    assert fits(text), f"SMS text does not fit one message (use domain.sms.fit): {text!r}"
-    assert phone.startswith("+") and len(phone) <= limits.PHONE_TEXT_LENGTH_MAX, phone
-    sms_id = ctx.ids.new("sms")
-    uow.notifications.insert_sms(sms_id, phone, text, ctx.clock.now())
+    [sms_id] = queue_all(uow, ctx, [(phone, text)])
     return sms_id
+
+
+def queue_all(uow: UnitOfWork, ctx: Context, texts: Sequence[tuple[str, str]]) -> list[str]:
+    """`queue` for several (phone, text) pairs, in one statement. Returns the message ids."""
+    for phone, text in texts:
+        # The caller composes the text, so a text that does not fit is a bug in the caller,
+        # not a refusal the payer could do anything about.
+        assert fits(text), f"SMS text does not fit one message (use domain.sms.fit): {text!r}"
+        assert phone.startswith("+") and len(phone) <= limits.PHONE_TEXT_LENGTH_MAX, phone
+    messages = [(ctx.ids.new("sms"), phone, text) for phone, text in texts]
+    if messages:
+        uow.notifications.insert_sms(messages, ctx.clock.now())
+    return [sms_id for sms_id, _, _ in messages]
 
 
 def get_sms(ctx: Context, sms_id: str) -> SmsMessage | None:

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import Dialect
 
 from soko import limits
+from soko.domain.chart import LOCK_RANKS
 from soko.storage.tables import accounts, transfers
 
 COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
@@ -28,9 +29,17 @@ LOCK_CHUNK: Final = limits.ACCOUNTS_LOCKED_PER_STATEMENT_MAX
 TRANSFER_COLUMNS: Final = tuple(column.name for column in transfers.c if column.name != "seq")
 
 
+#: Rows are locked in the order they are returned: by chart.LOCK_RANKS, then id.
+LOCK_ORDER: Final[sa.ColumnClause[int]] = sa.literal_column(
+    "CASE code "
+    + " ".join(f"WHEN '{code.value}' THEN {rank}" for code, rank in LOCK_RANKS.items())
+    + f" ELSE {max(LOCK_RANKS.values())} END"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class HotStatements:
-    #: SELECT ... WHERE id IN (:id_0 .. :id_n-1) ORDER BY id [FOR UPDATE], by n.
+    #: SELECT ... WHERE id IN (:id_0 .. :id_n-1) ORDER BY rank, id [FOR UPDATE], by n.
     lock_accounts: tuple[str, ...]
     insert_transfer: str
     update_counters: str
@@ -55,7 +64,7 @@ def hot_statements(dialect_name: str) -> HotStatements:
         query = (
             sa.select(accounts)
             .where(accounts.c.id.in_([sa.bindparam(f"id_{i}") for i in range(count)]))
-            .order_by(accounts.c.id)
+            .order_by(LOCK_ORDER, accounts.c.id)
         )
         locks.append(compile_sql(query.with_for_update() if row_locks else query))
     update = (

@@ -9,7 +9,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from soko.domain.chart import AccountCode, AccountFlags, TransferCode
+from soko.domain.chart import LOCK_RANKS, AccountCode, AccountFlags, TransferCode
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer, TransferFlags
 from soko.services.ports import TransientConflict
 from soko.storage.driver import LOCK_CHUNK, hot_statements, sqlalchemy_errors
@@ -21,6 +21,9 @@ _COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credi
 # The colder statements go through SQLAlchemy, which caches their compiled form.
 _SELECT_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("id"))
 _SELECT_ACCOUNT_BY_NAME = sa.select(accounts).where(accounts.c.name == sa.bindparam("name"))
+_SELECT_CODES = sa.select(accounts.c.id, accounts.c.code).where(
+    accounts.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 _SELECT_ACCOUNTS_BY_NAME = sa.select(accounts).where(
     accounts.c.name.in_(sa.bindparam("names", expanding=True))
 )
@@ -100,6 +103,9 @@ class SqlLedgerRepository:
         dbapi = connection.connection.driver_connection
         assert dbapi is not None, "a unit of work always holds a live connection"
         self._dbapi = dbapi
+        # The accounts this transaction has locked (or opened), as it has left them: a locked
+        # row cannot change under us, so later reads and locks of it need no round trip.
+        self._locked: dict[str, Account] = {}
 
     def insert_account(self, account: Account, created_at: datetime) -> None:
         assert all(getattr(account, counter) == 0 for counter in _COUNTERS), account
@@ -120,8 +126,11 @@ class SqlLedgerRepository:
                 raise  # ids are random: a collision here is a bug, not a race
             # A named system account collides when two transactions open it at once.
             raise TransientConflict(f"account {account.name} opened concurrently") from error
+        self._locked[account.id] = account  # no one else sees it before we commit
 
     def get_account(self, account_id: str) -> Account | None:
+        if account_id in self._locked:
+            return self._locked[account_id]
         row = self._conn.execute(_SELECT_ACCOUNT, {"id": account_id}).first()
         return None if row is None else account_from_row(row)
 
@@ -134,13 +143,16 @@ class SqlLedgerRepository:
         return [account_from_row(row) for row in rows]
 
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
-        ids = sorted(account_ids)
-        locked: dict[str, Account] = {}
+        locked = self._locked
+        wanted = [account_id for account_id in set(account_ids) if account_id not in locked]
+        if len(wanted) > LOCK_CHUNK:
+            wanted = self._in_lock_order(wanted)
         cursor = self._dbapi.cursor()
         try:
-            # Chunks in ascending order keep the whole lock order ascending: no deadlocks.
-            for start in range(0, len(ids), LOCK_CHUNK):
-                chunk = ids[start : start + LOCK_CHUNK]
+            # Each statement locks in chart.LOCK_RANKS order, then id; chunks follow that
+            # order too. Accounts locked earlier in the transaction are not locked again.
+            for start in range(0, len(wanted), LOCK_CHUNK):
+                chunk = wanted[start : start + LOCK_CHUNK]
                 statement = self._hot.lock_accounts[len(chunk)]
                 with sqlalchemy_errors(self._dialect, statement):
                     cursor.execute(
@@ -151,7 +163,16 @@ class SqlLedgerRepository:
                     locked[row[0]] = _account_from_tuple(row)
         finally:
             cursor.close()
-        return locked
+        return {account_id: locked[account_id] for account_id in account_ids
+                if account_id in locked}  # fmt: skip
+
+    def _in_lock_order(self, account_ids: list[str]) -> list[str]:
+        """More accounts than one statement locks: their codes first (without a lock; an
+        account's code never changes), to split them into chunks in the global lock order."""
+        rows = self._conn.execute(_SELECT_CODES, {"ids": account_ids}).all()
+        rank = {row.id: LOCK_RANKS[AccountCode(row.code)] for row in rows}
+        # An unknown id locks nothing; it goes last and the caller finds it missing.
+        return sorted(account_ids, key=lambda account_id: (rank.get(account_id, 3), account_id))
 
     def lock_transfers(
         self, transfer_ids: Collection[str]
@@ -190,6 +211,7 @@ class SqlLedgerRepository:
                 )
         finally:
             cursor.close()
+        self._locked.update(plan.accounts)
         if plan.created_pending:
             expiry = {t.id: t.expires_at for t in plan.transfers}
             self._conn.execute(

@@ -227,19 +227,22 @@ class SqlNotificationsRepository:
 
     # --- SMS ----------------------------------------------------------------------------------
 
-    def insert_sms(self, sms_id: str, phone: str, text: str, now: datetime) -> None:
+    def insert_sms(self, messages: Sequence[tuple[str, str, str]], now: datetime) -> None:
         self._conn.execute(
             sms_messages.insert(),
-            {
-                "id": sms_id,
-                "phone": phone,
-                "text": text,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            },
+            [
+                {
+                    "id": sms_id,
+                    "phone": phone,
+                    "text": text,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for sms_id, phone, text in messages
+            ],
         )
 
     def get_sms(self, sms_id: str) -> SmsMessage | None:
