@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     #: Let webhook URLs reach loopback, private and link-local addresses (tests, closed
     #: networks). Off by default: a merchant's URL must not probe the operator's own network.
     webhook_allow_private_networks: bool = False
+    #: USSD: the shared token the operator's USSD aggregator sends with every request to POST
+    #: /ussd, as `Authorization: Bearer <token>` or `?token=<token>` in the callback URL (most
+    #: aggregators can only be given a URL). Unset, the USSD channel is off and /ussd is 404.
+    ussd_token: SecretStr | None = Field(default=None, min_length=limits.USSD_TOKEN_LENGTH_MIN)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

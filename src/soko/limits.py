@@ -212,3 +212,16 @@ CARRIER_SIGNATURES_MAX: Final = 5
 TRACKING_EVENT_AGE_SECONDS_MAX: Final = 366 * 24 * 3600
 #: Tracking events shown with a shipment: its latest ones (a parcel has a dozen or so).
 TRACKING_EVENTS_SHOWN_MAX: Final = 100
+
+#: USSD (channels/ussd/). A screen is at most 182 GSM-7 characters, "CON " or "END " included
+#: (the USSD message size); the aggregator's `text` (every input of the session joined by "*")
+#: and the number of inputs in it are bounded, so a replayed dialogue stays cheap; a session id
+#: and a service code are at most this long; "My orders" lists at most this many open orders.
+USSD_SCREEN_CHARS_MAX: Final = 182
+USSD_TEXT_LENGTH_MAX: Final = 500
+USSD_INPUTS_MAX: Final = 30
+USSD_SESSION_ID_LENGTH_MAX: Final = 128
+USSD_SERVICE_CODE_LENGTH_MAX: Final = 32
+USSD_ORDERS_SHOWN_MAX: Final = 5
+#: The shared token an aggregator authenticates with (SOKO_USSD_TOKEN) is at least this long.
+USSD_TOKEN_LENGTH_MIN: Final = 16

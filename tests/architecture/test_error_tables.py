@@ -19,6 +19,9 @@ import typer
 
 from soko.channels.api.problems import TYPE_BASE, problem_body, status_for
 from soko.channels.cli.main import EXIT_REFUSED, refusals_as_exit_codes
+from soko.channels.ussd.menus import fits as fits_ussd_screen
+from soko.channels.ussd.messages import SCREENS as USSD_SCREENS
+from soko.channels.ussd.messages import screen_for as ussd_screen_for
 from soko.domain import errors
 from soko.domain.errors import DomainError, ErrorKind, all_error_classes
 
@@ -206,6 +209,45 @@ def test_cli_prints_the_detail_verbatim(echoed: str, capsys: pytest.CaptureFixtu
     detail = f"{echoed!r} is not a plain decimal number."
     assert refuse(errors.AmountMalformed(detail)).exit_code == EXIT_REFUSED
     assert capsys.readouterr().err == f"amount_malformed: {detail}\n"
+
+
+# --- USSD: a short END screen -------------------------------------------------------------------
+
+#: Errors a USSD dialogue can meet (the use cases its menus call): each has its own screen, not
+#: its category's.
+USSD_MEETS = {
+    errors.UserNotFound, errors.PhoneNumberInvalid, errors.MerchantNotFound,
+    errors.RecipientIsSender, errors.UserKindMismatch, errors.CountryUnknown,
+    errors.PinIncorrect, errors.PinMalformed, errors.PinLocked, errors.PinNotSet,
+    errors.AmountMalformed, errors.AmountTooPrecise, errors.AmountOverflows,
+    errors.AmountMustBePositive, errors.CurrencyNotOffered,
+    errors.ExceedsCredits, errors.ExceedsDailyLimit, errors.ExceedsMonthlyLimit,
+    errors.ExceedsTransactionLimit, errors.ExceedsBalanceLimit,
+    errors.EscrowNotFound, errors.EscrowAlreadyFunded, errors.EscrowNotFunded,
+    errors.EscrowDisputed, errors.EscrowAlreadyReleased, errors.EscrowAlreadyRefunded,
+    errors.EscrowAlreadyCancelled, errors.EscrowAlreadyResolved,
+    errors.DeliveryCodeIncorrect, errors.DeliveryCodeLocked,
+    errors.IdempotencyKeyInvalid, errors.IdempotencyKeyReused, errors.TransactionConflict,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", each_error())
+def test_ussd_ends_every_error_with_a_short_screen(cls: type[DomainError]) -> None:
+    detail = "What went wrong, in words the caller must not see."
+    text = ussd_screen_for(cls(detail, tries_left=5))
+    assert text.endswith(" 5 tries left.")
+    text = ussd_screen_for(cls(detail))
+    # One GSM-7 message with room to spare for the tries left.
+    assert fits_ussd_screen(f"END {text} 5 tries left."), text
+    assert text.endswith(".") and detail not in text
+    # "Try again" says the same request may work later: exactly the transient errors.
+    assert ("try again" in text.lower()) == cls.transient, text
+
+
+def test_ussd_gives_its_own_screen_to_every_error_a_dialogue_meets() -> None:
+    assert set(USSD_SCREENS) <= set(ERRORS)
+    assert set(USSD_SCREENS) >= USSD_MEETS, USSD_MEETS - set(USSD_SCREENS)
+    assert ussd_screen_for(errors.PinIncorrect(attempts_left=1)) == "Wrong PIN. 1 try left."
 
 
 # --- assertions stay on ------------------------------------------------------------------------

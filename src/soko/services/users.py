@@ -113,6 +113,16 @@ def get_merchant(ctx: Context, user_id: str) -> Merchant:
     return found
 
 
+def find_by_till(ctx: Context, till_number: str) -> Merchant:
+    """The merchant with this till number (what a customer types or reads at the counter)."""
+    found = in_transaction(
+        ctx, lambda uow: uow.people.get_merchant_by_till(till_number), read_only=True
+    )
+    if found is None:
+        raise errors.MerchantNotFound(till_number=till_number)
+    return found
+
+
 def set_pin(ctx: Context, user_id: str, pin: str) -> User:
     """Set (or replace) the PIN; clears wrong tries and the lock (an operator action)."""
     pin_hash = ctx.pins.hash(check_pin(pin))

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from soko import bootstrap, limits
+from soko.channels.ussd import menus as ussd_menus
 from soko.domain.errors import DomainError
 from soko.domain.shipments import TrackingEventKind, parse_occurred_at
 from soko.services import access, shipments
@@ -349,6 +350,26 @@ def shipments_event(
         f"{shipment.step}{moved}.",
         soft_wrap=True,
     )
+
+
+@app.command()
+def ussd(
+    phone: Annotated[str, typer.Option(help="The caller's number, such as +254712100200.")],
+) -> None:
+    """Try the USSD menus in a terminal, as a feature phone shows them (Ctrl-D hangs up)."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    session = runtime.context.ids.new("cli")
+    inputs: list[str] = []
+    try:
+        while True:
+            screen = ussd_menus.respond(runtime.context, phone, inputs, session)
+            typer.echo(f"\n{screen.text}")
+            if screen.kind == "END":
+                return
+            entry = typer.prompt(">", default="", show_default=False, hide_input=screen.secret)
+            inputs.extend(entry.split("*"))
+    finally:
+        runtime.close()
 
 
 if __name__ == "__main__":  # pragma: no cover
