@@ -33,6 +33,8 @@ from soko.channels.api.routers import (
     webhooks,
 )
 from soko.channels.api.schemas import document_schemas, refer_to_offered_currencies
+from soko.channels.ussd import gateway as ussd_gateway
+from soko.channels.web import app_routes as web_app_routes
 from soko.channels.web import routes as web_routes
 from soko.storage import schema
 
@@ -58,6 +60,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(module.router)
     # The public pay page of payment requests: HTML, outside the JSON API's document.
     app.include_router(web_routes.router)
+    # The signed-in web app for people (/app), and USSD (off unless SOKO_USSD_TOKEN is set).
+    app.include_router(web_app_routes.router)
+    app.include_router(ussd_gateway.router)
     _complete_document(app, offered_currencies=sorted(runtime.context.kyc_limits))
 
     @app.get(

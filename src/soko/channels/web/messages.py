@@ -1,7 +1,8 @@
 """The web's one error table: a short sentence on the form for every business refusal.
 
 Most errors' titles read well to a customer already; the table rewrites the ones a customer
-paying at a link meets most, in plainer words. Every other error shows its title.
+paying at a link, or trading in escrow in the web app, meets most, in plainer words. Every other
+error shows its title.
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ MESSAGES: Final[dict[type[errors.DomainError], str]] = {
     errors.PaymentRequestCancelled: "The merchant cancelled this request.",
     errors.RecipientIsSender: "You cannot pay yourself.",
     errors.TransactionConflict: "Soko is busy. Please try again.",
+    # The signed-in web app (app_routes.py): sessions and escrow orders.
+    errors.SessionInvalid: "Please sign in again.",
+    errors.EscrowNotFound: "There is no such order.",
+    errors.EscrowAlreadyFunded: "You have paid for this order already.",
+    errors.EscrowAlreadyReleased: "The money has been released to the seller already.",
+    errors.EscrowAlreadyRefunded: "The money has been refunded to the buyer already.",
+    errors.EscrowAlreadyCancelled: "This order was cancelled.",
+    errors.EscrowDisputed: "This order is disputed: nothing moves until Soko settles it.",
+    errors.DeliveryCodeIncorrect: "That delivery code is wrong.",
+    errors.DeliveryCodeLocked: (
+        "Too many wrong codes: the code is locked. The buyer can confirm receipt instead."
+    ),
 }
 
 

@@ -1,0 +1,501 @@
+"""The signed-in web app for people (/app): wallets, escrow orders, and their money moves.
+
+Plain HTML forms, no JavaScript. Every page but sign-in needs the session cookie (session.py),
+and without it redirects to sign-in. Every form carries a key drawn for this session and this
+form; the forms that move money also ask for the PIN again, and their key is the idempotency
+key, so a double tap moves money once. Refusals are a short sentence on the form (messages.py)
+and change nothing. Someone else's order is "not found", exactly as an unknown one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import phonenumbers
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from soko import limits
+from soko.channels.api.deps import ContextDep
+from soko.channels.web import session
+from soko.channels.web.messages import message_for
+from soko.channels.web.routes import _HEADERS as HEADERS
+from soko.channels.web.routes import templates
+from soko.domain import errors
+from soko.domain.escrow import TRANSITIONS, EscrowAction, EscrowState
+from soko.domain.money import Currency, Money
+from soko.domain.users import HOME_CURRENCY, User
+from soko.services import access, escrow, users, wallets
+from soko.services.escrow import DeliveryCode
+from soko.services.ports import Context, EscrowOrder
+
+router = APIRouter(prefix=session.PATH, include_in_schema=False)
+
+A, S = EscrowAction, EscrowState
+SIGN_IN = f"{session.PATH}/sign-in"
+
+#: What a form says when its key is missing, forged, or drawn for another session or form.
+STALE_FORM = "This form is out of date. Please try again."
+
+#: One line on where each state leaves the money.
+_STATE_TEXT = {
+    S.CREATED: "Waiting for the buyer to pay into escrow.",
+    S.FUNDED: "Paid into escrow. Waiting for the seller to ship.",
+    S.SHIPPED: "On its way. The money stays held until the buyer has the goods.",
+    S.DELIVERED: "Delivered. The seller is paid when the inspection time ends.",
+    S.DISPUTED: "Disputed. The money is frozen until Soko settles it.",
+    S.RELEASED: "Done. The money was released to the seller.",
+    S.CANCELLED: "Cancelled before anything was paid.",
+    S.REFUNDED: "Refunded to the buyer.",
+    S.RESOLVED: "The dispute was settled by Soko.",
+}
+
+OrderId = Annotated[str, Path(max_length=64)]
+# Fields default to empty so that a missing one is refused on the page, not as JSON.
+PinField = Annotated[str, Form(max_length=16)]
+KeyField = Annotated[str, Form(max_length=limits.IDEMPOTENCY_KEY_LENGTH_MAX)]
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A request from a signed-in person."""
+
+    request: Request
+    ctx: Context
+    user: User
+    token: str
+
+    def key(self, purpose: str) -> str:
+        return session.form_key(self.ctx, self.token, purpose)
+
+    def page(self, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+        context = context | {"user_name": self.user.name, "sign_out_key": self.key("sign-out")}
+        return templates.TemplateResponse(
+            self.request, name, context, status_code=status, headers=HEADERS
+        )
+
+    def message(self, heading: str, text: str, status: int) -> HTMLResponse:
+        return self.page("app_message.html", {"heading": heading, "text": text}, status)
+
+    def not_found(self) -> HTMLResponse:
+        return self.message("Not found", "There is no such order.", 404)
+
+
+def _visit(request: Request, ctx: Context) -> Visit | Response:
+    found = session.signed_in(request, ctx)
+    if found is None:
+        return _redirect(SIGN_IN)
+    user, token = found
+    return Visit(request, ctx, user, token)
+
+
+def _redirect(to: str) -> Response:
+    return RedirectResponse(to, status_code=303, headers=HEADERS)
+
+
+# --- signing in and out ---------------------------------------------------------------------
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, ctx: ContextDep) -> Response:
+    if session.signed_in(request, ctx) is not None:
+        return _redirect(session.PATH)
+    return _sign_in_form(request, ctx)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    *,
+    ctx: ContextDep,
+    phone: Annotated[str, Form(max_length=limits.PHONE_TEXT_LENGTH_MAX)] = "",
+    country: Annotated[str, Form(max_length=2)] = "",
+    pin: PinField = "",
+    form_key: KeyField = "",
+) -> Response:
+    if not session.check_sign_in_form_key(request, form_key):
+        return _sign_in_form(request, ctx, phone=phone, country=country, error=STALE_FORM,
+                             status=403)  # fmt: skip
+    region = country if country in _countries(ctx) else None
+    try:
+        made = access.sign_in(ctx, phone=phone, pin=pin, default_region=region)
+    except errors.DomainError as refused:
+        return _sign_in_form(request, ctx, phone=phone, country=country,
+                             error=_sentence(refused), status=_status(refused))  # fmt: skip
+    response = _redirect(session.PATH)
+    session.keep(request, response, made, ctx)
+    return response
+
+
+@router.post("/sign-out", response_class=HTMLResponse)
+def sign_out(request: Request, ctx: ContextDep, form_key: KeyField = "") -> Response:
+    visit = _visit(request, ctx)
+    if isinstance(visit, Response):
+        return visit
+    if not session.check_form_key(visit.token, "sign-out", form_key):
+        return visit.message("Not signed out", STALE_FORM, 403)
+    response = _redirect(SIGN_IN)
+    session.forget(request, response)
+    return response
+
+
+def _sign_in_form(
+    request: Request,
+    ctx: Context,
+    *,
+    phone: str = "",
+    country: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    countries = _countries(ctx)
+    key = session.new_sign_in_key()
+    response = templates.TemplateResponse(
+        request,
+        "app_sign_in.html",
+        {
+            "phone": phone,
+            "countries": [
+                (code, f"+{phonenumbers.country_code_for_region(code)} ({code})")
+                for code in countries
+            ],
+            # The operator's own country first: its first currency's.
+            "country": country if country in countries else countries[0] if countries else "",
+            "error": error,
+            "form_key": key,
+        },
+        status_code=status,
+        headers=HEADERS,
+    )
+    session.remember_sign_in_key(request, response, key)
+    return response
+
+
+def _countries(ctx: Context) -> list[str]:
+    """The countries whose home currency this operator offers, in the order of its currencies
+    (its own first): local numbers are read as dialled from one of them."""
+    offered = list(ctx.kyc_limits)
+    return sorted(
+        (code for code, currency in HOME_CURRENCY.items() if currency in offered),
+        key=lambda code: (offered.index(HOME_CURRENCY[code]), code),
+    )
+
+
+# --- wallets and orders ---------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+def home(request: Request, ctx: ContextDep) -> Response:
+    visit = _visit(request, ctx)
+    if isinstance(visit, Response):
+        return visit
+    shown = [
+        {
+            "currency": view.wallet.currency,
+            "balance": str(view.balance),
+            "held": str(view.balance - view.available) if view.available != view.balance else None,
+            "available": str(view.available),
+        }
+        for view in wallets.list_wallets(ctx, visit.user.id)
+    ]
+    return visit.page("app_home.html", {"wallets": shown})
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders(
+    request: Request,
+    ctx: ContextDep,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    visit = _visit(request, ctx)
+    if isinstance(visit, Response):
+        return visit
+    try:
+        page = escrow.list_orders(ctx, visit.user.id, cursor=cursor)
+    except errors.DomainError:
+        return visit.not_found()
+    names = _Names(ctx)
+    rows = [
+        {
+            "id": order.id,
+            "amount": _money(order.amount, order.currency),
+            "role": "You buy from" if order.buyer_id == visit.user.id else "You sell to",
+            "other": names.other_party(visit.user, order),
+            "state": order.state.value,
+            "created": _when(ctx, order.created_at),
+        }
+        for order in page.orders
+    ]
+    return visit.page("app_orders.html", {"orders": rows, "next_cursor": page.next_cursor})
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_page(request: Request, order_id: OrderId, ctx: ContextDep) -> Response:
+    visit = _visit(request, ctx)
+    if isinstance(visit, Response):
+        return visit
+    order = _order_for(visit, order_id)
+    if order is None:
+        return visit.not_found()
+    return _order_page(visit, order)
+
+
+# --- the money moves ------------------------------------------------------------------------
+
+
+@router.post("/orders/{order_id}/fund", response_class=HTMLResponse)
+def fund(
+    request: Request, order_id: OrderId, ctx: ContextDep, pin: PinField = "",
+    form_key: KeyField = "",
+) -> Response:  # fmt: skip
+    checked = _checked(request, ctx, order_id, "fund", form_key)
+    if not isinstance(checked, tuple):
+        return checked
+    visit, order = checked
+    try:
+        users.verify_pin(ctx, visit.user.id, pin)
+        funded = escrow.fund(
+            ctx, buyer_id=visit.user.id, order_id=order.id,
+            idempotency_key=session.idempotency_key(form_key),
+        )  # fmt: skip
+    except errors.DomainError as refused:
+        return _refused(visit, order_id, refused, "fund")
+    try:
+        code: DeliveryCode | None = escrow.delivery_code(
+            ctx, buyer_id=visit.user.id, order_id=order.id
+        )
+    except errors.DomainError:
+        code = None  # a replayed form for an order that has moved on: its code is spent
+    return visit.page(
+        "app_done.html",
+        {
+            "heading": "Paid into escrow",
+            "order_id": funded.id,
+            "amount": _money(funded.amount, funded.currency),
+            "lines": [f"Held for {_Names(ctx).seller(funded)} until you have the goods."],
+            "code": code,
+        },
+    )
+
+
+@router.post("/orders/{order_id}/code", response_class=HTMLResponse)
+def show_code(
+    request: Request, order_id: OrderId, ctx: ContextDep, pin: PinField = "",
+    form_key: KeyField = "",
+) -> Response:  # fmt: skip
+    checked = _checked(request, ctx, order_id, "show_code", form_key)
+    if not isinstance(checked, tuple):
+        return checked
+    visit, order = checked
+    try:
+        users.verify_pin(ctx, visit.user.id, pin)
+        code = escrow.delivery_code(ctx, buyer_id=visit.user.id, order_id=order.id)
+    except errors.DomainError as refused:
+        return _refused(visit, order_id, refused, "show_code")
+    return _order_page(visit, order, code=code)
+
+
+@router.post("/orders/{order_id}/confirm", response_class=HTMLResponse)
+def confirm(
+    request: Request, order_id: OrderId, ctx: ContextDep, pin: PinField = "",
+    form_key: KeyField = "",
+) -> Response:  # fmt: skip
+    checked = _checked(request, ctx, order_id, "confirm", form_key)
+    if not isinstance(checked, tuple):
+        return checked
+    visit, order = checked
+    try:
+        users.verify_pin(ctx, visit.user.id, pin)
+        released = escrow.confirm_receipt(
+            ctx, buyer_id=visit.user.id, order_id=order.id,
+            idempotency_key=session.idempotency_key(form_key),
+        )  # fmt: skip
+    except errors.DomainError as refused:
+        return _refused(visit, order_id, refused, "confirm")
+    return visit.page(
+        "app_done.html",
+        {
+            "heading": "Released",
+            "order_id": released.id,
+            "amount": _money(released.released, released.currency),
+            "lines": [f"Paid to {_Names(ctx).seller(released)}. Thank you for confirming."],
+            "code": None,
+        },
+    )
+
+
+@router.post("/orders/{order_id}/delivery-code", response_class=HTMLResponse)
+def enter_code(
+    request: Request,
+    order_id: OrderId,
+    *,
+    ctx: ContextDep,
+    code: Annotated[str, Form(max_length=16)] = "",
+    pin: PinField = "",
+    form_key: KeyField = "",
+) -> Response:
+    checked = _checked(request, ctx, order_id, "enter_code", form_key)
+    if not isinstance(checked, tuple):
+        return checked
+    visit, order = checked
+    try:
+        users.verify_pin(ctx, visit.user.id, pin)
+        released = escrow.enter_delivery_code(
+            ctx, order_id=order.id, code=code.strip(), seller_id=visit.user.id,
+            idempotency_key=session.idempotency_key(form_key),
+        )  # fmt: skip
+    except errors.DomainError as refused:
+        return _refused(visit, order_id, refused, "enter_code")
+    paid = _money(released.released - released.fee, released.currency)
+    return visit.page(
+        "app_done.html",
+        {
+            "heading": "Released",
+            "order_id": released.id,
+            "amount": paid,
+            "lines": [
+                f"Paid into your wallet for order {released.id[-8:]}: "
+                f"{_money(released.released, released.currency)} less a fee of "
+                f"{_money(released.fee, released.currency)}."
+            ],
+            "code": None,
+        },
+    )
+
+
+# --- the pieces -----------------------------------------------------------------------------
+
+
+def _checked(
+    request: Request, ctx: Context, order_id: str, form: str, form_key: str
+) -> tuple[Visit, EscrowOrder] | Response:
+    """The visit and the order, once the session, the order and the form's key check out."""
+    visit = _visit(request, ctx)
+    if isinstance(visit, Response):
+        return visit
+    order = _order_for(visit, order_id)
+    if order is None:
+        return visit.not_found()
+    if not session.check_form_key(visit.token, _purpose(form, order.id), form_key):
+        return _order_page(visit, order, error=STALE_FORM, error_form=form, status=403)
+    return visit, order
+
+
+def _purpose(form: str, order_id: str) -> str:
+    return f"{form}:{order_id}"
+
+
+def _order_for(visit: Visit, order_id: str) -> EscrowOrder | None:
+    """The order if the visitor buys or sells it; anyone else's reads as no order."""
+    try:
+        order = escrow.get_order(visit.ctx, order_id)
+    except errors.EscrowNotFound:
+        return None
+    return order if visit.user.id in (order.buyer_id, order.seller_id) else None
+
+
+def _refused(visit: Visit, order_id: str, refused: errors.DomainError, form: str) -> Response:
+    order = _order_for(visit, order_id)
+    if order is None:
+        return visit.not_found()
+    if isinstance(refused, errors.EscrowNotFound):
+        # A party to the order, but not the one this step is for.
+        return _order_page(visit, order, error="This step is not yours to take.",
+                           error_form=form, status=404)  # fmt: skip
+    return _order_page(visit, order, error=_sentence(refused), error_form=form,
+                       status=_status(refused))  # fmt: skip
+
+
+def _order_page(
+    visit: Visit,
+    order: EscrowOrder,
+    *,
+    code: DeliveryCode | None = None,
+    error: str | None = None,
+    error_form: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    ctx = visit.ctx
+    buyer = order.buyer_id == visit.user.id
+    can = {
+        "fund": buyer and (order.state, A.FUND) in TRANSITIONS,
+        "show_code": buyer and (order.state, A.ENTER_DELIVERY_CODE) in TRANSITIONS,
+        "confirm": buyer and (order.state, A.CONFIRM_RECEIPT) in TRANSITIONS,
+        "enter_code": not buyer and (order.state, A.ENTER_DELIVERY_CODE) in TRANSITIONS,
+    }
+    deadlines = [("Ship by", order.deadlines.ship_by), ("Deliver by", order.deadlines.deliver_by)]
+    if order.deadlines.inspection_ends is not None:
+        deadlines.append(("Inspection ends", order.deadlines.inspection_ends))
+    settled = []
+    if order.released:
+        settled.append(("Released to the seller", _money(order.released, order.currency)))
+        if not buyer:
+            settled.append(("Fee", _money(order.fee, order.currency)))
+    if order.refunded:
+        settled.append(("Refunded to the buyer", _money(order.refunded, order.currency)))
+    context = {
+        "order_id": order.id,
+        "amount": _money(order.amount, order.currency),
+        "items": order.items,
+        "description": order.description,
+        "role": "buyer" if buyer else "seller",
+        "other_label": "Seller" if buyer else "Buyer",
+        "other": _Names(ctx).other_party(visit.user, order),
+        "state": order.state.value,
+        "state_text": _STATE_TEXT[order.state],
+        "deadlines": [(label, _when(ctx, at)) for label, at in deadlines]
+        if order.state not in (S.RELEASED, S.REFUNDED, S.RESOLVED, S.CANCELLED)
+        else [],
+        "settled": settled,
+        "can": can,
+        "keys": {form: visit.key(_purpose(form, order.id)) for form, shown in can.items() if shown},
+        "code": code,
+        "error": error,
+        "error_form": error_form,
+    }
+    return visit.page("app_order.html", context, status)
+
+
+class _Names:
+    """Who is on the other side of an order, read once per page."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._seen: dict[str, str] = {}
+
+    def seller(self, order: EscrowOrder) -> str:
+        if order.seller_id not in self._seen:
+            merchant = users.get_merchant(self._ctx, order.seller_id)
+            self._seen[order.seller_id] = merchant.trading_name
+        return self._seen[order.seller_id]
+
+    def other_party(self, me: User, order: EscrowOrder) -> str:
+        if order.buyer_id == me.id:
+            return self.seller(order)
+        if order.buyer_id not in self._seen:
+            buyer = users.get_user(self._ctx, order.buyer_id)
+            self._seen[order.buyer_id] = f"{buyer.name} ({buyer.phone})"
+        return self._seen[order.buyer_id]
+
+
+def _sentence(refused: errors.DomainError) -> str:
+    """The table's sentence, and how many tries are left where a wrong one is counted."""
+    text = message_for(refused)
+    left = refused.context.get("tries_left", refused.context.get("attempts_left"))
+    if isinstance(left, int) and left > 0:
+        text = f"{text} {left} {'try' if left == 1 else 'tries'} left."
+    return text
+
+
+def _status(refused: errors.DomainError) -> int:
+    return 409 if refused.kind == "conflict" else 422
+
+
+def _money(amount_minor: int, currency: str) -> str:
+    return str(Money(amount_minor, Currency.of(currency)))
+
+
+def _when(ctx: Context, at: datetime) -> str:
+    return at.astimezone(ctx.timezone).strftime("%d %b %Y %H:%M")
