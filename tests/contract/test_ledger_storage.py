@@ -20,7 +20,16 @@ from soko import limits
 from soko.bootstrap import Runtime
 from soko.domain import errors
 from soko.domain.chart import AccountCode, AccountFlags, TransferCode
-from soko.domain.ledger import Account, PendingState, Transfer, TransferFlags, hold, move, post
+from soko.domain.ledger import (
+    Account,
+    LedgerPlan,
+    PendingState,
+    Transfer,
+    TransferFlags,
+    hold,
+    move,
+    post,
+)
 from soko.domain.money import Money
 from soko.services import ledger
 from soko.services.ports import Context, StoredResult, UnitOfWork
@@ -589,5 +598,34 @@ def test_a_wallet_update_below_zero_is_refused(
             .values(debits_posted=accounts.c.debits_posted + 1_001)
         )
 
+    assert "ck_accounts_debits_must_not_exceed_credits" in str(refused.value.orig)
+    assert dump_database() == before
+
+
+def test_the_database_refuses_a_plan_the_domain_got_wrong(
+    any_ctx: Context, open_wallet: Any, dump_database: Callable[[], Any]
+) -> None:
+    """The CHECK constraints are the second line: a plan that spends more than the wallet holds
+    (as a bug in the domain would write it) fails inside `apply`, as SQLAlchemy's IntegrityError,
+    whether its statements ran one by one (SQLite) or in one pipeline (PostgreSQL), and leaves
+    nothing behind."""
+    alice, bob = open_wallet(1_000), open_wallet()
+    before = dump_database()
+    with any_ctx.unit_of_work() as uow:
+        locked = uow.ledger.lock_accounts([alice.id, bob.id])
+        transfer = Transfer(
+            id="tr_bug", debit_account_id=alice.id, credit_account_id=bob.id, amount=1_001,
+            currency="KES", code=TransferCode.P2P, flags=TransferFlags.NONE,
+            created_at=any_ctx.clock.now(),
+        )  # fmt: skip
+        plan = LedgerPlan(
+            transfers=[transfer],
+            accounts={
+                alice.id: locked[alice.id].moved(debits_posted=1_001),
+                bob.id: locked[bob.id].moved(credits_posted=1_001),
+            },
+        )
+        with pytest.raises(sa.exc.IntegrityError) as refused:
+            uow.ledger.apply(plan, locked)
     assert "ck_accounts_debits_must_not_exceed_credits" in str(refused.value.orig)
     assert dump_database() == before

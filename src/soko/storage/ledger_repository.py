@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Final
@@ -194,14 +195,16 @@ class SqlLedgerRepository:
             return
         db_time = self._db_time
         cursor = self._dbapi.cursor()
+        # On PostgreSQL both statements go in one pipeline: one round trip while the accounts
+        # are locked, not two. An error surfaces when the pipeline syncs, still inside.
+        pipeline = self._dbapi.pipeline() if self._row_locks else contextlib.nullcontext()
         try:
-            with sqlalchemy_errors(self._dialect, self._hot.insert_transfer):
+            with sqlalchemy_errors(self._dialect, self._hot.insert_transfer), pipeline:
                 cursor.executemany(
                     self._hot.insert_transfer,
                     [_transfer_values(t, db_time) for t in plan.transfers],
                 )
-            # Increments, not absolute values: even a missed lock could not lose an update.
-            with sqlalchemy_errors(self._dialect, self._hot.update_counters):
+                # Increments, not absolute values: even a missed lock could not lose an update.
                 cursor.executemany(
                     self._hot.update_counters,
                     [
