@@ -14,6 +14,7 @@ exercised too.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -37,9 +38,11 @@ from soko.services import access, demo, payments, wallets
 from soko.storage.tables import metadata
 
 #: Examples per operation and per phase: enough to reach every documented refusal, small enough
-#: for CI (the whole file takes about 25 s on two cores).
-EXAMPLES_PER_OPERATION = 25
-STATEFUL_SCENARIOS = 20
+#: for CI (the whole file takes about 25 s on two cores). SOKO_FUZZ_SCALE=N multiplies them for
+#: a longer run (README, "Longer fuzzing").
+FUZZ_SCALE = int(os.environ.get("SOKO_FUZZ_SCALE", "1"))
+EXAMPLES_PER_OPERATION = 25 * FUZZ_SCALE
+STATEFUL_SCENARIOS = 20 * FUZZ_SCALE
 STATEFUL_STEPS = 6
 
 

@@ -4,6 +4,7 @@ never another exception (which the API would turn into a 500)."""
 from __future__ import annotations
 
 import contextlib
+import os
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,12 @@ from soko.domain import errors
 from soko.domain.money import CURRENCIES, Currency, Money
 from soko.domain.qr import MerchantQr, crc16, parse_qr, read_merchant_qr
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: SOKO_FUZZ_SCALE=N multiplies the examples for a longer run (README, "Longer fuzzing").
+FUZZ = settings(
+    max_examples=400 * int(os.environ.get("SOKO_FUZZ_SCALE", "1")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 VALID = MerchantQr(
     guid="dev.soko", merchant_id="123456", category_code="5411", currency=Currency.of("KES"),
