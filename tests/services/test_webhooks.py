@@ -110,6 +110,10 @@ def test_an_endpoint_gets_a_standard_webhooks_secret_shown_once(ctx: Context) ->
         "https://user:pass@shop.example/hooks",
         "https://shop.example/hooks#frag",
         "https://shop.example:99999/",
+        "https://shop.example:port/",
+        # An unbalanced IPv6 bracket makes urlsplit itself raise (found by a long fuzz run).
+        "http://[",
+        "https://[::1/hooks",
         "https:///no-host",
         "https://shop.example/hooks with space",
         "https://shöp.example/",

@@ -76,15 +76,14 @@ def check_url(url: str) -> str:
     # Non-ASCII hosts must come in their punycode form: what is signed and stored is what is sent.
     if not all("\x21" <= char <= "\x7e" for char in url):
         raise errors.WebhookUrlInvalid("the URL must be printable ASCII without spaces")
-    parts = urlsplit(url)
+    absolute = "the URL must be absolute: http:// or https://, a host and an optional port"
     try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == -1:
-        raise errors.WebhookUrlInvalid(
-            "the URL must be absolute: http:// or https://, a host and an optional port"
-        )
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is no number, or out of range, raises here
+    except ValueError as error:  # ... as does an unbalanced "[" around an IPv6 host
+        raise errors.WebhookUrlInvalid(absolute) from error
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise errors.WebhookUrlInvalid(absolute)
     # Credentials in a URL end up in logs and in every proxy on the way.
     if "@" in parts.netloc:
         raise errors.WebhookUrlInvalid("the URL may not carry a user name or password")
