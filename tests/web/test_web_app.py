@@ -19,9 +19,10 @@ from merchants import available, balance, consumer, fees, kes, key, shop
 from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
+from soko.domain import errors
 from soko.domain.escrow import EscrowState
 from soko.domain.users import Merchant, User
-from soko.services import escrow, users
+from soko.services import access, escrow, users
 from soko.services.ports import Context, EscrowOrder, OrderItem
 from soko.services.reconcile import reconcile
 
@@ -173,11 +174,18 @@ def test_every_page_needs_a_session_and_sign_out_ends_it(trade: Trade) -> None:
     )
     # Signed in, the sign-in page sends you home.
     assert client.get("/app/sign-in").headers["location"] == "/app"
+    token = client.cookies.get("soko_session")
+    assert access.authenticate_session(trade.ctx, token).id == trade.buyer.id
     out = client.post("/app/sign-out", data={"form_key": form_key(home.text, "/app/sign-out")})
     assert (out.status_code, out.headers["location"]) == (303, "/app/sign-in")
     cleared = next(c for c in out.headers.get_list("set-cookie") if c.startswith("soko_session="))
     assert {"max-age=0", "path=/app"} <= {part.strip().lower() for part in cleared.split(";")}
     assert client.get("/app").status_code == 303
+    # The session itself is over, not only the cookie: a copy of the token is worth nothing.
+    with pytest.raises(errors.SessionInvalid):
+        access.authenticate_session(trade.ctx, token)
+    client.cookies.set("soko_session", token, path="/app")
+    assert client.get("/app").headers["location"] == "/app/sign-in"
 
 
 def test_sign_out_and_sign_in_without_their_keys_are_refused(trade: Trade) -> None:

@@ -103,6 +103,14 @@ def sign_in(ctx: Context, *, phone: str, pin: str, default_region: str | None = 
     return Session(user=user, token=token, expires_at=expires_at)
 
 
+def sign_out(ctx: Context, token: str) -> None:
+    """End the session now: its token authenticates nothing from here on. An unknown or ended
+    token is already signed out."""
+    if token.startswith(TOKEN_PREFIX):
+        digest = _digest(token)
+        in_transaction(ctx, lambda uow: uow.people.end_session(digest, ctx.clock.now()))
+
+
 def authenticate_session(ctx: Context, token: str | None) -> User:
     if not token or not token.startswith(TOKEN_PREFIX):
         raise errors.SessionInvalid()

@@ -336,6 +336,10 @@ class PeopleRepository(Protocol):
         self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
     ) -> None: ...
 
+    def end_session(self, token_hash: str, now: datetime) -> None:
+        """Expire the session now (kept, as a record of when it was used)."""
+        ...
+
     def session_user(self, token_hash: str, now: datetime) -> str | None:
         """The user of an unexpired session, if any."""
         ...

@@ -273,6 +273,13 @@ class SqlPeopleRepository:
             },
         )
 
+    def end_session(self, token_hash: str, now: datetime) -> None:
+        self._conn.execute(
+            sessions.update()
+            .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
+            .values(expires_at=now)
+        )
+
     def session_user(self, token_hash: str, now: datetime) -> str | None:
         query = sa.select(sessions.c.user_id).where(
             sessions.c.token_hash == token_hash, sessions.c.expires_at > now

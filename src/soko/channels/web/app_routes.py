@@ -136,6 +136,7 @@ def sign_out(request: Request, ctx: ContextDep, form_key: KeyField = "") -> Resp
         return visit
     if not session.check_form_key(visit.token, "sign-out", form_key):
         return visit.message("Not signed out", STALE_FORM, 403)
+    access.sign_out(ctx, visit.token)  # a copy of the cookie is worth nothing from now on
     response = _redirect(SIGN_IN)
     session.forget(request, response)
     return response
