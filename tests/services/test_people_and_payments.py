@@ -299,6 +299,33 @@ def test_money_for_an_unregistered_number_waits_and_is_claimed(world: World) -> 
     assert reconcile(ctx).passed
 
 
+def test_money_from_several_senders_is_claimed_at_once(world: World) -> None:
+    ctx = world.ctx
+    fund(ctx, world.amina, kes("5000.00"))
+    fund(ctx, world.baraka, kes("5000.00"))
+    held = [(world.amina, "1000.00"), (world.baraka, "250.00"), (world.amina, "50.00")]
+    sent = [
+        payments.send_money(
+            ctx,
+            sender_id=sender.id,
+            to_phone="+254799000998",
+            amount=kes(amount),
+            idempotency_key=f"held-{n}",
+        )
+        for n, (sender, amount) in enumerate(held)
+    ]
+    newcomer = users.register(ctx, kind=UserKind.CONSUMER, phone="+254799000998", name="Newcomer")
+    assert balance(ctx, newcomer) == 130000
+    [wallet] = wallets.list_wallets(ctx, newcomer.id)
+    assert all(payments.get_payment(ctx, p.id).payee_wallet_id == wallet.wallet.id for p in sent)
+    # Each sender paid its amount and its fee, no more.
+    assert balance(ctx, world.amina) == 500000 - 100000 - 5000 - sum(
+        p.fee for p in sent if p.payer_wallet_id != sent[1].payer_wallet_id
+    )
+    assert balance(ctx, world.baraka) == 500000 - 25000 - sent[1].fee
+    assert reconcile(ctx).passed
+
+
 def test_unclaimed_money_goes_back_with_its_fee(world: World, clock: FakeClock) -> None:
     ctx = world.ctx
     fund(ctx, world.amina, kes("5000.00"))

@@ -54,13 +54,17 @@ def wallet_for(uow: UnitOfWork, ctx: Context, user: User, currency: str) -> Wall
 
 
 def claim_held_payments(uow: UnitOfWork, ctx: Context, user: User) -> list[Payment]:
-    """Pay a newly registered number what was sent to it while it had no wallet."""
-    claimed = []
-    for payment in uow.people.unclaimed_payments(user.phone, limits.CLAIMS_PER_REGISTRATION_MAX):
+    """Pay a newly registered number what was sent to it while it had no wallet.
+
+    All in one batch: one `record` locks every sender and the suspense account in the global
+    lock order, where a batch per payment would lock suspense before the next sender."""
+    claimed = uow.people.unclaimed_payments(user.phone, limits.CLAIMS_PER_REGISTRATION_MAX)
+    requests = []
+    for payment in claimed:
         assert payment.hold_id is not None, payment
         wallet = wallet_for(uow, ctx, user, payment.currency)
         suspense = ledger.system_account_in(uow, ctx, AccountCode.SUSPENSE, payment.currency)
-        requests = [post(ctx.ids.new("tr"), payment.hold_id)]
+        requests.append(post(ctx.ids.new("tr"), payment.hold_id))
         if payment.fee_hold_id is not None:
             requests.append(post(ctx.ids.new("tr"), payment.fee_hold_id))
         requests.append(
@@ -74,9 +78,9 @@ def claim_held_payments(uow: UnitOfWork, ctx: Context, user: User) -> list[Payme
                 reference=payment.id,
             )
         )
-        ledger.record(uow, ctx, requests)
         uow.people.claim_payment(payment.id, wallet.id)
-        claimed.append(payment)
+    if requests:
+        ledger.record(uow, ctx, requests)
     return claimed
 
 
