@@ -17,8 +17,9 @@ class Settings(BaseSettings):
 
     #: SQLite file in the working directory by default; `postgresql://user@host/db` for PostgreSQL.
     database_url: str = "sqlite:///soko.db"
-    #: PostgreSQL isolation: row locks in id order under READ COMMITTED (default), or SERIALIZABLE
-    #: with bounded retries on SQLSTATE 40001 (the mode CockroachDB and YugabyteDB run in).
+    #: PostgreSQL isolation: row locks in one global order under READ COMMITTED (default), or
+    #: SERIALIZABLE with bounded retries on SQLSTATE 40001 (the mode CockroachDB and YugabyteDB
+    #: run in).
     isolation: Literal["read_committed", "serializable"] = "read_committed"
     #: PostgreSQL connections kept per process (SQLite's small pool is fixed in storage/engine.py).
     pool_size: int = Field(default=10, ge=1, le=200)

@@ -129,9 +129,10 @@ def system_total(ctx: Context, code: AccountCode, currency: str) -> SystemTotal:
 def record(uow: UnitOfWork, ctx: Context, requests: Sequence[TransferRequest]) -> list[Transfer]:
     """Post `requests` atomically inside the caller's transaction: the heart of every movement.
 
-    Locks pending transfers, then accounts, each in ascending id order so that concurrent use
-    cases never deadlock; checks every rule in the domain; writes the plan. The database's
-    CHECK constraints check the balance rules a second time.
+    Locks pending transfers (by id), then accounts (in the global lock order,
+    chart.LOCK_RANKS), so that concurrent use cases never deadlock; checks every rule in the
+    domain; writes the plan. The database's CHECK constraints check the balance rules a second
+    time.
     """
     pending_ids = {
         request.pending_id

@@ -6,8 +6,8 @@ transaction. pysqlite's own transaction handling starts transactions lazily and 
 under threads, so the driver is put in autocommit mode and we emit BEGIN ourselves (SQLAlchemy's
 documented recipe). SQLAlchemy drops `FOR UPDATE` on SQLite; the IMMEDIATE lock replaces it.
 
-PostgreSQL through psycopg 3: READ COMMITTED with row locks taken in id order, or SERIALIZABLE
-with the retry loop in `services/transactions.py`.
+PostgreSQL through psycopg 3: READ COMMITTED with row locks taken in one global order, or
+SERIALIZABLE with the retry loop in `services/transactions.py`.
 """
 
 from __future__ import annotations
