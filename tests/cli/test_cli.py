@@ -6,7 +6,12 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from soko import bootstrap
 from soko.channels.cli.main import app
+from soko.config import Settings
+from soko.domain.chart import AccountCode
+from soko.domain.money import Money
+from soko.services import ledger
 from soko.storage import schema
 from soko.storage.engine import create_engine
 
@@ -99,3 +104,26 @@ def test_a_refusal_prints_code_and_detail_and_exits_2(
     result = runner.invoke(app, ["demo"], env=env)
     assert result.exit_code == 2
     assert "exceeds_credits: 100 requested, 0 available" in result.output
+
+
+def test_books_show_each_system_role_summed_over_its_buckets(
+    env: dict[str, str], database_url: str
+) -> None:
+    assert runner.invoke(app, ["demo"], env=env).exit_code == 0
+    runtime = bootstrap.build(Settings(database_url=database_url))
+    try:
+        totals = ledger.system_totals(runtime.context)
+        fees = ledger.system_total(runtime.context, AccountCode.FEES, "KES")
+    finally:
+        runtime.close()
+    assert fees.balance > 0  # the demo's sends and till payments paid fees
+    shown = runner.invoke(app, ["books"], env=env | {"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    rows = [line.split("│") for line in shown.output.splitlines() if line.count("│") == 6]
+    cells = {(row[1].strip(), row[2].strip()): row[5].strip() for row in rows}
+    for total in totals:
+        net = Money.of(total.balance, total.currency).to_decimal_string()
+        assert cells[(total.currency, total.code.value)].split(" (")[0] == net
+    assert cells[("KES", "fees")] == Money.of(fees.balance, "KES").to_decimal_string()
+    # Escrow holds the demo's funded order as pending credits, nothing posted.
+    assert cells[("KES", "escrow")] == "0.00 (2400.00)"

@@ -28,7 +28,7 @@ from soko.domain.ledger import (
     void,
 )
 from soko.domain.money import Currency, Money
-from soko.services.ports import Context, UnitOfWork
+from soko.services.ports import Context, SystemTotal, UnitOfWork
 from soko.services.transactions import in_transaction
 
 
@@ -91,21 +91,9 @@ def system_account(ctx: Context, code: AccountCode, currency: str) -> Account:
     return in_transaction(ctx, lambda uow: system_account_in(uow, ctx, code, currency))
 
 
-@dataclass(frozen=True, slots=True)
-class SystemTotal:
-    """A system role's four counters in one currency, summed over its buckets."""
-
-    code: AccountCode
-    currency: str
-    debits_pending: int = 0
-    debits_posted: int = 0
-    credits_pending: int = 0
-    credits_posted: int = 0
-
-    @property
-    def balance(self) -> int:
-        """Posted credits less posted debits (what a credit-normal role such as fees holds)."""
-        return self.credits_posted - self.debits_posted
+def system_totals(ctx: Context) -> list[SystemTotal]:
+    """Every system role in every currency it has been used in, by currency then role."""
+    return in_transaction(ctx, lambda uow: uow.ledger.system_totals(), read_only=True)
 
 
 def system_total(ctx: Context, code: AccountCode, currency: str) -> SystemTotal:

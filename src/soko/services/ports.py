@@ -13,6 +13,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from soko.domain.chart import AccountCode
 from soko.domain.escrow import Deadlines, EscrowAction, EscrowPolicy, EscrowState
 from soko.domain.fees import FeeKind, FeeTable, MerchantRate
 from soko.domain.kyc import TierLimits
@@ -42,6 +43,23 @@ class TransientConflict(Exception):
     """Storage saw a serialization failure, deadlock or lost race: the whole use case may retry."""
 
 
+@dataclass(frozen=True, slots=True)
+class SystemTotal:
+    """A system role's four counters in one currency, summed over its buckets."""
+
+    code: AccountCode
+    currency: str
+    debits_pending: int = 0
+    debits_posted: int = 0
+    credits_pending: int = 0
+    credits_posted: int = 0
+
+    @property
+    def balance(self) -> int:
+        """Posted credits less posted debits (what a credit-normal role such as fees holds)."""
+        return self.credits_posted - self.debits_posted
+
+
 class LedgerRepository(Protocol):
     def insert_account(self, account: Account, created_at: datetime) -> None:
         """Insert an account (counters must be zero)."""
@@ -53,6 +71,10 @@ class LedgerRepository(Protocol):
 
     def get_accounts_by_name(self, names: Collection[str]) -> list[Account]:
         """The accounts with these names that exist, in no particular order."""
+        ...
+
+    def system_totals(self) -> list[SystemTotal]:
+        """Every system role per currency, summed over its buckets; by currency, then role."""
         ...
 
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
@@ -823,6 +845,7 @@ __all__: Sequence[str] = (
     "SmsMessage",
     "SmsSender",
     "StoredResult",
+    "SystemTotal",
     "TransientConflict",
     "UnitOfWork",
     "UnitOfWorkFactory",

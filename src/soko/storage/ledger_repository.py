@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 
 from soko.domain.chart import LOCK_RANKS, AccountCode, AccountFlags, TransferCode
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer, TransferFlags
-from soko.services.ports import TransientConflict
+from soko.services.ports import SystemTotal, TransientConflict
 from soko.storage.driver import LOCK_CHUNK, hot_statements, sqlalchemy_errors
 from soko.storage.tables import accounts, pending_transfers, transfers
 from soko.storage.types import to_epoch_micros
@@ -22,6 +22,17 @@ _COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credi
 # The colder statements go through SQLAlchemy, which caches their compiled form.
 _SELECT_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("id"))
 _SELECT_ACCOUNT_BY_NAME = sa.select(accounts).where(accounts.c.name == sa.bindparam("name"))
+#: The operator's own accounts (the named ones), summed per role and currency.
+_SYSTEM_SUMS = (
+    sa.select(
+        accounts.c.code,
+        accounts.c.currency,
+        *(sa.func.sum(accounts.c[counter]).label(counter) for counter in _COUNTERS),
+    )
+    .where(accounts.c.name.is_not(None))
+    .group_by(accounts.c.code, accounts.c.currency)
+    .order_by(accounts.c.currency, accounts.c.code)
+)
 _SELECT_CODES = sa.select(accounts.c.id, accounts.c.code).where(
     accounts.c.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -142,6 +153,19 @@ class SqlLedgerRepository:
     def get_accounts_by_name(self, names: Collection[str]) -> list[Account]:
         rows = self._conn.execute(_SELECT_ACCOUNTS_BY_NAME, {"names": list(names)})
         return [account_from_row(row) for row in rows]
+
+    def system_totals(self) -> list[SystemTotal]:
+        return [
+            SystemTotal(
+                AccountCode(row.code),
+                row.currency,
+                debits_pending=int(row.debits_pending),
+                debits_posted=int(row.debits_posted),
+                credits_pending=int(row.credits_pending),
+                credits_posted=int(row.credits_posted),
+            )
+            for row in self._conn.execute(_SYSTEM_SUMS)
+        ]
 
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
         locked = self._locked

@@ -15,8 +15,9 @@ from rich.text import Text
 from soko import bootstrap, limits
 from soko.channels.ussd import menus as ussd_menus
 from soko.domain.errors import DomainError
+from soko.domain.money import Money
 from soko.domain.shipments import TrackingEventKind, parse_occurred_at
-from soko.services import access, shipments
+from soko.services import access, ledger, shipments
 from soko.services.demo import DEMO_PIN, load_demo
 from soko.services.reconcile import reconcile as reconcile_ledger
 from soko.storage import schema
@@ -153,6 +154,39 @@ def reconcile() -> None:
         for problem in check.problems:
             errors_console.print(f"[red]{check.name}[/red]: {problem}")
     raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+def books() -> None:
+    """The operator's own accounts per currency: settlement, fees earned (all buckets), escrow,
+    suspense and the rest, each as its posted debits and credits and what is still pending."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        totals = ledger.system_totals(runtime.context)
+    finally:
+        runtime.close()
+    table = Table(title="The operator's accounts: posted (pending); net is credits - debits")
+    table.add_column("currency")
+    table.add_column("account", no_wrap=True, min_width=len("commission_expense"))
+    for column in ("debits", "credits", "net"):
+        table.add_column(column, justify="right")
+    for total in totals:
+        currency = total.currency
+        table.add_row(
+            currency,
+            total.code.value,
+            _posted_and_pending(total.debits_posted, total.debits_pending, currency),
+            _posted_and_pending(total.credits_posted, total.credits_pending, currency),
+            _posted_and_pending(
+                total.balance, total.credits_pending - total.debits_pending, currency
+            ),
+        )
+    console.print(table)
+
+
+def _posted_and_pending(posted: int, pending: int, currency: str) -> str:
+    text = Money.of(posted, currency).to_decimal_string()
+    return f"{text} ({Money.of(pending, currency).to_decimal_string()})" if pending else text
 
 
 @app.command()
