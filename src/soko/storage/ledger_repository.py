@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Row
 from soko.domain.chart import LOCK_RANKS, AccountCode, AccountFlags, TransferCode
 from soko.domain.ledger import Account, LedgerPlan, PendingState, Transfer, TransferFlags
 from soko.services.ports import SystemTotal, TransientConflict
-from soko.storage.driver import LOCK_CHUNK, hot_statements, sqlalchemy_errors
+from soko.storage.driver import hot_statements, sqlalchemy_errors
 from soko.storage.tables import accounts, pending_transfers, transfers
 from soko.storage.types import to_epoch_micros
 
@@ -169,20 +169,20 @@ class SqlLedgerRepository:
 
     def lock_accounts(self, account_ids: Collection[str]) -> dict[str, Account]:
         locked = self._locked
+        hot = self._hot
         wanted = [account_id for account_id in set(account_ids) if account_id not in locked]
-        if len(wanted) > LOCK_CHUNK:
+        if len(wanted) > hot.lock_chunk and self._row_locks:
             wanted = self._in_lock_order(wanted)
         cursor = self._dbapi.cursor()
         try:
-            # Each statement locks in chart.LOCK_RANKS order, then id; chunks follow that
-            # order too. Accounts locked earlier in the transaction are not locked again.
-            for start in range(0, len(wanted), LOCK_CHUNK):
-                chunk = wanted[start : start + LOCK_CHUNK]
-                statement = self._hot.lock_accounts[len(chunk)]
+            # On PostgreSQL each statement locks in chart.LOCK_RANKS order, then id, and chunks
+            # follow that order too. SQLite's BEGIN IMMEDIATE has locked everything already.
+            # Accounts locked earlier in the transaction are not locked again.
+            for start in range(0, len(wanted), hot.lock_chunk):
+                chunk = wanted[start : start + hot.lock_chunk]
+                statement = hot.lock_accounts(len(chunk))
                 with sqlalchemy_errors(self._dialect, statement):
-                    cursor.execute(
-                        statement, {f"id_{i}": account_id for i, account_id in enumerate(chunk)}
-                    )
+                    cursor.execute(statement, chunk)
                     rows = cursor.fetchall()
                 for row in rows:
                     locked[row[0]] = _account_from_tuple(row)
@@ -232,8 +232,15 @@ class SqlLedgerRepository:
                 cursor.executemany(
                     self._hot.update_counters,
                     [
-                        _counter_deltas(account_id, before[account_id], after)
+                        (
+                            after.debits_pending - old.debits_pending,
+                            after.debits_posted - old.debits_posted,
+                            after.credits_pending - old.credits_pending,
+                            after.credits_posted - old.credits_posted,
+                            account_id,
+                        )
                         for account_id, after in plan.accounts.items()
+                        for old in (before[account_id],)
                     ],
                 )
         finally:
@@ -337,31 +344,22 @@ def _account_from_tuple(row: tuple[Any, ...]) -> Account:
     )
 
 
-def _counter_deltas(account_id: str, before: Account, after: Account) -> dict[str, Any]:
-    return {
-        "b_id": account_id,
-        "d_debits_pending": after.debits_pending - before.debits_pending,
-        "d_debits_posted": after.debits_posted - before.debits_posted,
-        "d_credits_pending": after.credits_pending - before.credits_pending,
-        "d_credits_posted": after.credits_posted - before.credits_posted,
-    }
-
-
 def _unchanged(value: datetime) -> Any:
     return value
 
 
-def _transfer_values(transfer: Transfer, db_time: Callable[[datetime], Any]) -> dict[str, Any]:
-    return {
-        "id": transfer.id,
-        "debit_account_id": transfer.debit_account_id,
-        "credit_account_id": transfer.credit_account_id,
-        "amount": transfer.amount,
-        "currency": transfer.currency,
-        "code": transfer.code.value,
-        "flags": int(transfer.flags),
-        "pending_id": transfer.pending_id,
-        "expires_at": None if transfer.expires_at is None else db_time(transfer.expires_at),
-        "reference": transfer.reference,
-        "created_at": db_time(transfer.created_at),
-    }
+def _transfer_values(transfer: Transfer, db_time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    # In driver.TRANSFER_COLUMNS order (checked when the statement is compiled).
+    return (
+        transfer.id,
+        transfer.debit_account_id,
+        transfer.credit_account_id,
+        transfer.amount,
+        transfer.currency,
+        transfer.code.value,
+        int(transfer.flags),
+        transfer.pending_id,
+        None if transfer.expires_at is None else db_time(transfer.expires_at),
+        transfer.reference,
+        db_time(transfer.created_at),
+    )
