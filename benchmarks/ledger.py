@@ -47,6 +47,7 @@ from soko.domain.ledger import move
 from soko.domain.money import Money
 from soko.services import ledger
 from soko.services.reconcile import reconcile
+from soko.storage.driver import LOCK_CHUNK, SQLITE_READ_CHUNK
 from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES, begin_immediate
 
 POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -180,8 +181,11 @@ class RawLedger:
         self.begin()
         cursor = self.conn.cursor()
         ids = sorted({account for pair in pairs for account in pair})
-        for start in range(0, len(ids), 16):  # the service locks in chunks of 16 too
-            chunk = ids[start : start + 16]
+        # Chunks as the service's: on PostgreSQL 64 row locks a statement, on SQLite (already
+        # locked whole by BEGIN IMMEDIATE) up to 500 accounts read at once.
+        step = SQLITE_READ_CHUNK if self.sqlite else LOCK_CHUNK
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
             marks = ", ".join([self.mark] * len(chunk))
             cursor.execute(
                 f"SELECT * FROM accounts WHERE id IN ({marks}) ORDER BY id{self.lock}", chunk
