@@ -92,7 +92,8 @@ class HotStatements:
         compiled = statement.compile(dialect=self._dialect, **kwargs)
         # The callers build their tuples in `order`; a schema change that moved a parameter
         # must fail here, at start-up, not write a column into its neighbour.
-        assert tuple(compiled.positiontup) == order, (compiled.positiontup, order)
+        if tuple(compiled.positiontup) != order:  # not an assert: `python -O` must check it too
+            raise RuntimeError(f"parameters {compiled.positiontup}, callers send {order}")
         return str(compiled)
 
 
