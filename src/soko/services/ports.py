@@ -122,7 +122,9 @@ class IdempotencyRepository(Protocol):
     def get(self, scope: str, key: str) -> StoredResult | None: ...
 
     def put(self, scope: str, key: str, stored: StoredResult, created_at: datetime) -> None:
-        """Store the result; raises `TransientConflict` if a concurrent request stored first."""
+        """Store the result when the transaction commits (so `get` in the same transaction
+        does not see it); the commit raises `TransientConflict` if a concurrent request
+        stored the key first."""
         ...
 
     def delete_older_than(self, cutoff: datetime, limit: int) -> int: ...
@@ -532,7 +534,8 @@ class NotificationsRepository(Protocol):
         ...
 
     def insert_sms(self, messages: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        """Queue texts, each (id, phone, text), in one statement."""
+        """Queue texts, each (id, phone, text), in one statement sent with the commit: reads
+        in the same transaction do not see them."""
         ...
 
     def get_sms(self, sms_id: str) -> SmsMessage | None: ...

@@ -7,7 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from soko.services.ports import StoredResult, TransientConflict
+from soko.services.ports import StoredResult
+from soko.storage.deferred import DeferredWrites
 from soko.storage.tables import idempotency_keys
 
 _SELECT = sa.select(idempotency_keys.c.fingerprint, idempotency_keys.c.result).where(
@@ -17,28 +18,30 @@ _SELECT = sa.select(idempotency_keys.c.fingerprint, idempotency_keys.c.result).w
 
 
 class SqlIdempotencyRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, deferred: DeferredWrites) -> None:
         self._conn = connection
+        self._deferred = deferred
 
     def get(self, scope: str, key: str) -> StoredResult | None:
         row = self._conn.execute(_SELECT, {"scope": scope, "key": key}).first()
         return None if row is None else StoredResult(row.fingerprint, row.result)
 
     def put(self, scope: str, key: str, stored: StoredResult, created_at: datetime) -> None:
-        try:
-            self._conn.execute(
-                idempotency_keys.insert(),
+        # The last write of a request, read only by later requests: it goes with the COMMIT.
+        self._deferred.insert(
+            idempotency_keys,
+            [
                 {
                     "scope": scope,
                     "key": key,
                     "fingerprint": stored.fingerprint,
                     "result": stored.result,
                     "created_at": created_at,
-                },
-            )
-        except sa.exc.IntegrityError as error:
+                }
+            ],
             # A concurrent request with the same key committed first: retrying replays it.
-            raise TransientConflict(f"idempotency key {key!r} stored concurrently") from error
+            conflict=f"idempotency key {key!r} stored concurrently",
+        )
 
     def delete_older_than(self, cutoff: datetime, limit: int) -> int:
         oldest = (

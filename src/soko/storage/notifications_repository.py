@@ -24,6 +24,7 @@ from soko.services.ports import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from soko.storage.deferred import DeferredWrites
 from soko.storage.tables import (
     sms_messages,
     webhook_deliveries,
@@ -45,8 +46,11 @@ def _due(table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:
 
 
 class SqlNotificationsRepository:
-    def __init__(self, connection: Connection, *, row_locks: bool) -> None:
+    def __init__(
+        self, connection: Connection, deferred: DeferredWrites, *, row_locks: bool
+    ) -> None:
         self._conn = connection
+        self._deferred = deferred
         self._row_locks = row_locks
 
     # --- endpoints --------------------------------------------------------------------------
@@ -228,8 +232,9 @@ class SqlNotificationsRepository:
     # --- SMS ----------------------------------------------------------------------------------
 
     def insert_sms(self, messages: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        self._conn.execute(
-            sms_messages.insert(),
+        # A payment's texts are its last rows, read only by the SMS worker: with the COMMIT.
+        self._deferred.insert(
+            sms_messages,
             [
                 {
                     "id": sms_id,

@@ -21,6 +21,7 @@ from soko.services.ports import (
     TransientConflict,
     UnitOfWork,
 )
+from soko.storage.deferred import DeferredWrites
 from soko.storage.engine import READ_ONLY_OPTION, is_postgresql
 from soko.storage.escrow_repository import SqlEscrowRepository
 from soko.storage.idempotency_repository import SqlIdempotencyRepository
@@ -59,6 +60,7 @@ class SqlUnitOfWork:
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self._committed = False
+        self._deferred = DeferredWrites()
 
     def __enter__(self) -> Self:
         try:
@@ -85,12 +87,14 @@ class SqlUnitOfWork:
             raise
         row_locks = is_postgresql(self._engine)
         self.ledger: LedgerRepository = SqlLedgerRepository(connection, row_locks=row_locks)
-        self.idempotency: IdempotencyRepository = SqlIdempotencyRepository(connection)
+        self.idempotency: IdempotencyRepository = SqlIdempotencyRepository(
+            connection, self._deferred
+        )
         self.reconcile: ReconcileQueries = SqlReconcileQueries(connection)
         self.people: PeopleRepository = SqlPeopleRepository(connection, row_locks=row_locks)
         self.payouts: PayoutRepository = SqlPayoutRepository(connection, row_locks=row_locks)
         self.notifications: NotificationsRepository = SqlNotificationsRepository(
-            connection, row_locks=row_locks
+            connection, self._deferred, row_locks=row_locks
         )
         self.merchant_payments: MerchantPaymentsRepository = SqlMerchantPaymentsRepository(
             connection, row_locks=row_locks
@@ -102,9 +106,12 @@ class SqlUnitOfWork:
         return self
 
     def commit(self) -> None:
-        assert self._transaction is not None and not self._read_only
+        assert self._connection is not None and self._transaction is not None
+        assert not self._read_only
         try:
-            self._transaction.commit()
+            self._deferred.commit(
+                self._connection, self._transaction, pipelined=is_postgresql(self._engine)
+            )
         except sa.exc.DBAPIError as error:
             if is_transient(error):
                 raise TransientConflict(str(error)) from error
@@ -118,6 +125,7 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._connection is not None and self._transaction is not None
+        self._deferred.discard()
         try:
             if not self._committed and self._transaction.is_active:
                 self._transaction.rollback()
