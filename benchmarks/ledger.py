@@ -172,8 +172,9 @@ class RawLedger:
         return int(moment.timestamp() * 1_000_000) if self.sqlite else moment
 
     def begin(self) -> None:
-        # The same wait for SQLite's write lock as the service's (short naps, not SQLite's
-        # busy handler), so the two differ only in what runs between the statements.
+        # The connection keeps sqlite3's default 5 s busy timeout: a writer waits for the lock
+        # asleep in SQLite's busy handler, the plain driver's way (the service queues on its
+        # turnstile and polls instead; benchmarks/sqlite_writers.py compares the two).
         if self.sqlite:
             begin_immediate(self.conn, 10.0)
 
