@@ -12,6 +12,7 @@ written last and read by later transactions belong here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,10 +79,13 @@ class DeferredWrites:
                 # psycopg sends COMMIT in the pipeline and syncs: any insert's error surfaces
                 # here, and the server has skipped the COMMIT.
                 transaction.commit()
-        except sa.exc.DBAPIError as error:
+        except BaseException as error:
             # SQLAlchemy takes a failed COMMIT for the end of the transaction, but in a
-            # pipeline the COMMIT never ran: the transaction is still open, and aborted.
-            dbapi.rollback()
+            # pipeline the COMMIT never ran: the transaction is still open, and aborted. (A
+            # connection too broken to roll back is invalidated by SQLAlchemy on the original
+            # error, which is the one to raise.)
+            with contextlib.suppress(Exception):
+                dbapi.rollback()
             if isinstance(error, sa.exc.IntegrityError):
                 _raise_conflict(error, inserts)
             raise
