@@ -52,7 +52,6 @@ HOT = hot_statements("sqlite")
 # polling" shows why the service queues on a turnstile); a timeout would end the run.
 WAIT_SECONDS = 60.0
 Step = Callable[[], int]
-Transaction = Callable[[], Any]  # a context manager yielding a sqlite3 connection in BEGIN
 
 
 def _plan_and_write(connection: sqlite3.Connection, debit: str, credit: str) -> None:
