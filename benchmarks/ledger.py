@@ -48,7 +48,7 @@ from soko.domain.money import Money
 from soko.services import ledger
 from soko.services.reconcile import reconcile
 from soko.storage.driver import LOCK_CHUNK, SQLITE_READ_CHUNK
-from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES, begin_immediate
+from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES
 
 POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 AMOUNT_MINOR = 100
@@ -173,10 +173,9 @@ class RawLedger:
 
     def begin(self) -> None:
         # The connection keeps sqlite3's default 5 s busy timeout: a writer waits for the lock
-        # asleep in SQLite's busy handler, the plain driver's way (the service queues on its
-        # turnstile and polls instead; benchmarks/sqlite_writers.py compares the two).
+        # asleep in SQLite's busy handler, as the service's writers do (ADR 0006).
         if self.sqlite:
-            begin_immediate(self.conn, 10.0)
+            self.conn.execute("BEGIN IMMEDIATE")
 
     def transaction(self, pairs: list[tuple[str, str]], make_id: Callable[[], str]) -> None:
         self.begin()

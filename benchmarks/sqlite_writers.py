@@ -1,20 +1,18 @@
 """Where a single transfer's time goes on SQLite with several writer threads, layer by layer.
 
-`ledger.py` finds the service at about half of raw SQL with one thread and a third with four or
-sixteen. This script builds the same transfer up one layer at a time, each measured beside raw
-SQL in the same run, so the cost of each layer shows:
+`ledger.py` compares the service with raw SQL. This script builds the same transfer up one layer
+at a time, each measured beside raw SQL in the same run, so the cost of each layer shows. Every
+layer waits for SQLite's write lock the same way, asleep in SQLite's busy handler (ADR 0006):
 
-* **raw SQL**: `ledger.RawLedger`, no rules (the baseline of `ledger.py`); its connection has
-  sqlite3's default 5 s busy timeout, so a writer waits for the lock in SQLite's busy handler,
-  asleep with the GIL released;
+* **raw SQL**: `ledger.RawLedger`, no rules (the baseline of `ledger.py`);
 * **domain on the driver**: the domain's `plan_transfers` and the ledger's hot statements on a
-  bare sqlite3 connection, waiting for the lock as raw SQL does;
-* **+ pool, polling**: the same on a connection of the engine's pool, which has no busy
-  timeout: `begin_immediate` polls for the lock in short naps, as the service does;
-* **+ turnstile**: and queued on the engine's writer turnstile (ADR 0006) before polling;
-* **+ SQLAlchemy transaction**: `engine.connect()`, `begin()`, `commit()` around it (the
-  turnstile then comes from the engine's begin event, as in the service);
-* **service**: `soko.services.ledger.transfer` (unit of work, repositories, retries).
+  bare sqlite3 connection;
+* **+ SQLAlchemy transaction**: on a SQLAlchemy connection kept open between transactions,
+  `begin()` (the engine's begin event: `BEGIN IMMEDIATE`) and `commit()`, as the unit of work
+  does since ADR 0013;
+* **service**: `soko.services.ledger.transfer` (unit of work, repositories, retries);
+* **(a connection per transaction)**: the SQLAlchemy layer again, but opening a connection from
+  the pool for each transaction and closing it after, as the unit of work did before ADR 0013.
 
     python benchmarks/sqlite_writers.py               # 1, 4 and 16 threads, 3 s each
     python benchmarks/sqlite_writers.py --quick       # CI
@@ -23,6 +21,7 @@ SQL in the same run, so the cost of each layer shows:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -40,7 +39,7 @@ from soko.config import Settings
 from soko.domain.chart import TransferCode
 from soko.domain.ledger import move, plan_transfers
 from soko.storage.driver import hot_statements
-from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES, begin_immediate
+from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES
 from soko.storage.ledger_repository import _account_from_tuple, _transfer_values
 from soko.storage.types import to_epoch_micros
 
@@ -48,8 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ledger as bench  # the sibling benchmark: setup, raw SQL, runners
 
 HOT = hot_statements("sqlite")
-# Long: polling is unfair, and at 16 threads a writer can wait seconds (the layer "+ pool,
-# polling" shows why the service queues on a turnstile); a timeout would end the run.
+# Long: SQLite's busy handler is not fair, and at 16 threads a writer can wait seconds; a
+# timeout would end the run.
 WAIT_SECONDS = 60.0
 Step = Callable[[], int]
 
@@ -101,7 +100,10 @@ def _layered(make: Callable[[str], Callable[[], Any]]) -> Callable[[str, list[st
 
 def _on_driver(url: str) -> Callable[[], Any]:
     connection = sqlite3.connect(
-        url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+        url.removeprefix("sqlite:///"),
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=WAIT_SECONDS,
     )
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
                    f"wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}"):  # fmt: skip
@@ -109,39 +111,23 @@ def _on_driver(url: str) -> Callable[[], Any]:
 
     @contextmanager
     def transaction() -> Iterator[sqlite3.Connection]:
-        begin_immediate(connection, WAIT_SECONDS)
+        connection.execute("BEGIN IMMEDIATE")
         yield connection
         connection.execute("COMMIT")
 
     return transaction
 
 
-def _from_pool(url: str, *, turnstile: bool) -> Callable[[], Any]:
-    engine = bootstrap.build(Settings(database_url=url)).engine
+def _sqlalchemy(url: str, *, kept: bool) -> Callable[[], Any]:
+    settings = Settings(database_url=url, sqlite_busy_timeout_ms=int(WAIT_SECONDS * 1000))
+    engine = bootstrap.build(settings).engine
+    kept_connection = engine.connect() if kept else None
 
     @contextmanager
     def transaction() -> Iterator[sqlite3.Connection]:
-        pooled = engine.raw_connection()
-        try:
-            connection: Any = pooled.driver_connection
-            if turnstile:
-                connection.enter_turnstile(WAIT_SECONDS)
-            begin_immediate(connection, WAIT_SECONDS)
-            yield connection
-            connection.commit()  # leaves the turnstile
-        finally:
-            pooled.close()
-
-    return transaction
-
-
-def _sqlalchemy(url: str) -> Callable[[], Any]:
-    engine = bootstrap.build(Settings(database_url=url)).engine
-
-    @contextmanager
-    def transaction() -> Iterator[sqlite3.Connection]:
-        with engine.connect() as connection:
-            begun = connection.begin()  # the engine's begin event: turnstile, BEGIN IMMEDIATE
+        with contextlib.ExitStack() as stack:
+            connection = kept_connection or stack.enter_context(engine.connect())
+            begun = connection.begin()  # the engine's begin event: BEGIN IMMEDIATE
             driver: Any = connection.connection.driver_connection
             yield driver
             begun.commit()
@@ -152,10 +138,9 @@ def _sqlalchemy(url: str) -> Callable[[], Any]:
 LAYERS: list[tuple[str, Callable[[str, list[str], int], Step]]] = [
     ("raw SQL", bench.raw_single),
     ("domain on the driver", _layered(_on_driver)),
-    ("+ pool, polling", _layered(lambda url: _from_pool(url, turnstile=False))),
-    ("+ turnstile", _layered(lambda url: _from_pool(url, turnstile=True))),
-    ("+ SQLAlchemy transaction", _layered(_sqlalchemy)),
+    ("+ SQLAlchemy transaction", _layered(lambda url: _sqlalchemy(url, kept=True))),
     ("service", bench.service_single),
+    ("(a connection per transaction)", _layered(lambda url: _sqlalchemy(url, kept=False))),
 ]
 
 
