@@ -167,6 +167,9 @@ class Runtime:
     context: Context
 
     def close(self) -> None:
+        close_idle = getattr(self.context.unit_of_work, "close", None)
+        if close_idle is not None:
+            close_idle()
         self.engine.dispose()
         # The HTTP gateways keep connections open for reuse.
         for gateway in (self.context.webhook_sender, self.context.sms_sender):
