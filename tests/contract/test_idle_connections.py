@@ -79,6 +79,37 @@ def test_a_connection_whose_driver_is_still_in_a_transaction_is_not_reused(
         uow.commit()
 
 
+@pytest.mark.parametrize("committed", [True, False])
+def test_statements_through_sqlalchemy_and_the_driver_share_one_transaction(
+    ctx: Context, committed: bool
+) -> None:
+    # SQLite's transaction is begun on the driver; SQLAlchemy's insert must join it, and the
+    # commit or rollback must end both, leaving the kept connection clean.
+    wallet = _wallet(ctx)
+    opened: list[Account] = []
+
+    def work(uow: UnitOfWork) -> None:
+        opened.append(ledger.open_account_in(uow, ctx, "KES", AccountCode.WALLET))  # SQLAlchemy
+        _driver(uow).execute(  # the driver
+            "UPDATE accounts SET credits_posted = 5 WHERE id = ?", [wallet.id]
+        )
+
+    if committed:
+        with ctx.unit_of_work() as uow:
+            work(uow)
+            uow.commit()
+    else:
+        _fail(ctx, work)
+    with ctx.unit_of_work(read_only=True) as uow:
+        assert (uow.ledger.get_account(opened[0].id) is not None) is committed
+        found = uow.ledger.get_account(wallet.id)
+        assert found is not None and found.credits_posted == (5 if committed else 0)
+    engine = ctx.unit_of_work.engine  # type: ignore[attr-defined]
+    assert engine.pool.checkedout() == 2  # the writer's and the reader's, both kept
+    with ctx.unit_of_work() as uow:
+        uow.commit()
+
+
 def test_readers_and_writers_keep_separate_connections(ctx: Context) -> None:
     writer = _driver_of(ctx)
     reader = _driver_of(ctx, read_only=True)

@@ -15,12 +15,23 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RootTransaction
+from sqlalchemy.engine import Connection
 
 from soko.services.ports import TransientConflict
+
+
+class Transaction(Protocol):
+    """What a unit of work's transaction offers: SQLAlchemy's, or SQLite's on the driver."""
+
+    @property
+    def is_active(self) -> bool: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +59,7 @@ class DeferredWrites:
     def discard(self) -> None:
         self._inserts.clear()
 
-    def commit(
-        self, connection: Connection, transaction: RootTransaction, *, pipelined: bool
-    ) -> None:
+    def commit(self, connection: Connection, transaction: Transaction, *, pipelined: bool) -> None:
         """Run the inserts, then COMMIT; on PostgreSQL all in one round trip."""
         inserts, self._inserts = self._inserts, []
         if not inserts:
@@ -68,7 +77,7 @@ class DeferredWrites:
 
     @staticmethod
     def _commit_pipelined(
-        connection: Connection, transaction: RootTransaction, inserts: list[_Insert]
+        connection: Connection, transaction: Transaction, inserts: list[_Insert]
     ) -> None:
         dbapi = connection.connection.driver_connection
         assert dbapi is not None

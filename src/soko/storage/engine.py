@@ -76,11 +76,12 @@ def _sqlite_engine(url: sa.URL, busy_timeout_ms: int) -> Engine:
     def _on_begin(connection: Connection) -> None:
         # Writers take the write lock at BEGIN: a read-then-write can never lose an update, and
         # waiting happens at the start (honouring busy_timeout) instead of failing at COMMIT.
-        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
-        # Straight on the driver: this runs once per transaction, on the hot path.
         dbapi_connection = connection.connection.driver_connection
         assert dbapi_connection is not None
+        if dbapi_connection.in_transaction:
+            return  # a unit of work began it on the driver (ADR 0013)
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         with sqlalchemy_errors(connection.dialect, statement):
             dbapi_connection.execute(statement)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
 from types import TracebackType
 from typing import Self
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, RootTransaction
+from sqlalchemy.engine import Connection, Engine
 
 from soko.services.ports import (
     EscrowRepository,
@@ -22,7 +23,8 @@ from soko.services.ports import (
     TransientConflict,
     UnitOfWork,
 )
-from soko.storage.deferred import DeferredWrites
+from soko.storage.deferred import DeferredWrites, Transaction
+from soko.storage.driver import sqlalchemy_errors
 from soko.storage.engine import READ_ONLY_OPTION, is_postgresql
 from soko.storage.escrow_repository import SqlEscrowRepository
 from soko.storage.idempotency_repository import SqlIdempotencyRepository
@@ -66,28 +68,69 @@ class IdleConnections:
     """
 
     def __init__(self) -> None:
-        self._lists: dict[bool, list[Connection]] = {False: [], True: []}
+        self._lists: dict[bool, list[_Kept]] = {False: [], True: []}
         # Closed at `close()`, or when the factory is dropped: never left to the garbage
         # collector, which would warn that a connection was not checked in.
         self._finalizer = weakref.finalize(self, _close_all, self._lists)
 
-    def take(self, read_only: bool) -> Connection | None:
+    def take(self, read_only: bool) -> _Kept | None:
         try:
             return self._lists[read_only].pop()  # atomic: no lock needed between threads
         except IndexError:
             return None
 
-    def give(self, connection: Connection, read_only: bool) -> None:
-        self._lists[read_only].append(connection)
+    def give(self, kept: _Kept, read_only: bool) -> None:
+        self._lists[read_only].append(kept)
 
     def close(self) -> None:
         self._finalizer()
 
 
-def _close_all(lists: dict[bool, list[Connection]]) -> None:
-    for connections in lists.values():
-        while connections:
-            connections.pop().close()
+_Kept = tuple[Connection, sqlite3.Connection]
+
+
+def _kept(connection: Connection) -> _Kept:
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return connection, driver
+
+
+def _close_all(lists: dict[bool, list[_Kept]]) -> None:
+    for kept in lists.values():
+        while kept:
+            kept.pop()[0].close()
+
+
+class _DriverTransaction:
+    """A SQLite transaction begun and ended on the driver, not through SQLAlchemy (ADR 0013).
+
+    A statement that the repositories run through SQLAlchemy makes it begin a transaction object
+    of its own; the engine's begin event then finds the driver's transaction open and leaves it.
+    Ending goes through SQLAlchemy when it has one, which ends the driver's too.
+    """
+
+    def __init__(self, connection: Connection, driver: sqlite3.Connection, statement: str) -> None:
+        self._connection = connection
+        self._driver = driver
+        with sqlalchemy_errors(connection.dialect, statement):
+            driver.execute(statement)
+        self.is_active = True
+
+    def commit(self) -> None:
+        if self._connection.in_transaction():
+            self._connection.commit()
+        else:
+            with sqlalchemy_errors(self._connection.dialect, "COMMIT"):
+                self._driver.commit()
+        self.is_active = False
+
+    def rollback(self) -> None:
+        if self._connection.in_transaction():
+            self._connection.rollback()
+        else:
+            with sqlalchemy_errors(self._connection.dialect, "ROLLBACK"):
+                self._driver.rollback()
+        self.is_active = False
 
 
 class SqlUnitOfWork:
@@ -98,17 +141,25 @@ class SqlUnitOfWork:
         self._idle = idle
         self._read_only = read_only
         self._connection: Connection | None = None
-        self._transaction: RootTransaction | None = None
+        self._transaction: Transaction | None = None
+        #: On SQLite: the connection and its driver, kept between units of work.
+        self._kept: _Kept | None = None
         self._committed = False
         self._deferred = DeferredWrites()
 
     def __enter__(self) -> Self:
-        connection = None if self._idle is None else self._idle.take(self._read_only)
-        if connection is None:
+        if self._idle is None:
             connection = self._open()
+        else:
+            self._kept = self._idle.take(self._read_only) or _kept(self._open())
+            connection = self._kept[0]
         self._connection = connection
         try:
-            self._transaction = connection.begin()
+            if self._kept is None:
+                self._transaction = connection.begin()
+            else:
+                statement = "BEGIN" if self._read_only else "BEGIN IMMEDIATE"
+                self._transaction = _DriverTransaction(connection, self._kept[1], statement)
         except sa.exc.DBAPIError as error:
             connection.close()
             if is_transient(error):
@@ -180,15 +231,15 @@ class SqlUnitOfWork:
             # Kept only when it is certainly clean: no transaction open, in SQLAlchemy or in the
             # driver (a COMMIT that failed leaves SQLite's open), and not invalidated.
             reusable = (
-                self._idle is not None
+                self._kept is not None
                 and not connection.in_transaction()
                 and not connection.invalidated
-                and not getattr(connection.connection.driver_connection, "in_transaction", True)
+                and not self._kept[1].in_transaction
             )
         finally:
             if reusable:
-                assert self._idle is not None
-                self._idle.give(connection, self._read_only)
+                assert self._idle is not None and self._kept is not None
+                self._idle.give(self._kept, self._read_only)
             else:
                 connection.close()
         if exc is not None and is_transient(exc):
