@@ -3,6 +3,7 @@ apart for readers and writers, and closed with the runtime."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from soko.domain.chart import AccountCode
 from soko.domain.ledger import Account
 from soko.services import ledger
 from soko.services.ports import Context, UnitOfWork
+from soko.storage.unit_of_work import KEPT_IDLE_MAX
 
 
 def _driver(uow: UnitOfWork) -> Any:
@@ -163,6 +165,19 @@ def test_threads_never_share_a_connection_at_the_same_time(ctx: Context) -> None
     for thread in threads:
         thread.join(30)
     assert clashes == []
+
+
+def test_after_a_burst_a_few_are_kept_and_the_pool_still_serves_everyone(ctx: Context) -> None:
+    engine = ctx.unit_of_work.engine  # type: ignore[attr-defined]
+    burst = 3 * KEPT_IDLE_MAX  # more than the pool's size and the kept lists' together
+    with contextlib.ExitStack() as stack:
+        for _ in range(burst):
+            stack.enter_context(ctx.unit_of_work(read_only=True))
+        # Others still get a connection at once while every unit of work holds one.
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+        assert engine.pool.checkedout() == burst
+    assert engine.pool.checkedout() == KEPT_IDLE_MAX
 
 
 def test_closing_the_runtime_closes_the_kept_connections(sqlite_url: str) -> None:

@@ -55,8 +55,11 @@ def _sqlite_engine(url: sa.URL, busy_timeout_ms: int) -> Engine:
         # A writer that finds the write lock taken waits asleep in SQLite's busy handler, up to
         # the busy timeout (ADR 0006).
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        # No cap on connections: a SQLite connection is a file handle and a page cache, not a
+        # server's process, and units of work keep some open between transactions (ADR 0013),
+        # which must never leave another caller waiting for the pool.
         pool_size=8,
-        max_overflow=32,
+        max_overflow=-1,
     )
 
     @event.listens_for(engine, "connect")

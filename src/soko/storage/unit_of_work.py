@@ -56,13 +56,17 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, sa.exc.OperationalError) and "database is locked" in str(error.orig)
 
 
+#: Idle connections kept per list: more than the writer threads that usually take turns.
+KEPT_IDLE_MAX = 16
+
+
 class IdleConnections:
     """SQLite connections kept open between units of work, one list for writers, one for readers.
 
     Opening a SQLAlchemy connection and giving it back to the pool costs a SQLite write a fifth
     of its time (ADR 0013). A unit of work takes an idle connection here, or opens one, and
-    gives it back when its transaction is over and the driver holds none. Each list only grows
-    to the most units of work that were open at once, which the engine's pool bounds.
+    gives it back when its transaction is over and the driver holds none. Each list keeps at
+    most `KEPT_IDLE_MAX`; after a burst, the rest go back to the pool.
     PostgreSQL does not use this: its pool checks a connection is alive and resets its
     isolation level at every checkout.
     """
@@ -80,7 +84,11 @@ class IdleConnections:
             return None
 
     def give(self, kept: _Kept, read_only: bool) -> None:
-        self._lists[read_only].append(kept)
+        idle = self._lists[read_only]
+        if len(idle) < KEPT_IDLE_MAX:
+            idle.append(kept)
+        else:  # after a burst: back to the pool, which keeps a few and closes the rest
+            kept[0].close()
 
     def close(self) -> None:
         self._finalizer()
