@@ -196,7 +196,9 @@ def build(
     if upgrade_schema:
         schema.upgrade(engine)
     context = Context(
-        unit_of_work=SqlUnitOfWorkFactory(engine),
+        unit_of_work=SqlUnitOfWorkFactory(
+            engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        ),
         clock=clock,
         ids=RandomIds(clock),
         backoff=jittered_backoff,

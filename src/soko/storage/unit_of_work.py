@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import weakref
 from types import TracebackType
 from typing import Self
@@ -109,19 +111,84 @@ def _close_all(lists: dict[bool, list[_Kept]]) -> None:
             kept.pop()[0].close()
 
 
+class WriterGate:
+    """Lets one thread of this process at a time ask for SQLite's write lock (ADR 0014).
+
+    SQLite's busy handler sleeps longer and longer between tries (up to 100 ms), and the writer
+    that just committed usually takes the lock again: under the API's threads one payment in a
+    hundred waited a second while newer ones went straight in. Writer threads wait here
+    instead, asleep on a lock that wakes one of them as soon as the holder's transaction ends.
+    SQLite's lock still decides; between processes (a `soko worker` beside `soko serve`) its
+    busy handler still orders who gets it. There is one gate per database file and process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def enter(self, timeout_seconds: float) -> None:
+        if not self._lock.acquire(timeout=timeout_seconds):
+            # What SQLite says when its own busy timeout runs out: a transient conflict.
+            raise sqlite3.OperationalError("database is locked (this process's other writers)")
+
+    def leave(self) -> None:
+        self._lock.release()
+
+    @property
+    def held(self) -> bool:
+        return self._lock.locked()
+
+    def _forget_holders(self) -> None:
+        # In a forked child only the forking thread survives: a gate held by another thread
+        # would never be left.
+        self._lock = threading.Lock()
+
+
+_gates: dict[str, WriterGate] = {}
+
+
+def writer_gate(database: str) -> WriterGate:
+    """The gate of the SQLite file `database` in this process."""
+    return _gates.setdefault(os.path.realpath(database), WriterGate())
+
+
+def _forget_gate_holders() -> None:
+    for gate in _gates.values():
+        gate._forget_holders()
+
+
+os.register_at_fork(after_in_child=_forget_gate_holders)
+
+
 class _DriverTransaction:
     """A SQLite transaction begun and ended on the driver, not through SQLAlchemy (ADR 0013).
 
     A statement that the repositories run through SQLAlchemy makes it begin a transaction object
     of its own; the engine's begin event then finds the driver's transaction open and leaves it.
     Ending goes through SQLAlchemy when it has one, which ends the driver's too.
+    A writer holds its process's `WriterGate` from before BEGIN IMMEDIATE until its transaction
+    has ended (or, if ending fails, until the unit of work lets go of the connection).
     """
 
-    def __init__(self, connection: Connection, driver: sqlite3.Connection, statement: str) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        driver: sqlite3.Connection,
+        statement: str,
+        gate: WriterGate | None,
+        wait_seconds: float,
+    ) -> None:
         self._connection = connection
         self._driver = driver
+        self._gate: WriterGate | None = None
         with sqlalchemy_errors(connection.dialect, statement):
-            driver.execute(statement)
+            if gate is not None:
+                gate.enter(wait_seconds)
+                self._gate = gate
+            try:
+                driver.execute(statement)
+            except BaseException:
+                self.leave_gate()
+                raise
         self.is_active = True
 
     def commit(self) -> None:
@@ -131,6 +198,7 @@ class _DriverTransaction:
             with sqlalchemy_errors(self._connection.dialect, "COMMIT"):
                 self._driver.commit()
         self.is_active = False
+        self.leave_gate()
 
     def rollback(self) -> None:
         if self._connection.in_transaction():
@@ -139,14 +207,29 @@ class _DriverTransaction:
             with sqlalchemy_errors(self._connection.dialect, "ROLLBACK"):
                 self._driver.rollback()
         self.is_active = False
+        self.leave_gate()
+
+    def leave_gate(self) -> None:
+        """Let the next writer thread in; once only, whatever path ends the transaction."""
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.leave()
 
 
 class SqlUnitOfWork:
     def __init__(
-        self, engine: Engine, *, read_only: bool = False, idle: IdleConnections | None = None
+        self,
+        engine: Engine,
+        *,
+        read_only: bool = False,
+        idle: IdleConnections | None = None,
+        gate: WriterGate | None = None,
+        wait_seconds: float = 0.0,
     ) -> None:
         self._engine = engine
         self._idle = idle
+        self._gate = gate
+        self._wait_seconds = wait_seconds
         self._read_only = read_only
         self._connection: Connection | None = None
         self._transaction: Transaction | None = None
@@ -167,7 +250,10 @@ class SqlUnitOfWork:
                 self._transaction = connection.begin()
             else:
                 statement = "BEGIN" if self._read_only else "BEGIN IMMEDIATE"
-                self._transaction = _DriverTransaction(connection, self._kept[1], statement)
+                gate = None if self._read_only else self._gate
+                self._transaction = _DriverTransaction(
+                    connection, self._kept[1], statement, gate, self._wait_seconds
+                )
         except sa.exc.DBAPIError as error:
             connection.close()
             if is_transient(error):
@@ -249,7 +335,9 @@ class SqlUnitOfWork:
                 assert self._idle is not None and self._kept is not None
                 self._idle.give(self._kept, self._read_only)
             else:
-                connection.close()
+                connection.close()  # the pool's reset rolls back whatever is left
+            if isinstance(transaction, _DriverTransaction):
+                transaction.leave_gate()  # after the close: no other writer meets our lock
         if exc is not None and is_transient(exc):
             raise TransientConflict(str(exc)) from exc
 
@@ -257,12 +345,21 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """Opens units of work on one engine: the services' `UnitOfWorkFactory`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sqlite_busy_timeout_ms: int = 10_000) -> None:
         self.engine = engine
         self._idle = None if is_postgresql(engine) else IdleConnections()
+        database = engine.url.database
+        self._gate = None if database is None or is_postgresql(engine) else writer_gate(database)
+        self._wait_seconds = sqlite_busy_timeout_ms / 1000
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only, idle=self._idle)
+        return SqlUnitOfWork(
+            self.engine,
+            read_only=read_only,
+            idle=self._idle,
+            gate=self._gate,
+            wait_seconds=self._wait_seconds,
+        )
 
     def close(self) -> None:
         """Close the connections kept between units of work (before the engine is disposed)."""
