@@ -13,6 +13,7 @@ written last and read by later transactions belong here.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,7 +68,7 @@ class DeferredWrites:
         elif not pipelined:
             for write in inserts:
                 try:
-                    connection.execute(write.table.insert(), list(write.rows))
+                    connection.execute(_insert(write.table), list(write.rows))
                 except sa.exc.IntegrityError as error:
                     _raise_conflict(error, [write])
                     raise
@@ -84,7 +85,7 @@ class DeferredWrites:
         try:
             with dbapi.pipeline():
                 for write in inserts:
-                    connection.execute(write.table.insert(), list(write.rows))
+                    connection.execute(_insert(write.table), list(write.rows))
                 # psycopg sends COMMIT in the pipeline and syncs: any insert's error surfaces
                 # here, and the server has skipped the COMMIT.
                 transaction.commit()
@@ -98,6 +99,12 @@ class DeferredWrites:
             if isinstance(error, sa.exc.IntegrityError):
                 _raise_conflict(error, inserts)
             raise
+
+
+@functools.cache
+def _insert(table: sa.Table) -> sa.Insert:
+    """One INSERT statement per table, built once (ADR 0015)."""
+    return table.insert()
 
 
 def _raise_conflict(error: sa.exc.IntegrityError, inserts: Sequence[_Insert]) -> None:

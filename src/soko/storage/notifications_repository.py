@@ -35,6 +35,10 @@ from soko.storage.tables import (
 # Literal, not a bound parameter: PostgreSQL matches a partial index's predicate only against
 # the query's own text, and the due indexes cover `status = 'pending'`.
 _PENDING: sa.ColumnElement[str] = sa.literal_column("'pending'")
+#: Built once: every payment asks who is subscribed to its event (ADR 0015).
+_SUBSCRIBED = sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
+    webhook_endpoints.c.owner_id == sa.bindparam("owner_id"), webhook_endpoints.c.enabled == 1
+)
 
 
 def _due(table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:
@@ -113,14 +117,10 @@ class SqlNotificationsRepository:
         )
 
     def subscribed_endpoint_ids(self, owner_id: str, event_type: str) -> list[str]:
-        query = sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
-            webhook_endpoints.c.owner_id == owner_id, webhook_endpoints.c.enabled == 1
-        )
         # An owner has a handful of endpoints at most (limits.WEBHOOK_ENDPOINTS_PER_OWNER_MAX):
         # filtering the types here is cheaper than a table of them.
-        return [
-            row.id for row in self._conn.execute(query) if event_type in row.event_types.split()
-        ]
+        rows = self._conn.execute(_SUBSCRIBED, {"owner_id": owner_id})
+        return [row.id for row in rows if event_type in row.event_types.split()]
 
     # --- events and deliveries ----------------------------------------------------------------
 

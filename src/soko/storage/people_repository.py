@@ -26,6 +26,50 @@ from soko.storage.tables import (
 
 _POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
 
+# The statements every payment runs, built once: building a Core statement and its cache key on
+# each call cost about four times as much as executing it through SQLAlchemy (ADR 0015).
+_USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("user_id"))
+_USER_BY_ID_LOCKED = _USER_BY_ID.with_for_update()
+_USER_BY_PHONE = sa.select(users).where(users.c.phone == sa.bindparam("phone"))
+_MERCHANT_BY_USER = sa.select(merchants).where(merchants.c.user_id == sa.bindparam("user_id"))
+_MERCHANT_BY_TILL = sa.select(merchants).where(merchants.c.till_number == sa.bindparam("till"))
+_WALLET_BY_ID = sa.select(wallets).where(wallets.c.id == sa.bindparam("wallet_id"))
+_WALLET_OF = sa.select(wallets).where(
+    wallets.c.user_id == sa.bindparam("user_id"), wallets.c.currency == sa.bindparam("currency")
+)
+_INSERT_PAYMENT = payments.insert()
+_PAYMENT_BY_ID = sa.select(payments).where(payments.c.id == sa.bindparam("payment_id"))
+_API_KEY_BY_HASH = sa.select(api_keys).where(api_keys.c.secret_hash == sa.bindparam("hash"))
+_SESSION_USER = sa.select(sessions.c.user_id).where(
+    sessions.c.token_hash == sa.bindparam("hash"), sessions.c.expires_at > sa.bindparam("now")
+)
+# Payments held for an unregistered number count while held (money promised away) and once
+# claimed, not once they expired back. One scan gives both totals (the day starts within the
+# month).
+_OUTGOING_TOTALS = (
+    sa.select(
+        sa.func.coalesce(
+            sa.func.sum(
+                sa.case((payments.c.created_at >= sa.bindparam("day"), payments.c.amount), else_=0)
+            ),
+            0,
+        ),
+        sa.func.coalesce(sa.func.sum(payments.c.amount), 0),
+    )
+    .select_from(
+        payments.outerjoin(pending_transfers, pending_transfers.c.transfer_id == payments.c.hold_id)
+    )
+    .where(
+        payments.c.payer_wallet_id == sa.bindparam("wallet_id"),
+        payments.c.created_at >= sa.bindparam("since"),
+        payments.c.kind.in_(sa.bindparam("kinds", expanding=True)),
+        sa.or_(
+            payments.c.hold_id.is_(None),
+            pending_transfers.c.state.in_(("pending", "posted")),
+        ),
+    )
+)
+
 
 class SqlPeopleRepository:
     def __init__(self, connection: Connection, *, row_locks: bool) -> None:
@@ -46,14 +90,12 @@ class SqlPeopleRepository:
             raise
 
     def get_user(self, user_id: str, *, lock: bool = False) -> User | None:
-        query = sa.select(users).where(users.c.id == user_id)
-        if lock and self._row_locks:
-            query = query.with_for_update()
-        row = self._conn.execute(query).first()
+        query = _USER_BY_ID_LOCKED if lock and self._row_locks else _USER_BY_ID
+        row = self._conn.execute(query, {"user_id": user_id}).first()
         return None if row is None else _user(row)
 
     def get_user_by_phone(self, phone: str) -> User | None:
-        row = self._conn.execute(sa.select(users).where(users.c.phone == phone)).first()
+        row = self._conn.execute(_USER_BY_PHONE, {"phone": phone}).first()
         return None if row is None else _user(row)
 
     def pin_hash(self, user_id: str) -> str | None:
@@ -89,12 +131,11 @@ class SqlPeopleRepository:
             raise TransientConflict(f"till number {merchant.till_number} taken") from error
 
     def get_merchant(self, user_id: str) -> Merchant | None:
-        row = self._conn.execute(sa.select(merchants).where(merchants.c.user_id == user_id)).first()
+        row = self._conn.execute(_MERCHANT_BY_USER, {"user_id": user_id}).first()
         return None if row is None else _merchant(row)
 
     def get_merchant_by_till(self, till_number: str) -> Merchant | None:
-        query = sa.select(merchants).where(merchants.c.till_number == till_number)
-        row = self._conn.execute(query).first()
+        row = self._conn.execute(_MERCHANT_BY_TILL, {"till": till_number}).first()
         return None if row is None else _merchant(row)
 
     # --- wallets ----------------------------------------------------------------------------
@@ -115,14 +156,11 @@ class SqlPeopleRepository:
             raise TransientConflict(f"wallet {wallet.user_id}/{wallet.currency} opened") from error
 
     def get_wallet(self, wallet_id: str) -> Wallet | None:
-        row = self._conn.execute(sa.select(wallets).where(wallets.c.id == wallet_id)).first()
+        row = self._conn.execute(_WALLET_BY_ID, {"wallet_id": wallet_id}).first()
         return None if row is None else _wallet(row)
 
     def find_wallet(self, user_id: str, currency: str) -> Wallet | None:
-        query = sa.select(wallets).where(
-            wallets.c.user_id == user_id, wallets.c.currency == currency
-        )
-        row = self._conn.execute(query).first()
+        row = self._conn.execute(_WALLET_OF, {"user_id": user_id, "currency": currency}).first()
         return None if row is None else _wallet(row)
 
     def list_wallets(self, user_id: str) -> list[Wallet]:
@@ -135,31 +173,13 @@ class SqlPeopleRepository:
     def outgoing_totals(
         self, wallet_id: str, kinds: Collection[str], day: datetime, month: datetime
     ) -> tuple[int, int]:
-        # Payments held for an unregistered number count while held (money promised away) and
-        # once claimed, not once they expired back. One scan gives both totals (the day starts
-        # within the month).
-        today = sa.case((payments.c.created_at >= day, payments.c.amount), else_=0)
-        query = (
-            sa.select(
-                sa.func.coalesce(sa.func.sum(today), 0),
-                sa.func.coalesce(sa.func.sum(payments.c.amount), 0),
-            )
-            .select_from(
-                payments.outerjoin(
-                    pending_transfers, pending_transfers.c.transfer_id == payments.c.hold_id
-                )
-            )
-            .where(
-                payments.c.payer_wallet_id == wallet_id,
-                payments.c.created_at >= min(day, month),
-                payments.c.kind.in_(list(kinds)),
-                sa.or_(
-                    payments.c.hold_id.is_(None),
-                    pending_transfers.c.state.in_(("pending", "posted")),
-                ),
-            )
-        )
-        spent_today, spent_this_month = self._conn.execute(query).one()
+        parameters = {
+            "day": day,
+            "wallet_id": wallet_id,
+            "since": min(day, month),
+            "kinds": sorted(kinds),
+        }
+        spent_today, spent_this_month = self._conn.execute(_OUTGOING_TOTALS, parameters).one()
         return int(spent_today), int(spent_this_month)
 
     def net_after(self, account_id: str, transfer_id: str) -> int:
@@ -179,7 +199,7 @@ class SqlPeopleRepository:
 
     def insert_payment(self, payment: Payment) -> None:
         self._conn.execute(
-            payments.insert(),
+            _INSERT_PAYMENT,
             {
                 "id": payment.id,
                 "kind": payment.kind,
@@ -198,7 +218,7 @@ class SqlPeopleRepository:
         )
 
     def get_payment(self, payment_id: str) -> Payment | None:
-        row = self._conn.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
+        row = self._conn.execute(_PAYMENT_BY_ID, {"payment_id": payment_id}).first()
         return None if row is None else payment_from_row(row)
 
     def unclaimed_payments(self, phone: str, limit: int) -> list[Payment]:
@@ -240,8 +260,7 @@ class SqlPeopleRepository:
         )
 
     def get_api_key_by_hash(self, secret_hash: str) -> ApiKey | None:
-        query = sa.select(api_keys).where(api_keys.c.secret_hash == secret_hash)
-        row = self._conn.execute(query).first()
+        row = self._conn.execute(_API_KEY_BY_HASH, {"hash": secret_hash}).first()
         if row is None:
             return None
         return ApiKey(
@@ -281,10 +300,8 @@ class SqlPeopleRepository:
         )
 
     def session_user(self, token_hash: str, now: datetime) -> str | None:
-        query = sa.select(sessions.c.user_id).where(
-            sessions.c.token_hash == token_hash, sessions.c.expires_at > now
-        )
-        user_id: str | None = self._conn.execute(query).scalar()
+        query = _SESSION_USER
+        user_id: str | None = self._conn.execute(query, {"hash": token_hash, "now": now}).scalar()
         return user_id
 
 

@@ -27,8 +27,12 @@ from soko.services.idempotency import check_key
 from soko.services.ports import Context, Payment
 from soko.services.wallets import WalletBalance
 
+# Dependencies that only compute are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, and each such hop cost a payment more than the check itself. Those that read the
+# database stay plain functions, off the event loop.
 
-def _runtime(request: Request) -> Runtime:
+
+async def _runtime(request: Request) -> Runtime:
     runtime = request.app.state.runtime
     assert isinstance(runtime, Runtime), runtime
     return runtime
@@ -37,7 +41,7 @@ def _runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
-def _context(runtime: RuntimeDep) -> Context:
+async def _context(runtime: RuntimeDep) -> Context:
     return runtime.context
 
 
@@ -116,7 +120,7 @@ def current_caller(
 Caller = Annotated[Principal, Depends(current_caller)]
 
 
-def operator_caller(caller: Caller) -> Principal:
+async def operator_caller(caller: Caller) -> Principal:
     if not caller.is_operator:
         raise ApiError(CALLER_NOT_ALLOWED, "this operation needs an operator API key")
     return caller
@@ -125,7 +129,9 @@ def operator_caller(caller: Caller) -> Principal:
 OperatorCaller = Annotated[Principal, Depends(operator_caller)]
 
 
-def visible_user_id(user_id: Annotated[str, Path(examples=["usr_01JH…"])], caller: Caller) -> str:
+async def visible_user_id(
+    user_id: Annotated[str, Path(examples=["usr_01JH…"])], caller: Caller
+) -> str:
     if not caller.may_see(user_id):
         raise errors.UserNotFound(user_id=user_id)
     return user_id
@@ -162,7 +168,7 @@ def visible_payment(
 VisiblePayment = Annotated[Payment, Depends(visible_payment)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str,
         Header(

@@ -31,7 +31,7 @@ router = APIRouter(prefix="/v1", tags=["webhooks"])
 _READ = problem_responses(401, 403, 404, 422, 503)
 
 
-def key_caller(caller: Caller) -> Principal:
+async def key_caller(caller: Caller) -> Principal:
     if caller.role == "user":
         raise ApiError(CALLER_NOT_ALLOWED, "webhooks are managed with an API key")
     return caller
