@@ -86,6 +86,24 @@ def system_account_in(
     return account
 
 
+def system_account_id_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    code: AccountCode,
+    currency: str,
+    *,
+    spread_by: str | None = None,
+) -> str:
+    """`system_account_in`'s id only: what a movement needs, and the storage may remember it
+    (a payment then finds its fee bucket without a round trip)."""
+    system = SYSTEM_ACCOUNTS[code]
+    name = system.name(currency, 0 if spread_by is None else system.bucket_for(spread_by))
+    found = uow.ledger.account_id_by_name(name)
+    if found is not None:
+        return found
+    return system_account_in(uow, ctx, code, currency, spread_by=spread_by).id
+
+
 def system_account(ctx: Context, code: AccountCode, currency: str) -> Account:
     """The role's first (for most roles, only) account; `system_total` sums a bucketed one."""
     return in_transaction(ctx, lambda uow: system_account_in(uow, ctx, code, currency))

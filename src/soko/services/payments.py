@@ -84,18 +84,18 @@ def send_money(
         currency = amount.currency.code
         fee = p2p_fee(ctx, amount).amount_minor
         legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
-                                        spread_by=sender_wallet.account_id)  # fmt: skip
+        fees_id = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, currency,
+                                              spread_by=sender_wallet.account_id)  # fmt: skip
         hold_id = fee_hold_id = None
         if recipient_wallet is not None:
             legs.move(sender_wallet.account_id, recipient_wallet.account_id, amount.amount_minor,
                       TransferCode.P2P)  # fmt: skip
-            legs.move(sender_wallet.account_id, fees.id, fee, TransferCode.FEE)
+            legs.move(sender_wallet.account_id, fees_id, fee, TransferCode.FEE)
         else:
-            suspense = ledger.system_account_in(uow, ctx, AccountCode.SUSPENSE, currency)
-            hold_id = legs.hold(sender_wallet.account_id, suspense.id, amount.amount_minor,
+            suspense_id = ledger.system_account_id_in(uow, ctx, AccountCode.SUSPENSE, currency)
+            hold_id = legs.hold(sender_wallet.account_id, suspense_id, amount.amount_minor,
                                 TransferCode.P2P)  # fmt: skip
-            fee_hold_id = legs.hold(sender_wallet.account_id, fees.id, fee, TransferCode.FEE)
+            fee_hold_id = legs.hold(sender_wallet.account_id, fees_id, fee, TransferCode.FEE)
         ledger.record(uow, ctx, legs.requests)
         payment = _record(uow, ctx, legs, "p2p", amount, payer=sender_wallet,
                           payee=recipient_wallet, fee=fee, commission=0, payee_phone=phone,
@@ -153,11 +153,11 @@ def cash_in(
         commission = fee_table(ctx.tariff, currency, FeeKind.CASH_IN_COMMISSION).fee_for(
             amount.amount_minor
         )
-        expense = ledger.system_account_in(uow, ctx, AccountCode.COMMISSION_EXPENSE, currency)
+        expense_id = ledger.system_account_id_in(uow, ctx, AccountCode.COMMISSION_EXPENSE, currency)
         legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
         legs.move(float_wallet.account_id, customer_wallet.account_id, amount.amount_minor,
                   TransferCode.CASH_IN)  # fmt: skip
-        legs.move(expense.id, float_wallet.account_id, commission, TransferCode.COMMISSION)
+        legs.move(expense_id, float_wallet.account_id, commission, TransferCode.COMMISSION)
         ledger.record(uow, ctx, legs.requests)
         payment = _record(uow, ctx, legs, "cash_in", amount, payer=float_wallet,
                           payee=customer_wallet, fee=0, commission=commission)  # fmt: skip
@@ -198,13 +198,13 @@ def cash_out(
         )
         # The agent's share comes out of the fee just paid, so the fees account never dips.
         assert commission <= fee, (commission, fee)
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
-                                        spread_by=customer_wallet.account_id)  # fmt: skip
+        fees_id = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, currency,
+                                              spread_by=customer_wallet.account_id)  # fmt: skip
         legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
         legs.move(customer_wallet.account_id, float_wallet.account_id, amount.amount_minor,
                   TransferCode.CASH_OUT)  # fmt: skip
-        legs.move(customer_wallet.account_id, fees.id, fee, TransferCode.FEE)
-        legs.move(fees.id, float_wallet.account_id, commission, TransferCode.COMMISSION)
+        legs.move(customer_wallet.account_id, fees_id, fee, TransferCode.FEE)
+        legs.move(fees_id, float_wallet.account_id, commission, TransferCode.COMMISSION)
         ledger.record(uow, ctx, legs.requests)
         payment = _record(uow, ctx, legs, "cash_out", amount, payer=customer_wallet,
                           payee=float_wallet, fee=fee, commission=commission)  # fmt: skip
@@ -229,9 +229,9 @@ def top_up_float(
         agent = _user(uow, agent_id, kind=UserKind.AGENT)
         currency = amount.currency.code
         float_wallet = wallet_for(uow, ctx, agent, currency)
-        settlement = ledger.system_account_in(uow, ctx, AccountCode.SETTLEMENT, currency)
+        settlement_id = ledger.system_account_id_in(uow, ctx, AccountCode.SETTLEMENT, currency)
         legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
-        legs.move(settlement.id, float_wallet.account_id, amount.amount_minor,
+        legs.move(settlement_id, float_wallet.account_id, amount.amount_minor,
                   TransferCode.FLOAT_TOPUP)  # fmt: skip
         ledger.record(uow, ctx, legs.requests)
         payment = _record(uow, ctx, legs, "float_topup", amount, payer=None,
@@ -302,14 +302,14 @@ def pay_merchant_in(
     fee = merchant_rate(ctx.merchant_rates, currency, merchant.category_code).fee_for(
         amount.amount_minor
     )
-    fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
-                                    spread_by=merchant_wallet.account_id)  # fmt: skip
+    fees_id = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, currency,
+                                          spread_by=merchant_wallet.account_id)  # fmt: skip
     legs = _Legs(ctx, currency, reference=ctx.ids.new("pay"))
     legs.move(payer_wallet.account_id, merchant_wallet.account_id, amount.amount_minor,
               TransferCode.PAYMENT)  # fmt: skip
     # The merchant pays its discount rate out of what it just received: one batch, so the
     # merchant's wallet never shows the gross without the fee.
-    legs.move(merchant_wallet.account_id, fees.id, fee, TransferCode.FEE)
+    legs.move(merchant_wallet.account_id, fees_id, fee, TransferCode.FEE)
     # The records first and the transfers last: from `record` on, the merchant's row is locked
     # until commit, and only the texts (which tell the new balances) come after it.
     payment = _record(uow, ctx, legs, "merchant", amount, payer=payer_wallet,
@@ -365,12 +365,12 @@ def refund(
         assert payer_wallet is not None, payment
         _lock(uow, merchant_wallet, payer_wallet)
         # The bucket the payment paid its fee into: the merchant's, found by the same hash.
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, payment.currency,
-                                        spread_by=merchant_wallet.account_id)  # fmt: skip
+        fees_id = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, payment.currency,
+                                              spread_by=merchant_wallet.account_id)  # fmt: skip
         legs = _Legs(ctx, payment.currency, reference=ctx.ids.new("rfd"))
         # The fee share first: a merchant refunding in full pays back the gross amount, and
         # holds only the net until its fee comes back.
-        legs.move(fees.id, merchant_wallet.account_id, fee_returned, TransferCode.REFUND)
+        legs.move(fees_id, merchant_wallet.account_id, fee_returned, TransferCode.REFUND)
         legs.move(merchant_wallet.account_id, payer_wallet.account_id, amount.amount_minor,
                   TransferCode.REFUND)  # fmt: skip
         ledger.record(uow, ctx, legs.requests)

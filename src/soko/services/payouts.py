@@ -96,15 +96,15 @@ def request_payout(
                 account_id=account.id,
                 available=available,
             )
-        settlement = ledger.system_account_in(uow, ctx, AccountCode.SETTLEMENT, currency)
-        fees = ledger.system_account_in(uow, ctx, AccountCode.FEES, currency,
-                                        spread_by=wallet.account_id)  # fmt: skip
+        settlement_id = ledger.system_account_id_in(uow, ctx, AccountCode.SETTLEMENT, currency)
+        fees_id = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, currency,
+                                              spread_by=wallet.account_id)  # fmt: skip
         payout_id = ctx.ids.new("po")
         hold_id = ctx.ids.new("tr")
         # Timeout 0: the holds never expire by themselves. Only the rail's answer may release
         # them, because an expiry while the rail still pays would pay the merchant twice.
         requests = [
-            hold(hold_id, debit_account_id=wallet.account_id, credit_account_id=settlement.id,
+            hold(hold_id, debit_account_id=wallet.account_id, credit_account_id=settlement_id,
                  amount=amount.amount_minor, currency=currency, code=TransferCode.PAYOUT,
                  timeout_seconds=0, reference=payout_id),
         ]  # fmt: skip
@@ -112,7 +112,7 @@ def request_payout(
         if fee:
             fee_hold_id = ctx.ids.new("tr")
             requests.append(
-                hold(fee_hold_id, debit_account_id=wallet.account_id, credit_account_id=fees.id,
+                hold(fee_hold_id, debit_account_id=wallet.account_id, credit_account_id=fees_id,
                      amount=fee, currency=currency, code=TransferCode.FEE, timeout_seconds=0,
                      reference=payout_id)
             )  # fmt: skip

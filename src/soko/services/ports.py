@@ -69,6 +69,11 @@ class LedgerRepository(Protocol):
 
     def get_account_by_name(self, name: str) -> Account | None: ...
 
+    def account_id_by_name(self, name: str) -> str | None:
+        """The id of the account named `name`. A name, once committed, always names the same
+        account (accounts are never deleted or renamed), so an implementation may remember it."""
+        ...
+
     def get_accounts_by_name(self, names: Collection[str]) -> list[Account]:
         """The accounts with these names that exist, in no particular order."""
         ...

@@ -63,14 +63,14 @@ def claim_held_payments(uow: UnitOfWork, ctx: Context, user: User) -> list[Payme
     for payment in claimed:
         assert payment.hold_id is not None, payment
         wallet = wallet_for(uow, ctx, user, payment.currency)
-        suspense = ledger.system_account_in(uow, ctx, AccountCode.SUSPENSE, payment.currency)
+        suspense_id = ledger.system_account_id_in(uow, ctx, AccountCode.SUSPENSE, payment.currency)
         requests.append(post(ctx.ids.new("tr"), payment.hold_id))
         if payment.fee_hold_id is not None:
             requests.append(post(ctx.ids.new("tr"), payment.fee_hold_id))
         requests.append(
             move(
                 ctx.ids.new("tr"),
-                debit_account_id=suspense.id,
+                debit_account_id=suspense_id,
                 credit_account_id=wallet.account_id,
                 amount=payment.amount,
                 currency=payment.currency,

@@ -22,6 +22,7 @@ _COUNTERS: Final = ("debits_pending", "debits_posted", "credits_pending", "credi
 # The colder statements go through SQLAlchemy, which caches their compiled form.
 _SELECT_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("id"))
 _SELECT_ACCOUNT_BY_NAME = sa.select(accounts).where(accounts.c.name == sa.bindparam("name"))
+_SELECT_ACCOUNT_ID_BY_NAME = sa.select(accounts.c.id).where(accounts.c.name == sa.bindparam("name"))
 #: The operator's own accounts (the named ones), summed per role and currency.
 _SYSTEM_SUMS = (
     sa.select(
@@ -104,8 +105,18 @@ _STATEMENT_PAGE_AFTER: Final = _statement_page(after_cursor=True)
 class SqlLedgerRepository:
     """The ledger port on one open transaction."""
 
-    def __init__(self, connection: Connection, *, row_locks: bool) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        row_locks: bool,
+        named_ids: dict[str, str] | None = None,
+    ) -> None:
         self._conn = connection
+        #: Committed system accounts' ids by name, shared by the units of work of one factory
+        #: (ADR 0015). Never an account this transaction opened: it may yet roll back.
+        self._named_ids = {} if named_ids is None else named_ids
+        self._opened_names: set[str] = set()
         # PostgreSQL locks rows; on SQLite the whole database is already locked by BEGIN IMMEDIATE.
         self._row_locks = row_locks
         self._dialect = connection.dialect
@@ -139,6 +150,8 @@ class SqlLedgerRepository:
             # A named system account collides when two transactions open it at once.
             raise TransientConflict(f"account {account.name} opened concurrently") from error
         self._locked[account.id] = account  # no one else sees it before we commit
+        if account.name is not None:
+            self._opened_names.add(account.name)
 
     def get_account(self, account_id: str) -> Account | None:
         if account_id in self._locked:
@@ -149,6 +162,15 @@ class SqlLedgerRepository:
     def get_account_by_name(self, name: str) -> Account | None:
         row = self._conn.execute(_SELECT_ACCOUNT_BY_NAME, {"name": name}).first()
         return None if row is None else account_from_row(row)
+
+    def account_id_by_name(self, name: str) -> str | None:
+        known = self._named_ids.get(name)
+        if known is not None:
+            return known
+        found: str | None = self._conn.execute(_SELECT_ACCOUNT_ID_BY_NAME, {"name": name}).scalar()
+        if found is not None and name not in self._opened_names:
+            self._named_ids[name] = found  # committed by another transaction: for good
+        return found
 
     def get_accounts_by_name(self, names: Collection[str]) -> list[Account]:
         rows = self._conn.execute(_SELECT_ACCOUNTS_BY_NAME, {"names": list(names)})
@@ -188,8 +210,21 @@ class SqlLedgerRepository:
                     locked[row[0]] = _account_from_tuple(row)
         finally:
             cursor.close()
+        missing = {account_id for account_id in wanted if account_id not in locked}
+        if missing and self._named_ids:
+            self._forget_missing_named(missing)
         return {account_id: locked[account_id] for account_id in account_ids
                 if account_id in locked}  # fmt: skip
+
+    def _forget_missing_named(self, missing: set[str]) -> None:
+        """A remembered system account id that the database no longer has (restored from a
+        backup, emptied by a test under a running process): forget it and retry, so the
+        retry finds or opens the account by its name. Any other missing id is the caller's."""
+        stale = [name for name, account_id in self._named_ids.items() if account_id in missing]
+        if stale:
+            for name in stale:
+                self._named_ids.pop(name, None)
+            raise TransientConflict(f"system accounts {stale} are no longer in the database")
 
     def _in_lock_order(self, account_ids: list[str]) -> list[str]:
         """More accounts than one statement locks: their codes first (without a lock; an

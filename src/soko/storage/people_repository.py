@@ -28,9 +28,17 @@ _POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
 
 # The statements every payment runs, built once: building a Core statement and its cache key on
 # each call cost about four times as much as executing it through SQLAlchemy (ADR 0015).
-_USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("user_id"))
-_USER_BY_ID_LOCKED = _USER_BY_ID.with_for_update()
-_USER_BY_PHONE = sa.select(users).where(users.c.phone == sa.bindparam("phone"))
+_USER_BY_ID_LOCKED = sa.select(users).where(users.c.id == sa.bindparam("user_id")).with_for_update()
+# A user and all its wallets (one per currency) in one round trip: a payment looks up both sides'
+# wallets right after their users.
+_WITH_WALLETS = sa.select(
+    users,
+    wallets.c.id.label("wallet_id"),
+    wallets.c.currency.label("wallet_currency"),
+    wallets.c.account_id.label("wallet_account_id"),
+).select_from(users.outerjoin(wallets, wallets.c.user_id == users.c.id))
+_USER_BY_ID = _WITH_WALLETS.where(users.c.id == sa.bindparam("user_id"))
+_USER_BY_PHONE = _WITH_WALLETS.where(users.c.phone == sa.bindparam("phone"))
 _MERCHANT_BY_USER = sa.select(merchants).where(merchants.c.user_id == sa.bindparam("user_id"))
 _MERCHANT_BY_TILL = sa.select(merchants).where(merchants.c.till_number == sa.bindparam("till"))
 _WALLET_BY_ID = sa.select(wallets).where(wallets.c.id == sa.bindparam("wallet_id"))
@@ -75,6 +83,11 @@ class SqlPeopleRepository:
     def __init__(self, connection: Connection, *, row_locks: bool) -> None:
         self._conn = connection
         self._row_locks = row_locks
+        #: The wallets of each user read in this transaction, by currency. Wallets are never
+        #: updated or deleted, and one opened here is added: `find_wallet` needs no round trip.
+        #: (One opened meanwhile by another transaction is missed; opening it again here then
+        #: conflicts and the transaction retries, as two openings always have.)
+        self._wallets_of: dict[str, dict[str, Wallet]] = {}
 
     # --- users and merchants --------------------------------------------------------------
 
@@ -90,13 +103,30 @@ class SqlPeopleRepository:
             raise
 
     def get_user(self, user_id: str, *, lock: bool = False) -> User | None:
-        query = _USER_BY_ID_LOCKED if lock and self._row_locks else _USER_BY_ID
-        row = self._conn.execute(query, {"user_id": user_id}).first()
-        return None if row is None else _user(row)
+        if lock and self._row_locks:
+            row = self._conn.execute(_USER_BY_ID_LOCKED, {"user_id": user_id}).first()
+            return None if row is None else _user(row)
+        return self._with_wallets(_USER_BY_ID, {"user_id": user_id})
 
     def get_user_by_phone(self, phone: str) -> User | None:
-        row = self._conn.execute(_USER_BY_PHONE, {"phone": phone}).first()
-        return None if row is None else _user(row)
+        return self._with_wallets(_USER_BY_PHONE, {"phone": phone})
+
+    def _with_wallets(self, query: sa.Select[Any], parameters: dict[str, str]) -> User | None:
+        rows = self._conn.execute(query, parameters).all()
+        if not rows:
+            return None
+        user = _user(rows[0])
+        self._wallets_of[user.id] = {
+            row.wallet_currency: Wallet(
+                id=row.wallet_id,
+                user_id=user.id,
+                currency=row.wallet_currency,
+                account_id=row.wallet_account_id,
+            )
+            for row in rows
+            if row.wallet_id is not None
+        }
+        return user
 
     def pin_hash(self, user_id: str) -> str | None:
         query = sa.select(users.c.pin_hash).where(users.c.id == user_id)
@@ -154,12 +184,18 @@ class SqlPeopleRepository:
             )
         except sa.exc.IntegrityError as error:
             raise TransientConflict(f"wallet {wallet.user_id}/{wallet.currency} opened") from error
+        known = self._wallets_of.get(wallet.user_id)
+        if known is not None:
+            known[wallet.currency] = wallet
 
     def get_wallet(self, wallet_id: str) -> Wallet | None:
         row = self._conn.execute(_WALLET_BY_ID, {"wallet_id": wallet_id}).first()
         return None if row is None else _wallet(row)
 
     def find_wallet(self, user_id: str, currency: str) -> Wallet | None:
+        known = self._wallets_of.get(user_id)
+        if known is not None:
+            return known.get(currency)
         row = self._conn.execute(_WALLET_OF, {"user_id": user_id, "currency": currency}).first()
         return None if row is None else _wallet(row)
 

@@ -225,8 +225,10 @@ class SqlUnitOfWork:
         idle: IdleConnections | None = None,
         gate: WriterGate | None = None,
         wait_seconds: float = 0.0,
+        named_ids: dict[str, str] | None = None,
     ) -> None:
         self._engine = engine
+        self._named_ids = named_ids
         self._idle = idle
         self._gate = gate
         self._wait_seconds = wait_seconds
@@ -260,7 +262,9 @@ class SqlUnitOfWork:
                 raise TransientConflict(str(error)) from error
             raise
         row_locks = is_postgresql(self._engine)
-        self.ledger: LedgerRepository = SqlLedgerRepository(connection, row_locks=row_locks)
+        self.ledger: LedgerRepository = SqlLedgerRepository(
+            connection, row_locks=row_locks, named_ids=self._named_ids
+        )
         self.idempotency: IdempotencyRepository = SqlIdempotencyRepository(
             connection, self._deferred
         )
@@ -351,6 +355,8 @@ class SqlUnitOfWorkFactory:
         database = engine.url.database
         self._gate = None if database is None or is_postgresql(engine) else writer_gate(database)
         self._wait_seconds = sqlite_busy_timeout_ms / 1000
+        #: System accounts' ids by name, as the ledger repositories find them committed.
+        self._named_ids: dict[str, str] = {}
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(
@@ -359,6 +365,7 @@ class SqlUnitOfWorkFactory:
             idle=self._idle,
             gate=self._gate,
             wait_seconds=self._wait_seconds,
+            named_ids=self._named_ids,
         )
 
     def close(self) -> None:
