@@ -42,6 +42,27 @@ def _fees_id(ctx: Context) -> str:
     )
 
 
+def _funded_wallet(ctx: Context) -> str:
+    wallet = ledger.open_account(ctx, currency="KES", code=AccountCode.WALLET)
+    settlement = ledger.system_account(ctx, AccountCode.SETTLEMENT, "KES")
+    ledger.transfer(ctx, debit_account_id=settlement.id, credit_account_id=wallet.id,
+                    amount=Money.of(500, "KES"), code=TransferCode.DEPOSIT)  # fmt: skip
+    return wallet.id
+
+
+def _pay_a_fee(ctx: Context, wallet_id: str) -> str:
+    """Move 1.00 from the wallet to the fee account, as a payment would; its id."""
+
+    def work(uow: UnitOfWork) -> str:
+        fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, "KES")
+        ledger.record(uow, ctx, [ledger.move(ctx.ids.new("tr"), debit_account_id=wallet_id,
+                                             credit_account_id=fees, amount=100,
+                                             currency="KES", code=TransferCode.FEE)])  # fmt: skip
+        return fees
+
+    return in_transaction(ctx, work)
+
+
 def test_a_committed_system_account_id_is_read_once(
     any_ctx: Context, statements: list[str]
 ) -> None:
@@ -72,23 +93,11 @@ def test_a_remembered_id_the_database_lost_is_forgotten_and_the_account_reopened
     any_runtime: Runtime,
 ) -> None:
     ctx = any_runtime.context
-    wallet = ledger.open_account(ctx, currency="KES", code=AccountCode.WALLET)
     _fees_id(ctx)
     lost = _fees_id(ctx)  # remembered now
     with any_runtime.engine.begin() as connection:  # as a restore from an older backup would
         connection.execute(accounts.delete().where(accounts.c.id == lost))
-    settlement = ledger.system_account(ctx, AccountCode.SETTLEMENT, "KES")
-    ledger.transfer(ctx, debit_account_id=settlement.id, credit_account_id=wallet.id,
-                    amount=Money.of(500, "KES"), code=TransferCode.DEPOSIT)  # fmt: skip
-
-    def pay_a_fee(uow: UnitOfWork) -> str:
-        fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, "KES")
-        ledger.record(uow, ctx, [ledger.move(ctx.ids.new("tr"), debit_account_id=wallet.id,
-                                             credit_account_id=fees, amount=100,
-                                             currency="KES", code=TransferCode.FEE)])  # fmt: skip
-        return fees
-
-    reopened = in_transaction(ctx, pay_a_fee)
+    reopened = _pay_a_fee(ctx, _funded_wallet(ctx))
     assert reopened != lost
     assert ledger.get_account(ctx, reopened).credits_posted == 100
 
@@ -145,19 +154,7 @@ def test_tables_emptied_under_a_running_process_start_again_cleanly(any_runtime:
         for table in reversed(metadata.sorted_tables):
             connection.execute(table.delete())
     # The remembered id is stale; the first movement that meets it forgets it and retries.
-    wallet = ledger.open_account(ctx, currency="KES", code=AccountCode.WALLET)
-    settlement = ledger.system_account(ctx, AccountCode.SETTLEMENT, "KES")
-    ledger.transfer(ctx, debit_account_id=settlement.id, credit_account_id=wallet.id,
-                    amount=Money.of(500, "KES"), code=TransferCode.DEPOSIT)  # fmt: skip
-
-    def pay_a_fee(uow: UnitOfWork) -> str:
-        fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, "KES")
-        ledger.record(uow, ctx, [ledger.move(ctx.ids.new("tr"), debit_account_id=wallet.id,
-                                             credit_account_id=fees, amount=100,
-                                             currency="KES", code=TransferCode.FEE)])  # fmt: skip
-        return fees
-
-    fees = in_transaction(ctx, pay_a_fee)
+    fees = _pay_a_fee(ctx, _funded_wallet(ctx))
     with any_runtime.engine.connect() as connection:
         rows = connection.execute(sa.select(accounts.c.id).where(accounts.c.name == FEES_0)).all()
     assert [row.id for row in rows] == [fees]
