@@ -336,8 +336,8 @@ class SqlPeopleRepository:
         )
 
     def session_user(self, token_hash: str, now: datetime) -> str | None:
-        query = _SESSION_USER
-        user_id: str | None = self._conn.execute(query, {"hash": token_hash, "now": now}).scalar()
+        parameters = {"hash": token_hash, "now": now}
+        user_id: str | None = self._conn.execute(_SESSION_USER, parameters).scalar()
         return user_id
 
 
