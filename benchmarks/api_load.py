@@ -7,7 +7,7 @@ For each store (PostgreSQL, the SQLite default) this
 * measures the raw database first: pgbench's TPC-B-like script at each client count
   (PostgreSQL), and the ledger writes of a payment in plain SQL by as many threads (both);
 * starts `soko serve --workers N` as a process group and drives it from a separate process
-  (asyncio + httpx, a fixed number of clients, each looping without think time): P2P transfers
+  (asyncio, one keep-alive connection per client, each looping without think time): P2P transfers
   and merchant payments 50/50 from random payers, at 1, 16 and 64 clients; then merchant payments
   only, 16 clients, all to one merchant (the hot merchant) and spread over every merchant;
 * checks after each load that the payments in the database equal the 2xx answers (nothing
@@ -367,6 +367,59 @@ def _cpu_ticks(server_pgid: int) -> dict[str, float]:
     }
 
 
+def _host_port(base: str) -> tuple[str, int]:
+    host, _, port = base.removeprefix("http://").partition(":")
+    return host, int(port)
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection to `soko serve`, as light as a client can be.
+
+    The generator shares the machine's two cores with the server: httpx cost it a third of a
+    core at 16 clients and a whole one at 64, time the server did not get. This speaks just
+    what uvicorn answers a POST with (a status line, headers, a Content-Length body).
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> _Connection:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def post(
+        self, path: str, body: bytes, authorization: str, idempotency_key: str
+    ) -> tuple[int, str, bytes]:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: soko\r\nAuthorization: {authorization}\r\n"
+            f"Content-Type: application/json\r\nIdempotency-Key: {idempotency_key}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise asyncio.IncompleteReadError(b"", None)
+        status = int(status_line.split(b" ", 2)[1])
+        length, content_type = 0, ""
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "content-type":
+                content_type = value.strip()
+        return status, content_type, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _close(connection: _Connection | None) -> None:
+    if connection is not None:
+        connection.close()
+
+
 async def drive(load: Load) -> Result:
     result = Result()
     latencies: list[float] = []
@@ -382,8 +435,12 @@ async def drive(load: Load) -> Result:
     payers = len(load.consumer_ids)
     cpu: list[dict[str, float]] = []
 
-    async def client(http: httpx.AsyncClient, rng: random.Random) -> None:
+    host, port = _host_port(load.base)
+    authorization = f"Bearer {load.operator_key}"
+
+    async def client(rng: random.Random) -> None:
         nonlocal window_created
+        connection: _Connection | None = None
         while time.perf_counter() < window_end:
             payer = rng.randrange(payers)
             if load.mix == "mixed" and rng.random() < 0.5:
@@ -402,30 +459,37 @@ async def drive(load: Load) -> Result:
                     "merchant_id": load.hot_merchant or rng.choice(load.merchant_ids),
                     "payer_id": load.consumer_ids[payer],
                 }
-            headers = {"Idempotency-Key": uuid.uuid4().hex}
             began = time.perf_counter()
             try:
-                response = await http.post(path, json=body, headers=headers)
-            except httpx.TimeoutException:
+                if connection is None:
+                    connection = await _Connection.open(host, port)
+                async with asyncio.timeout(10.0):
+                    status, content_type, payload = await connection.post(
+                        path, json.dumps(body).encode(), authorization, uuid.uuid4().hex
+                    )
+            except TimeoutError:
                 failed["timeout"] += 1
+                connection = _close(connection)
                 continue
-            except httpx.TransportError as error:
+            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
                 failed[type(error).__name__] += 1
+                connection = _close(connection)
                 continue
             ended = time.perf_counter()
-            if response.status_code // 100 == 2:
+            if status // 100 == 2:
                 created[kind] += 1
                 if window_start <= began and ended <= window_end:
                     window_created += 1
                     latencies.append(ended - began)
                 continue
             code = ""
-            if response.headers.get("content-type", "").startswith("application/problem+json"):
-                code = response.json().get("code", "")
-            if response.status_code // 100 == 4 and code in BUSINESS_REJECTIONS:
+            if content_type.startswith("application/problem+json"):
+                code = json.loads(payload).get("code", "")
+            if status // 100 == 4 and code in BUSINESS_REJECTIONS:
                 rejected[code] += 1
             else:
-                failed[f"{response.status_code} {code}".strip()] += 1
+                failed[f"{status} {code}".strip()] += 1
+        _close(connection)
 
     async def sample_cpu() -> None:
         await asyncio.sleep(max(0.0, window_start - time.perf_counter()))
@@ -433,15 +497,9 @@ async def drive(load: Load) -> Result:
         await asyncio.sleep(max(0.0, window_end - time.perf_counter()))
         cpu.append(_cpu_ticks(load.server_pgid))
 
-    limits = httpx.Limits(max_connections=load.clients, max_keepalive_connections=load.clients)
-    headers = {"Authorization": f"Bearer {load.operator_key}"}
-    async with httpx.AsyncClient(
-        base_url=load.base, limits=limits, timeout=10.0, headers=headers
-    ) as http:
-        await asyncio.gather(
-            sample_cpu(),
-            *(client(http, random.Random(load.seed * 1000 + i)) for i in range(load.clients)),
-        )
+    await asyncio.gather(
+        sample_cpu(), *(client(random.Random(load.seed * 1000 + i)) for i in range(load.clients))
+    )
     latencies.sort()
     if latencies:
         result.p50_ms = latencies[len(latencies) // 2] * 1000
