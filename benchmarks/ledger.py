@@ -141,7 +141,11 @@ def service_batch(url: str, wallets: list[str], seed: int) -> Step:
 class RawLedger:
     """The same writes as the service, in plain SQL on the bare driver: the baseline."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, turns: threading.Lock | None = None) -> None:
+        #: When set, a lock the writers hold from BEGIN to COMMIT, as Soko's writer threads hold
+        #: their process's gate (ADR 0014): raw SQL waiting its turn instead of in SQLite's
+        #: unfair busy handler.
+        self.turns = turns
         self.sqlite = url.startswith("sqlite")
         if self.sqlite:
             self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
@@ -178,6 +182,13 @@ class RawLedger:
             self.conn.execute("BEGIN IMMEDIATE")
 
     def transaction(self, pairs: list[tuple[str, str]], make_id: Callable[[], str]) -> None:
+        if self.turns is None:
+            self._transaction(pairs, make_id)
+            return
+        with self.turns:
+            self._transaction(pairs, make_id)
+
+    def _transaction(self, pairs: list[tuple[str, str]], make_id: Callable[[], str]) -> None:
         self.begin()
         cursor = self.conn.cursor()
         ids = sorted({account for pair in pairs for account in pair})
@@ -211,8 +222,10 @@ class RawLedger:
         cursor.close()
 
 
-def _raw(url: str, wallets: list[str], seed: int, *, batch: int) -> Step:
-    raw, rng = RawLedger(url), random.Random(seed)
+def _raw(
+    url: str, wallets: list[str], seed: int, *, batch: int, turns: threading.Lock | None = None
+) -> Step:
+    raw, rng = RawLedger(url, turns), random.Random(seed)
     counter = iter(range(10**12))
     prefix = f"raw{seed}_{os.getpid()}_{os.urandom(4).hex()}_"  # unique per run and thread
 
@@ -228,6 +241,14 @@ def _raw(url: str, wallets: list[str], seed: int, *, batch: int) -> Step:
 
 def raw_single(url: str, wallets: list[str], seed: int) -> Step:
     return _raw(url, wallets, seed, batch=1)
+
+
+#: The lock that `raw_single_in_turn`'s threads share (threads of this process only).
+_TURNS = threading.Lock()
+
+
+def raw_single_in_turn(url: str, wallets: list[str], seed: int) -> Step:
+    return _raw(url, wallets, seed, batch=1, turns=_TURNS)
 
 
 def raw_batch(url: str, wallets: list[str], seed: int) -> Step:
@@ -337,6 +358,8 @@ class Row:
     service_tps: float
     raw_tps: float
     pgbench: float | None = None
+    #: SQLite threads: raw SQL whose threads take turns at one lock, as the service's do.
+    raw_in_turn_tps: float | None = None
 
 
 def fresh_database(kind: str, workdir: Path, name: str = "soko_bench_ledger") -> str:
@@ -370,7 +393,12 @@ def measure(kind: str, args: argparse.Namespace) -> list[Row]:
                     if kind == "postgresql" and shutil.which("pgbench")
                     else None
                 )
-                rows.append(Row(f"single, {label}", workers, service, raw, baseline))
+                in_turn = (
+                    run(raw_single_in_turn, setup, workers, args.seconds)
+                    if label == "threads"
+                    else None
+                )
+                rows.append(Row(f"single, {label}", workers, service, raw, baseline, in_turn))
         # Batches on a database of their own, with the same 1,000 funded wallets: otherwise the
         # figure would depend on how many transfers the single-transfer rows left behind (half
         # a million of them cost raw SQL a quarter of its batch rate on SQLite).
@@ -393,16 +421,20 @@ def print_table(kind: str, rows: list[Row]) -> None:
     print(f"\n### {kind}\n")
     print(
         "| mode | workers | service transfers/s | raw SQL transfers/s | service / raw "
-        "| pgbench tps | service / pgbench |"
+        "| pgbench tps | service / pgbench | raw SQL taking turns /s | service / raw taking turns |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         ratio = row.service_tps / row.raw_tps if row.raw_tps else float("nan")
         pg = f"{row.pgbench:,.0f}" if row.pgbench else "-"
         pg_ratio = f"{row.service_tps / row.pgbench:.2f}x" if row.pgbench else "-"
+        turns = f"{row.raw_in_turn_tps:,.0f}" if row.raw_in_turn_tps else "-"
+        turns_ratio = (
+            f"{row.service_tps / row.raw_in_turn_tps:.2f}x" if row.raw_in_turn_tps else "-"
+        )
         print(
             f"| {row.mode} | {row.workers} | {row.service_tps:,.0f} | {row.raw_tps:,.0f} "
-            f"| {ratio:.2f}x | {pg} | {pg_ratio} |"
+            f"| {ratio:.2f}x | {pg} | {pg_ratio} | {turns} | {turns_ratio} |"
         )
 
 
