@@ -150,32 +150,47 @@ def unlock_pin(ctx: Context, user_id: str) -> User:
 def verify_pin(ctx: Context, user_id: str, pin: str) -> User:
     """Check the PIN, counting wrong tries; the fifth wrong one in a row locks it.
 
-    The count is committed in its own transaction before the refusal is raised: a wrong PIN
-    must be remembered even though the operation it guarded does not happen.
+    The slow hash (argon2, tens of milliseconds) is checked outside any transaction: inside one
+    it held SQLite's single write lock, and so every other payment, for as long. The try is
+    counted as wrong first, in a short transaction of its own, and cleared in another once the
+    PIN proves right: tries made at the same moment can never test more PINs than the lock
+    allows, and a try cut short by a crash stays counted. A wrong PIN is remembered although
+    the operation it guarded does not happen.
     """
     check_pin(pin)
 
-    def work(uow: UnitOfWork) -> tuple[User, bool]:
+    def count_the_try(uow: UnitOfWork) -> tuple[User, str | None]:
         user = _locked_user(uow, user_id)
         if user.pin_locked:
-            return user, False
+            return user, None
         stored = uow.people.pin_hash(user_id)
         if stored is None:
             raise errors.PinNotSet()
-        attempt = after_pin_check(correct=ctx.pins.verify(stored, pin), failures=user.pin_failures)
-        updated = replace(user, pin_failures=attempt.failures, pin_locked=attempt.locked)
-        if updated != user:
-            uow.people.update_user(updated)
-        return updated, attempt.failures == 0
+        attempt = after_pin_check(correct=False, failures=user.pin_failures)
+        counted = replace(user, pin_failures=attempt.failures, pin_locked=attempt.locked)
+        uow.people.update_user(counted)
+        return counted, stored
 
-    user, correct = in_transaction(ctx, work)
-    if user.pin_locked:
+    counted, stored = in_transaction(ctx, count_the_try)
+    if stored is None:
         raise errors.PinLocked()
-    if not correct:
-        raise errors.PinIncorrect(
-            attempts_left=limits.PIN_ATTEMPTS_MAX - user.pin_failures,
-        )
-    return user
+    if ctx.pins.verify(stored, pin):
+
+        def clear_the_count(uow: UnitOfWork) -> User | None:
+            user = _locked_user(uow, user_id)
+            if uow.people.pin_hash(user_id) != stored:
+                return None  # the PIN was changed meanwhile: this one is no longer it
+            cleared = replace(user, pin_failures=0, pin_locked=False)
+            if cleared != user:
+                uow.people.update_user(cleared)
+            return cleared
+
+        cleared = in_transaction(ctx, clear_the_count)
+        if cleared is not None:
+            return cleared
+    if counted.pin_locked:
+        raise errors.PinLocked()
+    raise errors.PinIncorrect(attempts_left=limits.PIN_ATTEMPTS_MAX - counted.pin_failures)
 
 
 def set_kyc_tier(ctx: Context, user_id: str, tier: int, national_id: str | None = None) -> User:
