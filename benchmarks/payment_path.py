@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,10 +63,11 @@ def _use_cases(
     ctx, rng = runtime.context, random.Random(7)
     consumers = len(population.consumer_ids)
     p2p, till = api_load.kes(api_load.P2P_AMOUNT), api_load.kes(api_load.MERCHANT_AMOUNT)
-    sent: Counter[str] = Counter()
+    sent = 0
 
     def count(*_: Any) -> None:
-        sent["statements"] += 1
+        nonlocal sent
+        sent += 1
 
     def pay() -> None:
         payer = rng.randrange(consumers)
@@ -88,7 +88,7 @@ def _use_cases(
         for _ in range(100):
             pay()
         event.remove(runtime.engine, "before_cursor_execute", count)
-        statements = sent["statements"] / 100
+        statements = sent / 100
         done, started, cpu = 0, time.perf_counter(), time.process_time()
         deadline = started + seconds
         while time.perf_counter() < deadline:
@@ -101,7 +101,11 @@ def _use_cases(
 
 
 def measure(store: str, args: argparse.Namespace) -> Measured:
-    workdir = Path(tempfile.mkdtemp(prefix=f"soko-path-{store}-"))
+    with tempfile.TemporaryDirectory(prefix=f"soko-path-{store}-") as directory:
+        return _measure_in(store, args, Path(directory))
+
+
+def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured:
     url = api_load.fresh_database(store, workdir)
     try:
         population = api_load.populate(url, args.wallets, args.merchants)
