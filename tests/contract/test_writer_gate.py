@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from fakes import FakeClock
 from soko import bootstrap
@@ -77,7 +78,7 @@ def test_every_way_out_of_a_unit_of_work_leaves_the_gate(ctx: Context, gate: Wri
 
     # A COMMIT refused by the database (a deferred foreign key here) leaves SQLite's
     # transaction open; the unit of work then rolls it back and lets go.
-    with pytest.raises(Exception, match="FOREIGN KEY"):
+    with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"):
         _commit_an_orphan_wallet(ctx)
     assert not gate.held
     ledger.open_account(ctx, currency="KES", code=AccountCode.WALLET)  # writers still get in
