@@ -54,15 +54,19 @@ import sqlalchemy as sa
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain import errors
-from soko.domain.chart import AccountCode
-from soko.domain.money import Money
-from soko.domain.users import UserKind
-from soko.services import access, ledger, payments, users, wallets
-from soko.services.ports import Context, UnitOfWork
-from soko.services.reconcile import reconcile
-from soko.services.users import MerchantDetails
-from soko.storage import tables
+from soko.context import Context, UnitOfWork
+from soko.kernel.errors import DomainError, Rejected
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.payments import tables as payment_tables
+from soko.people import access, wallets
+from soko.people import service as users
+from soko.people import tables as people_tables
+from soko.people.domain import UserKind
+from soko.people.service import MerchantDetails
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ledger import RawLedger  # benchmarks/ledger.py: the raw baseline's writes
@@ -79,7 +83,7 @@ SETUP_BATCH = 250  # consumers per setup transaction
 
 def _rejection_codes() -> frozenset[str]:
     found: set[str] = set()
-    todo: list[type[errors.DomainError]] = [errors.Rejected]
+    todo: list[type[DomainError]] = [Rejected]
     while todo:
         cls = todo.pop()
         found.add(cls.code)
@@ -201,7 +205,7 @@ def populate(url: str, consumers: int, merchants: int) -> Population:
         operator = access.create_api_key(ctx, role="operator", name="api load benchmark")
         with runtime.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(tables.wallets.c.user_id, tables.wallets.c.account_id)
+                sa.select(people_tables.wallets.c.user_id, people_tables.wallets.c.account_id)
             ).all()
             account_of: dict[str, str] = dict(rows)
         report = reconcile(ctx)
@@ -225,7 +229,9 @@ def payment_counts(url: str) -> Counter[str]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                sa.select(tables.payments.c.kind, sa.func.count()).group_by(tables.payments.c.kind)
+                sa.select(payment_tables.payments.c.kind, sa.func.count()).group_by(
+                    payment_tables.payments.c.kind
+                )
             ).all()
             return Counter(dict(rows))
     finally:

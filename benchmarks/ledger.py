@@ -42,13 +42,13 @@ import psycopg
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import move
-from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.reconcile import reconcile
-from soko.storage.driver import LOCK_CHUNK, SQLITE_READ_CHUNK
-from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES
+from soko.db.driver import LOCK_CHUNK, SQLITE_READ_CHUNK
+from soko.db.engine import WAL_AUTOCHECKPOINT_PAGES
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import move
+from soko.ledger.reconcile import reconcile
 
 POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 AMOUNT_MINOR = 100

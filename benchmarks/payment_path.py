@@ -36,8 +36,8 @@ from sqlalchemy import event
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.services import payments
-from soko.services.reconcile import reconcile
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api_load  # benchmarks/api_load.py: the population and the raw payment writes

@@ -39,10 +39,10 @@ import psycopg
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.reconcile import reconcile
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.reconcile import reconcile
 
 POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 DEPOSITS_PER_ACCOUNT = 10

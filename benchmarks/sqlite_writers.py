@@ -36,12 +36,12 @@ from typing import Any
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain.chart import TransferCode
-from soko.domain.ledger import move, plan_transfers
-from soko.storage.driver import hot_statements
-from soko.storage.engine import WAL_AUTOCHECKPOINT_PAGES
-from soko.storage.ledger_repository import _account_from_tuple, _transfer_values
-from soko.storage.types import to_epoch_micros
+from soko.db.driver import hot_statements
+from soko.db.engine import WAL_AUTOCHECKPOINT_PAGES
+from soko.db.types import to_epoch_micros
+from soko.ledger.chart import TransferCode
+from soko.ledger.domain import move, plan_transfers
+from soko.ledger.storage import _account_from_tuple, _transfer_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ledger as bench  # the sibling benchmark: setup, raw SQL, runners

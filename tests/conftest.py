@@ -20,10 +20,10 @@ from fakes import FakeClock
 from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.config import Settings
-from soko.services.ports import Context
-from soko.storage import schema
-from soko.storage.engine import create_engine
-from soko.storage.tables import metadata
+from soko.context import Context
+from soko.db import schema
+from soko.db.engine import create_engine
+from soko.db.metadata import metadata
 
 # CI explores a fixed sequence of examples (SOKO_HYPOTHESIS_PROFILE=ci in .ci/run): a red CI is
 # then a failure anyone can reproduce, not a roll of the dice; local runs keep exploring anew.

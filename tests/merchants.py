@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import count
 
-from soko.domain.chart import AccountCode
-from soko.domain.money import Money
-from soko.domain.users import Merchant, User, UserKind
-from soko.services import ledger, payments, users, wallets
-from soko.services.ports import Context
-from soko.services.reconcile import reconcile
-from soko.services.users import MerchantDetails
+from soko.context import Context
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.people import service as users
+from soko.people import wallets
+from soko.people.domain import Merchant, User, UserKind
+from soko.people.service import MerchantDetails
 
 _numbers = count(100_000)
 _keys = count()

@@ -13,10 +13,21 @@ from zoneinfo import ZoneInfo
 import argon2
 from sqlalchemy.engine import Engine
 
-from soko import limits
 from soko.config import Settings
-from soko.domain.escrow import EscrowPolicy, UndeliveredRule
-from soko.domain.fees import (
+from soko.context import Context
+from soko.db import schema
+from soko.db.engine import create_engine
+from soko.db.unit_of_work import SqlUnitOfWorkFactory
+from soko.escrow import service as escrow_service
+from soko.escrow.domain import EscrowPolicy, UndeliveredRule
+from soko.kernel import limits
+from soko.kernel.ids import ENTROPY_BYTES, format_id
+from soko.kernel.money import Currency
+from soko.kernel.ports import Clock
+from soko.notify.ports import SmsSender
+from soko.notify.sms_gateway import HttpSmsSender, LogFileSmsSender
+from soko.notify.webhook_gateway import HttpWebhookSender
+from soko.payments.fees import (
     ANY_CATEGORY,
     BASIS_POINTS_WHOLE,
     DEFAULT_MERCHANT_RATES,
@@ -26,17 +37,10 @@ from soko.domain.fees import (
     MerchantRate,
     fee_table,
 )
-from soko.domain.ids import ENTROPY_BYTES, format_id
-from soko.domain.kyc import TierLimits, tier_of
-from soko.domain.money import Currency
-from soko.domain.users import check_merchant_category
-from soko.gateways.payout_rails import CrashingPayoutRail, SandboxPayoutRail
-from soko.gateways.sms import HttpSmsSender, LogFileSmsSender
-from soko.gateways.webhooks import HttpWebhookSender
-from soko.services.ports import Clock, Context, PayoutRail, SmsSender
-from soko.storage import schema
-from soko.storage.engine import create_engine
-from soko.storage.unit_of_work import SqlUnitOfWorkFactory
+from soko.payouts.ports import PayoutRail
+from soko.payouts.rails.sandbox import CrashingPayoutRail, SandboxPayoutRail
+from soko.people.domain import check_merchant_category
+from soko.people.kyc import TierLimits, tier_of
 
 if not __debug__:  # pragma: no cover - the check itself is the point
     raise SystemExit("Soko keeps its assertions on: run it without python -O.")
@@ -224,5 +228,6 @@ def build(
         payout_rail=payout_rail(settings, engine, clock),
         payout_lease_seconds=settings.payout_lease_seconds,
         outbox_lease_seconds=settings.outbox_lease_seconds,
+        apply_carrier_step=escrow_service.apply_carrier_step_in,
     )
     return Runtime(settings=settings, engine=engine, context=context)

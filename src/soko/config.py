@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from soko import limits
+from soko.kernel import limits
 
 
 class Settings(BaseSettings):

@@ -11,7 +11,7 @@ from world import Api, People, bearer, populate
 from fakes import FakeClock
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
-from soko.services import access
+from soko.people import access
 
 
 def _api(runtime: Runtime, clock: FakeClock) -> Iterator[Api]:

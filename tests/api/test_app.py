@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
-from soko.domain import errors
-from soko.storage.engine import create_engine
+from soko.db.engine import create_engine
+from soko.kernel.errors import all_error_classes
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def client(any_runtime: Runtime) -> Iterator[TestClient]:
 
     @app.get("/test/refuse/{code}", include_in_schema=False)
     def refuse(code: str) -> None:
-        by_code = {cls.code: cls for cls in errors.all_error_classes()}
+        by_code = {cls.code: cls for cls in all_error_classes()}
         raise by_code[code]("because the test said so", index=3, account_id="acc_x")
 
     with TestClient(app) as test_client:

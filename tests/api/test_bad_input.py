@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from world import PINS, Api, People, bearer
 
-from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
+from soko.kernel import limits
 
 SHOP_PHONE = "+254722123456"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from world import PINS, Api, People
 
-from soko.services import shipments
+from soko.escrow.tracking import service as shipments
 
 KES_4500 = {"amount": "4500.00", "currency": "KES"}
 

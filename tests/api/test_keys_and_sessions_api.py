@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 from world import PINS, Api, People, bearer
 
-from soko import limits
 from soko.channels.cli.main import app as cli
+from soko.kernel import limits
 
 
 def test_the_operator_issues_a_key_that_works_once_shown(api: Api, people: People) -> None:

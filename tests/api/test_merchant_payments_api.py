@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from world import PINS, Api, People
 
-from soko.services import users
+from soko.people import service as users
 
 PRICE = {"amount": "250.00", "currency": "KES"}
 

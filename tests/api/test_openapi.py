@@ -10,8 +10,8 @@ from world import Api
 
 from soko.channels.api import problems
 from soko.channels.api.schemas import AMOUNT_PATTERN, CURRENCY_PATTERN
-from soko.domain.errors import all_error_classes
-from soko.limits import KYC_LIMITS
+from soko.kernel.errors import all_error_classes
+from soko.kernel.limits import KYC_LIMITS
 
 MONEY_MOVING = {
     "/v1/transfers",

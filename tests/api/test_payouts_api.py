@@ -6,9 +6,9 @@ from typing import Any
 
 from world import PINS, Api, People
 
-from soko.domain.money import Money
-from soko.services import payouts
-from soko.services.payments import send_money
+from soko.kernel.money import Money
+from soko.payments.service import send_money
+from soko.payouts import service as payouts
 
 BANK = {
     "type": "bank_account",

@@ -9,8 +9,8 @@ import zxingcpp
 from PIL import Image
 from world import PINS, Api, People
 
-from soko.domain.qr import read_merchant_qr
-from soko.services import users
+from soko.payments.qr.domain import read_merchant_qr
+from soko.people import service as users
 
 PROBLEM = "application/problem+json"
 

@@ -28,14 +28,15 @@ from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from soko import bootstrap
+from soko import bootstrap, demo
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
 from soko.config import Settings
-from soko.domain.money import Money
-from soko.domain.users import UserKind
-from soko.services import access, demo, payments, wallets
-from soko.storage.tables import metadata
+from soko.db.metadata import metadata
+from soko.kernel.money import Money
+from soko.payments import service as payments
+from soko.people import access, wallets
+from soko.people.domain import UserKind
 
 #: Examples per operation and per phase: enough to reach every documented refusal, small enough
 #: for CI (the whole file takes about 25 s on two cores). SOKO_FUZZ_SCALE=N multiplies them for

@@ -11,11 +11,11 @@ import pytest
 from standardwebhooks import Webhook
 from world import Api, People
 
-from soko.domain.escrow import EscrowState
-from soko.domain.money import Money
-from soko.domain.users import User
-from soko.services import escrow, shipments
-from soko.services.ports import EscrowOrder, OrderItem
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowOrder, EscrowState, OrderItem
+from soko.escrow.tracking import service as shipments
+from soko.kernel.money import Money
+from soko.people.domain import User
 
 ORIGIN = "https://soko.dev/problems/"
 

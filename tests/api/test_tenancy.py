@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from world import PINS, Api, People
 
-from soko.domain.users import User
+from soko.people.domain import User
 
 
 def _reads(user: User, wallet_id: str, payment_id: str) -> list[tuple[str, str, Any]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from world import PINS, Api, People
 
-from soko.services import users
+from soko.people import service as users
 
 
 def send(api: Api, auth: dict[str, str], key: str | None = None, **body: object) -> Any:

@@ -8,7 +8,7 @@ import io
 import pytest
 from world import PINS, Api, People
 
-from soko import limits
+from soko.kernel import limits
 
 
 def pay_the_shop(api: Api, people: People, *amounts: str) -> None:

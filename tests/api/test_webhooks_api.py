@@ -12,10 +12,12 @@ from world import Api, People, bearer, populate
 
 from fakes import FakeClock
 from receiver import closed_port_url, serve
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.channels.api.app import create_app
 from soko.config import Settings
-from soko.services import access, webhooks
+from soko.kernel import limits
+from soko.notify import service as webhooks
+from soko.people import access
 
 PAYMENT = "payment.succeeded"
 

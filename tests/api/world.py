@@ -14,12 +14,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from fakes import FakeClock
-from soko.domain.money import Money
-from soko.domain.users import User, UserKind
-from soko.services import access, payments, users
-from soko.services.ports import Context
-from soko.services.transactions import in_transaction
-from soko.services.users import MerchantDetails
+from soko.context import Context
+from soko.kernel.money import Money
+from soko.kernel.transactions import in_transaction
+from soko.payments import service as payments
+from soko.people import access
+from soko.people import service as users
+from soko.people.domain import User, UserKind
+from soko.people.service import MerchantDetails
 
 PINS = {"amina": "1234", "okello": "4321", "shop": "2468", "agent": "1357", "other_shop": "9753"}
 

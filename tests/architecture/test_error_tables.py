@@ -1,7 +1,7 @@
 """Every domain error is well formed and every channel's error table covers it.
 
 The errors are found by walking `all_error_classes()`, so a new error is checked the moment it is
-written: a code and title of its own, a kind, a place in errors.py's drawn hierarchy, an HTTP
+written: a code and title of its own, a kind, a place in its errors.py's drawn hierarchy, an HTTP
 status and problem+json body, and the CLI's `code: detail` with exit code 2.
 """
 
@@ -17,22 +17,71 @@ from typing import get_args
 import pytest
 import typer
 
+from soko import features
 from soko.channels.api.problems import TYPE_BASE, problem_body, status_for
 from soko.channels.cli.main import EXIT_REFUSED, refusals_as_exit_codes
 from soko.channels.ussd.menus import fits as fits_ussd_screen
 from soko.channels.ussd.messages import SCREENS as USSD_SCREENS
 from soko.channels.ussd.messages import screen_for as ussd_screen_for
-from soko.domain import errors
-from soko.domain.errors import DomainError, ErrorKind, all_error_classes
+from soko.escrow.errors import (
+    DeliveryCodeIncorrect,
+    DeliveryCodeLocked,
+    EscrowAlreadyCancelled,
+    EscrowAlreadyFunded,
+    EscrowAlreadyRefunded,
+    EscrowAlreadyReleased,
+    EscrowAlreadyResolved,
+    EscrowDisputed,
+    EscrowNotFound,
+    EscrowNotFunded,
+)
+from soko.kernel import errors as kernel_errors
+from soko.kernel.errors import (
+    AmountMalformed,
+    AmountMustBePositive,
+    AmountOverflows,
+    AmountTooPrecise,
+    Conflict,
+    CurrencyNotOffered,
+    DomainError,
+    ErrorKind,
+    Forbidden,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    Rejected,
+    TransactionConflict,
+    Unauthenticated,
+    all_error_classes,
+)
+from soko.ledger.errors import ExceedsCredits
+from soko.payments.errors import MerchantNotFound
+from soko.people.errors import (
+    CountryUnknown,
+    ExceedsBalanceLimit,
+    ExceedsDailyLimit,
+    ExceedsMonthlyLimit,
+    ExceedsTransactionLimit,
+    PhoneNumberInvalid,
+    PinIncorrect,
+    PinLocked,
+    PinMalformed,
+    PinNotSet,
+    RecipientIsSender,
+    UserKindMismatch,
+    UserNotFound,
+)
 
+ERROR_MODULES = [kernel_errors, *features.modules("errors")]
 ERRORS = all_error_classes()
 CATEGORIES = {
-    errors.InvalidInput: "invalid",
-    errors.NotFound: "not_found",
-    errors.Conflict: "conflict",
-    errors.Rejected: "rejected",
-    errors.Forbidden: "forbidden",
-    errors.Unauthenticated: "unauthenticated",
+    InvalidInput: "invalid",
+    NotFound: "not_found",
+    Conflict: "conflict",
+    Rejected: "rejected",
+    Forbidden: "forbidden",
+    Unauthenticated: "unauthenticated",
 }
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
@@ -49,12 +98,13 @@ def category(cls: type[DomainError]) -> type[DomainError] | None:
     return next((base for base in CATEGORIES if issubclass(cls, base)), None)
 
 
-def test_the_walk_finds_every_error_class_in_errors_py() -> None:
-    # The walk only sees imported classes, so every error lives in errors.py, where it cannot
-    # be missed.
+def test_the_walk_finds_every_error_class_in_the_errors_modules() -> None:
+    # The walk only sees imported classes, so every error lives in the kernel's or a feature's
+    # errors.py, where it cannot be missed.
     defined = {
         value
-        for value in vars(errors).values()
+        for module in ERROR_MODULES
+        for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, DomainError)
     }
     assert defined == set(ERRORS)
@@ -83,9 +133,27 @@ def test_error_has_its_own_code_title_and_a_kind(cls: type[DomainError]) -> None
 
 
 def drawn_hierarchy() -> tuple[dict[str, str], dict[str, str]]:
-    """From errors.py's docstring: category -> kind, and error -> the category it is drawn under."""
-    assert errors.__doc__ is not None
-    lines = errors.__doc__.split("DomainError\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    """From the errors modules' docstrings: category -> kind, and error -> the category it is
+    drawn under in the module that defines it."""
+    kinds: dict[str, str] = {}
+    parents: dict[str, str] = {}
+    for module in ERROR_MODULES:
+        assert module.__doc__ is not None, module.__name__
+        drawing = module.__doc__.split("DomainError\n", 1)[1].split("\n\n", 1)[0]
+        defined_here = {
+            name
+            for name, value in vars(module).items()
+            if getattr(value, "__module__", "") == module.__name__
+        }
+        module_kinds, module_parents = _read_drawing(drawing.splitlines())
+        kinds.update(module_kinds)
+        parents.update({k: v for k, v in module_parents.items() if k in defined_here})
+        elsewhere = set(module_parents) - defined_here
+        assert not elsewhere, f"{module.__name__} draws errors defined elsewhere: {elsewhere}"
+    return kinds, parents
+
+
+def _read_drawing(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     kinds: dict[str, str] = {}
     parents: dict[str, str] = {}
     current = ""
@@ -147,7 +215,7 @@ def test_api_maps_error_to_a_status_and_problem_body(cls: type[DomainError]) -> 
 
 
 def test_problem_body_passes_plain_facts_only_and_never_overrides_a_member() -> None:
-    error = errors.ExceedsCredits(
+    error = ExceedsCredits(
         available=700, account_id="acc_1", currencies=["KES"], status=200, code="ok"
     )
     body = problem_body(error)
@@ -200,14 +268,14 @@ def test_cli_passes_success_and_programmer_errors_through() -> None:
 
 def test_cli_refusal_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     detail = "word " * 200
-    refuse(errors.AmountMalformed(detail.strip()))
+    refuse(AmountMalformed(detail.strip()))
     assert capsys.readouterr().err == f"amount_malformed: {detail.strip()}\n"
 
 
 @pytest.mark.parametrize("echoed", ["[/x]", "[bold]1"])
 def test_cli_prints_the_detail_verbatim(echoed: str, capsys: pytest.CaptureFixture[str]) -> None:
     detail = f"{echoed!r} is not a plain decimal number."
-    assert refuse(errors.AmountMalformed(detail)).exit_code == EXIT_REFUSED
+    assert refuse(AmountMalformed(detail)).exit_code == EXIT_REFUSED
     assert capsys.readouterr().err == f"amount_malformed: {detail}\n"
 
 
@@ -216,18 +284,18 @@ def test_cli_prints_the_detail_verbatim(echoed: str, capsys: pytest.CaptureFixtu
 #: Errors a USSD dialogue can meet (the use cases its menus call): each has its own screen, not
 #: its category's.
 USSD_MEETS = {
-    errors.UserNotFound, errors.PhoneNumberInvalid, errors.MerchantNotFound,
-    errors.RecipientIsSender, errors.UserKindMismatch, errors.CountryUnknown,
-    errors.PinIncorrect, errors.PinMalformed, errors.PinLocked, errors.PinNotSet,
-    errors.AmountMalformed, errors.AmountTooPrecise, errors.AmountOverflows,
-    errors.AmountMustBePositive, errors.CurrencyNotOffered,
-    errors.ExceedsCredits, errors.ExceedsDailyLimit, errors.ExceedsMonthlyLimit,
-    errors.ExceedsTransactionLimit, errors.ExceedsBalanceLimit,
-    errors.EscrowNotFound, errors.EscrowAlreadyFunded, errors.EscrowNotFunded,
-    errors.EscrowDisputed, errors.EscrowAlreadyReleased, errors.EscrowAlreadyRefunded,
-    errors.EscrowAlreadyCancelled, errors.EscrowAlreadyResolved,
-    errors.DeliveryCodeIncorrect, errors.DeliveryCodeLocked,
-    errors.IdempotencyKeyInvalid, errors.IdempotencyKeyReused, errors.TransactionConflict,
+    UserNotFound, PhoneNumberInvalid, MerchantNotFound,
+    RecipientIsSender, UserKindMismatch, CountryUnknown,
+    PinIncorrect, PinMalformed, PinLocked, PinNotSet,
+    AmountMalformed, AmountTooPrecise, AmountOverflows,
+    AmountMustBePositive, CurrencyNotOffered,
+    ExceedsCredits, ExceedsDailyLimit, ExceedsMonthlyLimit,
+    ExceedsTransactionLimit, ExceedsBalanceLimit,
+    EscrowNotFound, EscrowAlreadyFunded, EscrowNotFunded,
+    EscrowDisputed, EscrowAlreadyReleased, EscrowAlreadyRefunded,
+    EscrowAlreadyCancelled, EscrowAlreadyResolved,
+    DeliveryCodeIncorrect, DeliveryCodeLocked,
+    IdempotencyKeyInvalid, IdempotencyKeyReused, TransactionConflict,
 }  # fmt: skip
 
 
@@ -247,7 +315,7 @@ def test_ussd_ends_every_error_with_a_short_screen(cls: type[DomainError]) -> No
 def test_ussd_gives_its_own_screen_to_every_error_a_dialogue_meets() -> None:
     assert set(USSD_SCREENS) <= set(ERRORS)
     assert set(USSD_SCREENS) >= USSD_MEETS, USSD_MEETS - set(USSD_SCREENS)
-    assert ussd_screen_for(errors.PinIncorrect(attempts_left=1)) == "Wrong PIN. 1 try left."
+    assert ussd_screen_for(PinIncorrect(attempts_left=1)) == "Wrong PIN. 1 try left."
 
 
 # --- assertions stay on ------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 from fakes import FakeClock
 from merchants import consumer, kes, key, shop
 from soko.channels.cli.main import EXIT_REFUSED, app
-from soko.domain.escrow import EscrowState
-from soko.services import escrow, shipments
-from soko.services.ports import Context, OrderItem
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowState, OrderItem
+from soko.escrow.tracking import service as shipments
 
 runner = CliRunner()
 

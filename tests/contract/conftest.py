@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from soko.bootstrap import Runtime
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import Account
-from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.ports import Context
-from soko.storage.types import UtcDateTime
+from soko.context import Context
+from soko.db.types import UtcDateTime
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import Account
 
 Dump = dict[str, list[tuple[Any, ...]]]
 

@@ -10,11 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from soko.bootstrap import Runtime
-from soko.domain.chart import TransferCode
-from soko.domain.ledger import Account, move
-from soko.services import ledger
-from soko.services.ports import Context, StoredResult, TransientConflict, UnitOfWork
-from soko.storage.tables import idempotency_keys, sms_messages
+from soko.context import Context, UnitOfWork
+from soko.db.metadata import idempotency_keys
+from soko.kernel.ports import StoredResult, TransientConflict
+from soko.ledger import service as ledger
+from soko.ledger.chart import TransferCode
+from soko.ledger.domain import Account, move
+from soko.notify.tables import sms_messages
 
 PHONE = "+254712345678"
 STORED = StoredResult("f" * 64, '{"paid": true}')

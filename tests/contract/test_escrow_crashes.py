@@ -27,17 +27,20 @@ import sqlalchemy as sa
 
 from fakes import FakeClock
 from merchants import available, balance, consumer, fees, kes, key, shop
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.config import Settings
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.escrow import EscrowAction, EscrowState
-from soko.domain.fees import merchant_rate
-from soko.domain.ledger import PendingState
-from soko.domain.money import Money
-from soko.services import escrow, ledger, shipments
-from soko.services.ports import Context, EscrowOrder, OrderItem
-from soko.services.reconcile import reconcile
-from soko.storage.tables import transfers
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowAction, EscrowOrder, EscrowState, OrderItem
+from soko.escrow.tracking import service as shipments
+from soko.kernel import limits
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import PendingState
+from soko.ledger.reconcile import reconcile
+from soko.ledger.tables import transfers
+from soko.payments.fees import merchant_rate
 
 S = EscrowState
 SOKO = Path(sys.executable).with_name("soko")

@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from soko import limits
 from soko.bootstrap import Runtime
-from soko.domain import errors
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import Account, move
-from soko.services import ledger
-from soko.services.idempotency import Idempotent, fingerprint, forget_expired, run_idempotent
-from soko.services.ports import Context, UnitOfWork
-from soko.storage.tables import idempotency_keys, transfers
+from soko.context import Context, UnitOfWork
+from soko.db.metadata import idempotency_keys
+from soko.kernel import limits
+from soko.kernel.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
+from soko.kernel.idempotency import Idempotent, fingerprint, forget_expired, run_idempotent
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import Account, move
+from soko.ledger.errors import ExceedsCredits
+from soko.ledger.tables import transfers
 
 SCOPE = "merchant:mer_1"
 REQUEST = {"to": "shop", "amount": {"amount": "1.00", "currency": "KES"}}
@@ -115,7 +117,7 @@ def test_work_that_fails_after_its_effect_leaves_neither_key_nor_effect(
         payment.amount = 1_000_000  # more than the wallet holds
         return payment.work(uow)
 
-    expected = RuntimeError if failure == "code error" else errors.ExceedsCredits
+    expected = RuntimeError if failure == "code error" else ExceedsCredits
     with pytest.raises(expected):
         payment.run("key-1", work=work)
 
@@ -146,7 +148,7 @@ def test_the_same_key_with_another_request_is_refused(
     payment.run("key-1")
     before = dump_database()
 
-    with pytest.raises(errors.IdempotencyKeyReused) as refused:
+    with pytest.raises(IdempotencyKeyReused) as refused:
         payment.run("key-1", REQUEST | {"amount": {"amount": "2.00", "currency": "KES"}})
 
     assert refused.value.code == "idempotency_key_reused"
@@ -183,7 +185,7 @@ def test_bad_keys_are_refused_before_any_work(
 ) -> None:
     before = dump_database()
 
-    with pytest.raises(errors.IdempotencyKeyInvalid) as refused:
+    with pytest.raises(IdempotencyKeyInvalid) as refused:
         payment.run(key)
 
     assert refused.value.code == "idempotency_key_invalid"

@@ -14,11 +14,11 @@ import pytest
 from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.config import Settings
-from soko.domain.chart import AccountCode
-from soko.domain.ledger import Account
-from soko.services import ledger
-from soko.services.ports import Context, UnitOfWork
-from soko.storage.unit_of_work import KEPT_IDLE_MAX
+from soko.context import Context, UnitOfWork
+from soko.db.unit_of_work import KEPT_IDLE_MAX
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
+from soko.ledger.domain import Account
 
 
 def _driver(uow: UnitOfWork) -> Any:

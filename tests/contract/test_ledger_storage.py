@@ -16,11 +16,16 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from soko import limits
 from soko.bootstrap import Runtime
-from soko.domain import errors
-from soko.domain.chart import AccountCode, AccountFlags, TransferCode
-from soko.domain.ledger import (
+from soko.context import Context, UnitOfWork
+from soko.kernel import limits
+from soko.kernel.errors import CursorInvalid, DomainError, PageSizeInvalid
+from soko.kernel.money import Money
+from soko.kernel.ports import StoredResult
+from soko.kernel.transactions import in_transaction
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, AccountFlags, TransferCode
+from soko.ledger.domain import (
     Account,
     LedgerPlan,
     PendingState,
@@ -30,11 +35,19 @@ from soko.domain.ledger import (
     move,
     post,
 )
-from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.ports import Context, StoredResult, UnitOfWork
-from soko.services.transactions import in_transaction
-from soko.storage.tables import accounts
+from soko.ledger.errors import (
+    AccountNotFound,
+    ExceedsCredits,
+    ExceedsPendingTransferAmount,
+    OverflowsCredits,
+    OverflowsDebits,
+    PendingTransferAlreadyExpired,
+    PendingTransferAlreadyPosted,
+    PendingTransferAlreadyVoided,
+    PendingTransferExpired,
+    TransferNotFound,
+)
+from soko.ledger.tables import accounts
 
 MAX = limits.AMOUNT_MINOR_MAX
 KES = "KES"
@@ -99,9 +112,9 @@ def test_account_round_trips_every_field(
 
 
 def test_missing_account_and_transfer_are_not_found(any_ctx: Context) -> None:
-    with pytest.raises(errors.AccountNotFound):
+    with pytest.raises(AccountNotFound):
         ledger.get_account(any_ctx, "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV")
-    with pytest.raises(errors.TransferNotFound):
+    with pytest.raises(TransferNotFound):
         ledger.get_transfer(any_ctx, "tr_01ARZ3NDEKTSV4RRFFQ69G5FAV")
 
 
@@ -178,9 +191,9 @@ def test_largest_amount_round_trips_and_the_next_unit_overflows(
     assert counters(any_ctx, other) == (0, 0, 0, MAX)
     assert counters(any_ctx, settlement) == (0, MAX, 0, 0)
     liquidity = ledger.system_account(any_ctx, AccountCode.FX_LIQUIDITY, KES)  # no balance rule
-    with pytest.raises(errors.OverflowsCredits):
+    with pytest.raises(OverflowsCredits):
         pay(any_ctx, liquidity, other, 1)
-    with pytest.raises(errors.OverflowsDebits):
+    with pytest.raises(OverflowsDebits):
         pay(any_ctx, settlement, liquidity, 1)
 
 
@@ -245,19 +258,19 @@ def test_page_size_bounds_are_allowed(any_ctx: Context, open_wallet: Any, limit:
 
 @pytest.mark.parametrize("limit", [-1, 0, limits.PAGE_SIZE_MAX + 1])
 def test_page_size_out_of_bounds_is_refused(any_ctx: Context, open_wallet: Any, limit: int) -> None:
-    with pytest.raises(errors.PageSizeInvalid) as refused:
+    with pytest.raises(PageSizeInvalid) as refused:
         ledger.list_transfers(any_ctx, open_wallet(5).id, limit=limit)
     assert refused.value.code == "page_size_invalid"
 
 
 def test_unknown_cursor_is_refused(any_ctx: Context, open_wallet: Any) -> None:
-    with pytest.raises(errors.CursorInvalid) as refused:
+    with pytest.raises(CursorInvalid) as refused:
         ledger.list_transfers(any_ctx, open_wallet(5).id, cursor="tr_01ARZ3NDEKTSV4RRFFQ69G5FAV")
     assert refused.value.code == "cursor_invalid"
 
 
 def test_listing_an_unknown_account_is_not_found(any_ctx: Context) -> None:
-    with pytest.raises(errors.AccountNotFound) as refused:
+    with pytest.raises(AccountNotFound) as refused:
         ledger.list_transfers(any_ctx, "acc_01ARZ3NDEKTSV4RRFFQ69G5FAV")
     assert refused.value.code == "account_not_found"
 
@@ -285,7 +298,7 @@ def test_hold_reserves_and_a_full_post_moves_it(any_ctx: Context, open_wallet: A
     assert counters(any_ctx, shop) == (0, 0, 300, 0)
     assert ledger.get_account(any_ctx, alice.id).available == 700
     assert pending_state(any_ctx, held.id) is PendingState.PENDING
-    with pytest.raises(errors.ExceedsCredits):
+    with pytest.raises(ExceedsCredits):
         pay(any_ctx, alice, shop, 701)
 
     posted = ledger.post_pending(any_ctx, held.id)
@@ -300,7 +313,7 @@ def test_partial_post_moves_part_and_releases_the_rest(any_ctx: Context, open_wa
     alice, shop = open_wallet(1_000), open_wallet(code=AccountCode.MERCHANT)
     held = _hold(any_ctx, alice, shop, 300)
 
-    with pytest.raises(errors.ExceedsPendingTransferAmount):
+    with pytest.raises(ExceedsPendingTransferAmount):
         ledger.post_pending(any_ctx, held.id, kes(301))
     posted = ledger.post_pending(any_ctx, held.id, kes(120))
 
@@ -330,17 +343,17 @@ def test_void_releases_everything(any_ctx: Context, open_wallet: Any) -> None:
 @pytest.mark.parametrize(
     "order",
     [
-        ("post", "post", errors.PendingTransferAlreadyPosted),
-        ("post", "void", errors.PendingTransferAlreadyPosted),
-        ("void", "post", errors.PendingTransferAlreadyVoided),
-        ("void", "void", errors.PendingTransferAlreadyVoided),
+        ("post", "post", PendingTransferAlreadyPosted),
+        ("post", "void", PendingTransferAlreadyPosted),
+        ("void", "post", PendingTransferAlreadyVoided),
+        ("void", "void", PendingTransferAlreadyVoided),
     ],
 )
 def test_a_hold_is_resolved_once(
     any_ctx: Context,
     open_wallet: Any,
     dump_database: Callable[[], Any],
-    order: tuple[str, str, type[errors.DomainError]],
+    order: tuple[str, str, type[DomainError]],
 ) -> None:
     first, second, refusal = order
     alice, shop = open_wallet(1_000), open_wallet(code=AccountCode.MERCHANT)
@@ -365,7 +378,7 @@ def test_hold_expires_only_once_its_time_has_come(
     clock.advance(59.999_999)
     assert ledger.expire_due(any_ctx) == []
     clock.advance(0.000_001)
-    with pytest.raises(errors.PendingTransferExpired):
+    with pytest.raises(PendingTransferExpired):
         ledger.post_pending(any_ctx, held.id)  # at expires_at it can only expire
     expired = ledger.expire_due(any_ctx)
 
@@ -376,7 +389,7 @@ def test_hold_expires_only_once_its_time_has_come(
     assert pending_state(any_ctx, held.id) is PendingState.EXPIRED
     assert pending_state(any_ctx, never.id) is PendingState.PENDING
     assert counters(any_ctx, alice) == (100, 0, 0, 1_000)
-    with pytest.raises(errors.PendingTransferAlreadyExpired):
+    with pytest.raises(PendingTransferAlreadyExpired):
         ledger.void_pending(any_ctx, held.id)
     clock.advance(limits.PENDING_TIMEOUT_SECONDS_MAX)
     assert ledger.expire_due(any_ctx) == []
@@ -436,7 +449,7 @@ def test_a_batch_refused_by_the_domain_writes_nothing(
     before = dump_database()
     new = any_ctx.ids.new
 
-    with pytest.raises(errors.ExceedsCredits) as refused:
+    with pytest.raises(ExceedsCredits) as refused:
         ledger.create_transfers(
             any_ctx,
             [

@@ -11,11 +11,12 @@ import pytest
 
 from merchants import balance, consumer, kes, shop
 from soko.bootstrap import Runtime
-from soko.domain import errors
-from soko.domain.money import Money
-from soko.services import payment_requests, payments
-from soko.services.ports import Context
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.kernel.errors import DomainError
+from soko.kernel.money import Money
+from soko.ledger.reconcile import reconcile
+from soko.payments import requests as payment_requests
+from soko.payments import service as payments
 
 THREADS = 8
 RACE_TIMEOUT = 60
@@ -34,7 +35,7 @@ def _race(work: object, threads: int = THREADS) -> Counter[str]:
         start.wait()
         try:
             work(thread)  # type: ignore[operator]
-        except errors.DomainError as refused:
+        except DomainError as refused:
             return refused.code
         return "ok"
 

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from soko.storage import schema
-from soko.storage.engine import create_engine
-from soko.storage.tables import metadata
+from soko.db import schema
+from soko.db.engine import create_engine
+from soko.db.metadata import metadata
 
 
 def test_migrated_schema_matches_the_tables(database_url: str) -> None:

@@ -9,12 +9,14 @@ import sqlalchemy as sa
 
 from fakes import FakeClock
 from soko.bootstrap import Runtime
-from soko.domain.users import UserKind
-from soko.services import users, webhooks
-from soko.services.ports import Attempted, Context, UnitOfWork
-from soko.services.transactions import in_transaction
-from soko.services.users import MerchantDetails
-from soko.storage.tables import sms_messages, webhook_deliveries
+from soko.context import Context, UnitOfWork
+from soko.kernel.transactions import in_transaction
+from soko.notify import service as webhooks
+from soko.notify.domain import Attempted
+from soko.notify.tables import sms_messages, webhook_deliveries
+from soko.people import service as users
+from soko.people.domain import UserKind
+from soko.people.service import MerchantDetails
 
 LEASE = timedelta(minutes=5)
 

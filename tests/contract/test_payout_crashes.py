@@ -26,15 +26,18 @@ import sqlalchemy as sa
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import PendingState
-from soko.domain.money import Money
-from soko.domain.payouts import BankAccount, Destination, Payout, PayoutState
-from soko.domain.users import UserKind
-from soko.services import ledger, payouts, users, wallets
-from soko.services.ports import Context
-from soko.services.users import MerchantDetails
-from soko.storage.tables import sandbox_rail_payouts
+from soko.context import Context
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import PendingState
+from soko.payouts import service as payouts
+from soko.payouts.domain import BankAccount, Destination, Payout, PayoutState
+from soko.payouts.tables import sandbox_rail_payouts
+from soko.people import service as users
+from soko.people import wallets
+from soko.people.domain import UserKind
+from soko.people.service import MerchantDetails
 
 SOKO = Path(sys.executable).with_name("soko")
 PAYING = BankAccount("01", "1234567890", "Wanjiru Kamau")

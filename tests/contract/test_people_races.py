@@ -9,12 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from soko.bootstrap import Runtime
-from soko.domain import errors
-from soko.domain.money import Money
-from soko.domain.users import UserKind
-from soko.services import payments, users, wallets
-from soko.services.ports import Context
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.kernel.errors import DomainError
+from soko.kernel.money import Money
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.people import service as users
+from soko.people import wallets
+from soko.people.domain import UserKind
 
 THREADS = 8
 RACE_TIMEOUT = 60
@@ -68,7 +70,7 @@ def test_concurrent_sends_never_pass_the_daily_limit(any_ctx: Context) -> None:
                     amount=Money.parse("3000.00", "KES"),
                     idempotency_key=f"t{thread}-{attempt}",
                 )
-            except errors.DomainError as refused:
+            except DomainError as refused:
                 outcomes[refused.code] += 1
             else:
                 outcomes["ok"] += 1

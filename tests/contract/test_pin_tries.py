@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.users import UserKind
-from soko.services import users
-from soko.services.ports import Context, PinHasher, UnitOfWork, UnitOfWorkFactory
+from soko.context import Context, UnitOfWork, UnitOfWorkFactory
+from soko.kernel import limits
+from soko.people import service as users
+from soko.people.domain import UserKind
+from soko.people.errors import PinIncorrect, PinLocked
+from soko.people.ports import PinHasher
 
 RIGHT, WRONG = "2468", "0000"
 
@@ -70,7 +71,7 @@ def test_the_pin_hash_is_checked_outside_any_transaction(any_ctx: Context) -> No
     factory = _CountingFactory(any_ctx.unit_of_work)
     pins = _SeenPins(any_ctx.pins, factory)
     ctx = replace(any_ctx, unit_of_work=factory, pins=pins)
-    with pytest.raises(errors.PinIncorrect):
+    with pytest.raises(PinIncorrect):
         users.verify_pin(ctx, amina.id, WRONG)
     assert users.verify_pin(ctx, amina.id, RIGHT).pin_failures == 0
     assert pins.open_at_checks == [0, 0]
@@ -117,7 +118,7 @@ def test_tries_at_the_same_moment_test_no_more_pins_than_the_lock_allows(
         pins.local.checked = False
         try:
             users.verify_pin(ctx, amina.id, WRONG)
-        except (errors.PinIncorrect, errors.PinLocked) as refusal:
+        except (PinIncorrect, PinLocked) as refusal:
             outcomes.append(refusal.code)
         if not pins.local.checked:  # refused before any check: the count was full
             pins.refuse()

@@ -21,14 +21,14 @@ import pytest
 from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.config import Settings
-from soko.domain import errors
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import Account, PendingState, Transfer, move
-from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.ports import Context, UnitOfWork, noop_backoff
-from soko.services.reconcile import reconcile
-from soko.services.transactions import in_transaction
+from soko.context import Context, UnitOfWork, noop_backoff
+from soko.kernel.errors import DomainError, TransactionConflict
+from soko.kernel.money import Money
+from soko.kernel.transactions import in_transaction
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import Account, PendingState, Transfer, move
+from soko.ledger.reconcile import reconcile
 
 SPENDS = 50  # payments the wallet can afford
 AMOUNT = 100  # minor units per payment
@@ -58,7 +58,7 @@ def spend(
                 amount=Money.of(AMOUNT, "KES"),
                 code=TransferCode.P2P,
             )
-        except errors.DomainError as refused:
+        except DomainError as refused:
             outcomes[refused.code] += 1
             if until_empty and refused.code == "exceeds_credits":
                 break
@@ -276,7 +276,7 @@ def test_racing_posts_and_voids_resolve_a_hold_exactly_once(
             start.wait()
             try:
                 call(any_ctx, held.id)
-            except errors.DomainError as refused:
+            except DomainError as refused:
                 return refused.code
             return f"won: {kind}"
 
@@ -348,7 +348,7 @@ def test_a_conflicting_transaction_is_retried(impatient_runtime: Runtime) -> Non
         other = sqlite3.connect(database, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")
-            with pytest.raises(errors.TransactionConflict):
+            with pytest.raises(TransactionConflict):
                 ledger.transfer(
                     ctx, debit_account_id=fx.id, credit_account_id=alice.id,
                     amount=Money.of(1, "KES"), code=TransferCode.DEPOSIT,

@@ -18,17 +18,22 @@ from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
 from merchants import consumer, kes, key, shop
-from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.cli.main import app
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import Account, Transfer
-from soko.domain.money import Money
-from soko.domain.users import UserKind
-from soko.services import escrow, ledger, users, wallets
-from soko.services.ports import Context, OrderItem
-from soko.services.reconcile import ReconcileReport, reconcile
-from soko.storage.tables import accounts, metadata
+from soko.context import Context
+from soko.db.metadata import metadata
+from soko.escrow import service as escrow
+from soko.escrow.domain import OrderItem
+from soko.kernel import limits
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import Account, Transfer
+from soko.ledger.reconcile import ReconcileReport, reconcile
+from soko.ledger.tables import accounts
+from soko.people import service as users
+from soko.people import wallets
+from soko.people.domain import UserKind
 
 CHECKS = {
     "debits_equal_credits",

@@ -11,14 +11,16 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from soko.bootstrap import Runtime
-from soko.domain.chart import SYSTEM_ACCOUNTS, AccountCode, TransferCode
-from soko.domain.money import Money
-from soko.domain.users import UserKind
-from soko.services import ledger, users
-from soko.services.ports import Context, UnitOfWork, Wallet
-from soko.services.transactions import in_transaction
-from soko.services.wallets import wallet_for
-from soko.storage.tables import accounts, metadata
+from soko.context import Context, UnitOfWork
+from soko.db.metadata import metadata
+from soko.kernel.money import Money
+from soko.kernel.transactions import in_transaction
+from soko.ledger import service as ledger
+from soko.ledger.chart import SYSTEM_ACCOUNTS, AccountCode, TransferCode
+from soko.ledger.tables import accounts
+from soko.people import service as users
+from soko.people.domain import UserKind, Wallet
+from soko.people.wallets import wallet_for
 
 FEES_0 = SYSTEM_ACCOUNTS[AccountCode.FEES].name("KES", 0)
 

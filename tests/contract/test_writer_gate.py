@@ -15,10 +15,11 @@ from fakes import FakeClock
 from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.config import Settings
-from soko.domain.chart import AccountCode
-from soko.services import ledger
-from soko.services.ports import Context, TransientConflict
-from soko.storage.unit_of_work import WriterGate, writer_gate
+from soko.context import Context
+from soko.db.unit_of_work import WriterGate, writer_gate
+from soko.kernel.ports import TransientConflict
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
 
 
 @pytest.fixture

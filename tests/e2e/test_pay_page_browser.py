@@ -6,7 +6,7 @@ from playwright.sync_api import Browser, expect
 
 from merchants import balance, consumer, kes, key, shop
 from soko.bootstrap import Runtime
-from soko.services import payment_requests
+from soko.payments import requests as payment_requests
 
 
 def test_a_customer_pays_a_request_from_its_link(

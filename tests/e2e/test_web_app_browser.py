@@ -13,9 +13,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from merchants import balance, consumer, kes, key, shop
 from soko.bootstrap import Runtime
-from soko.domain.escrow import EscrowState
-from soko.services import escrow, users
-from soko.services.ports import OrderItem
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowState, OrderItem
+from soko.people import service as users
 
 PHONE = {"width": 360, "height": 740}  # a small phone
 

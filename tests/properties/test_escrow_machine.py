@@ -44,19 +44,24 @@ from hypothesis.stateful import (
 
 from fakes import FakeClock
 from merchants import consumer, fees, key, shop
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.config import Settings
-from soko.domain.chart import AccountCode
-from soko.domain.errors import DomainError
-from soko.domain.fees import merchant_rate
-from soko.domain.ids import ENTROPY_BYTES, format_id
-from soko.domain.ledger import PendingState
-from soko.domain.money import Money
-from soko.services import escrow, ledger, shipments, wallets
-from soko.services.ports import Context, EscrowOrder, OrderItem, noop_backoff
-from soko.services.reconcile import reconcile
-from soko.storage import schema
-from soko.storage.engine import create_engine
+from soko.context import Context, noop_backoff
+from soko.db import schema
+from soko.db.engine import create_engine
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowOrder, OrderItem
+from soko.escrow.tracking import service as shipments
+from soko.kernel import limits
+from soko.kernel.errors import DomainError
+from soko.kernel.ids import ENTROPY_BYTES, format_id
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
+from soko.ledger.domain import PendingState
+from soko.ledger.reconcile import reconcile
+from soko.payments.fees import merchant_rate
+from soko.people import wallets
 
 T = TypeVar("T")
 

@@ -8,9 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.kyc import TierLimits, check_incoming, check_outgoing
+from soko.kernel import limits
+from soko.kernel.errors import Rejected
+from soko.people.errors import (
+    ExceedsBalanceLimit,
+    ExceedsDailyLimit,
+    ExceedsMonthlyLimit,
+    ExceedsTransactionLimit,
+)
+from soko.people.kyc import TierLimits, check_incoming, check_outgoing
 
 MAX = limits.AMOUNT_MINOR_MAX
 # Small numbers are drawn often on purpose: they are where limits and remainders collide.
@@ -68,9 +74,9 @@ def test_check_outgoing_raises_iff_amount_exceeds_the_tightest_limit(
     left_this_month = max(tier_limits.monthly_outgoing - case.spent_this_month, 0)
     # In the order the rules are checked: the first broken one is the one reported.
     rules = [
-        (errors.ExceedsTransactionLimit, tier_limits.per_transaction),
-        (errors.ExceedsDailyLimit, left_today),
-        (errors.ExceedsMonthlyLimit, left_this_month),
+        (ExceedsTransactionLimit, tier_limits.per_transaction),
+        (ExceedsDailyLimit, left_today),
+        (ExceedsMonthlyLimit, left_this_month),
     ]
     broken = [(error, allowed) for error, allowed in rules if case.amount > allowed]
     assert bool(broken) == (case.amount > min(allowed for _, allowed in rules))
@@ -90,7 +96,7 @@ def test_check_outgoing_raises_iff_amount_exceeds_the_tightest_limit(
     error = broken[0][0]
     # The first broken rule is named; `allowed` is what passes all three.
     allowed = min(allowed for _, allowed in rules)
-    with pytest.raises(errors.Rejected) as exc:
+    with pytest.raises(Rejected) as exc:
         call()
     assert type(exc.value) is error
     assert exc.value.context == {"allowed": allowed, "currency": currency}
@@ -106,7 +112,7 @@ def test_check_incoming_raises_iff_amount_exceeds_the_room_left(
     if amount <= room:
         check_incoming(tier_limits, amount=amount, balance=balance, currency=currency)
         return
-    with pytest.raises(errors.ExceedsBalanceLimit) as exc:
+    with pytest.raises(ExceedsBalanceLimit) as exc:
         check_incoming(tier_limits, amount=amount, balance=balance, currency=currency)
     assert exc.value.context == {"allowed": room, "currency": currency}
     assert 0 <= exc.value.context["allowed"] < amount

@@ -37,24 +37,26 @@ from hypothesis.stateful import (
     rule,
 )
 
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.config import Settings
-from soko.domain import ledger as requests
-from soko.domain.chart import (
+from soko.context import noop_backoff
+from soko.db import schema
+from soko.db.engine import create_engine
+from soko.kernel import limits
+from soko.kernel.errors import DomainError
+from soko.kernel.ids import ENTROPY_BYTES, format_id
+from soko.kernel.money import Money
+from soko.ledger import domain as requests
+from soko.ledger import reconcile
+from soko.ledger import service as ledger
+from soko.ledger.chart import (
     CUSTOMER_ACCOUNT_CODES,
     SYSTEM_ACCOUNTS,
     AccountCode,
     AccountFlags,
     TransferCode,
 )
-from soko.domain.errors import DomainError
-from soko.domain.ids import ENTROPY_BYTES, format_id
-from soko.domain.ledger import Transfer, TransferFlags, TransferRequest
-from soko.domain.money import Money
-from soko.services import ledger, reconcile
-from soko.services.ports import noop_backoff
-from soko.storage import schema
-from soko.storage.engine import create_engine
+from soko.ledger.domain import Transfer, TransferFlags, TransferRequest
 
 T = TypeVar("T")
 

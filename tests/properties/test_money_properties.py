@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from soko.domain.errors import DomainError
-from soko.domain.money import AMOUNT_MINOR_MAX, CURRENCIES, Currency, Money, allocate
+from soko.kernel.errors import DomainError
+from soko.kernel.money import AMOUNT_MINOR_MAX, CURRENCIES, Currency, Money, allocate
 
 currencies = st.sampled_from(sorted(CURRENCIES.values(), key=lambda c: c.code))
 amounts_minor = st.integers(-AMOUNT_MINOR_MAX, AMOUNT_MINOR_MAX)

@@ -9,9 +9,9 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from soko.domain import errors
-from soko.domain.money import CURRENCIES, Currency, Money
-from soko.domain.qr import MerchantQr, crc16, parse_qr, read_merchant_qr
+from soko.kernel.errors import DomainError
+from soko.kernel.money import CURRENCIES, Currency, Money
+from soko.payments.qr.domain import MerchantQr, crc16, parse_qr, read_merchant_qr
 
 #: SOKO_FUZZ_SCALE=N multiplies the examples for a longer run (README, "Longer fuzzing").
 FUZZ = settings(
@@ -47,7 +47,7 @@ def test_parse_qr_gives_a_code_or_a_domain_error(text: str) -> None:
         try:
             parse_qr(candidate)
             read_merchant_qr(candidate, guid="dev.soko")
-        except errors.DomainError:
+        except DomainError:
             pass
 
 
@@ -65,7 +65,7 @@ def test_a_mangled_real_payload_gives_a_code_or_a_domain_error(
     if fix_crc and len(mangled) >= 4:
         # Re-sign the damage, so the structure rules (not the checksum) must catch it.
         mangled = mangled[:-4] + crc16(mangled[:-4])
-    with contextlib.suppress(errors.DomainError):
+    with contextlib.suppress(DomainError):
         read_merchant_qr(mangled, guid="dev.soko")
 
 
@@ -81,7 +81,7 @@ def test_a_mangled_real_payload_gives_a_code_or_a_domain_error(
 def test_money_parse_gives_an_amount_or_a_domain_error(text: str, currency: str) -> None:
     try:
         parsed = Money.parse(text, currency)
-    except errors.DomainError:
+    except DomainError:
         return
     # Whatever parses prints back to the same number.
     assert Money.parse(parsed.to_decimal_string(), currency) == parsed

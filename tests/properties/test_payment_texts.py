@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from soko import limits
-from soko.domain.money import Money
-from soko.domain.payments import (
+from soko.kernel import limits
+from soko.kernel.money import Money
+from soko.notify.sms import fits
+from soko.payments.domain import (
     TEXT_NAME_WIDTH,
     held_for_you_text,
     paid_text,
@@ -16,7 +17,6 @@ from soko.domain.payments import (
     refunded_text,
     text_name,
 )
-from soko.domain.sms import fits
 
 amounts = st.builds(
     Money.of,

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from soko.channels.qr_images import qr_png, qr_svg
-from soko.domain.errors import DomainError
-from soko.domain.money import CURRENCIES, Currency, Money
-from soko.domain.qr import AMOUNT_LENGTH_MAX, MerchantQr, parse_qr, read_merchant_qr
+from soko.kernel.errors import DomainError
+from soko.kernel.money import CURRENCIES, Currency, Money
+from soko.payments.qr.domain import AMOUNT_LENGTH_MAX, MerchantQr, parse_qr, read_merchant_qr
+from soko.payments.qr.images import qr_png, qr_svg
 
 #: The spec's "ans" set: printable ASCII, 0x20-0x7E.
 ANS = "".join(chr(code) for code in range(0x20, 0x7F))

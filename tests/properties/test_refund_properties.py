@@ -11,13 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from merchants import balance, consumer, fees, key, shop
-from soko import limits
-from soko.domain import errors
-from soko.domain.money import Money
-from soko.domain.payments import fee_to_return
-from soko.services import payments
-from soko.services.ports import Context
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.kernel import limits
+from soko.kernel.errors import AmountMustBePositive
+from soko.kernel.money import Money
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.payments.domain import fee_to_return
+from soko.payments.errors import ExceedsRefundableAmount
 
 MAX = limits.AMOUNT_MINOR_MAX
 
@@ -39,7 +40,7 @@ def test_refunds_never_exceed_the_payment_and_return_the_fee_in_proportion(
     refunded = returned = 0
     for attempt in [*attempts, amount]:  # and finally whatever is left, if anything
         if attempt > amount - refunded or attempt <= 0:
-            with pytest.raises((errors.ExceedsRefundableAmount, errors.AmountMustBePositive)):
+            with pytest.raises((ExceedsRefundableAmount, AmountMustBePositive)):
                 fee_to_return(amount=amount, fee=fee, refunded_before=refunded,
                               fee_returned_before=returned, refund=attempt)  # fmt: skip
             continue
@@ -77,7 +78,7 @@ def test_refunds_through_the_ledger_keep_every_book_balanced(
                 ctx, merchant_id=merchant.user_id, payment_id=paid.id,
                 amount=Money.of(attempt, "KES"), idempotency_key=key(),
             )  # fmt: skip
-        except errors.ExceedsRefundableAmount:
+        except ExceedsRefundableAmount:
             assert attempt > payments.get_payment(ctx, paid.id).refundable
     after = payments.get_payment(ctx, paid.id)
     made = payments.list_refunds(ctx, paid.id)

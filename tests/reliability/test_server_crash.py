@@ -27,12 +27,14 @@ import sqlalchemy as sa
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain.money import Money
-from soko.domain.users import UserKind
-from soko.services import access, payments, users
-from soko.services.reconcile import reconcile
-from soko.services.users import MerchantDetails
-from soko.storage.tables import payments as payments_table
+from soko.kernel.money import Money
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.payments.tables import payments as payments_table
+from soko.people import access
+from soko.people import service as users
+from soko.people.domain import UserKind
+from soko.people.service import MerchantDetails
 
 pytestmark = pytest.mark.reliability
 

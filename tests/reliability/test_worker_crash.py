@@ -24,10 +24,12 @@ import pytest
 from receiver import Receiver, serve
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain.money import Money
-from soko.domain.users import UserKind
-from soko.services import payments, users, webhooks
-from soko.services.users import MerchantDetails
+from soko.kernel.money import Money
+from soko.notify import service as webhooks
+from soko.payments import service as payments
+from soko.people import service as users
+from soko.people.domain import UserKind
+from soko.people.service import MerchantDetails
 
 pytestmark = pytest.mark.reliability
 

@@ -12,15 +12,32 @@ import pytest
 from fakes import FakeClock
 from merchants import Snapshot, available, balance, consumer, fees, kes, key, phone, shop
 from merchants import fund as fund_wallet
-from soko import limits
-from soko.domain import errors
-from soko.domain.chart import AccountCode
-from soko.domain.escrow import EscrowState
-from soko.domain.users import Merchant, User, UserKind
-from soko.services import escrow, ledger, payments, shipments, users
-from soko.services.ports import Context, EscrowOrder, OrderItem
-from soko.services.reconcile import reconcile
-from soko.storage.tables import escrow_orders
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowOrder, EscrowState, OrderItem
+from soko.escrow.errors import (
+    DeadlineInvalid,
+    DeliveryCodeIncorrect,
+    DeliveryCodeLocked,
+    DisputeOutcomeUnknown,
+    EscrowAlreadyFunded,
+    EscrowAlreadyReleased,
+    EscrowDisputed,
+    EscrowNotFound,
+    EscrowNotFunded,
+    OrderItemsInvalid,
+)
+from soko.escrow.tables import escrow_orders
+from soko.escrow.tracking import service as shipments
+from soko.kernel import limits
+from soko.kernel.errors import AmountMustBePositive, DomainError
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.people import service as users
+from soko.people.domain import Merchant, User, UserKind
+from soko.people.errors import ExceedsDailyLimit, RecipientRequired, UserKindMismatch, UserNotFound
 
 S = EscrowState
 DAY = timedelta(days=1)
@@ -94,7 +111,7 @@ def test_the_buyer_gets_a_delivery_code_that_releases_at_handover(trade: Trade) 
     order = trade.shipped()
     code = _code_sent_to(ctx, trade.buyer)
     wrong = "000000" if code != "000000" else "111111"
-    with pytest.raises(errors.DeliveryCodeIncorrect) as refused:
+    with pytest.raises(DeliveryCodeIncorrect) as refused:
         enter(trade, order, wrong)
     assert refused.value.context == {"tries_left": limits.DELIVERY_CODE_ATTEMPTS_MAX - 1}
     assert escrow.get_order(ctx, order.id).code_failures == 1  # counted, though refused
@@ -109,7 +126,7 @@ def test_the_buyer_gets_a_delivery_code_that_releases_at_handover(trade: Trade) 
         )
         == released
     )
-    with pytest.raises(errors.EscrowAlreadyReleased):
+    with pytest.raises(EscrowAlreadyReleased):
         enter(trade, order, code)
     assert reconcile(ctx).passed
 
@@ -120,11 +137,11 @@ def test_wrong_delivery_codes_lock_the_code(trade: Trade) -> None:
     code = _code_sent_to(ctx, trade.buyer)
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(limits.DELIVERY_CODE_ATTEMPTS_MAX - 1):
-        with pytest.raises(errors.DeliveryCodeIncorrect):
+        with pytest.raises(DeliveryCodeIncorrect):
             enter(trade, order, wrong)
-    with pytest.raises(errors.DeliveryCodeLocked):
+    with pytest.raises(DeliveryCodeLocked):
         enter(trade, order, wrong)
-    with pytest.raises(errors.DeliveryCodeLocked):  # even the right one, now
+    with pytest.raises(DeliveryCodeLocked):  # even the right one, now
         enter(trade, order, code)
     assert escrow.get_order(ctx, order.id).state is S.FUNDED
     # The buyer can still confirm receipt.
@@ -134,21 +151,21 @@ def test_wrong_delivery_codes_lock_the_code(trade: Trade) -> None:
 def test_the_buyer_alone_sees_the_delivery_code_while_it_can_release(trade: Trade) -> None:
     ctx = trade.ctx
     made = trade.order()
-    with pytest.raises(errors.EscrowNotFunded):  # no code before the money is held
+    with pytest.raises(EscrowNotFunded):  # no code before the money is held
         escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
     escrow.fund(ctx, buyer_id=trade.buyer.id, order_id=made.id, idempotency_key=key())
     code = _code_sent_to(ctx, trade.buyer)
     shown = escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
     assert shown == escrow.DeliveryCode(code, limits.DELIVERY_CODE_ATTEMPTS_MAX)
     # The seller (or anyone else) is told there is no such order.
-    with pytest.raises(errors.EscrowNotFound):
+    with pytest.raises(EscrowNotFound):
         escrow.delivery_code(ctx, buyer_id=trade.seller.user_id, order_id=made.id)
-    with pytest.raises(errors.DeliveryCodeIncorrect):
+    with pytest.raises(DeliveryCodeIncorrect):
         enter(trade, made, "000000" if code != "000000" else "111111")
     shown = escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
     assert shown.tries_left == limits.DELIVERY_CODE_ATTEMPTS_MAX - 1
     enter(trade, made, code)
-    with pytest.raises(errors.EscrowAlreadyReleased):  # spent
+    with pytest.raises(EscrowAlreadyReleased):  # spent
         escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=made.id)
 
 
@@ -164,7 +181,7 @@ def test_an_order_funded_before_codes_were_kept_still_takes_its_code(trade: Trad
             .values(delivery_code=None, delivery_code_hash=ctx.pins.hash("424242"))
         )
     assert escrow.delivery_code(ctx, buyer_id=trade.buyer.id, order_id=order.id).code is None
-    with pytest.raises(errors.DeliveryCodeIncorrect):
+    with pytest.raises(DeliveryCodeIncorrect):
         enter(trade, order, "242424")
     assert enter(trade, order, "424242").state is S.RELEASED
 
@@ -208,7 +225,7 @@ def test_a_dispute_freezes_the_money_and_pauses_the_clock(trade: Trade) -> None:
         idempotency_key=key(),
     )  # fmt: skip
     assert (disputed.state, disputed.timer_due_at) == (S.DISPUTED, None)
-    with pytest.raises(errors.EscrowDisputed):
+    with pytest.raises(EscrowDisputed):
         escrow.confirm_receipt(ctx, buyer_id=trade.buyer.id, order_id=order.id,
                                idempotency_key=key())  # fmt: skip
     clock.advance(30 * 86_400)
@@ -339,7 +356,7 @@ def test_bad_moves_are_refused_and_change_nothing(trade: Trade, case: str) -> No
         escrow.dispute(ctx, buyer_id=trade.buyer.id, order_id=order.id, reason="late",
                        message="Late.", idempotency_key=key())  # fmt: skip
     before = Snapshot.of(ctx)
-    with pytest.raises(errors.DomainError) as refused:
+    with pytest.raises(DomainError) as refused:
         attempt()
     expected = {
         "release twice": "escrow_already_released",
@@ -360,17 +377,17 @@ def test_bad_moves_are_refused_and_change_nothing(trade: Trade, case: str) -> No
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        ({"items": []}, errors.OrderItemsInvalid),
-        ({"items": [OrderItem("Shoes", 0)]}, errors.OrderItemsInvalid),
-        ({"ship_in": -DAY}, errors.DeadlineInvalid),
+        ({"items": []}, OrderItemsInvalid),
+        ({"items": [OrderItem("Shoes", 0)]}, OrderItemsInvalid),
+        ({"ship_in": -DAY}, DeadlineInvalid),
         ({"ship_in": timedelta(seconds=limits.ESCROW_SHIP_BY_SECONDS_MAX + 1)},
-         errors.DeadlineInvalid),
-        ({"amount": "0"}, errors.AmountMustBePositive),
-        ({"seller": "consumer"}, errors.UserKindMismatch),
+         DeadlineInvalid),
+        ({"amount": "0"}, AmountMustBePositive),
+        ({"seller": "consumer"}, UserKindMismatch),
     ],
 )  # fmt: skip
 def test_bad_orders_are_refused(
-    trade: Trade, change: dict[str, object], error: type[errors.DomainError]
+    trade: Trade, change: dict[str, object], error: type[DomainError]
 ) -> None:
     ctx, clock = trade.ctx, trade.clock
     ship_in = change.get("ship_in", DAY)
@@ -394,7 +411,7 @@ def test_funding_is_idempotent(trade: Trade) -> None:
     first = escrow.fund(ctx, buyer_id=trade.buyer.id, order_id=made.id, idempotency_key="f1")
     assert escrow.fund(ctx, buyer_id=trade.buyer.id, order_id=made.id,
                        idempotency_key="f1") == first  # fmt: skip
-    with pytest.raises(errors.EscrowAlreadyFunded):
+    with pytest.raises(EscrowAlreadyFunded):
         escrow.fund(ctx, buyer_id=trade.buyer.id, order_id=made.id, idempotency_key="f2")
     assert trade.held() == 450_000
 
@@ -430,7 +447,7 @@ def test_paying_into_escrow_counts_towards_the_daily_limit(
             items=ITEMS, ship_by=clock.now() + DAY, idempotency_key=key(),
         )  # fmt: skip
         held.append(escrow.fund(ctx, buyer_id=buyer.id, order_id=made.id, idempotency_key=key()))
-    with pytest.raises(errors.ExceedsDailyLimit):
+    with pytest.raises(ExceedsDailyLimit):
         payments.pay_merchant(ctx, payer_id=buyer.id, merchant_id=seller.user_id,
                               amount=kes("0.01"), idempotency_key=key())  # fmt: skip
     # Refunded, an escrow payment no longer counts: its hold was voided.
@@ -464,9 +481,9 @@ def test_the_buyer_is_named_by_id_or_phone_exactly_once(trade: Trade) -> None:
                                    **common)  # type: ignore[arg-type]  # fmt: skip
     assert by_phone.buyer_id == trade.buyer.id
     for named in ({}, {"buyer_id": trade.buyer.id, "buyer_phone": trade.buyer.phone}):
-        with pytest.raises(errors.RecipientRequired):
+        with pytest.raises(RecipientRequired):
             escrow.create_order(ctx, idempotency_key=key(), **common, **named)  # type: ignore[arg-type]
-    with pytest.raises(errors.UserNotFound):
+    with pytest.raises(UserNotFound):
         escrow.create_order(ctx, buyer_phone="+254700000009", idempotency_key=key(),
                             **common)  # type: ignore[arg-type]  # fmt: skip
     assert [o.id for o in escrow.list_orders(ctx, trade.buyer.id).orders] == [by_phone.id]
@@ -476,6 +493,6 @@ def test_a_dispute_is_resolved_only_by_a_known_outcome(trade: Trade) -> None:
     order = trade.shipped()
     escrow.dispute(trade.ctx, buyer_id=trade.buyer.id, order_id=order.id, reason="late",
                    message="Late.", idempotency_key=key())  # fmt: skip
-    with pytest.raises(errors.DisputeOutcomeUnknown):
+    with pytest.raises(DisputeOutcomeUnknown):
         escrow.resolve(trade.ctx, order_id=order.id, outcome="halve", idempotency_key=key())
     assert escrow.get_order(trade.ctx, order.id).state is S.DISPUTED

@@ -7,11 +7,13 @@ from __future__ import annotations
 import zlib
 
 from merchants import consumer, fees, kes, key, shop
-from soko.domain.chart import FEE_BUCKETS, SYSTEM_ACCOUNTS, AccountCode
-from soko.domain.users import Merchant
-from soko.services import ledger, payments, wallets
-from soko.services.ports import Context
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.ledger import service as ledger
+from soko.ledger.chart import FEE_BUCKETS, SYSTEM_ACCOUNTS, AccountCode
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.people import wallets
+from soko.people.domain import Merchant
 
 FEES = SYSTEM_ACCOUNTS[AccountCode.FEES]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from soko.domain import errors
-from soko.domain.chart import AccountCode, AccountFlags, TransferCode
-from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.ports import Context
+from soko.context import Context
+from soko.kernel.errors import CurrencyMismatch, CurrencyUnknown, CursorInvalid
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, AccountFlags, TransferCode
+from soko.ledger.errors import CustomerAccountMayNotOverdraw
 
 
 def test_customer_accounts_always_carry_the_no_overdraft_rule(ctx: Context) -> None:
@@ -16,12 +17,12 @@ def test_customer_accounts_always_carry_the_no_overdraft_rule(ctx: Context) -> N
         assert ledger.open_account(ctx, currency="KES", code=code).flags == (
             AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
         )
-        with pytest.raises(errors.CustomerAccountMayNotOverdraw):
+        with pytest.raises(CustomerAccountMayNotOverdraw):
             ledger.open_account(ctx, currency="KES", code=code, flags=AccountFlags.NONE)
 
 
 def test_unknown_currency_is_refused(ctx: Context) -> None:
-    with pytest.raises(errors.CurrencyUnknown):
+    with pytest.raises(CurrencyUnknown):
         ledger.open_account(ctx, currency="XYZ", code=AccountCode.WALLET)
 
 
@@ -49,7 +50,7 @@ def test_posting_a_hold_in_another_currency_is_refused(ctx: Context) -> None:
         amount=Money.of(1000, "KES"),
         code=TransferCode.PAYOUT,
     )
-    with pytest.raises(errors.CurrencyMismatch):
+    with pytest.raises(CurrencyMismatch):
         ledger.post_pending(ctx, hold.id, Money.of(10, "UGX"))
     assert ledger.get_account(ctx, wallet.id).debits_pending == 1000
 
@@ -66,5 +67,5 @@ def test_a_cursor_from_another_accounts_statement_is_refused(ctx: Context) -> No
             code=TransferCode.DEPOSIT,
         )
     b_transfer = ledger.list_transfers(ctx, b.id).transfers[0]
-    with pytest.raises(errors.CursorInvalid):
+    with pytest.raises(CursorInvalid):
         ledger.list_transfers(ctx, a.id, cursor=b_transfer.id)

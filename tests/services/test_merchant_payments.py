@@ -8,12 +8,32 @@ from __future__ import annotations
 import pytest
 
 from merchants import Snapshot, balance, consumer, fees, kes, key, phone, shop
-from soko.domain import errors
-from soko.domain.money import Money
-from soko.domain.users import Merchant, User, UserKind
-from soko.services import payments, users
-from soko.services.ports import Context
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.kernel.errors import (
+    AmountMustBePositive,
+    CurrencyMismatch,
+    CurrencyNotOffered,
+    DomainError,
+)
+from soko.kernel.money import Money
+from soko.ledger.errors import ExceedsCredits
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.payments.errors import (
+    ExceedsRefundableAmount,
+    MerchantNotFound,
+    PaymentNotFound,
+    PaymentNotRefundable,
+)
+from soko.people import service as users
+from soko.people.domain import Merchant, User, UserKind
+from soko.people.errors import (
+    ExceedsDailyLimit,
+    MessageTooLong,
+    RecipientIsSender,
+    RecipientRequired,
+    UserKindMismatch,
+)
 
 # --- paying at the till -----------------------------------------------------------------------
 
@@ -88,7 +108,7 @@ def test_till_payments_count_towards_the_daily_limit(ctx: Context) -> None:
             amount=Money.of(per_transaction, "KES"), idempotency_key=key(),
         )  # fmt: skip
         spent += per_transaction
-    with pytest.raises(errors.ExceedsDailyLimit):
+    with pytest.raises(ExceedsDailyLimit):
         payments.pay_merchant(
             ctx, payer_id=amina.id, till_number=kiosk.till_number,
             amount=Money.of(daily - spent + 1, "KES"), idempotency_key=key(),
@@ -98,20 +118,20 @@ def test_till_payments_count_towards_the_daily_limit(ctx: Context) -> None:
 @pytest.mark.parametrize(
     ("case", "error"),
     [
-        ("unknown till", errors.MerchantNotFound),
-        ("unknown merchant id", errors.MerchantNotFound),
-        ("no merchant named", errors.RecipientRequired),
-        ("till and id both", errors.RecipientRequired),
-        ("paying oneself", errors.RecipientIsSender),
-        ("an agent pays", errors.UserKindMismatch),
-        ("more than the balance", errors.ExceedsCredits),
-        ("zero", errors.AmountMustBePositive),
-        ("a currency not offered", errors.CurrencyNotOffered),
-        ("a long message", errors.MessageTooLong),
+        ("unknown till", MerchantNotFound),
+        ("unknown merchant id", MerchantNotFound),
+        ("no merchant named", RecipientRequired),
+        ("till and id both", RecipientRequired),
+        ("paying oneself", RecipientIsSender),
+        ("an agent pays", UserKindMismatch),
+        ("more than the balance", ExceedsCredits),
+        ("zero", AmountMustBePositive),
+        ("a currency not offered", CurrencyNotOffered),
+        ("a long message", MessageTooLong),
     ],
 )
 def test_bad_till_payments_change_nothing(
-    any_ctx: Context, case: str, error: type[errors.DomainError]
+    any_ctx: Context, case: str, error: type[DomainError]
 ) -> None:
     ctx = any_ctx
     amina = consumer(ctx, funds="100.00")
@@ -210,19 +230,17 @@ def test_partial_refunds_return_the_fee_in_proportion_and_exactly_in_total(
 @pytest.mark.parametrize(
     ("case", "error"),
     [
-        ("more than paid", errors.ExceedsRefundableAmount),
-        ("more than is left", errors.ExceedsRefundableAmount),
-        ("another merchant's payment", errors.PaymentNotFound),
-        ("an unknown payment", errors.PaymentNotFound),
-        ("a person-to-person payment", errors.PaymentNotRefundable),
-        ("another currency", errors.CurrencyMismatch),
-        ("zero", errors.AmountMustBePositive),
-        ("the merchant spent the money", errors.ExceedsCredits),
+        ("more than paid", ExceedsRefundableAmount),
+        ("more than is left", ExceedsRefundableAmount),
+        ("another merchant's payment", PaymentNotFound),
+        ("an unknown payment", PaymentNotFound),
+        ("a person-to-person payment", PaymentNotRefundable),
+        ("another currency", CurrencyMismatch),
+        ("zero", AmountMustBePositive),
+        ("the merchant spent the money", ExceedsCredits),
     ],
 )
-def test_bad_refunds_change_nothing(
-    any_ctx: Context, case: str, error: type[errors.DomainError]
-) -> None:
+def test_bad_refunds_change_nothing(any_ctx: Context, case: str, error: type[DomainError]) -> None:
     ctx = any_ctx
     amina, kiosk, payment_id = paid(ctx, "100.00")
     rival = shop(ctx, name="Rival Stores")

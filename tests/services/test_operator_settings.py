@@ -6,8 +6,8 @@ import pytest
 
 from soko import bootstrap
 from soko.config import Settings
-from soko.domain.fees import FeeKind, fee_table
-from soko.domain.kyc import TierLimits
+from soko.payments.fees import FeeKind, fee_table
+from soko.people.kyc import TierLimits
 
 
 def test_the_operators_tariff_replaces_the_default_per_currency_and_kind() -> None:
@@ -48,9 +48,12 @@ def test_the_tariff_and_limits_come_from_the_environment(monkeypatch: pytest.Mon
 
 def test_unclaimed_money_waits_as_long_as_the_operator_says(sqlite_url: str) -> None:
     from fakes import FakeClock
-    from soko.domain.money import Money
-    from soko.domain.users import UserKind
-    from soko.services import ledger, payments, users, wallets
+    from soko.kernel.money import Money
+    from soko.ledger import service as ledger
+    from soko.payments import service as payments
+    from soko.people import service as users
+    from soko.people import wallets
+    from soko.people.domain import UserKind
 
     clock = FakeClock()
     runtime = bootstrap.build(

@@ -6,11 +6,23 @@ import pytest
 
 from fakes import FakeClock
 from merchants import Snapshot, balance, consumer, kes, key, shop
-from soko import limits
-from soko.domain import errors
-from soko.services import payment_requests, payments
-from soko.services.ports import Context, PaymentRequestStatus
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.kernel import limits
+from soko.kernel.errors import AmountMustBePositive, CursorInvalid, DomainError
+from soko.ledger.reconcile import reconcile
+from soko.payments import requests as payment_requests
+from soko.payments import service as payments
+from soko.payments.domain import PaymentRequestStatus
+from soko.payments.errors import (
+    AmountDiffersFromRequest,
+    ExpiryInvalid,
+    PaymentRequestAlreadyPaid,
+    PaymentRequestCancelled,
+    PaymentRequestExpired,
+    PaymentRequestNotFound,
+    ReferenceInvalid,
+)
+from soko.people.errors import MessageTooLong, UserKindMismatch
 
 
 def test_a_request_is_paid_once_and_records_its_payment(any_ctx: Context) -> None:
@@ -30,7 +42,7 @@ def test_a_request_is_paid_once_and_records_its_payment(any_ctx: Context) -> Non
     paid = payment_requests.get_request(ctx, made.id)
     assert (paid.stored_status, paid.payment_id) == (PaymentRequestStatus.PAID, payment.id)
     before = Snapshot.of(ctx)
-    with pytest.raises(errors.PaymentRequestAlreadyPaid):
+    with pytest.raises(PaymentRequestAlreadyPaid):
         payment_requests.pay_request(
             ctx, payer_id=baraka.id, request_id=made.id, idempotency_key=key()
         )
@@ -66,11 +78,11 @@ def test_an_expired_request_cannot_be_paid(ctx: Context, clock: FakeClock) -> No
     assert payment_requests.get_request(ctx, made.id).status_at(clock.now()).value == "open"
     clock.advance(1)
     assert payment_requests.get_request(ctx, made.id).status_at(clock.now()).value == "expired"
-    with pytest.raises(errors.PaymentRequestExpired):
+    with pytest.raises(PaymentRequestExpired):
         payment_requests.pay_request(
             ctx, payer_id=amina.id, request_id=made.id, idempotency_key=key()
         )
-    with pytest.raises(errors.PaymentRequestExpired):
+    with pytest.raises(PaymentRequestExpired):
         payment_requests.cancel_request(ctx, merchant_id=kiosk.user_id, request_id=made.id)
     assert balance(ctx, amina.id) == 100_000
 
@@ -89,14 +101,14 @@ def test_a_cancelled_request_cannot_be_paid_and_a_paid_one_cannot_be_cancelled(
     )  # fmt: skip
     cancelled = payment_requests.cancel_request(ctx, merchant_id=kiosk.user_id, request_id=first.id)
     assert cancelled.stored_status is PaymentRequestStatus.CANCELLED
-    with pytest.raises(errors.PaymentRequestCancelled):
+    with pytest.raises(PaymentRequestCancelled):
         payment_requests.pay_request(
             ctx, payer_id=amina.id, request_id=first.id, idempotency_key=key()
         )
     payment_requests.pay_request(
         ctx, payer_id=amina.id, request_id=second.id, idempotency_key=key()
     )
-    with pytest.raises(errors.PaymentRequestAlreadyPaid):
+    with pytest.raises(PaymentRequestAlreadyPaid):
         payment_requests.cancel_request(ctx, merchant_id=kiosk.user_id, request_id=second.id)
 
 
@@ -112,7 +124,7 @@ def test_only_the_merchant_cancels_and_lists_its_requests(ctx: Context, clock: F
                 idempotency_key=key(),
             )
         )  # fmt: skip
-    with pytest.raises(errors.PaymentRequestNotFound):
+    with pytest.raises(PaymentRequestNotFound):
         payment_requests.cancel_request(ctx, merchant_id=rival.user_id, request_id=made[0].id)
     first = payment_requests.list_requests(ctx, kiosk.user_id, limit=3)
     assert [r.id for r in first.requests] == [r.id for r in reversed(made)][:3]
@@ -120,25 +132,25 @@ def test_only_the_merchant_cancels_and_lists_its_requests(ctx: Context, clock: F
     assert [r.id for r in rest.requests] == [made[1].id, made[0].id]
     assert rest.next_cursor is None
     assert payment_requests.list_requests(ctx, rival.user_id).requests == []
-    with pytest.raises(errors.CursorInvalid):
+    with pytest.raises(CursorInvalid):
         payment_requests.list_requests(ctx, rival.user_id, cursor=made[0].id)
 
 
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        ({"amount": kes("0")}, errors.AmountMustBePositive),
-        ({"reference": ""}, errors.ReferenceInvalid),
-        ({"reference": "x" * 26}, errors.ReferenceInvalid),
-        ({"reference": "caf\u00e9"}, errors.ReferenceInvalid),
-        ({"description": "x" * 141}, errors.MessageTooLong),
-        ({"expires_in_seconds": limits.PAYMENT_REQUEST_SECONDS_MIN - 1}, errors.ExpiryInvalid),
-        ({"expires_in_seconds": limits.PAYMENT_REQUEST_SECONDS_MAX + 1}, errors.ExpiryInvalid),
-        ({"merchant_id": "consumer"}, errors.UserKindMismatch),
+        ({"amount": kes("0")}, AmountMustBePositive),
+        ({"reference": ""}, ReferenceInvalid),
+        ({"reference": "x" * 26}, ReferenceInvalid),
+        ({"reference": "caf\u00e9"}, ReferenceInvalid),
+        ({"description": "x" * 141}, MessageTooLong),
+        ({"expires_in_seconds": limits.PAYMENT_REQUEST_SECONDS_MIN - 1}, ExpiryInvalid),
+        ({"expires_in_seconds": limits.PAYMENT_REQUEST_SECONDS_MAX + 1}, ExpiryInvalid),
+        ({"merchant_id": "consumer"}, UserKindMismatch),
     ],
 )
 def test_bad_requests_are_refused(
-    ctx: Context, change: dict[str, object], error: type[errors.DomainError]
+    ctx: Context, change: dict[str, object], error: type[DomainError]
 ) -> None:
     kiosk = shop(ctx)
     amina = consumer(ctx)
@@ -161,11 +173,11 @@ def test_a_payer_must_pay_exactly_the_requested_amount(ctx: Context) -> None:
         ctx, merchant_id=kiosk.user_id, amount=kes("10.00"), reference="A1", idempotency_key=key()
     )
     before = Snapshot.of(ctx)
-    with pytest.raises(errors.AmountDiffersFromRequest):
+    with pytest.raises(AmountDiffersFromRequest):
         payment_requests.pay_request(
             ctx, payer_id=amina.id, request_id=made.id, amount=kes("9.99"), idempotency_key=key()
         )
-    with pytest.raises(errors.PaymentRequestNotFound):
+    with pytest.raises(PaymentRequestNotFound):
         payment_requests.pay_request(
             ctx, payer_id=amina.id, request_id="prq_01JH0000000000000000000000",
             idempotency_key=key(),

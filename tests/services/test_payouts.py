@@ -17,12 +17,28 @@ import pytest
 import sqlalchemy as sa
 
 from fakes import FakeClock
-from soko import limits
-from soko.domain import errors
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import PendingState
-from soko.domain.money import Money
-from soko.domain.payouts import (
+from soko.context import Context, UnitOfWork
+from soko.kernel import limits
+from soko.kernel.errors import (
+    AmountMustBePositive,
+    CurrencyNotOffered,
+    CursorInvalid,
+    DomainError,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    PageSizeInvalid,
+)
+from soko.kernel.money import Money
+from soko.kernel.transactions import in_transaction
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import PendingState
+from soko.ledger.errors import ExceedsCredits
+from soko.ledger.reconcile import reconcile
+from soko.notify import service as webhooks
+from soko.notify import sms_service as sms
+from soko.payouts import service as payouts
+from soko.payouts.domain import (
     BankAccount,
     Destination,
     MobileMoney,
@@ -33,13 +49,20 @@ from soko.domain.payouts import (
     poll_delay_seconds,
     retry_delay_seconds,
 )
-from soko.domain.users import User, UserKind
-from soko.services import ledger, payouts, sms, users, wallets, webhooks
-from soko.services.ports import Context, PayoutRail, PayoutRailUnavailable, UnitOfWork
-from soko.services.reconcile import reconcile
-from soko.services.transactions import in_transaction
-from soko.services.users import MerchantDetails
-from soko.storage.tables import sandbox_rail_payouts
+from soko.payouts.errors import (
+    BankAccountNameInvalid,
+    BankAccountNumberInvalid,
+    BankCodeInvalid,
+    MobileMoneyCurrencyMismatch,
+    PayoutNotFound,
+)
+from soko.payouts.ports import PayoutRail, PayoutRailUnavailable
+from soko.payouts.tables import sandbox_rail_payouts
+from soko.people import service as users
+from soko.people import wallets
+from soko.people.domain import User, UserKind
+from soko.people.errors import PhoneNumberInvalid, UserKindMismatch, UserNotFound
+from soko.people.service import MerchantDetails
 
 KES = "KES"
 BANK = BankAccount("01", "1234567890", "Wanjiru Kamau")
@@ -302,7 +325,7 @@ def test_sms_text_fits_one_message_whatever_the_reason() -> None:
 def test_too_little_money_is_refused_and_changes_nothing(shop: Shop) -> None:
     before = counts(shop.ctx)
     # 10,000.00 is all there is: the fee on top does not fit.
-    with pytest.raises(errors.ExceedsCredits) as refused:
+    with pytest.raises(ExceedsCredits) as refused:
         shop.request("10000.00")
     assert refused.value.context["available"] == 1000000
     assert "fee of 3000" in refused.value.detail
@@ -316,23 +339,23 @@ def test_too_little_money_is_refused_and_changes_nothing(shop: Shop) -> None:
 @pytest.mark.parametrize(
     ("destination", "error"),
     [
-        (BankAccount("", "1234567890", "W"), errors.BankCodeInvalid),
-        (BankAccount("K", "1234567890", "W"), errors.BankCodeInvalid),
-        (BankAccount("KCB!", "1234567890", "W"), errors.BankCodeInvalid),
-        (BankAccount("KCBLKENXXXXX", "1234567890", "W"), errors.BankCodeInvalid),
-        (BankAccount("01", "1234", "W"), errors.BankAccountNumberInvalid),
-        (BankAccount("01", "12345/67890", "W"), errors.BankAccountNumberInvalid),
-        (BankAccount("01", "1" * 35, "W"), errors.BankAccountNumberInvalid),
-        (BankAccount("01", "1234567890", "  "), errors.BankAccountNameInvalid),
-        (BankAccount("01", "1234567890", "W" * 81), errors.BankAccountNameInvalid),
-        (BankAccount("01", "1234567890", "W\tK"), errors.BankAccountNameInvalid),
-        (MobileMoney("0722123456"), errors.PhoneNumberInvalid),
-        (MobileMoney("+2547"), errors.PhoneNumberInvalid),
-        (MobileMoney("+256772123456"), errors.MobileMoneyCurrencyMismatch),
+        (BankAccount("", "1234567890", "W"), BankCodeInvalid),
+        (BankAccount("K", "1234567890", "W"), BankCodeInvalid),
+        (BankAccount("KCB!", "1234567890", "W"), BankCodeInvalid),
+        (BankAccount("KCBLKENXXXXX", "1234567890", "W"), BankCodeInvalid),
+        (BankAccount("01", "1234", "W"), BankAccountNumberInvalid),
+        (BankAccount("01", "12345/67890", "W"), BankAccountNumberInvalid),
+        (BankAccount("01", "1" * 35, "W"), BankAccountNumberInvalid),
+        (BankAccount("01", "1234567890", "  "), BankAccountNameInvalid),
+        (BankAccount("01", "1234567890", "W" * 81), BankAccountNameInvalid),
+        (BankAccount("01", "1234567890", "W\tK"), BankAccountNameInvalid),
+        (MobileMoney("0722123456"), PhoneNumberInvalid),
+        (MobileMoney("+2547"), PhoneNumberInvalid),
+        (MobileMoney("+256772123456"), MobileMoneyCurrencyMismatch),
     ],
 )
 def test_a_bad_destination_is_refused_and_changes_nothing(
-    shop: Shop, destination: Destination, error: type[errors.DomainError]
+    shop: Shop, destination: Destination, error: type[DomainError]
 ) -> None:
     before = counts(shop.ctx)
     with pytest.raises(error):
@@ -351,23 +374,23 @@ def test_only_a_merchant_with_an_offered_currency_pays_out(sqlite_shop: Shop) ->
     consumer = users.register(ctx := shop.ctx, kind=UserKind.CONSUMER, phone="+254712000111",
                               name="Amina")  # fmt: skip
     before = counts(ctx)
-    with pytest.raises(errors.UserKindMismatch):
+    with pytest.raises(UserKindMismatch):
         payouts.request_payout(ctx, merchant_id=consumer.id, amount=kes("1.00"), destination=BANK,
                                idempotency_key="k1")  # fmt: skip
-    with pytest.raises(errors.UserNotFound):
+    with pytest.raises(UserNotFound):
         payouts.request_payout(ctx, merchant_id="usr_nobody", amount=kes("1.00"),
                                destination=BANK, idempotency_key="k2")  # fmt: skip
-    with pytest.raises(errors.AmountMustBePositive):
+    with pytest.raises(AmountMustBePositive):
         shop.request("0.00")
-    with pytest.raises(errors.CurrencyNotOffered):
+    with pytest.raises(CurrencyNotOffered):
         payouts.request_payout(ctx, merchant_id=shop.merchant.id, amount=Money.parse("1", "JPY"),
                                destination=BANK, idempotency_key="k3")  # fmt: skip
-    with pytest.raises(errors.ExceedsCredits):  # no UGX wallet at all
+    with pytest.raises(ExceedsCredits):  # no UGX wallet at all
         payouts.request_payout(ctx, merchant_id=shop.merchant.id,
                                amount=Money.parse("1000", "UGX"),
                                destination=MobileMoney("+256772123456"),
                                idempotency_key="k4")  # fmt: skip
-    with pytest.raises(errors.IdempotencyKeyInvalid):
+    with pytest.raises(IdempotencyKeyInvalid):
         payouts.request_payout(ctx, merchant_id=shop.merchant.id, amount=kes("1.00"),
                                destination=BANK, idempotency_key="")  # fmt: skip
     assert counts(ctx) == before
@@ -381,7 +404,7 @@ def test_a_replay_returns_the_first_payout_and_holds_once(shop: Shop) -> None:
     again = shop.request("1000.00", key="settle-monday")
     assert again == first
     assert shop.wallet() == (1000000, 1000000 - 100000 - 10_00)
-    with pytest.raises(errors.IdempotencyKeyReused):
+    with pytest.raises(IdempotencyKeyReused):
         shop.request("1000.00", PHONE, key="settle-monday")
     assert len(payouts.list_payouts(shop.ctx, shop.merchant.id).payouts) == 1
 
@@ -546,9 +569,9 @@ def test_payouts_list_newest_first_per_merchant(shop: Shop) -> None:
     rest = payouts.list_payouts(shop.ctx, shop.merchant.id, limit=2, cursor=first.next_cursor)
     assert ([p.id for p in rest.payouts], rest.next_cursor) == ([made[0]], None)
     assert payouts.list_payouts(shop.ctx, other.id).payouts == []
-    with pytest.raises(errors.CursorInvalid):
+    with pytest.raises(CursorInvalid):
         payouts.list_payouts(shop.ctx, other.id, cursor=made[0])
-    with pytest.raises(errors.PageSizeInvalid):
+    with pytest.raises(PageSizeInvalid):
         payouts.list_payouts(shop.ctx, shop.merchant.id, limit=0)
-    with pytest.raises(errors.PayoutNotFound):
+    with pytest.raises(PayoutNotFound):
         payouts.get_payout(shop.ctx, "po_unknown")

@@ -12,15 +12,29 @@ from dataclasses import dataclass
 import pytest
 
 from fakes import FakeClock
-from soko import limits
-from soko.domain import errors
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.money import Money
-from soko.domain.users import User, UserKind
-from soko.services import ledger, payments, users, wallets
-from soko.services.ports import Context, Payment
-from soko.services.reconcile import reconcile
-from soko.services.users import MerchantDetails
+from soko.context import Context
+from soko.kernel import limits
+from soko.kernel.errors import CurrencyNotOffered, DomainError, IdempotencyKeyReused
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.errors import ExceedsCredits
+from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
+from soko.payments.domain import Payment
+from soko.people import service as users
+from soko.people import wallets
+from soko.people.domain import User, UserKind
+from soko.people.errors import (
+    ExceedsBalanceLimit,
+    ExceedsDailyLimit,
+    NationalIdRequired,
+    PhoneNumberTaken,
+    PinIncorrect,
+    PinLocked,
+    UserKindMismatch,
+)
+from soko.people.service import MerchantDetails
 
 KES = "KES"
 
@@ -112,7 +126,7 @@ def test_registration_normalises_the_phone_and_finds_the_country(ctx: Context) -
 
 def test_a_phone_number_registers_once(ctx: Context) -> None:
     users.register(ctx, kind=UserKind.CONSUMER, phone="+254711000001", name="First")
-    with pytest.raises(errors.PhoneNumberTaken):
+    with pytest.raises(PhoneNumberTaken):
         users.register(ctx, kind=UserKind.AGENT, phone="0711000001", default_region="KE",
                        name="Second")  # fmt: skip
 
@@ -141,7 +155,7 @@ def test_a_merchant_gets_a_six_digit_till_and_a_settlement_currency(ctx: Context
 def test_merchant_details_go_with_merchants(
     ctx: Context, kind: UserKind, details: MerchantDetails | None, code: str
 ) -> None:
-    with pytest.raises(errors.DomainError) as refused:
+    with pytest.raises(DomainError) as refused:
         users.register(ctx, kind=kind, phone="+254700111333", name="X", merchant=details)
     assert refused.value.code == code
 
@@ -149,12 +163,12 @@ def test_merchant_details_go_with_merchants(
 def test_the_fifth_wrong_pin_in_a_row_locks_until_an_operator_unlocks(world: World) -> None:
     ctx, amina = world.ctx, world.amina
     for attempt in range(1, limits.PIN_ATTEMPTS_MAX):
-        with pytest.raises(errors.PinIncorrect) as wrong:
+        with pytest.raises(PinIncorrect) as wrong:
             users.verify_pin(ctx, amina.id, "0000")
         assert wrong.value.context["attempts_left"] == limits.PIN_ATTEMPTS_MAX - attempt
-    with pytest.raises(errors.PinLocked):
+    with pytest.raises(PinLocked):
         users.verify_pin(ctx, amina.id, "0000")
-    with pytest.raises(errors.PinLocked):
+    with pytest.raises(PinLocked):
         users.verify_pin(ctx, amina.id, "2468")  # even the right PIN, once locked
     users.unlock_pin(ctx, amina.id)
     assert users.verify_pin(ctx, amina.id, "2468").pin_failures == 0
@@ -163,15 +177,15 @@ def test_the_fifth_wrong_pin_in_a_row_locks_until_an_operator_unlocks(world: Wor
 def test_a_right_pin_resets_the_count(world: World) -> None:
     ctx, amina = world.ctx, world.amina
     for _ in range(limits.PIN_ATTEMPTS_MAX - 1):
-        with pytest.raises(errors.PinIncorrect):
+        with pytest.raises(PinIncorrect):
             users.verify_pin(ctx, amina.id, "0000")
     users.verify_pin(ctx, amina.id, "2468")
-    with pytest.raises(errors.PinIncorrect):
+    with pytest.raises(PinIncorrect):
         users.verify_pin(ctx, amina.id, "0000")  # counting starts again: not locked
 
 
 def test_kyc_tier_one_needs_a_national_id(world: World) -> None:
-    with pytest.raises(errors.NationalIdRequired):
+    with pytest.raises(NationalIdRequired):
         users.set_kyc_tier(world.ctx, world.amina.id, 1)
     upgraded = users.set_kyc_tier(world.ctx, world.amina.id, 1, national_id="12345678")
     assert (upgraded.kyc_tier, upgraded.national_id) == (1, "12345678")
@@ -189,7 +203,7 @@ def test_a_wallet_opens_once_in_the_home_currency(world: World) -> None:
 
 
 def test_a_currency_without_kyc_limits_is_not_offered(world: World) -> None:
-    with pytest.raises(errors.CurrencyNotOffered):
+    with pytest.raises(CurrencyNotOffered):
         wallets.open_wallet(world.ctx, world.amina.id, "KWD")
 
 
@@ -221,7 +235,7 @@ def test_p2p_replay_with_the_same_key_pays_once(world: World) -> None:
     first = send("100.00")
     assert send("100.00") == first
     assert balance(ctx, world.baraka) == 10000
-    with pytest.raises(errors.IdempotencyKeyReused):
+    with pytest.raises(IdempotencyKeyReused):
         send("200.00")
     assert balance(ctx, world.baraka) == 10000
 
@@ -238,7 +252,7 @@ def test_a_refused_p2p_changes_nothing(world: World, amount: str, code: str) -> 
     ctx = world.ctx
     fund(ctx, world.amina, kes("5000.00"))
     before = (transfer_count(ctx), balance(ctx, world.amina))
-    with pytest.raises(errors.DomainError) as refused:
+    with pytest.raises(DomainError) as refused:
         payments.send_money(ctx, sender_id=world.amina.id, to_phone=world.baraka.phone,
                             amount=kes(amount), idempotency_key="k")  # fmt: skip
     assert refused.value.code == code
@@ -260,7 +274,7 @@ def test_the_daily_limit_counts_what_went_out_today(world: World, clock: FakeClo
     send(world.baraka, world.amina, "69000.00", "back")
     send(world.amina, world.baraka, "70000.00", "b")
     # 140,000 sent today: 10,000 left, though the balance would allow more.
-    with pytest.raises(errors.ExceedsDailyLimit) as refused:
+    with pytest.raises(ExceedsDailyLimit) as refused:
         send(world.amina, world.baraka, "10000.01", "c")
     assert refused.value.context["allowed"] == 1000000
     send(world.amina, world.baraka, "10000.00", "d")
@@ -273,7 +287,7 @@ def test_a_consumer_wallet_cannot_pass_its_tiers_balance_cap(world: World) -> No
     fund(ctx, world.amina, kes("10000.00"))
     fund(ctx, world.baraka, kes("15000.00"))
     # Tier 0 holds at most KES 20,000: Baraka can take 5,000 more, not 5,000.01.
-    with pytest.raises(errors.ExceedsBalanceLimit) as refused:
+    with pytest.raises(ExceedsBalanceLimit) as refused:
         payments.send_money(ctx, sender_id=world.amina.id, to_phone=world.baraka.phone,
                             amount=kes("5000.01"), idempotency_key="over")  # fmt: skip
     assert refused.value.context["allowed"] == 500000
@@ -361,13 +375,13 @@ def test_cash_in_pays_the_agent_a_commission_from_the_operator(world: World) -> 
 def test_cash_in_needs_float(world: World) -> None:
     broke = users.register(world.ctx, kind=UserKind.AGENT, phone="+254733000999", name="Broke")
     payments.top_up_float(world.ctx, agent_id=broke.id, amount=kes("100.00"), idempotency_key="t")
-    with pytest.raises(errors.ExceedsCredits):
+    with pytest.raises(ExceedsCredits):
         payments.cash_in(world.ctx, agent_id=broke.id, customer_phone=world.amina.phone,
                          amount=kes("100.01"), idempotency_key="in")  # fmt: skip
 
 
 def test_only_an_agent_takes_cash(world: World) -> None:
-    with pytest.raises(errors.UserKindMismatch):
+    with pytest.raises(UserKindMismatch):
         payments.cash_in(world.ctx, agent_id=world.baraka.id, customer_phone=world.amina.phone,
                          amount=kes("10.00"), idempotency_key="in")  # fmt: skip
 
@@ -392,7 +406,7 @@ def test_cash_out_with_a_wrong_pin_moves_nothing_and_counts(world: World) -> Non
     ctx = world.ctx
     fund(ctx, world.amina, kes("5000.00"))
     before = transfer_count(ctx)
-    with pytest.raises(errors.PinIncorrect):
+    with pytest.raises(PinIncorrect):
         payments.cash_out(ctx, customer_id=world.amina.id, agent_id=world.agent.id,
                           amount=kes("100.00"), pin="1111", idempotency_key="out")  # fmt: skip
     assert transfer_count(ctx) == before

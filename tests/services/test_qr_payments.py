@@ -5,12 +5,20 @@ from __future__ import annotations
 import pytest
 
 from merchants import Snapshot, balance, consumer, kes, key, shop
-from soko.domain import errors
-from soko.domain.money import Currency
-from soko.domain.qr import MerchantQr, crc16, read_merchant_qr
-from soko.services import payment_requests, qr
-from soko.services.ports import Context
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.kernel.errors import DomainError
+from soko.kernel.money import Currency
+from soko.ledger.reconcile import reconcile
+from soko.payments import requests as payment_requests
+from soko.payments.errors import (
+    AmountDiffersFromRequest,
+    AmountRequired,
+    MerchantNotFound,
+    PaymentRequestAlreadyPaid,
+)
+from soko.payments.qr import service as qr
+from soko.payments.qr.domain import MerchantQr, crc16, read_merchant_qr
+from soko.payments.qr.errors import QrChecksumInvalid, QrMalformed, QrNotPayable
 
 
 def test_a_static_code_is_paid_with_the_amount_the_payer_types(any_ctx: Context) -> None:
@@ -18,7 +26,7 @@ def test_a_static_code_is_paid_with_the_amount_the_payer_types(any_ctx: Context)
     amina = consumer(ctx, funds="100.00")
     kiosk = shop(ctx)
     code = qr.merchant_code(ctx, kiosk.user_id).payload()
-    with pytest.raises(errors.AmountRequired):
+    with pytest.raises(AmountRequired):
         qr.pay_code(ctx, payer_id=amina.id, payload=code, idempotency_key=key())
     payment = qr.pay_code(
         ctx, payer_id=amina.id, payload=code, amount=kes("40.00"), idempotency_key=key()
@@ -32,7 +40,7 @@ def test_a_dynamic_code_pays_its_own_amount_and_reference(ctx: Context) -> None:
     amina = consumer(ctx, funds="100.00")
     kiosk = shop(ctx)
     code = qr.merchant_code(ctx, kiosk.user_id, amount=kes("12.50"), reference="TABLE 4")
-    with pytest.raises(errors.AmountDiffersFromRequest):
+    with pytest.raises(AmountDiffersFromRequest):
         qr.pay_code(
             ctx, payer_id=amina.id, payload=code.payload(), amount=kes("1.25"),
             idempotency_key=key(),
@@ -55,7 +63,7 @@ def test_a_payment_request_code_pays_that_request_once(any_ctx: Context) -> None
         made.id, "INV-7", kes("30.00"))  # fmt: skip
     payment = qr.pay_code(ctx, payer_id=amina.id, payload=payload, idempotency_key=key())
     assert payment_requests.get_request(ctx, made.id).payment_id == payment.id
-    with pytest.raises(errors.PaymentRequestAlreadyPaid):
+    with pytest.raises(PaymentRequestAlreadyPaid):
         qr.pay_code(ctx, payer_id=amina.id, payload=payload, idempotency_key=key())
     assert balance(ctx, amina.id) == 7_000
 
@@ -71,14 +79,14 @@ def _other_operators_code(till: str) -> str:
 @pytest.mark.parametrize(
     ("case", "error"),
     [
-        ("one character changed", errors.QrChecksumInvalid),
-        ("another operator's code", errors.QrNotPayable),
-        ("a till nobody has", errors.MerchantNotFound),
-        ("not a QR payload at all", errors.QrMalformed),
+        ("one character changed", QrChecksumInvalid),
+        ("another operator's code", QrNotPayable),
+        ("a till nobody has", MerchantNotFound),
+        ("not a QR payload at all", QrMalformed),
     ],
 )
 def test_codes_that_cannot_be_paid_change_nothing(
-    ctx: Context, case: str, error: type[errors.DomainError]
+    ctx: Context, case: str, error: type[DomainError]
 ) -> None:
     amina = consumer(ctx, funds="100.00")
     kiosk = shop(ctx)

@@ -14,15 +14,34 @@ from standardwebhooks import Webhook
 
 from fakes import FakeClock
 from merchants import available, consumer, kes, key, shop
-from soko.domain import errors
-from soko.domain.escrow import EscrowAction, EscrowState
-from soko.domain.shipments import EventSource, ShipmentStep, TrackingEventKind
-from soko.domain.users import Merchant, User
-from soko.domain.webhooks import sign
-from soko.services import escrow, shipments
-from soko.services.ports import Context, EscrowOrder, OrderItem
-from soko.services.reconcile import reconcile
-from soko.services.shipments import RecordedEvent
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowAction, EscrowOrder, EscrowState, OrderItem
+from soko.escrow.tracking import service as shipments
+from soko.escrow.tracking.domain import EventSource, ShipmentStep, TrackingEventKind
+from soko.escrow.tracking.errors import (
+    CarrierCodeInvalid,
+    CarrierDisabled,
+    CarrierEventIdInvalid,
+    CarrierEventIdReused,
+    CarrierEventMalformed,
+    CarrierExists,
+    CarrierNotFound,
+    CarrierSignatureInvalid,
+    CarrierTimestampInvalid,
+    ShipmentNotFound,
+    TrackingEventKindUnknown,
+    TrackingEventTimeInvalid,
+    TrackingNumberInvalid,
+    TrackingNumberTaken,
+    TrackingNumberUnknown,
+)
+from soko.escrow.tracking.service import RecordedEvent
+from soko.kernel.errors import DomainError
+from soko.ledger.reconcile import reconcile
+from soko.notify.domain import sign
+from soko.people.domain import Merchant, User
+from soko.people.errors import NameInvalid
 
 DAY = timedelta(days=1)
 ITEMS = [OrderItem("Sufuria, 28 cm", 1)]
@@ -127,11 +146,11 @@ def test_a_carrier_gets_a_secret_once(any_ctx: Context) -> None:
     assert new.secret.startswith("whsec_")
     assert (new.carrier.code, new.carrier.name, new.carrier.enabled) == ("g4s", "G4S Courier", True)
     assert shipments.get_carrier(any_ctx, "g4s") == new.carrier
-    with pytest.raises(errors.CarrierExists):
+    with pytest.raises(CarrierExists):
         shipments.add_carrier(any_ctx, code="g4s", name="Another")
-    with pytest.raises(errors.CarrierCodeInvalid):
+    with pytest.raises(CarrierCodeInvalid):
         shipments.add_carrier(any_ctx, code="G4S", name="Upper")
-    with pytest.raises(errors.NameInvalid):
+    with pytest.raises(NameInvalid):
         shipments.add_carrier(any_ctx, code="blank", name=" ")
     another = shipments.add_carrier(any_ctx, code="aramex", name="Aramex")
     assert another.secret != new.secret
@@ -151,12 +170,12 @@ def test_a_disabled_carrier_takes_no_shipments_and_no_events(tracking: Tracking)
     disabled = shipments.disable_carrier(tracking.ctx, "sendy")
     assert not disabled.enabled and disabled.disabled_at == tracking.clock.now()
     assert shipments.disable_carrier(tracking.ctx, "sendy") == disabled  # twice is once
-    with pytest.raises(errors.CarrierDisabled):
+    with pytest.raises(CarrierDisabled):
         tracking.post(order, "delivered")
-    with pytest.raises(errors.CarrierDisabled):
+    with pytest.raises(CarrierDisabled):
         tracking.shipped()
     assert tracking.events(order) == []
-    with pytest.raises(errors.CarrierNotFound):
+    with pytest.raises(CarrierNotFound):
         shipments.disable_carrier(tracking.ctx, "nobody")
 
 
@@ -176,9 +195,9 @@ def test_shipping_adds_the_shipment(tracking: Tracking) -> None:
 
 def test_a_tracking_number_is_one_parcel_of_its_carrier(tracking: Tracking) -> None:
     tracking.shipped("SND-7")
-    with pytest.raises(errors.TrackingNumberTaken):
+    with pytest.raises(TrackingNumberTaken):
         tracking.shipped("snd-7")  # the same number in another case
-    with pytest.raises(errors.TrackingNumberInvalid):
+    with pytest.raises(TrackingNumberInvalid):
         tracking.shipped("SND 8")
 
 
@@ -189,7 +208,7 @@ def test_shipping_with_an_unknown_carrier_is_refused(tracking: Tracking) -> None
         idempotency_key=key(),
     )  # fmt: skip
     escrow.fund(tracking.ctx, buyer_id=tracking.buyer.id, order_id=made.id, idempotency_key=key())
-    with pytest.raises(errors.CarrierNotFound):
+    with pytest.raises(CarrierNotFound):
         escrow.ship(
             tracking.ctx, seller_id=tracking.seller.user_id, order_id=made.id,
             carrier_code="nobody", tracking_number="X1", idempotency_key=key(),
@@ -199,7 +218,7 @@ def test_shipping_with_an_unknown_carrier_is_refused(tracking: Tracking) -> None
 
 
 def test_unknown_shipments(any_ctx: Context) -> None:
-    with pytest.raises(errors.ShipmentNotFound):
+    with pytest.raises(ShipmentNotFound):
         shipments.get_shipment(any_ctx, "shp_nothing")
     assert shipments.shipment_for_order(any_ctx, "esc_nothing") is None
 
@@ -239,7 +258,7 @@ def test_a_repeated_event_changes_nothing(tracking: Tracking) -> None:
 def test_an_event_id_used_for_another_event_is_refused(tracking: Tracking) -> None:
     order = tracking.shipped()
     tracking.post(order, "in_transit", msg_id="msg_1")
-    with pytest.raises(errors.CarrierEventIdReused):
+    with pytest.raises(CarrierEventIdReused):
         tracking.post(order, "delivered", msg_id="msg_1")
     assert tracking.events(order) == [("in_transit", "msg_1")]
     assert tracking.state(order) is EscrowState.SHIPPED
@@ -294,7 +313,7 @@ def test_delivery_after_release_is_recorded_without_moving_the_order(tracking: T
     assert tracking.state(order) is EscrowState.RELEASED
 
 
-def _refused(tracking: Tracking, order: EscrowOrder, error: type[errors.DomainError],
+def _refused(tracking: Tracking, order: EscrowOrder, error: type[DomainError],
              **post: Any) -> None:  # fmt: skip
     with pytest.raises(error):
         tracking.post(order, post.pop("kind", "delivered"), **post)
@@ -312,25 +331,25 @@ def test_refused_carrier_events_change_nothing(tracking: Tracking) -> None:
     now = tracking.clock.now()
     other = shipments.add_carrier(tracking.ctx, code="aramex", name="Aramex")
     good = {"tracking_number": number, "kind": "delivered", "occurred_at": now.isoformat()}
-    refusals: list[tuple[type[errors.DomainError], dict[str, Any]]] = [
-        (errors.CarrierSignatureInvalid, {"secret": other.secret}),
-        (errors.CarrierTimestampInvalid, {"signed_at": now - timedelta(minutes=6)}),
-        (errors.CarrierTimestampInvalid, {"signed_at": now + timedelta(minutes=6)}),
-        (errors.CarrierNotFound, {"carrier": "nobody"}),
-        (errors.TrackingNumberUnknown, {"body": _body(**{**good, "tracking_number": "NOPE-1"})}),
-        (errors.TrackingNumberUnknown, {"body": _body(**{**good, "tracking_number": "NO PE"})}),
+    refusals: list[tuple[type[DomainError], dict[str, Any]]] = [
+        (CarrierSignatureInvalid, {"secret": other.secret}),
+        (CarrierTimestampInvalid, {"signed_at": now - timedelta(minutes=6)}),
+        (CarrierTimestampInvalid, {"signed_at": now + timedelta(minutes=6)}),
+        (CarrierNotFound, {"carrier": "nobody"}),
+        (TrackingNumberUnknown, {"body": _body(**{**good, "tracking_number": "NOPE-1"})}),
+        (TrackingNumberUnknown, {"body": _body(**{**good, "tracking_number": "NO PE"})}),
         # The same number, but of another carrier: it signs for its own parcels only.
-        (errors.TrackingNumberUnknown, {"carrier": "aramex", "secret": other.secret}),
-        (errors.TrackingEventKindUnknown, {"body": _body(**{**good, "kind": "lost"})}),
-        (errors.CarrierEventMalformed, {"body": b"not json"}),
-        (errors.CarrierEventMalformed, {"body": b"\xff\xfe"}),
-        (errors.CarrierEventMalformed, {"body": b"[1, 2]"}),
-        (errors.CarrierEventMalformed, {"body": _body(tracking_number=number, kind="delivered")}),
-        (errors.CarrierEventMalformed, {"body": _body(**{**good, "kind": 3})}),
-        (errors.CarrierEventMalformed, {"body": b"[" * 3000}),
-        (errors.CarrierEventMalformed, {"body": b" " * 5000}),
-        (errors.TrackingEventTimeInvalid, {"body": _body(**{**good, "occurred_at": "2026-01-01"})}),
-        (errors.TrackingEventTimeInvalid, {"occurred_at": now + timedelta(hours=1)}),
+        (TrackingNumberUnknown, {"carrier": "aramex", "secret": other.secret}),
+        (TrackingEventKindUnknown, {"body": _body(**{**good, "kind": "lost"})}),
+        (CarrierEventMalformed, {"body": b"not json"}),
+        (CarrierEventMalformed, {"body": b"\xff\xfe"}),
+        (CarrierEventMalformed, {"body": b"[1, 2]"}),
+        (CarrierEventMalformed, {"body": _body(tracking_number=number, kind="delivered")}),
+        (CarrierEventMalformed, {"body": _body(**{**good, "kind": 3})}),
+        (CarrierEventMalformed, {"body": b"[" * 3000}),
+        (CarrierEventMalformed, {"body": b" " * 5000}),
+        (TrackingEventTimeInvalid, {"body": _body(**{**good, "occurred_at": "2026-01-01"})}),
+        (TrackingEventTimeInvalid, {"occurred_at": now + timedelta(hours=1)}),
     ]
     for error, post in refusals:
         _refused(tracking, order, error, **post)
@@ -344,7 +363,7 @@ def test_a_tampered_body_is_refused(tracking: Tracking) -> None:
         occurred_at=tracking.clock.now().isoformat(),
     )
     headers = signed(tracking.secret, "msg_1", tracking.clock.now(), body)
-    with pytest.raises(errors.CarrierSignatureInvalid):
+    with pytest.raises(CarrierSignatureInvalid):
         shipments.receive_carrier_event(
             tracking.ctx,
             carrier_code="sendy",
@@ -380,12 +399,12 @@ def test_operators_events_are_checked(tracking: Tracking) -> None:
     found = shipments.shipment_for_order(tracking.ctx, order.id)
     assert found is not None
     now = tracking.clock.now()
-    refusals: list[tuple[type[errors.DomainError], dict[str, Any]]] = [
-        (errors.ShipmentNotFound, {"shipment_id": "shp_nothing"}),
-        (errors.TrackingEventKindUnknown, {"kind": "lost"}),
-        (errors.TrackingEventTimeInvalid, {"occurred_at": now.replace(tzinfo=None)}),
-        (errors.TrackingEventTimeInvalid, {"occurred_at": now + timedelta(days=1)}),
-        (errors.CarrierEventIdInvalid, {"event_id": ""}),
+    refusals: list[tuple[type[DomainError], dict[str, Any]]] = [
+        (ShipmentNotFound, {"shipment_id": "shp_nothing"}),
+        (TrackingEventKindUnknown, {"kind": "lost"}),
+        (TrackingEventTimeInvalid, {"occurred_at": now.replace(tzinfo=None)}),
+        (TrackingEventTimeInvalid, {"occurred_at": now + timedelta(days=1)}),
+        (CarrierEventIdInvalid, {"event_id": ""}),
     ]
     for error, changed in refusals:
         given = {

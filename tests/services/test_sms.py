@@ -11,14 +11,16 @@ import pytest
 
 from fakes import FakeClock
 from receiver import closed_port_url, serve
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.channels.worker import loop
 from soko.config import Settings
-from soko.domain.sms import SMS_RETRIES, fit
-from soko.services import sms
-from soko.services.ports import Context, SmsMessage, UnitOfWork
-from soko.services.transactions import in_transaction
+from soko.context import Context, UnitOfWork
+from soko.kernel import limits
+from soko.kernel.transactions import in_transaction
+from soko.notify import sms_service as sms
+from soko.notify.domain import SmsMessage
+from soko.notify.sms import SMS_RETRIES, fit
 
 PHONE = "+254712345678"
 TEXT = "Confirmed. You paid KES 150.00 to Wanjiru's kiosk. Ref pay_01JH."

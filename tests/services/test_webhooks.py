@@ -16,18 +16,32 @@ import pytest
 
 from fakes import FakeClock
 from receiver import closed_port_url, serve
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.config import Settings
-from soko.domain import errors
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import move
-from soko.domain.users import User, UserKind
-from soko.domain.webhooks import WEBHOOK_RETRIES, EventType
-from soko.services import ledger, users, webhooks
-from soko.services.ports import Context, UnitOfWork, WebhookDelivery
-from soko.services.transactions import in_transaction
-from soko.services.users import MerchantDetails
+from soko.context import Context, UnitOfWork
+from soko.kernel import limits
+from soko.kernel.transactions import in_transaction
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import move
+from soko.ledger.errors import ExceedsCredits
+from soko.notify import service as webhooks
+from soko.notify.domain import WEBHOOK_RETRIES, EventType, WebhookDelivery
+from soko.notify.errors import (
+    WebhookDeliveryNotDead,
+    WebhookDeliveryNotFound,
+    WebhookEndpointDisabled,
+    WebhookEndpointLimitReached,
+    WebhookEndpointNotFound,
+    WebhookEventTypesRequired,
+    WebhookEventTypeUnknown,
+    WebhookUrlInvalid,
+)
+from soko.people import service as users
+from soko.people.domain import User, UserKind
+from soko.people.errors import UserKindMismatch, UserNotFound
+from soko.people.service import MerchantDetails
 
 PAYMENT = EventType.PAYMENT_SUCCEEDED.value
 
@@ -122,17 +136,17 @@ def test_an_endpoint_gets_a_standard_webhooks_secret_shown_once(ctx: Context) ->
 )
 def test_a_url_must_be_absolute_http_without_credentials(ctx: Context, url: str) -> None:
     shop = merchant(ctx)
-    with pytest.raises(errors.WebhookUrlInvalid):
+    with pytest.raises(WebhookUrlInvalid):
         webhooks.create_endpoint(ctx, owner_id=shop.id, url=url, event_types=[PAYMENT])
 
 
 def test_event_types_must_be_known_and_given(ctx: Context) -> None:
     shop = merchant(ctx)
-    with pytest.raises(errors.WebhookEventTypeUnknown):
+    with pytest.raises(WebhookEventTypeUnknown):
         webhooks.create_endpoint(
             ctx, owner_id=shop.id, url="https://a.example/", event_types=["payment.maybe"]
         )
-    with pytest.raises(errors.WebhookEventTypesRequired):
+    with pytest.raises(WebhookEventTypesRequired):
         webhooks.create_endpoint(ctx, owner_id=shop.id, url="https://a.example/", event_types=[])
 
 
@@ -140,11 +154,11 @@ def test_only_merchants_own_endpoints_and_only_so_many(ctx: Context) -> None:
     consumer = users.register(
         ctx, kind=UserKind.CONSUMER, phone="+254712345678", name="Amina Njoroge"
     )
-    with pytest.raises(errors.UserKindMismatch):
+    with pytest.raises(UserKindMismatch):
         webhooks.create_endpoint(
             ctx, owner_id=consumer.id, url="https://a.example/", event_types=[PAYMENT]
         )
-    with pytest.raises(errors.UserNotFound):
+    with pytest.raises(UserNotFound):
         webhooks.create_endpoint(
             ctx, owner_id="usr_nobody", url="https://a.example/", event_types=[PAYMENT]
         )
@@ -155,7 +169,7 @@ def test_only_merchants_own_endpoints_and_only_so_many(ctx: Context) -> None:
         )
         for n in range(limits.WEBHOOK_ENDPOINTS_PER_OWNER_MAX)
     ]
-    with pytest.raises(errors.WebhookEndpointLimitReached):
+    with pytest.raises(WebhookEndpointLimitReached):
         webhooks.create_endpoint(
             ctx, owner_id=shop.id, url="https://b.example/", event_types=[PAYMENT]
         )
@@ -225,11 +239,11 @@ def test_an_event_is_written_with_its_movement_or_not_at_all(any_ctx: Context) -
             ledger.record(uow, any_ctx, [request])
             webhooks.emit(uow, any_ctx, owner_id=shop.id, type=PAYMENT, data={"amount": "1.00"})
             if fail:
-                raise errors.ExceedsCredits("a later rule refused the movement")
+                raise ExceedsCredits("a later rule refused the movement")
 
         in_transaction(any_ctx, work)
 
-    with pytest.raises(errors.ExceedsCredits):
+    with pytest.raises(ExceedsCredits):
         pay(fail=True)
     assert rows(any_ctx, "webhook_events") == rows(any_ctx, "webhook_deliveries") == 0
     assert ledger.get_account(any_ctx, wallet.id).credits_posted == 0
@@ -330,7 +344,7 @@ def test_an_unreachable_endpoint_records_failures_then_dies_and_can_be_retried(
 
     revived = webhooks.retry_delivery(hctx, delivery.id)
     assert (revived.status, revived.attempts) == ("pending", 0)
-    with pytest.raises(errors.WebhookDeliveryNotDead):
+    with pytest.raises(WebhookDeliveryNotDead):
         webhooks.retry_delivery(hctx, delivery.id)
     assert webhooks.deliver_due(hctx) == 1
     assert only_delivery(hctx, new.endpoint.id).attempts == 1
@@ -376,11 +390,11 @@ def test_disabling_an_endpoint_kills_what_waited_for_it(hctx: Context) -> None:
     delivery = only_delivery(hctx, new.endpoint.id)
     assert (delivery.status, delivery.last_error) == ("dead", "endpoint disabled")
     assert webhooks.deliver_due(hctx) == 0
-    with pytest.raises(errors.WebhookEndpointDisabled):
+    with pytest.raises(WebhookEndpointDisabled):
         webhooks.retry_delivery(hctx, delivery.id)
-    with pytest.raises(errors.WebhookEndpointNotFound):
+    with pytest.raises(WebhookEndpointNotFound):
         webhooks.disable_endpoint(hctx, "whe_unknown")
-    with pytest.raises(errors.WebhookDeliveryNotFound):
+    with pytest.raises(WebhookDeliveryNotFound):
         webhooks.retry_delivery(hctx, "whd_unknown")
 
 

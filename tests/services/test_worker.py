@@ -6,11 +6,11 @@ import pytest
 
 from fakes import FakeClock
 from soko.channels.worker import loop
-from soko.domain.chart import AccountCode, TransferCode
-from soko.domain.ledger import PendingState
-from soko.domain.money import Money
-from soko.services import ledger
-from soko.services.ports import Context
+from soko.context import Context
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode, TransferCode
+from soko.ledger.domain import PendingState
 
 
 def test_a_tick_expires_holds_past_their_timeout(ctx: Context, clock: FakeClock) -> None:

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from soko.domain import errors
-from soko.domain.escrow import (
+from soko.escrow.domain import (
     CLOSED,
     HOLDING,
     TRANSITIONS,
@@ -20,6 +19,22 @@ from soko.domain.escrow import (
     next_state,
     next_timer,
 )
+from soko.escrow.errors import (
+    EscrowAlreadyCancelled,
+    EscrowAlreadyDelivered,
+    EscrowAlreadyFunded,
+    EscrowAlreadyRefunded,
+    EscrowAlreadyReleased,
+    EscrowAlreadyResolved,
+    EscrowAlreadyShipped,
+    EscrowDisputed,
+    EscrowNotDelivered,
+    EscrowNotDisputed,
+    EscrowNotFunded,
+    EscrowNotShipped,
+    EscrowSplitMismatch,
+)
+from soko.kernel.errors import DomainError
 
 S, A = EscrowState, EscrowAction
 
@@ -52,39 +67,39 @@ ALLOWED = {
 
 #: Why each refused move is refused, by the first rule that applies.
 CLOSED_ERRORS = {
-    S.RELEASED: errors.EscrowAlreadyReleased,
-    S.REFUNDED: errors.EscrowAlreadyRefunded,
-    S.CANCELLED: errors.EscrowAlreadyCancelled,
-    S.RESOLVED: errors.EscrowAlreadyResolved,
+    S.RELEASED: EscrowAlreadyReleased,
+    S.REFUNDED: EscrowAlreadyRefunded,
+    S.CANCELLED: EscrowAlreadyCancelled,
+    S.RESOLVED: EscrowAlreadyResolved,
 }
 
 
 #: Refusals of open orders, written out state by state.
-OPEN_REFUSALS: dict[EscrowState, dict[type[errors.DomainError], set[EscrowAction]]] = {
-    S.CREATED: {errors.EscrowNotFunded: set(A) - {A.FUND, A.CANCEL_BY_BUYER, A.CANCEL_BY_SELLER}},
+OPEN_REFUSALS: dict[EscrowState, dict[type[DomainError], set[EscrowAction]]] = {
+    S.CREATED: {EscrowNotFunded: set(A) - {A.FUND, A.CANCEL_BY_BUYER, A.CANCEL_BY_SELLER}},
     S.FUNDED: {
-        errors.EscrowAlreadyFunded: {A.FUND, A.CANCEL_BY_BUYER},
-        errors.EscrowNotShipped: {A.DELIVER, A.RETURN},
-        errors.EscrowNotDisputed: {A.WITHDRAW_DISPUTE, A.RESOLVE},
-        errors.EscrowNotDelivered: {A.INSPECTION_ENDED},
+        EscrowAlreadyFunded: {A.FUND, A.CANCEL_BY_BUYER},
+        EscrowNotShipped: {A.DELIVER, A.RETURN},
+        EscrowNotDisputed: {A.WITHDRAW_DISPUTE, A.RESOLVE},
+        EscrowNotDelivered: {A.INSPECTION_ENDED},
     },
     S.SHIPPED: {
-        errors.EscrowAlreadyFunded: {A.FUND, A.CANCEL_BY_BUYER},
-        errors.EscrowAlreadyShipped: {A.SHIP, A.CANCEL_BY_SELLER, A.SHIP_BY_PASSED},
-        errors.EscrowNotDisputed: {A.WITHDRAW_DISPUTE, A.RESOLVE},
-        errors.EscrowNotDelivered: {A.INSPECTION_ENDED},
+        EscrowAlreadyFunded: {A.FUND, A.CANCEL_BY_BUYER},
+        EscrowAlreadyShipped: {A.SHIP, A.CANCEL_BY_SELLER, A.SHIP_BY_PASSED},
+        EscrowNotDisputed: {A.WITHDRAW_DISPUTE, A.RESOLVE},
+        EscrowNotDelivered: {A.INSPECTION_ENDED},
     },
     S.DELIVERED: {
-        errors.EscrowAlreadyFunded: {A.FUND, A.CANCEL_BY_BUYER},
-        errors.EscrowAlreadyShipped: {A.SHIP, A.CANCEL_BY_SELLER, A.SHIP_BY_PASSED},
-        errors.EscrowNotDisputed: {A.WITHDRAW_DISPUTE, A.RESOLVE},
-        errors.EscrowAlreadyDelivered: {A.DELIVER, A.DELIVERY_DEADLINE_PASSED},
+        EscrowAlreadyFunded: {A.FUND, A.CANCEL_BY_BUYER},
+        EscrowAlreadyShipped: {A.SHIP, A.CANCEL_BY_SELLER, A.SHIP_BY_PASSED},
+        EscrowNotDisputed: {A.WITHDRAW_DISPUTE, A.RESOLVE},
+        EscrowAlreadyDelivered: {A.DELIVER, A.DELIVERY_DEADLINE_PASSED},
     },
-    S.DISPUTED: {errors.EscrowDisputed: set(A) - {A.WITHDRAW_DISPUTE, A.RESOLVE}},
+    S.DISPUTED: {EscrowDisputed: set(A) - {A.WITHDRAW_DISPUTE, A.RESOLVE}},
 }
 
 
-def expected_refusal(state: EscrowState, action: EscrowAction) -> type[errors.DomainError]:
+def expected_refusal(state: EscrowState, action: EscrowAction) -> type[DomainError]:
     if state in CLOSED_ERRORS:
         return CLOSED_ERRORS[state]
     [error] = [error for error, actions in OPEN_REFUSALS[state].items() if action in actions]
@@ -159,5 +174,5 @@ def test_a_split_shares_exactly_the_held_amount(to_buyer: int, to_seller: int, o
     if ok:
         check_split(100, to_buyer, to_seller)
     else:
-        with pytest.raises(errors.EscrowSplitMismatch):
+        with pytest.raises(EscrowSplitMismatch):
             check_split(100, to_buyer, to_seller)

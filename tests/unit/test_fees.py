@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from soko import limits
-from soko.domain.fees import DEFAULT_TARIFF, FREE, FeeKind, FeeTable, fee_table
+from soko.kernel import limits
+from soko.payments.fees import DEFAULT_TARIFF, FREE, FeeKind, FeeTable, fee_table
 
 TABLES = [
     pytest.param(table, id=f"{currency}-{kind}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from soko.domain.ids import ENTROPY_BYTES, format_id, is_id
+from soko.kernel.ids import ENTROPY_BYTES, format_id, is_id
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TIMESTAMP_MS_MAX = 2**48 - 1

@@ -9,9 +9,18 @@ from typing import Any
 
 import pytest
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.kyc import (
+from soko.kernel import limits
+from soko.kernel.errors import DomainError, Rejected
+from soko.kernel.money import Currency
+from soko.people.errors import (
+    ExceedsBalanceLimit,
+    ExceedsDailyLimit,
+    ExceedsMonthlyLimit,
+    ExceedsTransactionLimit,
+    KycTierInvalid,
+    NationalIdRequired,
+)
+from soko.people.kyc import (
     KycTier,
     TierLimits,
     check_incoming,
@@ -19,7 +28,6 @@ from soko.domain.kyc import (
     check_tier_requirements,
     tier_of,
 )
-from soko.domain.money import Currency
 
 # --- tiers ------------------------------------------------------------------------------------
 
@@ -46,7 +54,7 @@ def test_tier_of(value: int, tier: KycTier) -> None:
     ],
 )
 def test_tier_of_rejects(value: Any) -> None:
-    with pytest.raises(errors.KycTierInvalid) as exc:
+    with pytest.raises(KycTierInvalid) as exc:
         tier_of(value)
     assert exc.value.code == "kyc_tier_invalid"
 
@@ -79,7 +87,7 @@ def test_check_tier_requirements_accepts(tier: KycTier, national_id: str | None)
     ],
 )
 def test_check_tier_requirements_needs_national_id(tier: KycTier, national_id: str | None) -> None:
-    with pytest.raises(errors.NationalIdRequired) as exc:
+    with pytest.raises(NationalIdRequired) as exc:
         check_tier_requirements(tier, national_id)
     assert exc.value.code == "national_id_required"
 
@@ -133,9 +141,7 @@ def _outgoing(
 
 
 @contextmanager
-def _refused(
-    error: type[errors.DomainError], code: str, allowed: int, currency: str
-) -> Iterator[None]:
+def _refused(error: type[DomainError], code: str, allowed: int, currency: str) -> Iterator[None]:
     """Expects exactly `error`, with this code, saying `allowed` may still go, in `currency`."""
     with pytest.raises(error) as exc:
         yield
@@ -150,7 +156,7 @@ def test_outgoing_per_transaction_boundary(
 ) -> None:
     top = tier_limits.per_transaction
     _outgoing(tier_limits, currency, top)
-    with _refused(errors.ExceedsTransactionLimit, "exceeds_transaction_limit", top, currency):
+    with _refused(ExceedsTransactionLimit, "exceeds_transaction_limit", top, currency):
         _outgoing(tier_limits, currency, top + 1)
 
 
@@ -166,13 +172,13 @@ def test_outgoing_daily_boundary(currency: str, tier: int, tier_limits: TierLimi
     for rest in _rests(tier_limits):
         today = tier_limits.daily_outgoing - rest
         _outgoing(tier_limits, currency, rest, today=today)
-        with _refused(errors.ExceedsDailyLimit, "exceeds_daily_limit", rest, currency):
+        with _refused(ExceedsDailyLimit, "exceeds_daily_limit", rest, currency):
             _outgoing(tier_limits, currency, rest + 1, today=today)
 
 
 @pytest.mark.parametrize(("currency", "tier", "tier_limits"), TIERS)
 def test_outgoing_daily_limit_spent(currency: str, tier: int, tier_limits: TierLimits) -> None:
-    with _refused(errors.ExceedsDailyLimit, "exceeds_daily_limit", 0, currency):
+    with _refused(ExceedsDailyLimit, "exceeds_daily_limit", 0, currency):
         _outgoing(tier_limits, currency, 1, today=tier_limits.daily_outgoing)
 
 
@@ -181,13 +187,13 @@ def test_outgoing_monthly_boundary(currency: str, tier: int, tier_limits: TierLi
     for rest in _rests(tier_limits):
         month = tier_limits.monthly_outgoing - rest
         _outgoing(tier_limits, currency, rest, month=month)
-        with _refused(errors.ExceedsMonthlyLimit, "exceeds_monthly_limit", rest, currency):
+        with _refused(ExceedsMonthlyLimit, "exceeds_monthly_limit", rest, currency):
             _outgoing(tier_limits, currency, rest + 1, month=month)
 
 
 @pytest.mark.parametrize(("currency", "tier", "tier_limits"), TIERS)
 def test_outgoing_monthly_limit_spent(currency: str, tier: int, tier_limits: TierLimits) -> None:
-    with _refused(errors.ExceedsMonthlyLimit, "exceeds_monthly_limit", 0, currency):
+    with _refused(ExceedsMonthlyLimit, "exceeds_monthly_limit", 0, currency):
         _outgoing(tier_limits, currency, 1, month=tier_limits.monthly_outgoing)
 
 
@@ -212,7 +218,7 @@ def test_per_transaction_is_reported_before_daily_and_monthly(
     top = tier_limits.per_transaction
     # Named: the first rule broken. Allowed: what passes all three, here nothing (day and month
     # are used up).
-    with _refused(errors.ExceedsTransactionLimit, "exceeds_transaction_limit", 0, currency):
+    with _refused(ExceedsTransactionLimit, "exceeds_transaction_limit", 0, currency):
         _outgoing(
             tier_limits,
             currency,
@@ -228,7 +234,7 @@ def test_daily_is_reported_before_monthly(
 ) -> None:
     rest_today = tier_limits.per_transaction // 2
     # The month is used up, so nothing is allowed, though the day's rule is the one named.
-    with _refused(errors.ExceedsDailyLimit, "exceeds_daily_limit", 0, currency):
+    with _refused(ExceedsDailyLimit, "exceeds_daily_limit", 0, currency):
         _outgoing(
             tier_limits,
             currency,
@@ -241,11 +247,11 @@ def test_daily_is_reported_before_monthly(
 @pytest.mark.parametrize(("currency", "tier", "tier_limits"), TIERS)
 def test_allowed_is_never_negative(currency: str, tier: int, tier_limits: TierLimits) -> None:
     """Spending can pass a limit (an operator lowered it, or a tier was taken away)."""
-    with _refused(errors.ExceedsDailyLimit, "exceeds_daily_limit", 0, currency):
+    with _refused(ExceedsDailyLimit, "exceeds_daily_limit", 0, currency):
         _outgoing(tier_limits, currency, 1, today=tier_limits.daily_outgoing + 1)
-    with _refused(errors.ExceedsMonthlyLimit, "exceeds_monthly_limit", 0, currency):
+    with _refused(ExceedsMonthlyLimit, "exceeds_monthly_limit", 0, currency):
         _outgoing(tier_limits, currency, 1, month=tier_limits.monthly_outgoing * 2)
-    with _refused(errors.ExceedsBalanceLimit, "exceeds_balance_limit", 0, currency):
+    with _refused(ExceedsBalanceLimit, "exceeds_balance_limit", 0, currency):
         check_incoming(tier_limits, amount=1, balance=tier_limits.balance + 1, currency=currency)
 
 
@@ -278,7 +284,7 @@ def test_allowed_is_never_negative(currency: str, tier: int, tier_limits: TierLi
 def test_the_allowed_amount_offered_is_accepted(
     tier_limits: TierLimits, amount: int, today: int, month: int
 ) -> None:
-    with pytest.raises(errors.Rejected) as exc:
+    with pytest.raises(Rejected) as exc:
         _outgoing(tier_limits, "KES", amount, today=today, month=month)
     _outgoing(tier_limits, "KES", exc.value.context["allowed"], today=today, month=month)
 
@@ -290,12 +296,12 @@ def test_the_allowed_amount_offered_is_accepted(
 def test_incoming_balance_boundary(currency: str, tier: int, tier_limits: TierLimits) -> None:
     top = tier_limits.balance
     check_incoming(tier_limits, amount=top, balance=0, currency=currency)
-    with _refused(errors.ExceedsBalanceLimit, "exceeds_balance_limit", top, currency):
+    with _refused(ExceedsBalanceLimit, "exceeds_balance_limit", top, currency):
         check_incoming(tier_limits, amount=top + 1, balance=0, currency=currency)
     for rest in sorted({1, top // 2, top - 1}):
         balance = top - rest
         check_incoming(tier_limits, amount=rest, balance=balance, currency=currency)
-        with _refused(errors.ExceedsBalanceLimit, "exceeds_balance_limit", rest, currency):
+        with _refused(ExceedsBalanceLimit, "exceeds_balance_limit", rest, currency):
             check_incoming(tier_limits, amount=rest + 1, balance=balance, currency=currency)
-    with _refused(errors.ExceedsBalanceLimit, "exceeds_balance_limit", 0, currency):
+    with _refused(ExceedsBalanceLimit, "exceeds_balance_limit", 0, currency):
         check_incoming(tier_limits, amount=1, balance=top, currency=currency)

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.chart import AccountCode, AccountFlags, TransferCode
-from soko.domain.ledger import (
+from soko.kernel import limits
+from soko.kernel.errors import DomainError
+from soko.ledger.chart import AccountCode, AccountFlags, TransferCode
+from soko.ledger.domain import (
     Account,
     LedgerPlan,
     PendingState,
@@ -33,6 +33,7 @@ from soko.domain.ledger import (
     validate_account,
     void,
 )
+from soko.ledger.errors import AccountsMustBeDifferent, ExceedsCredits
 
 MAX = limits.AMOUNT_MINOR_MAX
 TIMEOUT_MAX = limits.PENDING_TIMEOUT_SECONDS_MAX
@@ -145,8 +146,8 @@ def plan(requests: Sequence[TransferRequest], now: datetime = NOW) -> LedgerPlan
         assert (accounts, referenced, states) == (ACCOUNTS, REFERENCED, STATES)
 
 
-def refusal(requests: Sequence[TransferRequest], now: datetime = NOW) -> errors.DomainError:
-    with pytest.raises(errors.DomainError) as caught:
+def refusal(requests: Sequence[TransferRequest], now: datetime = NOW) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         plan(requests, now)
     return caught.value
 
@@ -651,7 +652,7 @@ def test_a_failed_batch_applies_nothing_and_mutates_no_input() -> None:
     accounts, referenced, states = dict(ACCOUNTS), dict(REFERENCED), dict(STATES)
     snapshot = copy.deepcopy((accounts, referenced, states))
     batch = [post("p", "hold"), mv(id="t1", amount=100), mv("alice", "alice", id="t2")]
-    with pytest.raises(errors.AccountsMustBeDifferent) as caught:
+    with pytest.raises(AccountsMustBeDifferent) as caught:
         plan_transfers(accounts, referenced, states, batch, NOW)
     assert caught.value.context["index"] == 2
     assert (accounts, referenced, states) == snapshot
@@ -663,7 +664,7 @@ def test_a_failed_batch_applies_nothing_and_mutates_no_input() -> None:
 
 def test_exceeds_credits_says_what_is_available() -> None:
     error = refusal([mv(amount=701)])
-    assert isinstance(error, errors.ExceedsCredits)
+    assert isinstance(error, ExceedsCredits)
     assert error.context == {"account_id": "alice", "available": 700, "index": 0}
 
 
@@ -801,6 +802,6 @@ def test_account_with_at_most_one_balance_rule_is_valid(
 def test_account_breaking_an_opening_rule_is_refused(
     code: AccountCode, flags: AccountFlags, expected: str
 ) -> None:
-    with pytest.raises(errors.DomainError) as caught:
+    with pytest.raises(DomainError) as caught:
         validate_account(code, flags)
     assert caught.value.code == expected

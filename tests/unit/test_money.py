@@ -10,8 +10,8 @@ from typing import Any
 import iso4217
 import pytest
 
-from soko.domain.errors import DomainError
-from soko.domain.money import (
+from soko.kernel.errors import DomainError
+from soko.kernel.money import (
     AMOUNT_MINOR_MAX,
     AMOUNT_TEXT_LENGTH_MAX,
     CURRENCIES,

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from soko.domain.errors import DomainError
-from soko.domain.money import Currency, Money
-from soko.domain.qr import MerchantQr, crc16, fit_text, parse_qr, read_merchant_qr, tag_name
+from soko.kernel.errors import DomainError
+from soko.kernel.money import Currency, Money
+from soko.payments.qr.domain import (
+    MerchantQr,
+    crc16,
+    fit_text,
+    parse_qr,
+    read_merchant_qr,
+    tag_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KES = Currency.of("KES")

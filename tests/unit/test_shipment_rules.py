@@ -10,10 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.escrow import EscrowAction
-from soko.domain.shipments import (
+from soko.escrow.domain import EscrowAction
+from soko.escrow.tracking.domain import (
     RANK,
     ShipmentStep,
     TrackingEventKind,
@@ -28,7 +26,17 @@ from soko.domain.shipments import (
     parse_occurred_at,
     verify_signature,
 )
-from soko.domain.webhooks import format_secret
+from soko.escrow.tracking.errors import (
+    CarrierCodeInvalid,
+    CarrierEventIdInvalid,
+    CarrierSignatureInvalid,
+    CarrierTimestampInvalid,
+    TrackingEventKindUnknown,
+    TrackingEventTimeInvalid,
+    TrackingNumberInvalid,
+)
+from soko.kernel import limits
+from soko.notify.domain import format_secret
 
 K, S = TrackingEventKind, ShipmentStep
 SECRET = format_secret(bytes(range(32)))
@@ -150,7 +158,7 @@ def test_tracking_numbers(number: str, stored: str) -> None:
     "number", ["", "A" * 41, "SND 1", "SND_1", "SND/1", "ñ12", "١٢٣", "SND-1\n", None, 12]
 )
 def test_malformed_tracking_numbers(number: object) -> None:
-    with pytest.raises(errors.TrackingNumberInvalid):
+    with pytest.raises(TrackingNumberInvalid):
         check_tracking_number(number)  # type: ignore[arg-type]
 
 
@@ -161,19 +169,19 @@ def test_carrier_codes(code: str) -> None:
 
 @pytest.mark.parametrize("code", ["", "a", "Sendy", "4sendy", "-sendy", "sen dy", "a" * 33, None])
 def test_malformed_carrier_codes(code: object) -> None:
-    with pytest.raises(errors.CarrierCodeInvalid):
+    with pytest.raises(CarrierCodeInvalid):
         check_carrier_code(code)  # type: ignore[arg-type]
 
 
 def test_kinds() -> None:
     assert check_kind("delivered") is K.DELIVERED
-    with pytest.raises(errors.TrackingEventKindUnknown):
+    with pytest.raises(TrackingEventKindUnknown):
         check_kind("lost")
 
 
 @pytest.mark.parametrize("event_id", ["", "a b", "x" * 129, "é"])
 def test_malformed_event_ids(event_id: str) -> None:
-    with pytest.raises(errors.CarrierEventIdInvalid):
+    with pytest.raises(CarrierEventIdInvalid):
         check_event_id(event_id)
 
 
@@ -196,16 +204,16 @@ def test_event_times(text: str, utc: datetime) -> None:
     "text", ["2026-03-01T11:05:00", "2026-03-01", "yesterday", "", "9999-12-31T23:59:59-23:59"]
 )
 def test_event_times_need_an_offset_and_a_time(text: str) -> None:
-    with pytest.raises(errors.TrackingEventTimeInvalid):
+    with pytest.raises(TrackingEventTimeInvalid):
         parse_occurred_at(text)
 
 
 def test_events_are_neither_in_the_future_nor_long_ago() -> None:
     tolerance = timedelta(seconds=limits.CARRIER_CLOCK_TOLERANCE_SECONDS)
     assert check_occurred_when(NOW + tolerance, NOW) == NOW + tolerance
-    with pytest.raises(errors.TrackingEventTimeInvalid):
+    with pytest.raises(TrackingEventTimeInvalid):
         check_occurred_when(NOW + tolerance + timedelta(seconds=1), NOW)
-    with pytest.raises(errors.TrackingEventTimeInvalid):
+    with pytest.raises(TrackingEventTimeInvalid):
         check_occurred_when(NOW - timedelta(days=367), NOW)
 
 
@@ -262,19 +270,19 @@ def test_one_good_signature_among_several_is_enough() -> None:
 )
 def test_bad_signatures_are_refused(tamper: object) -> None:
     headers = tamper(signed())  # type: ignore[operator]
-    with pytest.raises(errors.CarrierSignatureInvalid):
+    with pytest.raises(CarrierSignatureInvalid):
         verify_signature(SECRET, headers, BODY, NOW)
 
 
 def test_a_tampered_body_is_refused() -> None:
-    with pytest.raises(errors.CarrierSignatureInvalid):
+    with pytest.raises(CarrierSignatureInvalid):
         verify_signature(SECRET, signed(), BODY.replace(b"delivered", b"returned"), NOW)
 
 
 @pytest.mark.parametrize("skew", [-301, 301, 3600])
 def test_timestamps_more_than_five_minutes_off_are_refused(skew: int) -> None:
     headers = signed(at=NOW + timedelta(seconds=skew))
-    with pytest.raises(errors.CarrierTimestampInvalid):
+    with pytest.raises(CarrierTimestampInvalid):
         verify_signature(SECRET, headers, BODY, NOW)
 
 
@@ -287,5 +295,5 @@ def test_timestamps_within_five_minutes_pass(skew: int) -> None:
 @pytest.mark.parametrize("stamp", ["", "-1", "1.5", "١٢٣", "9" * 13, "soon"])
 def test_malformed_timestamps_are_refused(stamp: str) -> None:
     headers = {**signed(), "webhook-timestamp": stamp}
-    with pytest.raises((errors.CarrierTimestampInvalid, errors.CarrierSignatureInvalid)):
+    with pytest.raises((CarrierTimestampInvalid, CarrierSignatureInvalid)):
         verify_signature(SECRET, headers, BODY, NOW)

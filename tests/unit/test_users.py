@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.users import (
+from soko.kernel import limits
+from soko.people.domain import (
     HOME_CURRENCY,
     PinAttempt,
     after_pin_check,
@@ -18,6 +17,13 @@ from soko.domain.users import (
     country_of_phone,
     home_currency,
     parse_phone,
+)
+from soko.people.errors import (
+    CountryUnknown,
+    MerchantCategoryInvalid,
+    NameInvalid,
+    PhoneNumberInvalid,
+    PinMalformed,
 )
 
 # --- phone numbers ----------------------------------------------------------------------------
@@ -90,7 +96,7 @@ def test_parse_phone_returns_e164(text: str, region: str | None, e164: str) -> N
     ],
 )
 def test_parse_phone_rejects(text: Any, region: str | None) -> None:
-    with pytest.raises(errors.PhoneNumberInvalid) as exc:
+    with pytest.raises(PhoneNumberInvalid) as exc:
         parse_phone(text, region)
     assert exc.value.code == "phone_number_invalid"
 
@@ -148,7 +154,7 @@ def test_home_currency(country: str, currency: str) -> None:
     ],
 )
 def test_home_currency_rejects_unknown_country(country: str) -> None:
-    with pytest.raises(errors.CountryUnknown) as exc:
+    with pytest.raises(CountryUnknown) as exc:
         home_currency(country)
     assert exc.value.code == "country_unknown"
 
@@ -199,7 +205,7 @@ def test_check_name_accepts_and_trims(name: str, kept: str) -> None:
     ],
 )
 def test_check_name_rejects(name: Any) -> None:
-    with pytest.raises(errors.NameInvalid) as exc:
+    with pytest.raises(NameInvalid) as exc:
         check_name(name)
     assert exc.value.code == "name_invalid"
 
@@ -234,7 +240,7 @@ def test_check_merchant_category_accepts(code: str) -> None:
     ],
 )
 def test_check_merchant_category_rejects(code: Any) -> None:
-    with pytest.raises(errors.MerchantCategoryInvalid) as exc:
+    with pytest.raises(MerchantCategoryInvalid) as exc:
         check_merchant_category(code)
     assert exc.value.code == "merchant_category_invalid"
 
@@ -272,7 +278,7 @@ def test_check_pin_accepts(pin: str) -> None:
     ],
 )
 def test_check_pin_rejects(pin: Any) -> None:
-    with pytest.raises(errors.PinMalformed) as exc:
+    with pytest.raises(PinMalformed) as exc:
         check_pin(pin)
     assert exc.value.code == "pin_malformed"
 

@@ -12,9 +12,8 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from soko import limits
-from soko.domain.sms import SMS_RETRIES, fit, fits, gsm7_septets
-from soko.domain.webhooks import (
+from soko.kernel import limits
+from soko.notify.domain import (
     WEBHOOK_RETRIES,
     RetrySchedule,
     after_attempt,
@@ -23,6 +22,7 @@ from soko.domain.webhooks import (
     sign,
     signed_headers,
 )
+from soko.notify.sms import SMS_RETRIES, fit, fits, gsm7_septets
 
 #: The test vector of the Standard Webhooks specification (and of its libraries' own tests).
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -22,17 +22,19 @@ from pydantic import SecretStr
 
 from fakes import FakeClock
 from merchants import Snapshot, available, balance, consumer, fees, kes, key, shop
-from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
 from soko.channels.ussd import menus
-from soko.domain.escrow import EscrowState
-from soko.domain.money import Money
-from soko.domain.sms import gsm7_septets
-from soko.domain.users import Merchant, User
-from soko.services import escrow, payments, users
-from soko.services.ports import Context, EscrowOrder, OrderItem
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowOrder, EscrowState, OrderItem
+from soko.kernel import limits
+from soko.kernel.money import Money
+from soko.ledger.reconcile import reconcile
+from soko.notify.sms import gsm7_septets
+from soko.payments import service as payments
+from soko.people import service as users
+from soko.people.domain import Merchant, User
 
 TOKEN = "ussd-aggregator-token-0123456789"
 AMINA_PIN = "2468"  # merchants.consumer's PIN

@@ -14,10 +14,10 @@ from merchants import balance, consumer, kes, key, shop
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
 from soko.channels.web.messages import message_for
-from soko.domain import errors
-from soko.domain.users import Merchant, User
-from soko.services import payment_requests
-from soko.services.ports import PaymentRequest
+from soko.kernel.errors import all_error_classes
+from soko.payments import requests as payment_requests
+from soko.payments.domain import PaymentRequest
+from soko.people.domain import Merchant, User
 
 
 @pytest.fixture
@@ -124,6 +124,6 @@ def test_an_expired_or_unknown_request_cannot_be_paid(
 
 
 def test_every_error_has_a_short_sentence_for_the_web() -> None:
-    for error in errors.all_error_classes():
+    for error in all_error_classes():
         text = message_for(error())
         assert 0 < len(text) <= 120 and text.endswith("."), (error, text)

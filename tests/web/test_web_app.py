@@ -16,15 +16,17 @@ from httpx import Response
 
 from fakes import FakeClock
 from merchants import available, balance, consumer, fees, kes, key, shop
-from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
-from soko.domain import errors
-from soko.domain.escrow import EscrowState
-from soko.domain.users import Merchant, User
-from soko.services import access, escrow, users
-from soko.services.ports import Context, EscrowOrder, OrderItem
-from soko.services.reconcile import reconcile
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import EscrowOrder, EscrowState, OrderItem
+from soko.kernel import limits
+from soko.kernel.errors import SessionInvalid
+from soko.ledger.reconcile import reconcile
+from soko.people import access
+from soko.people import service as users
+from soko.people.domain import Merchant, User
 
 S = EscrowState
 BUYER_PIN, SELLER_PIN = "2468", "1357"
@@ -182,7 +184,7 @@ def test_every_page_needs_a_session_and_sign_out_ends_it(trade: Trade) -> None:
     assert {"max-age=0", "path=/app"} <= {part.strip().lower() for part in cleared.split(";")}
     assert client.get("/app").status_code == 303
     # The session itself is over, not only the cookie: a copy of the token is worth nothing.
-    with pytest.raises(errors.SessionInvalid):
+    with pytest.raises(SessionInvalid):
         access.authenticate_session(trade.ctx, token)
     client.cookies.set("soko_session", token, path="/app")
     assert client.get("/app").headers["location"] == "/app/sign-in"

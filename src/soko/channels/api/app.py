@@ -14,29 +14,22 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import soko
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.bootstrap import Runtime
 from soko.channels.api import problems
-from soko.channels.api.routers import (
-    cash,
-    escrow,
-    keys,
-    merchant_payments,
-    payment_requests,
-    payouts,
-    qr,
-    sessions,
-    shipments,
-    transfers,
-    users,
-    wallets,
-    webhooks,
-)
 from soko.channels.api.schemas import document_schemas, refer_to_offered_currencies
 from soko.channels.ussd import gateway as ussd_gateway
 from soko.channels.web import app_routes as web_app_routes
 from soko.channels.web import routes as web_routes
-from soko.storage import schema
+from soko.db import schema
+from soko.escrow import api as escrow
+from soko.escrow.tracking import api as shipments
+from soko.kernel import limits
+from soko.notify import api as webhooks
+from soko.payments.api import cash, merchant_payments, payment_requests, transfers
+from soko.payments.qr import api as qr
+from soko.payouts import api as payouts
+from soko.people.api import keys, sessions, users, wallets
 
 
 class HealthPublic(BaseModel):

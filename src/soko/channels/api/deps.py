@@ -14,18 +14,21 @@ from typing import Annotated, Literal
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.api.problems import (
     ACTING_FOR_REQUIRED,
     CALLER_NOT_ALLOWED,
     ApiError,
 )
-from soko.domain import errors
-from soko.services import access, payments, wallets
-from soko.services.idempotency import check_key
-from soko.services.ports import Context, Payment
-from soko.services.wallets import WalletBalance
+from soko.context import Context
+from soko.kernel import limits
+from soko.kernel.idempotency import check_key
+from soko.payments import service as payments
+from soko.payments.domain import Payment
+from soko.payments.errors import PaymentNotFound
+from soko.people import access, wallets
+from soko.people.errors import UserNotFound, WalletNotFound
+from soko.people.wallets import WalletBalance
 
 # Dependencies that only compute are `async def`: FastAPI runs a plain `def` dependency in its
 # thread pool, and each such hop cost a payment more than the check itself. Those that read the
@@ -97,7 +100,7 @@ class Principal:
             return named
         assert self.user_id is not None, self
         if named is not None and named != self.user_id:
-            raise errors.UserNotFound(user_id=named)
+            raise UserNotFound(user_id=named)
         return self.user_id
 
 
@@ -133,7 +136,7 @@ async def visible_user_id(
     user_id: Annotated[str, Path(examples=["usr_01JH…"])], caller: Caller
 ) -> str:
     if not caller.may_see(user_id):
-        raise errors.UserNotFound(user_id=user_id)
+        raise UserNotFound(user_id=user_id)
     return user_id
 
 
@@ -145,7 +148,7 @@ def visible_wallet(
 ) -> WalletBalance:
     found = wallets.get_wallet(ctx, wallet_id)
     if not caller.may_see(found.wallet.user_id):
-        raise errors.WalletNotFound(wallet_id=wallet_id)
+        raise WalletNotFound(wallet_id=wallet_id)
     return found
 
 
@@ -161,7 +164,7 @@ def visible_payment(
     sides = (payment.payer_wallet_id, payment.payee_wallet_id)
     owners = {wallets.get_wallet(ctx, wallet_id).wallet.user_id for wallet_id in sides if wallet_id}
     if caller.user_id not in owners:
-        raise errors.PaymentNotFound(payment_id=payment_id)
+        raise PaymentNotFound(payment_id=payment_id)
     return payment
 
 

@@ -18,9 +18,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.errors import DomainError, ErrorKind
+from soko import features
+from soko.kernel import limits
+from soko.kernel.errors import (
+    DomainError,
+    ErrorKind,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    NotFound,
+    TransactionConflict,
+    all_error_classes,
+)
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_BASE: Final = "https://soko.dev/problems/"
@@ -36,9 +44,9 @@ STATUS_BY_KIND: Final[dict[ErrorKind, int]] = {
 #: Errors whose status differs from their kind's.
 STATUS_BY_ERROR: Final[dict[type[DomainError], int]] = {
     # IETF httpapi idempotency draft: a key reused with another request is 422, not 409.
-    errors.IdempotencyKeyReused: 422,
-    errors.IdempotencyKeyInvalid: 400,
-    errors.TransactionConflict: 503,
+    IdempotencyKeyReused: 422,
+    IdempotencyKeyInvalid: 400,
+    TransactionConflict: 503,
 }
 
 
@@ -88,16 +96,17 @@ API_PROBLEMS: Final = (
 #: (not UTF-8); 404 an unknown route.
 PROBLEM_BY_HTTP_STATUS: Final[dict[int, ApiProblem | type[DomainError]]] = {
     400: REQUEST_MALFORMED,
-    404: errors.NotFound,
+    404: NotFound,
     405: METHOD_NOT_ALLOWED,
     413: REQUEST_TOO_LARGE,
 }
 #: Validation error types that are domain codes: schemas.py raises these for amounts and
 #: currencies, so a JSON number as an amount is `amount_not_a_string`, not a generic 422.
-DOMAIN_ERROR_BY_CODE: Final = {cls.code: cls for cls in errors.all_error_classes()}
+features.modules("errors")  # the walk below finds only the error classes already imported
+DOMAIN_ERROR_BY_CODE: Final = {cls.code: cls for cls in all_error_classes()}
 #: A required header that is missing is the domain's refusal of its value.
 MISSING_HEADER_ERRORS: Final[dict[str, type[DomainError]]] = {
-    "idempotency-key": errors.IdempotencyKeyInvalid,
+    "idempotency-key": IdempotencyKeyInvalid,
 }
 
 
@@ -231,8 +240,8 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     instance = request.url.path
     known = PROBLEM_BY_HTTP_STATUS.get(exc.status_code)
     headers = dict(exc.headers or {})
-    if known is errors.NotFound:
-        body = problem_body(errors.NotFound(f"no route {request.method} {instance}"), instance)
+    if known is NotFound:
+        body = problem_body(NotFound(f"no route {request.method} {instance}"), instance)
     elif isinstance(known, ApiProblem):
         body = api_problem_body(known, instance=instance)
         if exc.status_code == 405:

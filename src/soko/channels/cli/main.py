@@ -12,15 +12,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from soko import bootstrap, limits
+from soko import bootstrap
 from soko.channels.ussd import menus as ussd_menus
-from soko.domain.errors import DomainError
-from soko.domain.money import Money
-from soko.domain.shipments import TrackingEventKind, parse_occurred_at
-from soko.services import access, ledger, shipments
-from soko.services.demo import DEMO_PIN, load_demo
-from soko.services.reconcile import reconcile as reconcile_ledger
-from soko.storage import schema
+from soko.db import schema
+from soko.demo import DEMO_PIN, load_demo
+from soko.escrow.tracking import service as shipments
+from soko.escrow.tracking.domain import TrackingEventKind, parse_occurred_at
+from soko.kernel import limits
+from soko.kernel.errors import DomainError
+from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.reconcile import reconcile as reconcile_ledger
+from soko.people import access
 
 P = ParamSpec("P")
 R = TypeVar("R")

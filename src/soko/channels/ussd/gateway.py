@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
-from soko import limits
 from soko.bootstrap import Runtime
 from soko.channels.ussd import menus
+from soko.kernel import limits
 
 router = APIRouter(include_in_schema=False)
 

@@ -25,16 +25,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from soko import limits
 from soko.channels.ussd.messages import screen_for
-from soko.domain import errors
-from soko.domain.escrow import CLOSED, EscrowState
-from soko.domain.money import Currency, Money
-from soko.domain.payments import text_name
-from soko.domain.sms import GSM7_BASIC, gsm7_septets
-from soko.domain.users import User, check_pin, home_currency, parse_phone
-from soko.services import escrow, payments, users, wallets
-from soko.services.ports import Context, EscrowOrder
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import CLOSED, EscrowOrder, EscrowState
+from soko.escrow.errors import EscrowNotFound
+from soko.kernel import limits
+from soko.kernel.errors import AmountMustBePositive, DomainError, InvalidInput
+from soko.kernel.money import Currency, Money
+from soko.notify.sms import GSM7_BASIC, gsm7_septets
+from soko.payments import service as payments
+from soko.payments.domain import text_name
+from soko.payments.errors import MerchantNotFound
+from soko.people import service as users
+from soko.people import wallets
+from soko.people.domain import User, check_pin, home_currency, parse_phone
+from soko.people.errors import PhoneNumberInvalid, PinMalformed, RecipientIsSender, UserNotFound
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +99,7 @@ def respond(ctx: Context, phone: str, inputs: Sequence[str], session_id: str) ->
     """The screen for a session of `phone` after `inputs`; never raises."""
     try:
         return _respond(ctx, phone, inputs, session_id)
-    except errors.DomainError as refused:
+    except DomainError as refused:
         return Screen("END", screen_for(refused))
     except Exception:
         log.exception("USSD session %s failed", session_id)
@@ -135,7 +141,7 @@ def _respond(ctx: Context, phone: str, inputs: Sequence[str], session_id: str) -
         return Screen("END", TOO_LONG)
     try:
         user = users.find_by_phone(ctx, phone)
-    except (errors.UserNotFound, errors.PhoneNumberInvalid):
+    except (UserNotFound, PhoneNumberInvalid):
         return Screen("END", NOT_REGISTERED)
     d = Dialogue(ctx, user, home_currency(user.country), session_id)
     # Each screen reached, with the input that reached it (None for the main menu).
@@ -182,10 +188,10 @@ def _confirm_answer(entry: str, then: Menu) -> Menu | Note:
 def _amount(d: Dialogue, entry: str) -> Money | Note:
     try:
         amount = Money.parse(entry.strip(), d.currency)
-    except errors.InvalidInput as refused:
+    except InvalidInput as refused:
         return Note(screen_for(refused))
     if not amount.is_positive():
-        return Note(screen_for(errors.AmountMustBePositive()))
+        return Note(screen_for(AmountMustBePositive()))
     return amount
 
 
@@ -215,7 +221,7 @@ class Pin(Menu):
     def answer(self, d: Dialogue, entry: str, path: Sequence[str], last: bool) -> Note | Screen:
         try:
             check_pin(entry)
-        except errors.PinMalformed as refused:
+        except PinMalformed as refused:
             return Note(screen_for(refused))
         if not last:
             # Inputs after a PIN: a replayed history must never repeat the effect.
@@ -250,7 +256,7 @@ class BalancePin(Pin):
 def _name_of(d: Dialogue, phone: str) -> str | None:
     try:
         return text_name(users.find_by_phone(d.ctx, phone).name)
-    except errors.UserNotFound:
+    except UserNotFound:
         return None
 
 
@@ -261,10 +267,10 @@ class SendPhone(Menu):
     def answer(self, d: Dialogue, entry: str, path: Sequence[str], last: bool) -> Menu | Note:
         try:
             phone = parse_phone(entry.strip(), d.user.country)
-        except errors.PhoneNumberInvalid as refused:
+        except PhoneNumberInvalid as refused:
             return Note(screen_for(refused))
         if phone == d.user.phone:
-            return Note(screen_for(errors.RecipientIsSender()))
+            return Note(screen_for(RecipientIsSender()))
         return SendAmount(phone)
 
 
@@ -337,10 +343,10 @@ class TillNumber(Menu):
             return Note("A till number is digits only.")
         try:
             merchant = users.find_by_till(d.ctx, till)
-        except errors.MerchantNotFound as refused:
+        except MerchantNotFound as refused:
             return Note(screen_for(refused))
         if merchant.user_id == d.user.id:
-            return Note(screen_for(errors.RecipientIsSender()))
+            return Note(screen_for(RecipientIsSender()))
         return TillAmount(till)
 
 
@@ -422,7 +428,7 @@ def _open_orders(d: Dialogue) -> list[EscrowOrder]:
 def _order(d: Dialogue, order_id: str) -> EscrowOrder:
     order = escrow.get_order(d.ctx, order_id)
     if d.user.id not in (order.buyer_id, order.seller_id):
-        raise errors.EscrowNotFound(order_id=order_id)
+        raise EscrowNotFound(order_id=order_id)
     return order
 
 
@@ -430,7 +436,7 @@ def _party_name(d: Dialogue, user_id: str) -> str:
     """A merchant by its trading name, anyone else by name."""
     try:
         return text_name(users.get_merchant(d.ctx, user_id).trading_name)
-    except errors.UserNotFound:
+    except UserNotFound:
         return text_name(users.get_user(d.ctx, user_id).name)
 
 

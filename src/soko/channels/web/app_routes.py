@@ -17,19 +17,22 @@ import phonenumbers
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from soko import limits
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import session
 from soko.channels.web.messages import message_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
-from soko.domain import errors
-from soko.domain.escrow import TRANSITIONS, EscrowAction, EscrowState
-from soko.domain.money import Currency, Money
-from soko.domain.users import HOME_CURRENCY, User
-from soko.services import access, escrow, users, wallets
-from soko.services.escrow import DeliveryCode
-from soko.services.ports import Context, EscrowOrder
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import TRANSITIONS, EscrowAction, EscrowOrder, EscrowState
+from soko.escrow.errors import EscrowNotFound
+from soko.escrow.service import DeliveryCode
+from soko.kernel import limits
+from soko.kernel.errors import DomainError
+from soko.kernel.money import Currency, Money
+from soko.people import access, wallets
+from soko.people import service as users
+from soko.people.domain import HOME_CURRENCY, User
 
 router = APIRouter(prefix=session.PATH, include_in_schema=False)
 
@@ -121,7 +124,7 @@ def sign_in(
     region = country if country in _countries(ctx) else None
     try:
         made = access.sign_in(ctx, phone=phone, pin=pin, default_region=region)
-    except errors.DomainError as refused:
+    except DomainError as refused:
         return _sign_in_form(request, ctx, phone=phone, country=country,
                              error=_sentence(refused), status=_status(refused))  # fmt: skip
     response = _redirect(session.PATH)
@@ -215,7 +218,7 @@ def orders(
         return visit
     try:
         page = escrow.list_orders(ctx, visit.user.id, cursor=cursor)
-    except errors.DomainError:
+    except DomainError:
         return visit.not_found()
     names = _Names(ctx)
     rows = [
@@ -261,13 +264,13 @@ def fund(
             ctx, buyer_id=visit.user.id, order_id=order.id,
             idempotency_key=session.idempotency_key(form_key),
         )  # fmt: skip
-    except errors.DomainError as refused:
+    except DomainError as refused:
         return _refused(visit, order_id, refused, "fund")
     try:
         code: DeliveryCode | None = escrow.delivery_code(
             ctx, buyer_id=visit.user.id, order_id=order.id
         )
-    except errors.DomainError:
+    except DomainError:
         code = None  # a replayed form for an order that has moved on: its code is spent
     return visit.page(
         "app_done.html",
@@ -293,7 +296,7 @@ def show_code(
     try:
         users.verify_pin(ctx, visit.user.id, pin)
         code = escrow.delivery_code(ctx, buyer_id=visit.user.id, order_id=order.id)
-    except errors.DomainError as refused:
+    except DomainError as refused:
         return _refused(visit, order_id, refused, "show_code")
     return _order_page(visit, order, code=code)
 
@@ -313,7 +316,7 @@ def confirm(
             ctx, buyer_id=visit.user.id, order_id=order.id,
             idempotency_key=session.idempotency_key(form_key),
         )  # fmt: skip
-    except errors.DomainError as refused:
+    except DomainError as refused:
         return _refused(visit, order_id, refused, "confirm")
     return visit.page(
         "app_done.html",
@@ -347,7 +350,7 @@ def enter_code(
             ctx, order_id=order.id, code=code.strip(), seller_id=visit.user.id,
             idempotency_key=session.idempotency_key(form_key),
         )  # fmt: skip
-    except errors.DomainError as refused:
+    except DomainError as refused:
         return _refused(visit, order_id, refused, "enter_code")
     paid = _money(released.released - released.fee, released.currency)
     return visit.page(
@@ -392,16 +395,16 @@ def _order_for(visit: Visit, order_id: str) -> EscrowOrder | None:
     """The order if the visitor buys or sells it; anyone else's reads as no order."""
     try:
         order = escrow.get_order(visit.ctx, order_id)
-    except errors.EscrowNotFound:
+    except EscrowNotFound:
         return None
     return order if visit.user.id in (order.buyer_id, order.seller_id) else None
 
 
-def _refused(visit: Visit, order_id: str, refused: errors.DomainError, form: str) -> Response:
+def _refused(visit: Visit, order_id: str, refused: DomainError, form: str) -> Response:
     order = _order_for(visit, order_id)
     if order is None:
         return visit.not_found()
-    if isinstance(refused, errors.EscrowNotFound):
+    if isinstance(refused, EscrowNotFound):
         # A party to the order, but not the one this step is for.
         return _order_page(visit, order, error="This step is not yours to take.",
                            error_form=form, status=404)  # fmt: skip
@@ -481,7 +484,7 @@ class _Names:
         return self._seen[order.buyer_id]
 
 
-def _sentence(refused: errors.DomainError) -> str:
+def _sentence(refused: DomainError) -> str:
     """The table's sentence, and how many tries are left where a wrong one is counted."""
     text = message_for(refused)
     left = refused.context.get("tries_left", refused.context.get("attempts_left"))
@@ -490,7 +493,7 @@ def _sentence(refused: errors.DomainError) -> str:
     return text
 
 
-def _status(refused: errors.DomainError) -> int:
+def _status(refused: DomainError) -> int:
     return 409 if refused.kind == "conflict" else 422
 
 

@@ -9,38 +9,66 @@ from __future__ import annotations
 
 from typing import Final
 
-from soko.domain import errors
+from soko.escrow.errors import (
+    DeliveryCodeIncorrect,
+    DeliveryCodeLocked,
+    EscrowAlreadyCancelled,
+    EscrowAlreadyFunded,
+    EscrowAlreadyRefunded,
+    EscrowAlreadyReleased,
+    EscrowDisputed,
+    EscrowNotFound,
+)
+from soko.kernel.errors import DomainError, SessionInvalid, TransactionConflict
+from soko.ledger.errors import ExceedsCredits
+from soko.payments.errors import (
+    PaymentRequestAlreadyPaid,
+    PaymentRequestCancelled,
+    PaymentRequestExpired,
+)
+from soko.people.errors import (
+    ExceedsDailyLimit,
+    ExceedsMonthlyLimit,
+    ExceedsTransactionLimit,
+    PhoneNumberInvalid,
+    PinIncorrect,
+    PinLocked,
+    PinMalformed,
+    PinNotSet,
+    RecipientIsSender,
+    UserNotFound,
+)
 
-MESSAGES: Final[dict[type[errors.DomainError], str]] = {
-    errors.UserNotFound: "No Soko account has this phone number.",
-    errors.PhoneNumberInvalid: "That phone number does not look right.",
-    errors.PinIncorrect: "Wrong PIN. Please try again.",
-    errors.PinMalformed: "A PIN is 4 to 6 digits.",
-    errors.PinLocked: "Your PIN is locked after too many wrong tries. Call your operator.",
-    errors.PinNotSet: "Set a PIN with your operator first.",
-    errors.ExceedsCredits: "Not enough money in your wallet.",
-    errors.ExceedsDailyLimit: "This would pass your daily limit.",
-    errors.ExceedsMonthlyLimit: "This would pass your monthly limit.",
-    errors.ExceedsTransactionLimit: "This is above your limit for one payment.",
-    errors.PaymentRequestAlreadyPaid: "This request has been paid already.",
-    errors.PaymentRequestExpired: "This request has expired. Ask the merchant for a new one.",
-    errors.PaymentRequestCancelled: "The merchant cancelled this request.",
-    errors.RecipientIsSender: "You cannot pay yourself.",
-    errors.TransactionConflict: "Soko is busy. Please try again.",
+MESSAGES: Final[dict[type[DomainError], str]] = {
+    UserNotFound: "No Soko account has this phone number.",
+    PhoneNumberInvalid: "That phone number does not look right.",
+    PinIncorrect: "Wrong PIN. Please try again.",
+    PinMalformed: "A PIN is 4 to 6 digits.",
+    PinLocked: "Your PIN is locked after too many wrong tries. Call your operator.",
+    PinNotSet: "Set a PIN with your operator first.",
+    ExceedsCredits: "Not enough money in your wallet.",
+    ExceedsDailyLimit: "This would pass your daily limit.",
+    ExceedsMonthlyLimit: "This would pass your monthly limit.",
+    ExceedsTransactionLimit: "This is above your limit for one payment.",
+    PaymentRequestAlreadyPaid: "This request has been paid already.",
+    PaymentRequestExpired: "This request has expired. Ask the merchant for a new one.",
+    PaymentRequestCancelled: "The merchant cancelled this request.",
+    RecipientIsSender: "You cannot pay yourself.",
+    TransactionConflict: "Soko is busy. Please try again.",
     # The signed-in web app (app_routes.py): sessions and escrow orders.
-    errors.SessionInvalid: "Please sign in again.",
-    errors.EscrowNotFound: "There is no such order.",
-    errors.EscrowAlreadyFunded: "You have paid for this order already.",
-    errors.EscrowAlreadyReleased: "The money has been released to the seller already.",
-    errors.EscrowAlreadyRefunded: "The money has been refunded to the buyer already.",
-    errors.EscrowAlreadyCancelled: "This order was cancelled.",
-    errors.EscrowDisputed: "This order is disputed: nothing moves until Soko settles it.",
-    errors.DeliveryCodeIncorrect: "That delivery code is wrong.",
-    errors.DeliveryCodeLocked: (
+    SessionInvalid: "Please sign in again.",
+    EscrowNotFound: "There is no such order.",
+    EscrowAlreadyFunded: "You have paid for this order already.",
+    EscrowAlreadyReleased: "The money has been released to the seller already.",
+    EscrowAlreadyRefunded: "The money has been refunded to the buyer already.",
+    EscrowAlreadyCancelled: "This order was cancelled.",
+    EscrowDisputed: "This order is disputed: nothing moves until Soko settles it.",
+    DeliveryCodeIncorrect: "That delivery code is wrong.",
+    DeliveryCodeLocked: (
         "Too many wrong codes: the code is locked. The buyer can confirm receipt instead."
     ),
 }
 
 
-def message_for(error: errors.DomainError) -> str:
+def message_for(error: DomainError) -> str:
     return MESSAGES.get(type(error), error.title)

@@ -15,14 +15,18 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from soko import limits
 from soko.channels.api.deps import ContextDep
-from soko.channels.qr_images import qr_svg
 from soko.channels.web.messages import message_for
-from soko.domain import errors
-from soko.domain.money import Currency, Money
-from soko.services import payment_requests, qr, users
-from soko.services.ports import Context, PaymentRequest, PaymentRequestStatus
+from soko.context import Context
+from soko.kernel import limits
+from soko.kernel.errors import DomainError
+from soko.kernel.money import Currency, Money
+from soko.payments import requests as payment_requests
+from soko.payments.domain import PaymentRequest, PaymentRequestStatus
+from soko.payments.errors import PaymentRequestNotFound
+from soko.payments.qr import service as qr
+from soko.payments.qr.images import qr_svg
+from soko.people import service as users
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
@@ -76,7 +80,7 @@ def pay(
         payment = payment_requests.pay_request(
             ctx, payer_id=payer.id, request_id=made.id, idempotency_key=f"web:{idempotency_key}"
         )
-    except errors.DomainError as refused:
+    except DomainError as refused:
         status = 409 if refused.kind == "conflict" else 422
         return _page(request, ctx, made, phone=phone, error=message_for(refused), status=status)
     return templates.TemplateResponse(
@@ -91,7 +95,7 @@ def pay(
 def _request_or_none(ctx: Context, request_id: str) -> PaymentRequest | None:
     try:
         return payment_requests.get_request(ctx, request_id)
-    except errors.PaymentRequestNotFound:
+    except PaymentRequestNotFound:
         return None
 
 

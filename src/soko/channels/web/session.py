@@ -19,11 +19,11 @@ import secrets
 
 from fastapi import Request, Response
 
-from soko import limits
-from soko.domain import errors
-from soko.domain.users import User
-from soko.services import access
-from soko.services.ports import Context
+from soko.context import Context
+from soko.kernel import limits
+from soko.kernel.errors import SessionInvalid
+from soko.people import access
+from soko.people.domain import User
 
 COOKIE = "soko_session"
 SIGN_IN_COOKIE = "soko_sign_in"
@@ -42,7 +42,7 @@ def signed_in(request: Request, ctx: Context) -> tuple[User, str] | None:
         return None
     try:
         return access.authenticate_session(ctx, token), token
-    except errors.SessionInvalid:
+    except SessionInvalid:
         return None
 
 

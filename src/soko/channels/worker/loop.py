@@ -8,8 +8,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from soko.services import escrow, idempotency, ledger, payouts, sms, webhooks
-from soko.services.ports import Context
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.kernel import idempotency
+from soko.ledger import service as ledger
+from soko.notify import service as webhooks
+from soko.notify import sms_service as sms
+from soko.payouts import service as payouts
 
 log = logging.getLogger("soko.worker")
 

@@ -1,0 +1,1 @@
+"""The database: engine, driver, unit of work, the one migration history."""

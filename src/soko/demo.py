@@ -1,0 +1,128 @@
+"""Demo data: people, merchants and agents with money in KES and UGX, made through the use cases.
+
+Everything goes through the same services the API calls, so the demo ledger is one a real
+operator could have: float bought by agents, cash paid in, money sent, shops paid at their tills,
+an invoice waiting to be paid. A newcomer can sign in as
+any demo person (phone and PIN are printed) and try every endpoint at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from soko.context import Context
+from soko.escrow import service as escrow
+from soko.escrow.domain import OrderItem
+from soko.kernel import limits
+from soko.kernel.money import Money
+from soko.kernel.transactions import in_transaction
+from soko.payments import requests as payment_requests
+from soko.payments import service as payments
+from soko.people import service as users
+from soko.people.domain import User, UserKind
+from soko.people.service import MerchantDetails
+
+#: Every demo person's PIN. Demo data is for trying Soko out, never for production.
+DEMO_PIN = "1234"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPerson:
+    name: str
+    kind: str
+    phone: str
+    user_id: str
+    till_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    people: list[DemoPerson]
+    payments: int
+    #: An open payment request of Wanjiru's Kiosk, to pay at its public page.
+    payment_request_id: str
+    #: A funded escrow order: Amina buying from Wanjiru's Kiosk.
+    escrow_order_id: str
+
+
+# (kind, phone, name, national id, merchant details)
+_PEOPLE: tuple[tuple[UserKind, str, str, str | None, MerchantDetails | None], ...] = (
+    (UserKind.AGENT, "+254733100200", "Otieno Agency (Kisumu)", "22334455", None),
+    (UserKind.AGENT, "+256772100200", "Kato Mobile Money (Kampala)", "CM90012", None),
+    (UserKind.CONSUMER, "+254712100200", "Amina Wanjiku", "31234567", None),
+    (UserKind.CONSUMER, "+254722100200", "Baraka Otieno", None, None),
+    (UserKind.CONSUMER, "+256782100200", "Okello Moses", "CM88001", None),
+    (UserKind.MERCHANT, "+254700100200", "Wanjiru Njeri", "29876543",
+     MerchantDetails("Wanjiru's Kiosk", "5411")),
+    (UserKind.MERCHANT, "+256752100200", "Nakato Sarah", "CF77002",
+     MerchantDetails("Nakato's Salon", "7230")),
+)  # fmt: skip
+_MARKER_PHONE = _PEOPLE[0][1]
+
+
+def load_demo(ctx: Context) -> tuple[DemoSummary | None, bool]:
+    """Load the demo once. Returns (summary, False), or (None, True) if it was loaded already."""
+    marker = in_transaction(
+        ctx, lambda uow: uow.people.get_user_by_phone(_MARKER_PHONE), read_only=True
+    )
+    if marker is not None:
+        return None, True
+    made: dict[str, User] = {}
+    people = []
+    for kind, phone, name, national_id, merchant in _PEOPLE:
+        user = users.register(ctx, kind=kind, phone=phone, name=name, pin=DEMO_PIN,
+                              merchant=merchant)  # fmt: skip
+        if national_id is not None:
+            user = users.set_kyc_tier(ctx, user.id, 1, national_id=national_id)
+        made[phone] = user
+        till = users.get_merchant(ctx, user.id).till_number if merchant is not None else None
+        people.append(DemoPerson(name, kind.value, phone, user.id, till))
+
+    def key(step: str) -> str:
+        return f"demo:{step}"
+
+    otieno, kato = made["+254733100200"], made["+256772100200"]
+    moves = [
+        payments.top_up_float(ctx, agent_id=otieno.id, amount=Money.parse("200000.00", "KES"),
+                              idempotency_key=key("float-ke")),
+        payments.top_up_float(ctx, agent_id=kato.id, amount=Money.parse("5000000", "UGX"),
+                              idempotency_key=key("float-ug")),
+        payments.cash_in(ctx, agent_id=otieno.id, customer_phone="+254712100200",
+                         amount=Money.parse("15000.00", "KES"), idempotency_key=key("in-amina")),
+        payments.cash_in(ctx, agent_id=otieno.id, customer_phone="+254722100200",
+                         amount=Money.parse("2000.00", "KES"), idempotency_key=key("in-baraka")),
+        payments.cash_in(ctx, agent_id=kato.id, customer_phone="+256782100200",
+                         amount=Money.parse("300000", "UGX"), idempotency_key=key("in-okello")),
+        payments.pay_merchant(ctx, payer_id=made["+254712100200"].id,
+                              merchant_id=made["+254700100200"].id,
+                              amount=Money.parse("350.00", "KES"), message="sukuma and bread",
+                              idempotency_key=key("amina-to-kiosk")),
+        payments.pay_merchant(ctx, payer_id=made["+256782100200"].id,
+                              merchant_id=made["+256752100200"].id,
+                              amount=Money.parse("20000", "UGX"), message="braids",
+                              idempotency_key=key("okello-to-salon")),
+        payments.send_money(ctx, sender_id=made["+254712100200"].id, to_phone="+254722100200",
+                            amount=Money.parse("500.00", "KES"), idempotency_key=key("amina-p2p")),
+    ]  # fmt: skip
+    invoice = payment_requests.create_request(
+        ctx, merchant_id=made["+254700100200"].id, amount=Money.parse("1200.00", "KES"),
+        reference="ORDER-0001", description="A week of vegetables, delivered",
+        expires_in_seconds=limits.PAYMENT_REQUEST_SECONDS_MAX, idempotency_key=key("invoice"),
+    )  # fmt: skip
+    # A guaranteed trade: Amina pays Wanjiru's Kiosk into escrow; the money waits
+    # there until the goods arrive (or the ship-by date passes).
+    order = escrow.create_order(
+        ctx, seller_id=made["+254700100200"].id, buyer_id=made["+254712100200"].id,
+        amount=Money.parse("2400.00", "KES"), items=[OrderItem("Sack of maize flour, 24 kg", 1)],
+        ship_by=ctx.clock.now() + timedelta(days=3), description="Delivered to Kisumu",
+        idempotency_key=key("escrow-order"),
+    )  # fmt: skip
+    escrow.fund(ctx, buyer_id=order.buyer_id, order_id=order.id, idempotency_key=key("escrow-fund"))
+    summary = DemoSummary(
+        people=people,
+        payments=len(moves),
+        payment_request_id=invoice.id,
+        escrow_order_id=order.id,
+    )
+    return summary, False

@@ -1,1 +1,0 @@
-"""Pure business rules: money, the ledger, and the chart of accounts. No I/O, no clock."""

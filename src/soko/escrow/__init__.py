@@ -1,0 +1,1 @@
+"""Guaranteed trade: escrow orders, disputes and timers."""

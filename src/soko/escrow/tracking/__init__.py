@@ -1,0 +1,1 @@
+"""Carriers, shipments and tracking events that move escrow orders."""

@@ -1,0 +1,36 @@
+"""The features Soko is made of: the one list a new feature's package is added to.
+
+Each feature is a package `soko.<feature>` holding what it needs of the same modules (`domain`,
+`service`, `ports`, `storage`, `tables`, `errors`, `schemas`, `api`). Whatever collects across
+features (the tables for migrations, the errors for the channels' tables, the API's routers) asks
+this module instead of naming each feature.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+from typing import Final
+
+#: In dependency order: a feature may use those before it (tests/architecture checks the rest).
+FEATURES: Final = (
+    "ledger",
+    "people",
+    "notify",
+    "payments",
+    "payments.qr",
+    "payouts",
+    "escrow",
+    "escrow.tracking",
+)
+
+
+def modules(name: str) -> list[ModuleType]:
+    """Every feature's module `name` (for example "tables" or "errors"), imported, in order."""
+    found = []
+    for feature in FEATURES:
+        qualified = f"soko.{feature}.{name}"
+        if importlib.util.find_spec(qualified) is not None:
+            found.append(importlib.import_module(qualified))
+    return found

@@ -1,0 +1,1 @@
+"""What every feature shares: money, ids, base errors, transactions, idempotency."""

@@ -1,0 +1,1 @@
+"""The outbox: signed webhooks and SMS, sent after commit by the worker."""

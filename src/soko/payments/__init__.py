@@ -1,0 +1,1 @@
+"""Getting paid and paying: P2P, cash, merchant payments, refunds, requests."""

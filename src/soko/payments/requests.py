@@ -1,0 +1,263 @@
+"""Payment requests: a merchant asks for an amount with a reference; it is paid once, or expires.
+
+A request is an invoice or a payment link: the public pay page and the dynamic QR code show it,
+and a customer pays it with a session or a PIN. Paying it is a merchant payment and the
+request's move to "paid" in one transaction, so a request is never paid twice and a payment
+never lands without marking its request.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from soko.context import Context, UnitOfWork
+from soko.kernel import limits
+from soko.kernel.errors import (
+    AmountMustBePositive,
+    CurrencyNotOffered,
+    CursorInvalid,
+    PageSizeInvalid,
+)
+from soko.kernel.idempotency import run_idempotent
+from soko.kernel.money import Currency, Money
+from soko.kernel.transactions import in_transaction
+from soko.notify import service as webhooks
+from soko.payments import service as payments
+from soko.payments.domain import Payment, PaymentRequest, PaymentRequestStatus
+from soko.payments.errors import (
+    AmountDiffersFromRequest,
+    ExpiryInvalid,
+    PaymentRequestAlreadyPaid,
+    PaymentRequestCancelled,
+    PaymentRequestExpired,
+    PaymentRequestNotFound,
+    ReferenceInvalid,
+)
+from soko.people.domain import UserKind
+from soko.people.errors import MessageTooLong, UserKindMismatch, UserNotFound
+
+
+def create_request(
+    ctx: Context,
+    *,
+    merchant_id: str,
+    amount: Money,
+    reference: str,
+    idempotency_key: str | None,
+    description: str | None = None,
+    expires_in_seconds: int = limits.PAYMENT_REQUEST_SECONDS_DEFAULT,
+) -> PaymentRequest:
+    """A request for `amount` that the merchant's customer can pay until it expires."""
+    if amount.amount_minor <= 0:
+        raise AmountMustBePositive()
+    if amount.currency.code not in ctx.kyc_limits:
+        raise CurrencyNotOffered(f"this operator holds no {amount.currency.code} wallets")
+    check_reference(reference)
+    if description is not None and len(description) > limits.MESSAGE_LENGTH_MAX:
+        raise MessageTooLong(f"a description is at most {limits.MESSAGE_LENGTH_MAX} characters")
+    if (
+        not limits.PAYMENT_REQUEST_SECONDS_MIN
+        <= expires_in_seconds
+        <= limits.PAYMENT_REQUEST_SECONDS_MAX
+    ):
+        raise ExpiryInvalid(
+            f"expires_in_seconds from {limits.PAYMENT_REQUEST_SECONDS_MIN} "
+            f"to {limits.PAYMENT_REQUEST_SECONDS_MAX}"
+        )
+    request = {
+        "amount": amount.to_decimal_string(),
+        "currency": amount.currency.code,
+        "reference": reference,
+        "description": description,
+        "expires_in_seconds": expires_in_seconds,
+    }
+
+    def work(uow: UnitOfWork) -> PaymentRequest:
+        _merchant_user(uow, merchant_id)
+        now = ctx.clock.now()
+        made = PaymentRequest(
+            id=ctx.ids.new("prq"),
+            merchant_id=merchant_id,
+            currency=amount.currency.code,
+            amount=amount.amount_minor,
+            reference=reference,
+            description=description,
+            stored_status=PaymentRequestStatus.OPEN,
+            expires_at=now + timedelta(seconds=expires_in_seconds),
+            payment_id=None,
+            created_at=now,
+        )
+        uow.merchant_payments.insert_request(made)
+        return made
+
+    return run_idempotent(
+        ctx,
+        scope=f"user:{merchant_id}:payment_request",
+        key=idempotency_key,
+        request=request,
+        work=work,
+        encode=_encode,
+        decode=_decode,
+    ).value
+
+
+def get_request(ctx: Context, request_id: str) -> PaymentRequest:
+    found = in_transaction(
+        ctx, lambda uow: uow.merchant_payments.get_request(request_id), read_only=True
+    )
+    if found is None:
+        raise PaymentRequestNotFound(payment_request_id=request_id)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPage:
+    requests: list[PaymentRequest]
+    #: Pass as `cursor` for the next (older) page; None on the last page.
+    next_cursor: str | None
+
+
+def list_requests(
+    ctx: Context, merchant_id: str, *, limit: int = limits.PAGE_SIZE_DEFAULT,
+    cursor: str | None = None,
+) -> RequestPage:  # fmt: skip
+    """The merchant's requests, newest first."""
+    if not 1 <= limit <= limits.PAGE_SIZE_MAX:
+        raise PageSizeInvalid(f"page size {limit}; allowed 1 to {limits.PAGE_SIZE_MAX}")
+
+    def work(uow: UnitOfWork) -> RequestPage:
+        if cursor is not None:
+            after = uow.merchant_payments.get_request(cursor)
+            if after is None or after.merchant_id != merchant_id:
+                raise CursorInvalid()
+        rows = uow.merchant_payments.list_requests(merchant_id, limit=limit + 1, before_id=cursor)
+        page = rows[:limit]
+        return RequestPage(page, page[-1].id if len(rows) > limit else None)
+
+    return in_transaction(ctx, work, read_only=True)
+
+
+def cancel_request(ctx: Context, *, merchant_id: str, request_id: str) -> PaymentRequest:
+    """The merchant withdraws an open request; a paid one stays paid (refund it instead)."""
+
+    def work(uow: UnitOfWork) -> PaymentRequest:
+        found = _locked_open(uow, ctx, request_id, merchant_id=merchant_id)
+        uow.merchant_payments.set_request_status(found.id, PaymentRequestStatus.CANCELLED)
+        cancelled = uow.merchant_payments.get_request(found.id)
+        assert cancelled is not None
+        return cancelled
+
+    return in_transaction(ctx, work)
+
+
+def pay_request(
+    ctx: Context,
+    *,
+    payer_id: str,
+    request_id: str,
+    idempotency_key: str | None,
+    amount: Money | None = None,
+) -> Payment:
+    """Pay an open request in full. `amount`, when the payer's app sends what it showed, must
+    be the requested amount: a request is never paid short or over."""
+    request = {"payment_request_id": request_id,
+               "amount": None if amount is None else str(amount)}  # fmt: skip
+
+    def work(uow: UnitOfWork) -> Payment:
+        found = _locked_open(uow, ctx, request_id)
+        asked = Money(found.amount, Currency.of(found.currency))
+        if amount is not None and amount != asked:
+            raise AmountDiffersFromRequest(f"the request is for {asked}", amount=str(asked))
+        payer = uow.people.get_user(payer_id)
+        if payer is None:
+            raise UserNotFound(user_id=payer_id)
+        merchant = uow.people.get_merchant(found.merchant_id)
+        assert merchant is not None, found
+        payment = payments.pay_merchant_in(
+            uow, ctx, payer, merchant, asked, message=found.reference,
+            notify={"payment_request_id": found.id, "reference": found.reference},
+        )  # fmt: skip
+        uow.merchant_payments.set_request_status(found.id, PaymentRequestStatus.PAID, payment.id)
+        webhooks.emit(
+            uow, ctx, owner_id=found.merchant_id, type="payment_request.paid",
+            data={"payment_request_id": found.id, "reference": found.reference,
+                  "payment_id": payment.id, "amount": asked.to_decimal_string(),
+                  "currency": found.currency},
+        )  # fmt: skip
+        return payment
+
+    return run_idempotent(
+        ctx,
+        scope=f"user:{payer_id}:payment_request",
+        key=idempotency_key,
+        request=request,
+        work=work,
+        encode=payments.encode_payment,
+        decode=payments.decode_payment,
+    ).value
+
+
+def check_reference(reference: str) -> str:
+    if (
+        not isinstance(reference, str)
+        or not 1 <= len(reference) <= limits.PAYMENT_REQUEST_REFERENCE_LENGTH_MAX
+        or not reference.isascii()
+        or not reference.isprintable()
+    ):
+        raise ReferenceInvalid()
+    return reference
+
+
+def _merchant_user(uow: UnitOfWork, merchant_id: str) -> None:
+    user = uow.people.get_user(merchant_id)
+    if user is None:
+        raise UserNotFound(user_id=merchant_id)
+    if user.kind is not UserKind.MERCHANT:
+        raise UserKindMismatch(f"{merchant_id} is a {user.kind.value}, not a merchant")
+
+
+def _locked_open(
+    uow: UnitOfWork, ctx: Context, request_id: str, *, merchant_id: str | None = None
+) -> PaymentRequest:
+    """The request, locked, if it can still be paid or cancelled; else the rule it breaks."""
+    found = uow.merchant_payments.get_request(request_id, lock=True)
+    if found is None or (merchant_id is not None and found.merchant_id != merchant_id):
+        raise PaymentRequestNotFound(payment_request_id=request_id)
+    match found.status_at(ctx.clock.now()):
+        case PaymentRequestStatus.PAID:
+            raise PaymentRequestAlreadyPaid(payment_id=found.payment_id)
+        case PaymentRequestStatus.CANCELLED:
+            raise PaymentRequestCancelled()
+        case PaymentRequestStatus.EXPIRED:
+            raise PaymentRequestExpired(expired_at=found.expires_at.isoformat())
+    return found
+
+
+def _encode(made: PaymentRequest) -> str:
+    values: dict[str, Any] = asdict(made)
+    values["stored_status"] = made.stored_status.value
+    values["expires_at"] = made.expires_at.isoformat()
+    values["created_at"] = made.created_at.isoformat()
+    return json.dumps(values)
+
+
+def _decode(text: str) -> PaymentRequest:
+    values = json.loads(text)
+    values["stored_status"] = PaymentRequestStatus(values["stored_status"])
+    values["expires_at"] = datetime.fromisoformat(values["expires_at"])
+    values["created_at"] = datetime.fromisoformat(values["created_at"])
+    return PaymentRequest(**values)
+
+
+__all__ = [
+    "RequestPage",
+    "cancel_request",
+    "check_reference",
+    "create_request",
+    "get_request",
+    "list_requests",
+    "pay_request",
+]

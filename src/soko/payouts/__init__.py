@@ -1,0 +1,1 @@
+"""Payouts: merchants' money out through a rail."""

@@ -1,0 +1,1 @@
+"""People: users, KYC tiers, wallets, API keys, sessions and PINs."""

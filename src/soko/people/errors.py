@@ -1,0 +1,135 @@
+"""Errors of people: phones, PINs, users, KYC tiers and limits.
+
+The hierarchy (the kinds are in soko/kernel/errors.py)::
+
+    DomainError
+    ├── InvalidInput                 kind=invalid
+    │   └── PhoneNumberInvalid, CountryUnknown, NameInvalid, MerchantCategoryInvalid,
+    │       PinMalformed, KycTierInvalid, NationalIdRequired, MessageTooLong,
+    │       RecipientRequired, RecipientIsSender, UserKindMismatch
+    ├── NotFound                     kind=not_found
+    │   └── ApiKeyNotFound, UserNotFound, WalletNotFound
+    ├── Conflict                     kind=conflict
+    │   └── PhoneNumberTaken
+    ├── Rejected                     kind=rejected
+    │   └── ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit,
+    │       ExceedsBalanceLimit
+    └── Forbidden                    kind=forbidden
+        └── PinIncorrect, PinLocked, PinNotSet
+"""
+
+from __future__ import annotations
+
+from soko.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, Rejected
+
+# --- people: phones, PINs, users, KYC tiers and limits -----------------------------------------
+
+
+class PhoneNumberInvalid(InvalidInput):
+    code = "phone_number_invalid"
+    title = "The phone number is not a valid number (E.164, or local with a known region)."
+
+
+class CountryUnknown(InvalidInput):
+    code = "country_unknown"
+    title = "The country is not an ISO 3166 alpha-2 code that Soko serves."
+
+
+class NameInvalid(InvalidInput):
+    code = "name_invalid"
+    title = "A name must be 1 to 80 printable characters."
+
+
+class MerchantCategoryInvalid(InvalidInput):
+    code = "merchant_category_invalid"
+    title = "The merchant category must be a four-digit ISO 18245 code."
+
+
+class PinMalformed(InvalidInput):
+    code = "pin_malformed"
+    title = "A PIN is 4 to 6 digits."
+
+
+class KycTierInvalid(InvalidInput):
+    code = "kyc_tier_invalid"
+    title = "KYC tiers are 0 (phone only), 1 (national id recorded) and 2 (documents verified)."
+
+
+class NationalIdRequired(InvalidInput):
+    code = "national_id_required"
+    title = "KYC tier 1 and above need the national id number recorded."
+
+
+class PinIncorrect(Forbidden):
+    code = "pin_incorrect"
+    title = "The PIN is wrong."
+
+
+class PinLocked(Forbidden):
+    code = "pin_locked"
+    title = "The PIN is locked after too many wrong tries; an operator must unlock it."
+
+
+class PinNotSet(Forbidden):
+    code = "pin_not_set"
+    title = "This user has no PIN yet."
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    title = "No active API key has this id."
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "No such user."
+
+
+class WalletNotFound(NotFound):
+    code = "wallet_not_found"
+    title = "No such wallet."
+
+
+class PhoneNumberTaken(Conflict):
+    code = "phone_number_taken"
+    title = "A user with this phone number already exists."
+
+
+class MessageTooLong(InvalidInput):
+    code = "message_too_long"
+    title = "The message to the recipient is longer than the limit allows."
+
+
+class RecipientRequired(InvalidInput):
+    code = "recipient_required"
+    title = "Name exactly one recipient: a phone number or a wallet id."
+
+
+class RecipientIsSender(InvalidInput):
+    code = "recipient_is_sender"
+    title = "Money cannot be sent to the wallet it comes from."
+
+
+class UserKindMismatch(InvalidInput):
+    code = "user_kind_mismatch"
+    title = "The user is not of the kind this operation needs (consumer, merchant or agent)."
+
+
+class ExceedsTransactionLimit(Rejected):
+    code = "exceeds_transaction_limit"
+    title = "The amount is above the per-transaction maximum of the user's KYC tier."
+
+
+class ExceedsDailyLimit(Rejected):
+    code = "exceeds_daily_limit"
+    title = "The amount would take today's outgoing total above the KYC tier's daily maximum."
+
+
+class ExceedsMonthlyLimit(Rejected):
+    code = "exceeds_monthly_limit"
+    title = "The amount would take this month's outgoing total above the tier's maximum."
+
+
+class ExceedsBalanceLimit(Rejected):
+    code = "exceeds_balance_limit"
+    title = "The receiving wallet would hold more than its KYC tier's maximum balance."

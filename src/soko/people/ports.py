@@ -1,0 +1,95 @@
+"""What people's use cases need from storage and from a PIN hasher."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Protocol
+
+from soko.payments.domain import Payment
+from soko.people.domain import ApiKey, Merchant, User, Wallet
+
+
+class PeopleRepository(Protocol):
+    """Users, merchants, wallets, payments, API keys and sessions."""
+
+    def insert_user(self, user: User, pin_hash: str | None, created_at: datetime) -> None:
+        """Raises `PhoneNumberTaken` if the phone number is registered already."""
+        ...
+
+    def get_user(self, user_id: str, *, lock: bool = False) -> User | None: ...
+
+    def get_user_by_phone(self, phone: str) -> User | None: ...
+
+    def pin_hash(self, user_id: str) -> str | None: ...
+
+    def update_user(self, user: User, *, pin_hash: str | None = None) -> None:
+        """Store the user's mutable fields (tier, national id, PIN state, and a new PIN hash)."""
+        ...
+
+    def insert_merchant(self, merchant: Merchant) -> None:
+        """Raises `TransientConflict` if the till number was taken meanwhile."""
+        ...
+
+    def get_merchant(self, user_id: str) -> Merchant | None: ...
+
+    def get_merchant_by_till(self, till_number: str) -> Merchant | None: ...
+
+    def insert_wallet(self, wallet: Wallet, created_at: datetime) -> None:
+        """Raises `TransientConflict` if the user's wallet in that currency was opened meanwhile."""
+        ...
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None: ...
+
+    def find_wallet(self, user_id: str, currency: str) -> Wallet | None: ...
+
+    def list_wallets(self, user_id: str) -> list[Wallet]: ...
+
+    def outgoing_since(self, wallet_id: str, kinds: Collection[str], since: datetime) -> int:
+        """Minor units the wallet paid out in payments of `kinds` since `since` (not counting
+        held payments that expired back)."""
+        ...
+
+    def outgoing_totals(
+        self, wallet_id: str, kinds: Collection[str], day: datetime, month: datetime
+    ) -> tuple[int, int]:
+        """`outgoing_since` from `day` and from `month`, in one query."""
+        ...
+
+    def net_after(self, account_id: str, transfer_id: str) -> int:
+        """Posted credits less posted debits of the account's transfers newer than this one."""
+        ...
+
+    def insert_payment(self, payment: Payment) -> None: ...
+
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    def unclaimed_payments(self, phone: str, limit: int) -> list[Payment]:
+        """Payments to `phone` still held for it, oldest first."""
+        ...
+
+    def claim_payment(self, payment_id: str, payee_wallet_id: str) -> None: ...
+
+    def insert_api_key(self, key: ApiKey, secret_hash: str, created_at: datetime) -> None: ...
+
+    def get_api_key_by_hash(self, secret_hash: str) -> ApiKey | None: ...
+
+    def revoke_api_key(self, key_id: str, revoked_at: datetime) -> bool: ...
+
+    def insert_session(
+        self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
+    ) -> None: ...
+
+    def end_session(self, token_hash: str, now: datetime) -> None:
+        """Expire the session now (kept, as a record of when it was used)."""
+        ...
+
+    def session_user(self, token_hash: str, now: datetime) -> str | None:
+        """The user of an unexpired session, if any."""
+        ...
+
+
+class PinHasher(Protocol):
+    def hash(self, pin: str) -> str: ...
+
+    def verify(self, pin_hash: str, pin: str) -> bool: ...

@@ -1,0 +1,399 @@
+"""Users, merchants, wallets, payments, API keys and sessions in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from soko.kernel.ports import TransientConflict
+from soko.ledger.domain import TransferFlags
+from soko.ledger.tables import pending_transfers, transfers
+from soko.payments.domain import Payment
+from soko.payments.tables import payments
+from soko.people.domain import ApiKey, Merchant, User, UserKind, Wallet
+from soko.people.errors import PhoneNumberTaken
+from soko.people.tables import api_keys, merchants, sessions, users, wallets
+
+_POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
+
+# The statements every payment runs, built once: building a Core statement and its cache key on
+# each call cost about four times as much as executing it through SQLAlchemy (ADR 0015).
+_USER_BY_ID_LOCKED = sa.select(users).where(users.c.id == sa.bindparam("user_id")).with_for_update()
+# A user and all its wallets (one per currency) in one round trip: a payment looks up both sides'
+# wallets right after their users.
+_WITH_WALLETS = sa.select(
+    users,
+    wallets.c.id.label("wallet_id"),
+    wallets.c.currency.label("wallet_currency"),
+    wallets.c.account_id.label("wallet_account_id"),
+).select_from(users.outerjoin(wallets, wallets.c.user_id == users.c.id))
+_USER_BY_ID = _WITH_WALLETS.where(users.c.id == sa.bindparam("user_id"))
+_USER_BY_PHONE = _WITH_WALLETS.where(users.c.phone == sa.bindparam("phone"))
+_MERCHANT_BY_USER = sa.select(merchants).where(merchants.c.user_id == sa.bindparam("user_id"))
+_MERCHANT_BY_TILL = sa.select(merchants).where(merchants.c.till_number == sa.bindparam("till"))
+_WALLET_BY_ID = sa.select(wallets).where(wallets.c.id == sa.bindparam("wallet_id"))
+_WALLET_OF = sa.select(wallets).where(
+    wallets.c.user_id == sa.bindparam("user_id"), wallets.c.currency == sa.bindparam("currency")
+)
+_INSERT_PAYMENT = payments.insert()
+_PAYMENT_BY_ID = sa.select(payments).where(payments.c.id == sa.bindparam("payment_id"))
+_API_KEY_BY_HASH = sa.select(api_keys).where(api_keys.c.secret_hash == sa.bindparam("hash"))
+_SESSION_USER = sa.select(sessions.c.user_id).where(
+    sessions.c.token_hash == sa.bindparam("hash"), sessions.c.expires_at > sa.bindparam("now")
+)
+# Payments held for an unregistered number count while held (money promised away) and once
+# claimed, not once they expired back. One scan gives both totals (the day starts within the
+# month).
+_OUTGOING_TOTALS = (
+    sa.select(
+        sa.func.coalesce(
+            sa.func.sum(
+                sa.case((payments.c.created_at >= sa.bindparam("day"), payments.c.amount), else_=0)
+            ),
+            0,
+        ),
+        sa.func.coalesce(sa.func.sum(payments.c.amount), 0),
+    )
+    .select_from(
+        payments.outerjoin(pending_transfers, pending_transfers.c.transfer_id == payments.c.hold_id)
+    )
+    .where(
+        payments.c.payer_wallet_id == sa.bindparam("wallet_id"),
+        payments.c.created_at >= sa.bindparam("since"),
+        payments.c.kind.in_(sa.bindparam("kinds", expanding=True)),
+        sa.or_(
+            payments.c.hold_id.is_(None),
+            pending_transfers.c.state.in_(("pending", "posted")),
+        ),
+    )
+)
+
+
+class SqlPeopleRepository:
+    def __init__(self, connection: Connection, *, row_locks: bool) -> None:
+        self._conn = connection
+        self._row_locks = row_locks
+        #: The wallets of each user read in this transaction, by currency. Wallets are never
+        #: updated or deleted, and one opened here is added: `find_wallet` needs no round trip.
+        #: (One opened meanwhile by another transaction is missed; opening it again here then
+        #: conflicts and the transaction retries, as two openings always have.)
+        self._wallets_of: dict[str, dict[str, Wallet]] = {}
+
+    # --- users and merchants --------------------------------------------------------------
+
+    def insert_user(self, user: User, pin_hash: str | None, created_at: datetime) -> None:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    users.insert(), _user_values(user, pin_hash) | {"created_at": created_at}
+                )
+        except sa.exc.IntegrityError as error:
+            if self.get_user_by_phone(user.phone) is not None:
+                raise PhoneNumberTaken(phone=user.phone) from error
+            raise
+
+    def get_user(self, user_id: str, *, lock: bool = False) -> User | None:
+        if lock and self._row_locks:
+            row = self._conn.execute(_USER_BY_ID_LOCKED, {"user_id": user_id}).first()
+            return None if row is None else _user(row)
+        return self._with_wallets(_USER_BY_ID, {"user_id": user_id})
+
+    def get_user_by_phone(self, phone: str) -> User | None:
+        return self._with_wallets(_USER_BY_PHONE, {"phone": phone})
+
+    def _with_wallets(self, query: sa.Select[Any], parameters: dict[str, str]) -> User | None:
+        rows = self._conn.execute(query, parameters).all()
+        if not rows:
+            return None
+        user = _user(rows[0])
+        self._wallets_of[user.id] = {
+            row.wallet_currency: Wallet(
+                id=row.wallet_id,
+                user_id=user.id,
+                currency=row.wallet_currency,
+                account_id=row.wallet_account_id,
+            )
+            for row in rows
+            if row.wallet_id is not None
+        }
+        return user
+
+    def pin_hash(self, user_id: str) -> str | None:
+        query = sa.select(users.c.pin_hash).where(users.c.id == user_id)
+        result: str | None = self._conn.execute(query).scalar()
+        return result
+
+    def update_user(self, user: User, *, pin_hash: str | None = None) -> None:
+        values = {
+            "kyc_tier": user.kyc_tier,
+            "national_id": user.national_id,
+            "pin_failures": user.pin_failures,
+            "pin_locked": int(user.pin_locked),
+        }
+        if pin_hash is not None:
+            values["pin_hash"] = pin_hash
+        self._conn.execute(users.update().where(users.c.id == user.id).values(values))
+
+    def insert_merchant(self, merchant: Merchant) -> None:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    merchants.insert(),
+                    {
+                        "user_id": merchant.user_id,
+                        "trading_name": merchant.trading_name,
+                        "category_code": merchant.category_code,
+                        "settlement_currency": merchant.settlement_currency,
+                        "till_number": merchant.till_number,
+                    },
+                )
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"till number {merchant.till_number} taken") from error
+
+    def get_merchant(self, user_id: str) -> Merchant | None:
+        row = self._conn.execute(_MERCHANT_BY_USER, {"user_id": user_id}).first()
+        return None if row is None else _merchant(row)
+
+    def get_merchant_by_till(self, till_number: str) -> Merchant | None:
+        row = self._conn.execute(_MERCHANT_BY_TILL, {"till": till_number}).first()
+        return None if row is None else _merchant(row)
+
+    # --- wallets ----------------------------------------------------------------------------
+
+    def insert_wallet(self, wallet: Wallet, created_at: datetime) -> None:
+        try:
+            self._conn.execute(
+                wallets.insert(),
+                {
+                    "id": wallet.id,
+                    "user_id": wallet.user_id,
+                    "currency": wallet.currency,
+                    "account_id": wallet.account_id,
+                    "created_at": created_at,
+                },
+            )
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"wallet {wallet.user_id}/{wallet.currency} opened") from error
+        known = self._wallets_of.get(wallet.user_id)
+        if known is not None:
+            known[wallet.currency] = wallet
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None:
+        row = self._conn.execute(_WALLET_BY_ID, {"wallet_id": wallet_id}).first()
+        return None if row is None else _wallet(row)
+
+    def find_wallet(self, user_id: str, currency: str) -> Wallet | None:
+        known = self._wallets_of.get(user_id)
+        if known is not None:
+            return known.get(currency)
+        row = self._conn.execute(_WALLET_OF, {"user_id": user_id, "currency": currency}).first()
+        return None if row is None else _wallet(row)
+
+    def list_wallets(self, user_id: str) -> list[Wallet]:
+        query = sa.select(wallets).where(wallets.c.user_id == user_id).order_by(wallets.c.currency)
+        return [_wallet(row) for row in self._conn.execute(query)]
+
+    def outgoing_since(self, wallet_id: str, kinds: Collection[str], since: datetime) -> int:
+        return self.outgoing_totals(wallet_id, kinds, since, since)[1]
+
+    def outgoing_totals(
+        self, wallet_id: str, kinds: Collection[str], day: datetime, month: datetime
+    ) -> tuple[int, int]:
+        parameters = {
+            "day": day,
+            "wallet_id": wallet_id,
+            "since": min(day, month),
+            "kinds": sorted(kinds),
+        }
+        spent_today, spent_this_month = self._conn.execute(_OUTGOING_TOTALS, parameters).one()
+        return int(spent_today), int(spent_this_month)
+
+    def net_after(self, account_id: str, transfer_id: str) -> int:
+        after = sa.select(transfers.c.seq).where(transfers.c.id == transfer_id).scalar_subquery()
+        newer = (transfers.c.seq > after) & transfers.c.flags.in_(_POSTED)
+        credits = sa.select(sa.func.coalesce(sa.func.sum(transfers.c.amount), 0)).where(
+            newer, transfers.c.credit_account_id == account_id
+        )
+        debits = sa.select(sa.func.coalesce(sa.func.sum(transfers.c.amount), 0)).where(
+            newer, transfers.c.debit_account_id == account_id
+        )
+        return int(self._conn.execute(credits).scalar_one()) - int(
+            self._conn.execute(debits).scalar_one()
+        )
+
+    # --- payments ---------------------------------------------------------------------------
+
+    def insert_payment(self, payment: Payment) -> None:
+        self._conn.execute(
+            _INSERT_PAYMENT,
+            {
+                "id": payment.id,
+                "kind": payment.kind,
+                "payer_wallet_id": payment.payer_wallet_id,
+                "payee_wallet_id": payment.payee_wallet_id,
+                "payee_phone": payment.payee_phone,
+                "amount": payment.amount,
+                "fee": payment.fee,
+                "commission": payment.commission,
+                "currency": payment.currency,
+                "message": payment.message,
+                "hold_id": payment.hold_id,
+                "fee_hold_id": payment.fee_hold_id,
+                "created_at": payment.created_at,
+            },
+        )
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        row = self._conn.execute(_PAYMENT_BY_ID, {"payment_id": payment_id}).first()
+        return None if row is None else payment_from_row(row)
+
+    def unclaimed_payments(self, phone: str, limit: int) -> list[Payment]:
+        query = (
+            sa.select(payments)
+            .join(pending_transfers, pending_transfers.c.transfer_id == payments.c.hold_id)
+            .where(
+                payments.c.payee_phone == phone,
+                payments.c.payee_wallet_id.is_(None),
+                pending_transfers.c.state == "pending",
+            )
+            .order_by(payments.c.created_at, payments.c.id)
+            .limit(limit)
+        )
+        return [payment_from_row(row) for row in self._conn.execute(query)]
+
+    def claim_payment(self, payment_id: str, payee_wallet_id: str) -> None:
+        result = self._conn.execute(
+            payments.update()
+            .where(payments.c.id == payment_id, payments.c.payee_wallet_id.is_(None))
+            .values(payee_wallet_id=payee_wallet_id)
+        )
+        if result.rowcount != 1:
+            raise TransientConflict(f"payment {payment_id} claimed concurrently")
+
+    # --- access -----------------------------------------------------------------------------
+
+    def insert_api_key(self, key: ApiKey, secret_hash: str, created_at: datetime) -> None:
+        self._conn.execute(
+            api_keys.insert(),
+            {
+                "id": key.id,
+                "secret_hash": secret_hash,
+                "role": key.role,
+                "merchant_id": key.merchant_id,
+                "name": key.name,
+                "created_at": created_at,
+            },
+        )
+
+    def get_api_key_by_hash(self, secret_hash: str) -> ApiKey | None:
+        row = self._conn.execute(_API_KEY_BY_HASH, {"hash": secret_hash}).first()
+        if row is None:
+            return None
+        return ApiKey(
+            id=row.id,
+            role=row.role,
+            merchant_id=row.merchant_id,
+            name=row.name,
+            revoked=row.revoked_at is not None,
+        )
+
+    def revoke_api_key(self, key_id: str, revoked_at: datetime) -> bool:
+        result = self._conn.execute(
+            api_keys.update()
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=revoked_at)
+        )
+        return result.rowcount == 1
+
+    def insert_session(
+        self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
+    ) -> None:
+        self._conn.execute(
+            sessions.insert(),
+            {
+                "token_hash": token_hash,
+                "user_id": user_id,
+                "expires_at": expires_at,
+                "created_at": created_at,
+            },
+        )
+
+    def end_session(self, token_hash: str, now: datetime) -> None:
+        self._conn.execute(
+            sessions.update()
+            .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
+            .values(expires_at=now)
+        )
+
+    def session_user(self, token_hash: str, now: datetime) -> str | None:
+        parameters = {"hash": token_hash, "now": now}
+        user_id: str | None = self._conn.execute(_SESSION_USER, parameters).scalar()
+        return user_id
+
+
+def _user_values(user: User, pin_hash: str | None) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "kind": user.kind.value,
+        "phone": user.phone,
+        "name": user.name,
+        "country": user.country,
+        "kyc_tier": user.kyc_tier,
+        "national_id": user.national_id,
+        "pin_hash": pin_hash,
+        "pin_failures": user.pin_failures,
+        "pin_locked": int(user.pin_locked),
+    }
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=row.id,
+        kind=UserKind(row.kind),
+        phone=row.phone,
+        name=row.name,
+        country=row.country,
+        kyc_tier=row.kyc_tier,
+        national_id=row.national_id,
+        pin_failures=row.pin_failures,
+        pin_locked=bool(row.pin_locked),
+        has_pin=row.pin_hash is not None,
+    )
+
+
+def _merchant(row: Row[Any]) -> Merchant:
+    return Merchant(
+        user_id=row.user_id,
+        trading_name=row.trading_name,
+        category_code=row.category_code,
+        settlement_currency=row.settlement_currency,
+        till_number=row.till_number,
+    )
+
+
+def _wallet(row: Row[Any]) -> Wallet:
+    return Wallet(id=row.id, user_id=row.user_id, currency=row.currency, account_id=row.account_id)
+
+
+def payment_from_row(row: Row[Any]) -> Payment:
+    return Payment(
+        id=row.id,
+        kind=row.kind,
+        currency=row.currency,
+        amount=row.amount,
+        fee=row.fee,
+        commission=row.commission,
+        payer_wallet_id=row.payer_wallet_id,
+        payee_wallet_id=row.payee_wallet_id,
+        payee_phone=row.payee_phone,
+        message=row.message,
+        hold_id=row.hold_id,
+        fee_hold_id=row.fee_hold_id,
+        created_at=row.created_at,
+        refunded=row.refunded,
+        fee_refunded=row.fee_refunded,
+    )

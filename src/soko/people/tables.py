@@ -1,0 +1,92 @@
+"""People's tables (migration 0002): users, merchants, wallets, keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+
+from soko.db.metadata import metadata
+from soko.db.types import UtcDateTime
+
+# --- people, wallets and access (migration 0002) ----------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("phone", String(20), nullable=False, unique=True),
+    Column("name", String(80), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("kyc_tier", Integer, nullable=False),
+    Column("national_id", String(32), nullable=True),
+    # argon2id; NULL until the user sets a PIN.
+    Column("pin_hash", String(200), nullable=True),
+    Column("pin_failures", Integer, nullable=False, server_default=text("0")),
+    Column("pin_locked", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('consumer', 'merchant', 'agent')", name="kind_valid"),
+    CheckConstraint("kyc_tier IN (0, 1, 2)", name="kyc_tier_valid"),
+    CheckConstraint("kyc_tier = 0 OR national_id IS NOT NULL", name="kyc_tier_needs_national_id"),
+    CheckConstraint("pin_failures >= 0", name="pin_failures_non_negative"),
+    CheckConstraint("pin_locked IN (0, 1)", name="pin_locked_boolean"),
+)
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("user_id", String(40), ForeignKey("users.id"), primary_key=True),
+    Column("trading_name", String(80), nullable=False),
+    Column("category_code", String(4), nullable=False),
+    Column("settlement_currency", String(3), nullable=False),
+    # What a customer keys in at the counter: short, numeric, unique.
+    Column("till_number", String(10), nullable=False, unique=True),
+)
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    # One wallet per user and currency, even when two requests open it at once.
+    UniqueConstraint("user_id", "currency", name="uq_wallets_user_id_currency"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    # SHA-256 of the secret: the secret is shown once and never stored.
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("merchant_id", String(40), ForeignKey("users.id"), nullable=True),
+    Column("name", String(80), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    CheckConstraint("role IN ('operator', 'merchant')", name="role_valid"),
+    CheckConstraint(
+        "(role = 'merchant') = (merchant_id IS NOT NULL)", name="merchant_key_has_merchant"
+    ),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_sessions_user_id", "user_id"),
+)
