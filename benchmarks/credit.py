@@ -106,11 +106,12 @@ def print_aucs(populations: Sequence[tuple[str, int, list[Scored]]]) -> None:
 def print_grades(scored: Sequence[Scored], scorecard: Scorecard) -> None:
     print("| grade | merchants | default rate | offers | median limit (KES) |")
     print("|---|---:|---:|---:|---:|")
-    rows = [(g.grade, lambda s, g=g.grade: s.decision.grade == g and s.rank >= _PASSES_HISTORY)
-            for g in scorecard.grades]  # fmt: skip
-    rows.append(("refused by history", lambda s: s.rank < _PASSES_HISTORY))
-    for name, member in rows:
-        group = [s for s in scored if member(s)]
+    passed = [s for s in scored if s.rank >= _PASSES_HISTORY]
+    groups = [
+        (g.grade, [s for s in passed if s.decision.grade == g.grade]) for g in scorecard.grades
+    ]
+    groups.append(("refused by history", [s for s in scored if s.rank < _PASSES_HISTORY]))
+    for name, group in groups:
         offers = sorted(s.decision.offer.limit_minor for s in group if s.decision.offer)
         median = f"{offers[len(offers) // 2] // 100:,}" if offers else "-"
         defaults = sum(1 for s in group if s.merchant.defaults)

@@ -291,17 +291,20 @@ def _rate_bps(part: int, whole: int) -> int:
 # --- the features a scorecard may score, and how each is said in words -------------------------
 
 
-def _percent(value: Fraction) -> str:
-    """`value` as a percentage to one decimal place, truncated toward zero ("12.5%", "-3%")."""
-    tenths = value * 1000
-    magnitude = abs(tenths.numerator) // tenths.denominator
-    whole, tenth = divmod(magnitude, 10)
-    sign = "-" if tenths < 0 and magnitude else ""
-    return f"{sign}{whole}{f'.{tenth}' if tenth else ''}%"
+def _percent(value: Fraction, decimals: int = 1) -> str:
+    """`value` as a percentage, truncated toward zero at `decimals` places, trailing zeros
+    dropped ("12.5%", "-3%"): a rate shown is never above the rate measured."""
+    scaled = value * 100 * 10**decimals
+    magnitude = abs(scaled.numerator) // scaled.denominator
+    whole, fraction = divmod(magnitude, 10**decimals)
+    sign = "-" if scaled < 0 and magnitude else ""
+    digits = f"{fraction:0{decimals}d}".rstrip("0") if decimals else ""
+    return f"{sign}{whole}{'.' + digits if digits else ''}%"
 
 
 def _bps_percent(bps: int | Fraction) -> str:
-    return _percent(Fraction(bps, _BPS))
+    # Two places: a basis point is 0.01 %, so a limit of 2,000 bp and a rate of 2,001 bp differ.
+    return _percent(Fraction(bps, _BPS), decimals=2)
 
 
 def _count(value: Fraction) -> str:
