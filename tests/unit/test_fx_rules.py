@@ -338,7 +338,7 @@ Pricing = tuple[Fraction, int, int, Currency, Currency]
     ("pricing", "debit", "expected"),
     [
         # UGX 100,000, fee 500, 1.5 %: 99,500 exchanged, spread ceil(1492.5) = 1,493,
-        # converted 98,007; 98,007 * 129.25 / 3652.40 * 100 = 346,824.6... cents -> 346,824.
+        # converted 98,007; 98,007 * 129.25 / 3652.40 * 100 = 346,824.13... cents -> 346,824.
         ((UGX_KES, 150, 500, UGX, KES), 100_000, (98_007, 1_493, 346_824)),
         # No spread, no fee: everything is converted.
         ((UGX_KES, 0, 0, UGX, KES), 100_000, (100_000, 0, 353_876)),
@@ -480,7 +480,7 @@ def test_check_quote_matches() -> None:
         {"source": UGX, "target": KES, "target_amount": Money.of(346_825, "KES")},
     ):
         with pytest.raises(errors.FxQuoteMismatch):
-            check_quote_matches(q, **kwargs)  # type: ignore[arg-type]
+            check_quote_matches(q, **kwargs)
 
 
 # --- the module stays pure ----------------------------------------------------------------------
