@@ -139,7 +139,12 @@ def _text(data: bytes | str) -> str:
 def detect_format(data: bytes | str) -> RateFileFormat:
     """Which format ``data`` is, from its first characters: ``<`` is the ECB's XML, a first line
     starting ``Date`` the ECB's CSV, an operator header the operator's CSV."""
-    head = _text(data[:4096]).lstrip()
+    # Only the start is looked at; a character cut in two there is not the file's fault.
+    head = (
+        data[:4096].decode("utf-8-sig", errors="replace")
+        if isinstance(data, bytes)
+        else data[:4096].removeprefix("\ufeff")
+    ).lstrip()
     if head.startswith("<"):
         return RateFileFormat.ECB_XML
     first = head.splitlines()[0] if head else ""
