@@ -912,7 +912,8 @@ class DarajaSandbox:
             self._settle(entry, code)
             if entry.status is not Status.COMPLETED:
                 return
-            confirmation = self._c2b_body(entry, balance=_money(entry.balance_after_minor or 0))
+            shillings, cents = divmod(entry.balance_after_minor or 0, MINOR_PER_SHILLING)
+            confirmation = self._c2b_body(entry, balance=f"{shillings}.{cents:02d}")
 
         def confirm() -> None:
             self._post(urls.confirmation_url, confirmation)
