@@ -501,7 +501,12 @@ class DarajaSandbox:
         if code == "0" and outgoing and self._balance < entry.amount_minor:
             code = "1"
         entry.result_code = code
-        entry.result_desc = RESULT_DESCRIPTIONS.get(code, entry.detail or "The transaction failed.")
+        fallback = "The transaction failed."
+        if entry.kind is Kind.C2B:
+            fallback = "Rejected by the validation URL."
+        elif entry.kind is Kind.REVERSAL and entry.detail:
+            fallback = entry.detail  # the refusal's own words
+        entry.result_desc = RESULT_DESCRIPTIONS.get(code, fallback)
         entry.completed_at = datetime.now(UTC)
         entry.settled_order = next(self._settled)
         if code == QUEUE_TIMEOUT_RESULT_CODE and entry.detail == "queue timeout":
@@ -908,7 +913,6 @@ class DarajaSandbox:
             # The validation URL failed to answer: the registered ResponseType decides.
             code = "0" if urls.response_type == "Completed" else "C2B00016"
         with self._lock:
-            entry.detail = entry.detail if code == "0" else "Rejected by validation"
             self._settle(entry, code)
             if entry.status is not Status.COMPLETED:
                 return
