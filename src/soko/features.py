@@ -23,6 +23,9 @@ FEATURES: Final = (
     "payouts",
     "escrow",
     "escrow.tracking",
+    "credit",
+    "fx",
+    "rails",
 )
 
 

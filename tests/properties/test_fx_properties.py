@@ -9,8 +9,6 @@ from fractions import Fraction
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from soko.domain.errors import AmountOverflows
-from soko.domain.money import CURRENCIES, Currency, Money
 from soko.fx.domain import (
     SPREAD_BPS_MAX,
     QuoteAmounts,
@@ -21,6 +19,8 @@ from soko.fx.domain import (
     price_quote,
 )
 from soko.fx.errors import FxAmountTooSmall
+from soko.kernel.errors import AmountOverflows
+from soko.kernel.money import CURRENCIES, Currency, Money
 
 currencies = st.sampled_from(sorted(CURRENCIES.values(), key=lambda c: c.code))
 pairs = st.tuples(currencies, currencies).filter(lambda pair: pair[0] != pair[1])

@@ -39,8 +39,15 @@ from soko.credit.domain import (
     sweep_amount,
 )
 from soko.credit.errors import ScorecardInvalid
-from soko.domain import errors
-from soko.domain.money import Currency
+from soko.kernel.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Rejected,
+    all_error_classes,
+)
+from soko.kernel.money import Currency
 
 AS_OF = date(2026, 1, 31)
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
@@ -537,20 +544,20 @@ CREDIT_ERRORS = [
     value
     for value in vars(credit_errors).values()
     if isinstance(value, type)
-    and issubclass(value, errors.DomainError)
+    and issubclass(value, DomainError)
     and value.__module__ == credit_errors.__name__
 ]
 
 
 @pytest.mark.parametrize("cls", CREDIT_ERRORS, ids=lambda cls: cls.code)
-def test_credit_errors_are_well_formed(cls: type[errors.DomainError]) -> None:
+def test_credit_errors_are_well_formed(cls: type[DomainError]) -> None:
     assert "code" in vars(cls)
     assert "title" in vars(cls)
     assert SNAKE_CASE.fullmatch(cls.code)
     assert cls.title.endswith(".")
     assert cls.__name__ in (credit_errors.__doc__ or "")
-    kinds = {errors.InvalidInput: "invalid", errors.NotFound: "not_found",
-             errors.Conflict: "conflict", errors.Rejected: "rejected"}  # fmt: skip
+    kinds = {InvalidInput: "invalid", NotFound: "not_found",
+             Conflict: "conflict", Rejected: "rejected"}  # fmt: skip
     base = next(base for base in kinds if issubclass(cls, base))
     assert cls.kind == kinds[base]
 
@@ -558,5 +565,5 @@ def test_credit_errors_are_well_formed(cls: type[errors.DomainError]) -> None:
 def test_credit_error_codes_are_new() -> None:
     codes = [cls.code for cls in CREDIT_ERRORS]
     assert len(set(codes)) == len(codes) == 11
-    others = {cls.code for cls in errors.all_error_classes() if cls not in CREDIT_ERRORS}
+    others = {cls.code for cls in all_error_classes() if cls not in CREDIT_ERRORS}
     assert not set(codes) & others

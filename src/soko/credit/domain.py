@@ -30,8 +30,8 @@ from functools import cache
 from typing import Any, Final
 
 from soko.credit.errors import ScorecardInvalid
-from soko.domain.fees import BASIS_POINTS_WHOLE
-from soko.domain.money import AMOUNT_MINOR_MAX, CURRENCIES, Currency, Money, allocate
+from soko.kernel.money import AMOUNT_MINOR_MAX, CURRENCIES, Currency, Money, allocate
+from soko.payments.fees import BASIS_POINTS_WHOLE
 
 __all__ = [
     "DEFAULT_SCORECARD",

@@ -1,25 +1,22 @@
 """Merchant credit's business failures, each named after the rule it breaks.
 
-They subclass the kinds in ``soko.domain.errors`` so every channel's one table maps them like any
-other error (``code``, ``title``, ``kind``). The hierarchy::
+The hierarchy (the kinds are in soko/kernel/errors.py)::
 
     DomainError
     ├── InvalidInput                 kind=invalid
     │   └── ScorecardInvalid, RepaymentCurrencyMismatch
     ├── NotFound                     kind=not_found
     │   └── OfferNotFound, LoanNotFound
-    ├── Conflict                     kind=conflict    the state moved on; the request was fine
+    ├── Conflict                     kind=conflict
     │   └── OfferExpired, OfferAlreadyUsed, LoanAlreadyOpen
-    └── Rejected                     kind=rejected    a credit rule says no
-        └── ExceedsOfferLimit, LoanInArrears, RepaymentExceedsOutstanding, InsufficientHistory
-
-``ScorecardInvalid`` is raised when the operator's scorecard (``SOKO_CREDIT_SCORECARD``) is read,
-so a bad one stops the service at start-up rather than at a merchant's request.
+    └── Rejected                     kind=rejected
+        └── ExceedsOfferLimit, LoanInArrears, RepaymentExceedsOutstanding,
+            InsufficientHistory
 """
 
 from __future__ import annotations
 
-from soko.domain.errors import Conflict, InvalidInput, NotFound, Rejected
+from soko.kernel.errors import Conflict, InvalidInput, NotFound, Rejected
 
 __all__ = [
     "ExceedsOfferLimit",

@@ -33,10 +33,6 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Final, NoReturn
 
-from soko.domain.errors import AmountMustBePositive, CurrencyMismatch, DomainError
-from soko.domain.fees import BASIS_POINTS_WHOLE
-from soko.domain.kyc import KycTier, tier_of
-from soko.domain.money import CURRENCIES, Currency, Money
 from soko.fx.errors import (
     FxAmountOutsideCorridor,
     FxAmountTooSmall,
@@ -50,6 +46,10 @@ from soko.fx.errors import (
     FxRateStale,
     FxTierTooLow,
 )
+from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch, DomainError
+from soko.kernel.money import CURRENCIES, Currency, Money
+from soko.payments.fees import BASIS_POINTS_WHOLE
+from soko.people.kyc import KycTier, tier_of
 
 __all__ = [
     "BRIDGES_DEFAULT",

@@ -1,29 +1,24 @@
 """FX's business failures, each named after the rule it breaks.
 
-They follow ``soko.domain.errors``: a stable snake_case ``code``, a fixed ``title`` and the
-``kind`` of the base class, so every channel's one error table maps them like any other. The
-hierarchy (the bases are ``soko.domain.errors``'s)::
+The hierarchy (the kinds are in soko/kernel/errors.py)::
 
     DomainError
     ├── InvalidInput                 kind=invalid
     │   └── FxRateInvalid, FxRateFileInvalid, FxCorridorsInvalid, FxQuoteMismatch
     ├── NotFound                     kind=not_found
     │   └── FxPairUnknown, FxQuoteNotFound
-    ├── Conflict                     kind=conflict    the quote moved on; the request was fine
+    ├── Conflict                     kind=conflict
     │   └── FxQuoteExpired, FxQuoteUsed
-    ├── Rejected                     kind=rejected    a corridor, rate or balance rule says no
-    │   └── FxCorridorDisabled, FxRateStale, FxAmountOutsideCorridor, FxAmountTooSmall,
+    ├── Rejected                     kind=rejected
+    │   └── FxRateStale, FxCorridorDisabled, FxAmountOutsideCorridor, FxAmountTooSmall,
     │       FxLiquidityInsufficient
     └── Forbidden                    kind=forbidden
         └── FxTierTooLow
-
-None is ``transient``: like a balance rule, a stale rate or an empty liquidity account refuses
-the very same request until something else changes (a rate import, an operator's top-up).
 """
 
 from __future__ import annotations
 
-from soko.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Rejected
+from soko.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, Rejected
 
 __all__ = [
     "FxAmountOutsideCorridor",

@@ -36,10 +36,10 @@ from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped, unused-ignore]
 from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped, unused-ignore]
 
-from soko.domain.errors import DomainError
-from soko.domain.money import CURRENCIES
 from soko.fx.domain import Rate, parse_rate
 from soko.fx.errors import FxRateFileInvalid
+from soko.kernel.errors import DomainError
+from soko.kernel.money import CURRENCIES
 
 __all__ = [
     "ECB_BASE",

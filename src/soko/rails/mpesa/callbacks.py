@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from soko import limits
+from soko.kernel import limits
 
 #: East Africa Time. Kenya has kept UTC+3 without daylight saving since 1942, so a fixed offset
 #: is exact and needs no tz database on the server.

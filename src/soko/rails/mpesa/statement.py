@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from soko import limits
+from soko.kernel import limits
 from soko.rails.mpesa.callbacks import MINOR_PER_SHILLING, NAIROBI
 
 COLUMNS: Final = (
