@@ -8,6 +8,8 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import argon2
@@ -15,6 +17,8 @@ from sqlalchemy.engine import Engine
 
 from soko.config import Settings
 from soko.context import Context
+from soko.credit import service as credit_service
+from soko.credit.domain import CreditPolicy, RepaymentPolicy, Scorecard, default_scorecard
 from soko.db import schema
 from soko.db.engine import create_engine
 from soko.db.unit_of_work import SqlUnitOfWorkFactory
@@ -146,6 +150,27 @@ def payout_rail(settings: Settings, engine: Engine, clock: Clock) -> PayoutRail:
     return rail
 
 
+def credit_policy(settings: Settings) -> CreditPolicy:
+    """The scorecard (SOKO_CREDIT_SCORECARD: JSON, or a file of it) and repayment rules."""
+    text = settings.credit_scorecard
+    if text is None:
+        scorecard = default_scorecard()
+    else:
+        if not text.lstrip().startswith("{"):
+            text = Path(text).read_text(encoding="utf-8")
+        scorecard = Scorecard.from_json(text)
+    return CreditPolicy(
+        scorecard=scorecard,
+        repayment=RepaymentPolicy(
+            minimum_share=Fraction(settings.credit_minimum_share),
+            period_days=settings.credit_period_days,
+            late_fee_flat_minor=settings.credit_late_fee_minor,
+            late_fee_bps=settings.credit_late_fee_bps,
+            write_off_after_days=settings.credit_write_off_days,
+        ),
+    )
+
+
 def jittered_backoff(attempt: int) -> None:
     """Sleep a random time up to a cap that doubles per attempt: colliding retries spread out."""
     cap_seconds = min(0.001 * 2**attempt, 0.1)
@@ -229,5 +254,7 @@ def build(
         payout_lease_seconds=settings.payout_lease_seconds,
         outbox_lease_seconds=settings.outbox_lease_seconds,
         apply_carrier_step=escrow_service.apply_carrier_step_in,
+        credit=credit_policy(settings),
+        repay_from_sale=credit_service.repay_from_sale,
     )
     return Runtime(settings=settings, engine=engine, context=context)

@@ -103,6 +103,18 @@ class Settings(BaseSettings):
         default=limits.ESCROW_DELIVERY_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
     )
     escrow_undelivered: Literal["refund", "dispute"] = "refund"
+    #: Merchant credit (docs/credit.md): the scorecard as JSON, or the path of a JSON file;
+    #: unset, the default scorecard. A scorecard that does not parse stops start-up.
+    credit_scorecard: str | None = None
+    #: The share of the total repayable that must be repaid by the end of each period, as a
+    #: fraction ("1/6"), and the period in days: Square asks 1/18 every 60 days.
+    credit_minimum_share: str = "1/6"
+    credit_period_days: int = Field(default=30, ge=1, le=366)
+    #: A missed minimum costs this flat amount (minor units) plus these basis points of it.
+    credit_late_fee_minor: int = Field(default=0, ge=0)
+    credit_late_fee_bps: int = Field(default=0, ge=0, le=10_000)
+    #: A loan this many days past due is written off.
+    credit_write_off_days: int = Field(default=90, ge=1, le=3660)
     #: How long a worker's claim on webhook deliveries and texts hides them from other workers
     #: (a killed worker's claims are taken over after this). Unset, each outbox uses a lease
     #: four times as long as a whole batch of sends at their timeout (limits.py); a shorter one

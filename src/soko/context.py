@@ -8,10 +8,13 @@ from datetime import tzinfo
 from types import TracebackType
 from typing import Protocol, Self
 
+from soko.credit.domain import CreditPolicy
+from soko.credit.ports import CreditRepository
 from soko.escrow.domain import EscrowAction, EscrowPolicy
 from soko.escrow.ports import EscrowRepository
 from soko.escrow.tracking.ports import ShipmentsRepository
 from soko.kernel.ports import Clock, IdempotencyRepository, IdGenerator
+from soko.ledger.domain import TransferRequest
 from soko.ledger.ports import LedgerRepository, ReconcileQueries
 from soko.notify.ports import NotificationsRepository, SmsSender, WebhookSender
 from soko.payments.fees import FeeKind, FeeTable, MerchantRate
@@ -33,6 +36,7 @@ class UnitOfWork(Protocol):
     payouts: PayoutRepository
     escrow: EscrowRepository
     shipments: ShipmentsRepository
+    credit: CreditRepository
 
     def commit(self) -> None: ...
 
@@ -44,6 +48,22 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+class SaleSweep(Protocol):
+    """Credit's share of a merchant's sale (`soko.credit.service.repay_from_sale`): the
+    transfers that repay the merchant's open loan, recorded with the sale's own."""
+
+    def __call__(
+        self,
+        uow: UnitOfWork,
+        ctx: Context,
+        *,
+        loan_id: str,
+        wallet_account_id: str,
+        sale_minor: int,
+        payment_id: str,
+    ) -> list[TransferRequest]: ...
 
 
 class UnitOfWorkFactory(Protocol):
@@ -86,6 +106,10 @@ class Context:
     #: Escrow's answer to a tracking step (`soko.escrow.service.apply_carrier_step_in`): tracking
     #: reports a step and escrow applies it, so tracking never imports escrow's use cases.
     apply_carrier_step: Callable[[UnitOfWork, Context, str, EscrowAction], bool]
+    #: The operator's scorecard and repayment rules (SOKO_CREDIT_*).
+    credit: CreditPolicy
+    #: Credit's sweep of a sale, called by payments only for a merchant with an open loan.
+    repay_from_sale: SaleSweep
 
 
 def noop_backoff(attempt: int) -> None:

@@ -43,6 +43,7 @@ CHECKS = {
     "transfers_well_formed",
     "wallets_well_formed",
     "escrow_holds_open_orders",
+    "loans_receivable_matches_open_loans",
 }
 
 WALLET_RULE = "ck_accounts_debits_must_not_exceed_credits"

@@ -23,7 +23,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from functools import cache
@@ -1430,3 +1430,185 @@ def _declining_schedule(
             principal_part, interest, balance,
         ))  # fmt: skip
     return tuple(schedule)
+
+
+# --- records: what the service stores ----------------------------------------------------------
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    USED = "used"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOffer:
+    """An offer as made to one merchant: the decision's terms, valid until `expires_at`."""
+
+    id: str
+    decision_id: str
+    merchant_id: str
+    currency: str
+    limit_minor: int
+    fee_bps: int
+    withhold_bps: int
+    term_days: int
+    grade: str
+    expires_at: datetime
+    status: OfferStatus
+    created_at: datetime
+
+
+class LoanStatus(StrEnum):
+    ACTIVE = "active"
+    REPAID = "repaid"
+    WRITTEN_OFF = "written_off"
+
+
+class Repayment(StrEnum):
+    #: A share of each incoming sale, and a minimum per period.
+    REVENUE = "revenue"
+    #: A fixed schedule of instalments.
+    INSTALMENTS = "instalments"
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    """A merchant's loan: what was lent and agreed, and what has been repaid so far."""
+
+    id: str
+    merchant_id: str
+    offer_id: str
+    currency: str
+    principal_minor: int
+    fee_minor: int
+    late_fees_minor: int
+    #: The offer's fee rate: the flat fee's basis points, or, on a declining-balance schedule,
+    #: spread over its periods as the interest rate on what is still owed.
+    fee_bps: int
+    withhold_bps: int
+    term_days: int
+    repayment: Repayment
+    method: Method | None
+    frequency: Frequency | None
+    instalments: int | None
+    repaid_principal_minor: int
+    repaid_fee_minor: int
+    missed_periods: int
+    max_days_past_due: int
+    status: LoanStatus
+    scorecard_version: str
+    grade: str
+    disbursed_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def total_repayable_minor(self) -> int:
+        return self.principal_minor + self.fee_minor + self.late_fees_minor
+
+    @property
+    def repaid_minor(self) -> int:
+        return self.repaid_principal_minor + self.repaid_fee_minor
+
+    @property
+    def outstanding_minor(self) -> int:
+        return self.total_repayable_minor - self.repaid_minor
+
+    @property
+    def principal_outstanding_minor(self) -> int:
+        return self.principal_minor - self.repaid_principal_minor
+
+    @property
+    def fee_outstanding_minor(self) -> int:
+        return self.fee_minor + self.late_fees_minor - self.repaid_fee_minor
+
+    def schedule(self, start: date) -> tuple[Instalment, ...]:
+        """The instalment loan's schedule from its disbursement day (empty for revenue loans)."""
+        if self.repayment is not Repayment.INSTALMENTS:
+            return ()
+        assert self.method and self.frequency and self.instalments, self
+        return instalment_schedule(
+            self.principal_minor,
+            count=self.instalments,
+            method=self.method,
+            frequency=self.frequency,
+            start=start,
+            fee_minor=self.fee_minor if self.method is Method.FLAT else 0,
+            rate=declining_rate(self.fee_bps, self.instalments)
+            if self.method is Method.DECLINING
+            else Fraction(0),
+        )
+
+
+def declining_rate(fee_bps: int, count: int) -> Fraction:
+    """The per-period interest rate of a declining-balance schedule: the offer's fee rate spread
+    evenly over the periods, so interest falls as the balance does (less than the flat fee)."""
+    assert count > 0 and 0 <= fee_bps <= _BPS, (fee_bps, count)
+    return Fraction(fee_bps, _BPS * count)
+
+
+class RepaymentKind(StrEnum):
+    SWEEP = "sweep"
+    MANUAL = "manual"
+    MINIMUM = "minimum"
+
+
+@dataclass(frozen=True, slots=True)
+class LoanRepayment:
+    id: str
+    loan_id: str
+    kind: RepaymentKind
+    amount_minor: int
+    principal_part_minor: int
+    fee_part_minor: int
+    payment_id: str | None
+    created_at: datetime
+
+
+def due_by(loan: Loan, *, disbursed_on: date, as_of: date, policy: RepaymentPolicy) -> int:
+    """What the loan must have repaid by `as_of`: the revenue loan's cumulative minimum, or the
+    instalments fallen due (everything once the term has ended)."""
+    if loan.repayment is Repayment.REVENUE:
+        return minimum_due(
+            loan.total_repayable_minor,
+            disbursed_on=disbursed_on,
+            as_of=as_of,
+            policy=policy,
+            term_days=loan.term_days,
+        )
+    due = sum(i.amount_minor for i in loan.schedule(disbursed_on) if i.due_on <= as_of)
+    # Late fees fall due at once: they are charged for a minimum already missed.
+    return min(loan.total_repayable_minor, due + loan.late_fees_minor)
+
+
+def unmet_due_dates(loan: Loan, *, as_of: date, policy: RepaymentPolicy) -> list[date]:
+    """The due dates up to `as_of` whose cumulative amount what was repaid does not cover, oldest
+    first: their count is the minimums missed, the first gives the days past due."""
+    disbursed_on = loan.disbursed_at.date()
+    if loan.repayment is Repayment.INSTALMENTS:
+        dates = [i.due_on for i in loan.schedule(disbursed_on) if i.due_on <= as_of]
+    else:
+        end = disbursed_on + timedelta(days=loan.term_days)
+        dates = []
+        number = 1
+        while True:
+            on = min(disbursed_on + timedelta(days=number * policy.period_days), end)
+            if on > as_of:
+                break
+            dates.append(on)
+            if on >= end:
+                break
+            number += 1
+    return [
+        on
+        for on in dates
+        if due_by(loan, disbursed_on=disbursed_on, as_of=on, policy=policy) > loan.repaid_minor
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPolicy:
+    """The operator's lending settings: the scorecard and the repayment rules."""
+
+    scorecard: Scorecard
+    repayment: RepaymentPolicy

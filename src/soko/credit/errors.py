@@ -10,8 +10,8 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     ├── Conflict                     kind=conflict
     │   └── OfferExpired, OfferAlreadyUsed, LoanAlreadyOpen
     └── Rejected                     kind=rejected
-        └── ExceedsOfferLimit, LoanInArrears, RepaymentExceedsOutstanding,
-            InsufficientHistory
+        └── ExceedsOfferLimit, LenderCapitalInsufficient, LoanInArrears,
+            RepaymentExceedsOutstanding, InsufficientHistory
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from soko.kernel.errors import Conflict, InvalidInput, NotFound, Rejected
 __all__ = [
     "ExceedsOfferLimit",
     "InsufficientHistory",
+    "LenderCapitalInsufficient",
     "LoanAlreadyOpen",
     "LoanInArrears",
     "LoanNotFound",
@@ -71,6 +72,11 @@ class LoanAlreadyOpen(Conflict):
 class ExceedsOfferLimit(Rejected):
     code = "exceeds_offer_limit"
     title = "The amount asked for is above the offer's limit."
+
+
+class LenderCapitalInsufficient(Rejected):
+    code = "lender_capital_insufficient"
+    title = "The lender has not enough capital left to lend this amount."
 
 
 class LoanInArrears(Rejected):

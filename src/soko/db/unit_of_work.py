@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from soko.context import UnitOfWork
+from soko.credit.ports import CreditRepository
+from soko.credit.storage import SqlCreditRepository
 from soko.db.deferred import DeferredWrites, Transaction
 from soko.db.driver import sqlalchemy_errors
 from soko.db.engine import READ_ONLY_OPTION, is_postgresql
@@ -277,6 +279,7 @@ class SqlUnitOfWork:
         self.shipments: ShipmentsRepository = SqlShipmentsRepository(
             connection, row_locks=row_locks
         )
+        self.credit: CreditRepository = SqlCreditRepository(connection, row_locks=row_locks)
         return self
 
     def _open(self) -> Connection:

@@ -642,6 +642,13 @@ def _settle(uow: UnitOfWork, ctx: Context, order: EscrowOrder, seller_part: int)
                     move(ctx.ids.new("tr"), debit_account_id=escrow.id, credit_account_id=credit,
                          amount=amount, currency=order.currency, code=code, reference=order.id)
                 )  # fmt: skip
+        if merchant.open_loan_id is not None:
+            # A release is a sale: part of it repays the seller's loan (soko.credit).
+            requests.extend(
+                ctx.repay_from_sale(uow, ctx, loan_id=merchant.open_loan_id,
+                                    wallet_account_id=seller_wallet.account_id,
+                                    sale_minor=seller_part, payment_id=order.id)
+            )  # fmt: skip
     ledger.record(uow, ctx, requests)
     return replace(order, released=seller_part, fee=fee, refunded=order.amount - seller_part)
 

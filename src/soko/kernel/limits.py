@@ -225,3 +225,14 @@ USSD_SERVICE_CODE_LENGTH_MAX: Final = 32
 USSD_ORDERS_SHOWN_MAX: Final = 5
 #: The shared token an aggregator authenticates with (SOKO_USSD_TOKEN) is at least this long.
 USSD_TOKEN_LENGTH_MIN: Final = 16
+
+# --- merchant credit ----------------------------------------------------------------------------
+
+#: The most instalments a loan may be split into (ten years of weekly ones).
+LOAN_INSTALMENTS_MAX: Final = 520
+#: Active loans the worker reads per batch when it collects what is due.
+LOANS_PER_BATCH_MAX: Final = 200
+#: Repayments shown with a loan, newest first.
+LOAN_REPAYMENTS_SHOWN_MAX: Final = 100
+#: Loans the portfolio report reads at most (beyond this it needs a report table).
+PORTFOLIO_LOANS_MAX: Final = 100_000

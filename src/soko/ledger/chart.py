@@ -29,6 +29,7 @@ class AccountCode(StrEnum):
     ESCROW = "escrow"
     FX_LIQUIDITY = "fx_liquidity"
     LOANS_RECEIVABLE = "loans_receivable"
+    LENDER_CAPITAL = "lender_capital"
     SUSPENSE = "suspense"
     COMMISSION_EXPENSE = "commission_expense"
 
@@ -101,7 +102,15 @@ SYSTEM_ACCOUNTS: Final[dict[AccountCode, SystemAccount]] = {
         SystemAccount(
             AccountCode.LOANS_RECEIVABLE,
             _ASSET,
-            "Principal lent to merchants and not yet repaid (asset).",
+            "Principal lent to merchants and not yet repaid (asset). Every sale of a merchant "
+            "with a loan repays into it, so it is split like the fees (ADR 0011).",
+            buckets=FEE_BUCKETS,
+        ),
+        SystemAccount(
+            AccountCode.LENDER_CAPITAL,
+            _LIABILITY,
+            "The lender's capital put in for merchant loans (funded from settlement). Loans "
+            "outstanding never exceed it, so every lent shilling is backed; write-offs reduce it.",
         ),
         SystemAccount(
             AccountCode.SUSPENSE,
@@ -151,5 +160,8 @@ class TransferCode(StrEnum):
     ESCROW_RELEASE = "escrow_release"
     LOAN_DISBURSEMENT = "loan_disbursement"
     LOAN_REPAYMENT = "loan_repayment"
+    LOAN_FEE = "loan_fee"
+    LOAN_WRITE_OFF = "loan_write_off"
+    CAPITAL_INJECTION = "capital_injection"
     FX_CONVERSION = "fx_conversion"
     CORRECTION = "correction"

@@ -102,8 +102,29 @@ def _reconcile(uow: UnitOfWork) -> ReconcileReport:
                 "per currency, escrow holds exactly the open orders' money and nothing posted",
                 escrow,
             ),
+            Check(
+                "loans_receivable_matches_open_loans",
+                "per currency, loans receivable equals the principal still owed on active loans",
+                _loan_problems(uow),
+            ),
         ],
     )
+
+
+def _loan_problems(uow: UnitOfWork) -> list[str]:
+    """loans_receivable:CUR, over its buckets, is the principal lent and not yet repaid or
+    written off: the active loans' outstanding principal."""
+    owed = uow.credit.outstanding_principal_by_currency()
+    lent = {
+        total.currency: total.debits_posted - total.credits_posted
+        for total in uow.ledger.system_totals()
+        if total.code is AccountCode.LOANS_RECEIVABLE
+    }
+    return [
+        f"{currency}: loans receivable {lent.get(currency, 0)}, open loans {owed.get(currency, 0)}"
+        for currency in sorted(set(owed) | set(lent))
+        if lent.get(currency, 0) != owed.get(currency, 0)
+    ]
 
 
 def _escrow_problems(uow: UnitOfWork, currencies: set[str]) -> list[str]:

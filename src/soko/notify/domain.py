@@ -37,6 +37,10 @@ class EventType(StrEnum):
     ESCROW_REFUNDED = "escrow.refunded"
     ESCROW_DISPUTED = "escrow.disputed"
     ESCROW_RESOLVED = "escrow.resolved"
+    LOAN_OFFERED = "loan.offered"
+    LOAN_DISBURSED = "loan.disbursed"
+    LOAN_REPAID = "loan.repaid"
+    LOAN_OVERDUE = "loan.overdue"
 
 
 EVENT_TYPES = frozenset(EventType)

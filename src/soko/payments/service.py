@@ -325,6 +325,13 @@ def pay_merchant_in(
     # The merchant pays its discount rate out of what it just received: one batch, so the
     # merchant's wallet never shows the gross without the fee.
     legs.move(merchant_wallet.account_id, fees_id, fee, TransferCode.FEE)
+    if merchant.open_loan_id is not None:
+        # Part of the sale repays the merchant's loan, in this same batch (soko.credit).
+        legs.requests.extend(
+            ctx.repay_from_sale(uow, ctx, loan_id=merchant.open_loan_id,
+                                wallet_account_id=merchant_wallet.account_id,
+                                sale_minor=amount.amount_minor, payment_id=legs.reference)
+        )  # fmt: skip
     # The records first and the transfers last: from `record` on, the merchant's row is locked
     # until commit, and only the texts (which tell the new balances) come after it.
     payment = _record(uow, ctx, legs, "merchant", amount, payer=payer_wallet,

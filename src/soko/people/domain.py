@@ -136,6 +136,9 @@ class Merchant:
     category_code: str
     settlement_currency: str
     till_number: str
+    #: The merchant's open loan (soko.credit), kept on this row so that a payment, which reads
+    #: the merchant anyway, knows without another read whether part of it repays a loan.
+    open_loan_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

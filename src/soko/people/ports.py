@@ -35,6 +35,10 @@ class PeopleRepository(Protocol):
 
     def get_merchant_by_till(self, till_number: str) -> Merchant | None: ...
 
+    def set_open_loan(self, user_id: str, loan_id: str | None) -> None:
+        """Mark the merchant's open loan (or none): payments read it to sweep repayments."""
+        ...
+
     def insert_wallet(self, wallet: Wallet, created_at: datetime) -> None:
         """Raises `TransientConflict` if the user's wallet in that currency was opened meanwhile."""
         ...

@@ -162,6 +162,11 @@ class SqlPeopleRepository:
         row = self._conn.execute(_MERCHANT_BY_TILL, {"till": till_number}).first()
         return None if row is None else _merchant(row)
 
+    def set_open_loan(self, user_id: str, loan_id: str | None) -> None:
+        self._conn.execute(
+            merchants.update().where(merchants.c.user_id == user_id).values(open_loan_id=loan_id)
+        )
+
     # --- wallets ----------------------------------------------------------------------------
 
     def insert_wallet(self, wallet: Wallet, created_at: datetime) -> None:
@@ -372,6 +377,7 @@ def _merchant(row: Row[Any]) -> Merchant:
         category_code=row.category_code,
         settlement_currency=row.settlement_currency,
         till_number=row.till_number,
+        open_loan_id=row.open_loan_id,
     )
 
 

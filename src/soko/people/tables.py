@@ -50,6 +50,8 @@ merchants = Table(
     Column("settlement_currency", String(3), nullable=False),
     # What a customer keys in at the counter: short, numeric, unique.
     Column("till_number", String(10), nullable=False, unique=True),
+    # The open loan a payment's sweep repays (migration 0009; soko.credit keeps it).
+    Column("open_loan_id", String(40), nullable=True),
 )
 
 wallets = Table(

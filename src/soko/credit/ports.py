@@ -1,0 +1,114 @@
+"""What credit's use cases need from storage: a merchant's sales read off the payments by index,
+decisions, offers, loans and their repayments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from soko.credit.domain import Loan, LoanRepayment, LoanStatus, OfferStatus, StoredOffer
+
+
+@dataclass(frozen=True, slots=True)
+class DaySales:
+    """A day's merchant payments into one wallet: `day` counts days since 1970-01-01 (UTC)."""
+
+    day: int
+    sales_minor: int
+    sales_count: int
+    refunded_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    id: str
+    merchant_id: str
+    currency: str
+    scorecard_version: str
+    score: int
+    grade: str
+    offered: bool
+    #: Decision.as_record() as JSON: features, points, reasons, improvements.
+    record: str
+    created_at: datetime
+
+
+class CreditRepository(Protocol):
+    # --- what the features are computed from: each bounded by the 91-day window ---------------
+
+    def sales_by_day(self, wallet_id: str, since: datetime, until: datetime) -> list[DaySales]:
+        """Merchant and escrow payments into the wallet, per UTC day, in [since, until)."""
+        ...
+
+    def payer_counts(self, wallet_id: str, since: datetime, until: datetime) -> tuple[int, int]:
+        """(distinct payers, payers who paid more than once) into the wallet in the window."""
+        ...
+
+    def first_sale_at(self, wallet_id: str) -> datetime | None: ...
+
+    def disputes_by_day(self, seller_id: str, since: datetime, until: datetime) -> dict[int, int]:
+        """Disputes opened against the seller's escrow orders, per UTC day."""
+        ...
+
+    def loan_record(self, merchant_id: str) -> tuple[int, int, int]:
+        """The merchant's record with Soko credit: (loans repaid, loans late, most days late)."""
+        ...
+
+    # --- decisions and offers --------------------------------------------------------------
+
+    def insert_decision(self, decision: StoredDecision) -> None: ...
+
+    def get_decision(self, decision_id: str) -> StoredDecision | None: ...
+
+    def latest_decision(self, merchant_id: str) -> StoredDecision | None: ...
+
+    def insert_offer(self, offer: StoredOffer) -> None: ...
+
+    def get_offer(self, offer_id: str, *, lock: bool = False) -> StoredOffer | None: ...
+
+    def open_offers(self, merchant_id: str) -> list[StoredOffer]: ...
+
+    def set_offer_status(self, offer_id: str, old: OfferStatus, new: OfferStatus) -> bool:
+        """Move the offer from `old` to `new`; False if it was no longer `old`."""
+        ...
+
+    # --- loans and repayments --------------------------------------------------------------
+
+    def insert_loan(self, loan: Loan) -> None:
+        """Raises `TransientConflict` if a loan took the same offer meanwhile."""
+        ...
+
+    def get_loan(self, loan_id: str, *, lock: bool = False) -> Loan | None: ...
+
+    def update_loan(self, loan: Loan) -> None:
+        """Store the loan's repaid amounts, fees, lateness and status (it is locked)."""
+        ...
+
+    def list_loans(
+        self,
+        *,
+        merchant_id: str | None,
+        status: LoanStatus | None,
+        limit: int,
+        before: str | None = None,
+    ) -> list[Loan]:
+        """Newest first; `before` is a loan id (the cursor of the previous page)."""
+        ...
+
+    def active_loan_ids(self, limit: int, after: str | None = None) -> list[str]:
+        """Active loans by id, for the worker's bounded batches."""
+        ...
+
+    def insert_repayment(self, repayment: LoanRepayment) -> None: ...
+
+    def list_repayments(self, loan_id: str, limit: int) -> list[LoanRepayment]: ...
+
+    def outstanding_principal_by_currency(self) -> dict[str, int]:
+        """Principal lent and not yet repaid over active loans: what loans_receivable holds."""
+        ...
+
+    def all_loans(self, limit: int) -> Sequence[Loan]:
+        """Every loan, for the portfolio report (bounded)."""
+        ...

@@ -1,0 +1,393 @@
+"""Credit in SQL: the window's sales read by index off the payments, decisions, offers, loans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from soko.credit.domain import (
+    Frequency,
+    Loan,
+    LoanRepayment,
+    LoanStatus,
+    Method,
+    OfferStatus,
+    Repayment,
+    RepaymentKind,
+    StoredOffer,
+)
+from soko.credit.ports import DaySales, StoredDecision
+from soko.credit.tables import credit_decisions, credit_offers, loan_repayments, loans
+from soko.escrow.tables import escrow_disputes, escrow_orders
+from soko.kernel.ports import TransientConflict
+from soko.payments.tables import payments
+
+#: Payments that are a merchant's sales: at the till, by QR or request, and escrow releases.
+SALE_KINDS = ("merchant", "escrow")
+_MICROS_PER_DAY = 86_400_000_000
+
+
+class SqlCreditRepository:
+    def __init__(self, connection: Connection, *, row_locks: bool) -> None:
+        self._conn = connection
+        self._row_locks = row_locks
+        self._postgresql = connection.dialect.name == "postgresql"
+
+    # --- features ------------------------------------------------------------------------------
+
+    def _day(self, column: Any) -> Any:
+        """The UTC day number of a timestamp column, computed by the database: GROUP BY over
+        the index range never brings the window's rows into Python."""
+        if self._postgresql:
+            return sa.cast(sa.func.floor(sa.extract("epoch", column) / 86400), sa.BigInteger)
+        # SQLite keeps UtcDateTime as integer microseconds since the epoch.
+        return sa.type_coerce(column, sa.BigInteger) // _MICROS_PER_DAY
+
+    def sales_by_day(self, wallet_id: str, since: datetime, until: datetime) -> list[DaySales]:
+        day = self._day(payments.c.created_at).label("day")
+        query = (
+            sa.select(
+                day,
+                sa.func.sum(payments.c.amount),
+                sa.func.count(),
+                sa.func.sum(payments.c.refunded),
+            )
+            .where(
+                payments.c.payee_wallet_id == wallet_id,
+                payments.c.created_at >= since,
+                payments.c.created_at < until,
+                payments.c.kind.in_(SALE_KINDS),
+            )
+            .group_by(day)
+            .order_by(day)
+        )
+        return [
+            DaySales(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+            for row in self._conn.execute(query)
+        ]
+
+    def payer_counts(self, wallet_id: str, since: datetime, until: datetime) -> tuple[int, int]:
+        per_payer = (
+            sa.select(payments.c.payer_wallet_id, sa.func.count().label("paid"))
+            .where(
+                payments.c.payee_wallet_id == wallet_id,
+                payments.c.created_at >= since,
+                payments.c.created_at < until,
+                payments.c.kind.in_(SALE_KINDS),
+                payments.c.payer_wallet_id.is_not(None),
+            )
+            .group_by(payments.c.payer_wallet_id)
+            .subquery()
+        )
+        row = self._conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((per_payer.c.paid > 1, 1), else_=0)), 0),
+            ).select_from(per_payer)
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def first_sale_at(self, wallet_id: str) -> datetime | None:
+        found: datetime | None = self._conn.execute(
+            sa.select(sa.func.min(payments.c.created_at)).where(
+                payments.c.payee_wallet_id == wallet_id, payments.c.kind.in_(SALE_KINDS)
+            )
+        ).scalar()
+        return found
+
+    def disputes_by_day(self, seller_id: str, since: datetime, until: datetime) -> dict[int, int]:
+        day = self._day(escrow_disputes.c.opened_at).label("day")
+        query = (
+            sa.select(day, sa.func.count())
+            .select_from(
+                escrow_disputes.join(
+                    escrow_orders, escrow_orders.c.id == escrow_disputes.c.order_id
+                )
+            )
+            .where(
+                escrow_orders.c.seller_id == seller_id,
+                escrow_disputes.c.opened_at >= since,
+                escrow_disputes.c.opened_at < until,
+            )
+            .group_by(day)
+        )
+        return {int(row[0]): int(row[1]) for row in self._conn.execute(query)}
+
+    def loan_record(self, merchant_id: str) -> tuple[int, int, int]:
+        row = self._conn.execute(
+            sa.select(
+                sa.func.coalesce(
+                    sa.func.sum(sa.case((loans.c.status == LoanStatus.REPAID.value, 1), else_=0)),
+                    0,
+                ),
+                sa.func.coalesce(sa.func.sum(sa.case((loans.c.missed_periods > 0, 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.max(loans.c.max_days_past_due), 0),
+            ).where(loans.c.merchant_id == merchant_id)
+        ).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    # --- decisions and offers ------------------------------------------------------------------
+
+    def insert_decision(self, decision: StoredDecision) -> None:
+        self._conn.execute(
+            credit_decisions.insert(),
+            {
+                "id": decision.id,
+                "merchant_id": decision.merchant_id,
+                "currency": decision.currency,
+                "scorecard_version": decision.scorecard_version,
+                "score": decision.score,
+                "grade": decision.grade,
+                "offered": int(decision.offered),
+                "record": decision.record,
+                "created_at": decision.created_at,
+            },
+        )
+
+    def get_decision(self, decision_id: str) -> StoredDecision | None:
+        row = self._conn.execute(
+            sa.select(credit_decisions).where(credit_decisions.c.id == decision_id)
+        ).first()
+        return None if row is None else _decision(row)
+
+    def latest_decision(self, merchant_id: str) -> StoredDecision | None:
+        row = self._conn.execute(
+            sa.select(credit_decisions)
+            .where(credit_decisions.c.merchant_id == merchant_id)
+            .order_by(credit_decisions.c.created_at.desc(), credit_decisions.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _decision(row)
+
+    def insert_offer(self, offer: StoredOffer) -> None:
+        self._conn.execute(
+            credit_offers.insert(),
+            {
+                "id": offer.id,
+                "decision_id": offer.decision_id,
+                "merchant_id": offer.merchant_id,
+                "currency": offer.currency,
+                "limit_amount": offer.limit_minor,
+                "fee_bps": offer.fee_bps,
+                "withhold_bps": offer.withhold_bps,
+                "term_days": offer.term_days,
+                "grade": offer.grade,
+                "expires_at": offer.expires_at,
+                "status": offer.status.value,
+                "created_at": offer.created_at,
+            },
+        )
+
+    def get_offer(self, offer_id: str, *, lock: bool = False) -> StoredOffer | None:
+        query = sa.select(credit_offers).where(credit_offers.c.id == offer_id)
+        if lock and self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _offer(row)
+
+    def open_offers(self, merchant_id: str) -> list[StoredOffer]:
+        query = (
+            sa.select(credit_offers)
+            .where(
+                credit_offers.c.merchant_id == merchant_id,
+                credit_offers.c.status == OfferStatus.OPEN.value,
+            )
+            .order_by(credit_offers.c.created_at.desc(), credit_offers.c.id.desc())
+        )
+        return [_offer(row) for row in self._conn.execute(query)]
+
+    def set_offer_status(self, offer_id: str, old: OfferStatus, new: OfferStatus) -> bool:
+        result = self._conn.execute(
+            credit_offers.update()
+            .where(credit_offers.c.id == offer_id, credit_offers.c.status == old.value)
+            .values(status=new.value)
+        )
+        return result.rowcount == 1
+
+    # --- loans ---------------------------------------------------------------------------------
+
+    def insert_loan(self, loan: Loan) -> None:
+        try:
+            self._conn.execute(loans.insert(), _loan_values(loan))
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"offer {loan.offer_id} taken by another loan") from error
+
+    def get_loan(self, loan_id: str, *, lock: bool = False) -> Loan | None:
+        query = sa.select(loans).where(loans.c.id == loan_id)
+        if lock and self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _loan(row)
+
+    def update_loan(self, loan: Loan) -> None:
+        values = _loan_values(loan)
+        for fixed in ("id", "merchant_id", "offer_id", "currency", "principal", "disbursed_at"):
+            del values[fixed]
+        self._conn.execute(loans.update().where(loans.c.id == loan.id).values(**values))
+
+    def list_loans(
+        self,
+        *,
+        merchant_id: str | None,
+        status: LoanStatus | None,
+        limit: int,
+        before: str | None = None,
+    ) -> list[Loan]:
+        query = sa.select(loans).order_by(loans.c.id.desc()).limit(limit)
+        if merchant_id is not None:
+            query = query.where(loans.c.merchant_id == merchant_id)
+        if status is not None:
+            query = query.where(loans.c.status == status.value)
+        if before is not None:
+            query = query.where(loans.c.id < before)
+        return [_loan(row) for row in self._conn.execute(query)]
+
+    def active_loan_ids(self, limit: int, after: str | None = None) -> list[str]:
+        query = (
+            sa.select(loans.c.id)
+            .where(loans.c.status == LoanStatus.ACTIVE.value)
+            .order_by(loans.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(loans.c.id > after)
+        return list(self._conn.execute(query).scalars())
+
+    def insert_repayment(self, repayment: LoanRepayment) -> None:
+        self._conn.execute(
+            loan_repayments.insert(),
+            {
+                "id": repayment.id,
+                "loan_id": repayment.loan_id,
+                "kind": repayment.kind.value,
+                "amount": repayment.amount_minor,
+                "principal_part": repayment.principal_part_minor,
+                "fee_part": repayment.fee_part_minor,
+                "payment_id": repayment.payment_id,
+                "created_at": repayment.created_at,
+            },
+        )
+
+    def list_repayments(self, loan_id: str, limit: int) -> list[LoanRepayment]:
+        query = (
+            sa.select(loan_repayments)
+            .where(loan_repayments.c.loan_id == loan_id)
+            .order_by(loan_repayments.c.created_at.desc(), loan_repayments.c.id.desc())
+            .limit(limit)
+        )
+        return [
+            LoanRepayment(
+                id=row.id,
+                loan_id=row.loan_id,
+                kind=RepaymentKind(row.kind),
+                amount_minor=row.amount,
+                principal_part_minor=row.principal_part,
+                fee_part_minor=row.fee_part,
+                payment_id=row.payment_id,
+                created_at=row.created_at,
+            )
+            for row in self._conn.execute(query)
+        ]
+
+    def outstanding_principal_by_currency(self) -> dict[str, int]:
+        query = (
+            sa.select(loans.c.currency, sa.func.sum(loans.c.principal - loans.c.repaid_principal))
+            .where(loans.c.status == LoanStatus.ACTIVE.value)
+            .group_by(loans.c.currency)
+        )
+        return {row[0]: int(row[1]) for row in self._conn.execute(query)}
+
+    def all_loans(self, limit: int) -> Sequence[Loan]:
+        query = sa.select(loans).order_by(loans.c.id).limit(limit)
+        return [_loan(row) for row in self._conn.execute(query)]
+
+
+def _decision(row: Row[Any]) -> StoredDecision:
+    return StoredDecision(
+        id=row.id,
+        merchant_id=row.merchant_id,
+        currency=row.currency,
+        scorecard_version=row.scorecard_version,
+        score=row.score,
+        grade=row.grade,
+        offered=bool(row.offered),
+        record=row.record,
+        created_at=row.created_at,
+    )
+
+
+def _offer(row: Row[Any]) -> StoredOffer:
+    return StoredOffer(
+        id=row.id,
+        decision_id=row.decision_id,
+        merchant_id=row.merchant_id,
+        currency=row.currency,
+        limit_minor=row.limit_amount,
+        fee_bps=row.fee_bps,
+        withhold_bps=row.withhold_bps,
+        term_days=row.term_days,
+        grade=row.grade,
+        expires_at=row.expires_at,
+        status=OfferStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+def _loan_values(loan: Loan) -> dict[str, Any]:
+    return {
+        "id": loan.id,
+        "merchant_id": loan.merchant_id,
+        "offer_id": loan.offer_id,
+        "currency": loan.currency,
+        "principal": loan.principal_minor,
+        "fee": loan.fee_minor,
+        "late_fees": loan.late_fees_minor,
+        "fee_bps": loan.fee_bps,
+        "withhold_bps": loan.withhold_bps,
+        "term_days": loan.term_days,
+        "repayment": loan.repayment.value,
+        "method": None if loan.method is None else loan.method.value,
+        "frequency": None if loan.frequency is None else loan.frequency.value,
+        "instalments": loan.instalments,
+        "repaid_principal": loan.repaid_principal_minor,
+        "repaid_fee": loan.repaid_fee_minor,
+        "missed_periods": loan.missed_periods,
+        "max_days_past_due": loan.max_days_past_due,
+        "status": loan.status.value,
+        "scorecard_version": loan.scorecard_version,
+        "grade": loan.grade,
+        "disbursed_at": loan.disbursed_at,
+        "closed_at": loan.closed_at,
+    }
+
+
+def _loan(row: Row[Any]) -> Loan:
+    return Loan(
+        id=row.id,
+        merchant_id=row.merchant_id,
+        offer_id=row.offer_id,
+        currency=row.currency,
+        principal_minor=row.principal,
+        fee_minor=row.fee,
+        late_fees_minor=row.late_fees,
+        fee_bps=row.fee_bps,
+        withhold_bps=row.withhold_bps,
+        term_days=row.term_days,
+        repayment=Repayment(row.repayment),
+        method=None if row.method is None else Method(row.method),
+        frequency=None if row.frequency is None else Frequency(row.frequency),
+        instalments=row.instalments,
+        repaid_principal_minor=row.repaid_principal,
+        repaid_fee_minor=row.repaid_fee,
+        missed_periods=row.missed_periods,
+        max_days_past_due=row.max_days_past_due,
+        status=LoanStatus(row.status),
+        scorecard_version=row.scorecard_version,
+        grade=row.grade,
+        disbursed_at=row.disbursed_at,
+        closed_at=row.closed_at,
+    )
