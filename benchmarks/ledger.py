@@ -3,7 +3,7 @@
 For each database (SQLite file, PostgreSQL) this posts transfers between random funded wallets:
 
 * single transfers, one per transaction, from 1, 4 and 16 concurrent worker processes, through
-  `soko.services.ledger.transfer` and through plain SQL doing the same writes (lock both
+  `soko.ledger.service.transfer` and through plain SQL doing the same writes (lock both
   accounts in id order, insert the transfer, add to both accounts' counters, commit);
 * batches of 100 transfers per transaction, from one process, both ways, on a fresh database
   with the same number of wallets (so the figure does not depend on the rows before it);

@@ -10,7 +10,7 @@ layer waits for SQLite's write lock the same way, asleep in SQLite's busy handle
 * **+ SQLAlchemy transaction**: on a SQLAlchemy connection kept open between transactions,
   `begin()` (the engine's begin event: `BEGIN IMMEDIATE`) and `commit()`, as the unit of work
   does since ADR 0013;
-* **service**: `soko.services.ledger.transfer` (unit of work, repositories, retries);
+* **service**: `soko.ledger.service.transfer` (unit of work, repositories, retries);
 * **(a connection per transaction)**: the SQLAlchemy layer again, but opening a connection from
   the pool for each transaction and closing it after, as the unit of work did before ADR 0013.
 

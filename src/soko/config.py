@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     #: SERIALIZABLE with bounded retries on SQLSTATE 40001 (the mode CockroachDB and YugabyteDB
     #: run in).
     isolation: Literal["read_committed", "serializable"] = "read_committed"
-    #: PostgreSQL connections kept per process (SQLite's small pool is fixed in storage/engine.py).
+    #: PostgreSQL connections kept per process (SQLite's small pool is fixed in db/engine.py).
     pool_size: int = Field(default=10, ge=1, le=200)
     #: Milliseconds SQLite waits for the write lock before giving up.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
@@ -31,12 +31,12 @@ class Settings(BaseSettings):
     #: Overrides of limits.KYC_LIMITS, as JSON: {"KES": {"0": [per_tx, daily, monthly, balance]}}
     #: in minor units. Currencies and tiers not given keep the defaults.
     kyc_limits: dict[str, dict[int, tuple[int, int, int, int]]] = Field(default_factory=dict)
-    #: The operator's tariff, replacing domain/fees.py's defaults per currency and kind, as JSON:
+    #: The operator's tariff, replacing payments/fees.py's defaults per currency and kind, as JSON:
     #: {"KES": {"p2p": [[10000, 0], [50000, 700]]}}: bands of [highest amount, fee] in minor
     #: units, ascending. Kinds: p2p, cash_out, cash_out_commission, cash_in_commission,
     #: payout.
     tariff: dict[str, dict[str, list[tuple[int, int]]]] = Field(default_factory=dict)
-    #: Merchant discount rates replacing domain/fees.py's defaults, as JSON:
+    #: Merchant discount rates replacing payments/fees.py's defaults, as JSON:
     #: {"KES": {"*": [basis_points, fixed, minimum, maximum], "5411": [25, 0, 0, 10000]}} in minor
     #: units; "*" is every category without a rate of its own.
     mdr: dict[str, dict[str, tuple[int, int, int, int]]] = Field(default_factory=dict)
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     unclaimed_transfer_seconds: int = Field(
         default=limits.UNCLAIMED_TRANSFER_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
     )
-    #: The rail that pays merchants out. Only "sandbox" so far (gateways/payout_rails.py): a real
+    #: The rail that pays merchants out. Only "sandbox" so far (payouts/rails/sandbox.py): a real
     #: bank or mobile-money adapter is one more value here and one more branch in
     #: bootstrap.payout_rail(), with its own credentials as further settings.
     payout_rail: Literal["sandbox"] = "sandbox"
@@ -117,8 +117,8 @@ class Settings(BaseSettings):
     credit_write_off_days: int = Field(default=90, ge=1, le=3660)
     #: How long a worker's claim on webhook deliveries and texts hides them from other workers
     #: (a killed worker's claims are taken over after this). Unset, each outbox uses a lease
-    #: four times as long as a whole batch of sends at their timeout (limits.py); a shorter one
-    #: risks a slow batch being sent twice (receivers deduplicate by webhook-id).
+    #: four times as long as a whole batch of sends at their timeout (kernel/limits.py); a
+    #: shorter one risks a slow batch being sent twice (receivers deduplicate by webhook-id).
     outbox_lease_seconds: int | None = Field(default=None, ge=1, le=limits.PAYOUT_LEASE_SECONDS_MAX)
     #: Public name shown in the API documents.
     operator_name: str = "Soko"

@@ -80,7 +80,7 @@ class Context:
     #: Sleeps between retries of a conflicting transaction (a no-op in tests).
     backoff: Callable[[int], None]
     pins: PinHasher
-    #: The operator's pricing and limits (defaults from domain/fees.py and limits.py).
+    #: The operator's pricing and limits (defaults from payments/fees.py and kernel/limits.py).
     tariff: Mapping[tuple[str, FeeKind], FeeTable]
     #: Merchant discount rates by (currency, merchant category or "*").
     merchant_rates: Mapping[tuple[str, str], MerchantRate]
@@ -98,7 +98,7 @@ class Context:
     payout_rail: PayoutRail
     payout_lease_seconds: int
     #: How long a claim on webhook deliveries and texts lasts (SOKO_OUTBOX_LEASE_SECONDS);
-    #: None: each outbox's default in limits.py.
+    #: None: each outbox's default in kernel/limits.py.
     outbox_lease_seconds: int | None
     #: Outbound gateways for the outbox: webhook POSTs and SMS (chosen in bootstrap.py).
     webhook_sender: WebhookSender

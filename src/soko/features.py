@@ -1,9 +1,9 @@
 """The features Soko is made of: the one list a new feature's package is added to.
 
 Each feature is a package `soko.<feature>` holding what it needs of the same modules (`domain`,
-`service`, `ports`, `storage`, `tables`, `errors`, `schemas`, `api`). Whatever collects across
-features (the tables for migrations, the errors for the channels' tables, the API's routers) asks
-this module instead of naming each feature.
+`service`, `ports`, `storage`, `tables`, `errors`, `schemas`, `api`). What collects across
+features (the tables for migrations, the errors for the channels' error tables) asks this module
+instead of naming each feature.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import importlib.util
 from types import ModuleType
 from typing import Final
 
-#: In dependency order: a feature may use those before it (tests/architecture checks the rest).
+#: Roughly in dependency order; which feature may use which is stated by the import-linter
+#: contracts in pyproject.toml (tests/architecture/test_contracts.py runs them).
 FEATURES: Final = (
     "ledger",
     "people",

@@ -467,7 +467,7 @@ def test_a_batch_refused_by_the_domain_writes_nothing(
 
 
 # Whatever ends a transaction after its writes: the code's own error, or the database refusing
-# a row on the ordinary SQLAlchemy path or on the hot DBAPI path (`storage/driver.py`).
+# a row on the ordinary SQLAlchemy path or on the hot DBAPI path (`db/driver.py`).
 _INTEGRITY_ERRORS = (sa.exc.IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 
 

@@ -16,7 +16,7 @@ machine checks the reply, and the invariants check that:
 - `soko reconcile` passes.
 
 The model is written from the issue's rules (who may do what when, what each timer does), not
-from `domain/escrow.py`'s table: only the fee rates are read from the product.
+from `escrow/domain.py`'s table: only the fee rates are read from the product.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ debits equal credits per currency and that no balance rule is broken. `soko reco
 every few steps and at the end of each run.
 
 The model is written from the rules in ARCHITECTURE.md section 4 and TigerBeetle's order of
-precedence, not from `domain/ledger.py`: only the request builders and the chart's names are
+precedence, not from `ledger/domain.py`: only the request builders and the chart's names are
 shared.
 """
 

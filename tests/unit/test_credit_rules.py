@@ -564,6 +564,6 @@ def test_credit_errors_are_well_formed(cls: type[DomainError]) -> None:
 
 def test_credit_error_codes_are_new() -> None:
     codes = [cls.code for cls in CREDIT_ERRORS]
-    assert len(set(codes)) == len(codes) == 11
+    assert len(set(codes)) == len(codes) == 12
     others = {cls.code for cls in all_error_classes() if cls not in CREDIT_ERRORS}
     assert not set(codes) & others

@@ -1,1 +1,1 @@
-"""Channels: the ways people and machines come in (API, CLI, later web, USSD, worker)."""
+"""Channels: the ways people and machines come in (API, web, USSD, CLI, worker)."""

@@ -7,7 +7,7 @@ under threads, so the driver is put in autocommit mode and we emit BEGIN ourselv
 documented recipe). SQLAlchemy drops `FOR UPDATE` on SQLite; the IMMEDIATE lock replaces it.
 
 PostgreSQL through psycopg 3: READ COMMITTED with row locks taken in one global order, or
-SERIALIZABLE with the retry loop in `services/transactions.py`.
+SERIALIZABLE with the retry loop in `kernel/transactions.py`.
 """
 
 from __future__ import annotations

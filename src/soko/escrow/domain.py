@@ -181,7 +181,7 @@ def next_state(
 
 @dataclass(frozen=True, slots=True)
 class EscrowPolicy:
-    """An operator's escrow timers (SOKO_ESCROW_*; defaults in limits.py)."""
+    """An operator's escrow timers (SOKO_ESCROW_*; defaults in kernel/limits.py)."""
 
     #: After delivery, how long the buyer has to dispute before the money is released.
     inspection_seconds: int

@@ -1,7 +1,7 @@
 """Escrow orders ("guaranteed trade"): the buyer's money held until the goods arrive.
 
 Every move of an order goes through `_move`: the domain's table says where the action leads
-(domain/escrow.py), the ledger moves the money (docs/money-flows.md, "Escrow"), the order is
+(escrow/domain.py), the ledger moves the money (docs/money-flows.md, "Escrow"), the order is
 stored only if it is still in the state it was read in (its row is locked first, before any
 account), and the events and texts go out in the same transaction. The buyer's money is a
 pending transfer to escrow:CUR that never expires by itself: only a release, refund or split
@@ -45,9 +45,7 @@ from soko.escrow.tracking import service as shipments
 from soko.escrow.tracking.domain import ShipmentStep
 from soko.kernel import limits
 from soko.kernel.errors import (
-    AmountMustBePositive,
     CurrencyMismatch,
-    CurrencyNotOffered,
     CursorInvalid,
     IdempotencyKeyReused,
     PageSizeInvalid,
@@ -62,6 +60,7 @@ from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.sms import fits
+from soko.payments import service as payments
 from soko.payments.domain import Payment, text_name
 from soko.payments.fees import merchant_rate
 from soko.people.domain import User, UserKind, parse_phone
@@ -72,8 +71,7 @@ from soko.people.errors import (
     UserKindMismatch,
     UserNotFound,
 )
-from soko.people.kyc import check_outgoing, tier_of
-from soko.people.wallets import wallet_for
+from soko.people.wallets import check_amount, wallet_for
 
 A, S = EscrowAction, EscrowState
 
@@ -110,10 +108,7 @@ def create_order(
     if (buyer_id is None) == (buyer_phone is None):
         raise RecipientRequired("name the buyer by buyer_id or buyer_phone")
     phone = None if buyer_phone is None else parse_phone(buyer_phone, default_region)
-    if amount.amount_minor <= 0:
-        raise AmountMustBePositive()
-    if amount.currency.code not in ctx.kyc_limits:
-        raise CurrencyNotOffered(f"this operator holds no {amount.currency.code} wallets")
+    check_amount(ctx, amount)
     checked_items = _checked_items(items)
     if description is not None and len(description) > limits.MESSAGE_LENGTH_MAX:
         raise MessageTooLong(f"a description is at most {limits.MESSAGE_LENGTH_MAX} characters")
@@ -580,7 +575,7 @@ def _fund(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> EscrowOrder:
     if wallet is None:
         raise ExceedsCredits(f"no {order.currency} wallet: 0 available", available=0)
     uow.ledger.lock_accounts([wallet.account_id])
-    _check_limits(uow, ctx, buyer, wallet.id, amount)
+    payments.check_spending_limits(uow, ctx, buyer, wallet.id, amount)
     escrow = ledger.system_account_in(uow, ctx, AccountCode.ESCROW, order.currency)
     hold_id = ctx.ids.new("tr")
     ledger.record(uow, ctx, [
@@ -733,29 +728,6 @@ def _user(uow: UnitOfWork, user_id: str) -> User:
     if user is None:
         raise UserNotFound(user_id=user_id)
     return user
-
-
-def _check_limits(
-    uow: UnitOfWork, ctx: Context, buyer: User, wallet_id: str, amount: Money
-) -> None:
-    """Paying into escrow is spending: the buyer's per-transaction, daily and monthly limits."""
-    tiers = ctx.kyc_limits.get(amount.currency.code)
-    if tiers is None:
-        raise CurrencyNotOffered(f"this operator holds no {amount.currency.code} wallets")
-    from soko.payments.service import OUTGOING_KINDS  # noqa: PLC0415 - one shared definition
-
-    now = ctx.clock.now().astimezone(ctx.timezone)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    spent_today, spent_this_month = uow.people.outgoing_totals(
-        wallet_id, OUTGOING_KINDS, day, day.replace(day=1)
-    )
-    check_outgoing(
-        tiers[tier_of(buyer.kyc_tier)],
-        amount=amount.amount_minor,
-        spent_today=spent_today,
-        spent_this_month=spent_this_month,
-        currency=amount.currency.code,
-    )
 
 
 def _checked_items(items: Sequence[OrderItem]) -> tuple[OrderItem, ...]:

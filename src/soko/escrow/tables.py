@@ -38,7 +38,7 @@ escrow_orders = Table(
     Column("ship_by", UtcDateTime, nullable=False),
     Column("deliver_by", UtcDateTime, nullable=False),
     Column("inspection_ends_at", UtcDateTime, nullable=True),
-    # The timer that runs now (domain/escrow.py next_timer), for the worker's due scan.
+    # The timer that runs now (escrow/domain.py next_timer), for the worker's due scan.
     Column("timer_action", String(32), nullable=True),
     Column("timer_due_at", UtcDateTime, nullable=True),
     # The buyer's money, held from funding until release or refund (never expires by itself).

@@ -106,9 +106,9 @@ KYC_LIMITS: Final[dict[str, dict[int, tuple[int, int, int, int]]]] = {
     },
 }
 
-#: EMVCo merchant-presented QR codes (domain/qr.py): the longest payload read, the EMV QRCPS
-#: limit of 512 characters, checked before any parsing. The per-field lengths (name 25, city 15,
-#: amount 13...) are the format's own and live with it in domain/qr.py.
+#: EMVCo merchant-presented QR codes (payments/qr/domain.py): the longest payload read, the EMV
+#: QRCPS limit of 512 characters, checked before any parsing. The per-field lengths (name 25,
+#: city 15, amount 13...) are the format's own and live with it in payments/qr/domain.py.
 QR_PAYLOAD_LENGTH_MAX: Final = 512
 
 #: The API: the largest request body read (every request is a small JSON object), and the field

@@ -90,7 +90,7 @@ sms_messages = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("phone", String(20), nullable=False),
-    # One SMS: at most 160 characters (domain/sms.py checks the alphabet's real limit).
+    # One SMS: at most 160 characters (notify/sms.py checks the alphabet's real limit).
     Column("text", String(160), nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, server_default=text("0")),

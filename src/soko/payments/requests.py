@@ -16,8 +16,6 @@ from typing import Any
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
 from soko.kernel.errors import (
-    AmountMustBePositive,
-    CurrencyNotOffered,
     CursorInvalid,
     PageSizeInvalid,
 )
@@ -38,6 +36,7 @@ from soko.payments.errors import (
 )
 from soko.people.domain import UserKind
 from soko.people.errors import MessageTooLong, UserKindMismatch, UserNotFound
+from soko.people.wallets import check_amount
 
 
 def create_request(
@@ -51,10 +50,7 @@ def create_request(
     expires_in_seconds: int = limits.PAYMENT_REQUEST_SECONDS_DEFAULT,
 ) -> PaymentRequest:
     """A request for `amount` that the merchant's customer can pay until it expires."""
-    if amount.amount_minor <= 0:
-        raise AmountMustBePositive()
-    if amount.currency.code not in ctx.kyc_limits:
-        raise CurrencyNotOffered(f"this operator holds no {amount.currency.code} wallets")
+    check_amount(ctx, amount)
     check_reference(reference)
     if description is not None and len(description) > limits.MESSAGE_LENGTH_MAX:
         raise MessageTooLong(f"a description is at most {limits.MESSAGE_LENGTH_MAX} characters")

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
-from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch, CurrencyNotOffered
+from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch
 from soko.kernel.idempotency import run_idempotent
 from soko.kernel.money import Currency, Money
 from soko.kernel.transactions import in_transaction
@@ -48,7 +48,7 @@ from soko.people.errors import (
     WalletNotFound,
 )
 from soko.people.kyc import TierLimits, check_incoming, check_outgoing, tier_of
-from soko.people.wallets import wallet_for
+from soko.people.wallets import check_amount, check_currency_offered, wallet_for
 
 _Record = TypeVar("_Record", Payment, Refund)
 
@@ -73,7 +73,7 @@ def send_money(
     held too) for `ctx.unclaimed_transfer_seconds`: it is paid out when the number registers,
     and expires back to the sender, fee included, if it never does.
     """
-    _require_positive(ctx, amount)
+    check_amount(ctx, amount)
     if (to_phone is None) == (to_wallet_id is None):
         raise RecipientRequired()
     phone = parse_phone(to_phone, default_region) if to_phone is not None else None
@@ -93,7 +93,7 @@ def send_money(
         if recipient_wallet is not None and recipient_wallet.id == sender_wallet.id:
             raise RecipientIsSender()
         locked = _lock(uow, sender_wallet, recipient_wallet)
-        _check_outgoing(uow, ctx, sender, sender_wallet, amount)
+        check_spending_limits(uow, ctx, sender, sender_wallet.id, amount)
         if recipient is not None and recipient_wallet is not None:
             _check_incoming(ctx, recipient, locked[recipient_wallet.account_id], amount)
         currency = amount.currency.code
@@ -148,7 +148,7 @@ def cash_in(
 
     The agent earns the tariff's deposit commission, an operator cost (commission_expense).
     """
-    _require_positive(ctx, amount)
+    check_amount(ctx, amount)
     phone = parse_phone(customer_phone, default_region)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "customer_phone": phone}  # fmt: skip
@@ -193,7 +193,7 @@ def cash_out(
 ) -> Payment:
     """A customer takes cash from an agent: e-money to the agent's float, a fee to the operator,
     part of the fee to the agent as commission. The customer confirms with the PIN."""
-    _require_positive(ctx, amount)
+    check_amount(ctx, amount)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "agent_id": agent_id}  # fmt: skip
 
@@ -206,7 +206,7 @@ def cash_out(
         customer_wallet = _existing_wallet(uow, customer, amount)
         float_wallet = wallet_for(uow, ctx, agent, currency)
         _lock(uow, customer_wallet, float_wallet)
-        _check_outgoing(uow, ctx, customer, customer_wallet, amount)
+        check_spending_limits(uow, ctx, customer, customer_wallet.id, amount)
         fee = fee_table(ctx.tariff, currency, FeeKind.CASH_OUT).fee_for(amount.amount_minor)
         commission = fee_table(ctx.tariff, currency, FeeKind.CASH_OUT_COMMISSION).fee_for(
             amount.amount_minor
@@ -236,7 +236,7 @@ def top_up_float(
     ctx: Context, *, agent_id: str, amount: Money, idempotency_key: str | None
 ) -> Payment:
     """The operator sells an agent e-money float against money received at its bank."""
-    _require_positive(ctx, amount)
+    check_amount(ctx, amount)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "agent_id": agent_id}  # fmt: skip
 
@@ -269,7 +269,7 @@ def pay_merchant(
 ) -> Payment:
     """Pay a merchant at its till (or by its id): the amount to the merchant, and the merchant
     discount rate for its category from the merchant to the operator, as its own transfer."""
-    _require_positive(ctx, amount)
+    check_amount(ctx, amount)
     if (till_number is None) == (merchant_id is None):
         raise RecipientRequired("name the merchant by till_number or merchant_id")
     _check_message(message)
@@ -313,7 +313,7 @@ def pay_merchant_in(
     # Only the payer now, for its limits: `record` locks the merchant's row (and the fee
     # bucket) at the end, so a busy merchant is held for as short a time as possible.
     _lock(uow, payer_wallet)
-    _check_outgoing(uow, ctx, payer, payer_wallet, amount)
+    check_spending_limits(uow, ctx, payer, payer_wallet.id, amount)
     fee = merchant_rate(ctx.merchant_rates, currency, merchant.category_code).fee_for(
         amount.amount_minor
     )
@@ -355,7 +355,7 @@ def refund(
 ) -> Refund:
     """Give back all or part of a merchant payment, as often as needed, never more in total
     than was paid. The merchant gets back the same share of its discount fee (rounded down)."""
-    _require_positive(ctx, amount)
+    check_amount(ctx, amount)
     _check_message(reason)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "payment_id": payment_id, "reason": reason}  # fmt: skip
@@ -473,14 +473,6 @@ def get_payment(ctx: Context, payment_id: str) -> Payment:
 # --- the pieces -----------------------------------------------------------------------------
 
 
-def _require_positive(ctx: Context, amount: Money) -> None:
-    """The amount rules every movement shares, before any wallet is looked at."""
-    if amount.amount_minor <= 0:
-        raise AmountMustBePositive()
-    if amount.currency.code not in ctx.kyc_limits:
-        raise CurrencyNotOffered(f"this operator holds no {amount.currency.code} wallets")
-
-
 def _user(uow: UnitOfWork, user_id: str, *, kind: UserKind | None = None) -> User:
     user = uow.people.get_user(user_id)
     if user is None:
@@ -540,24 +532,24 @@ def _lock(uow: UnitOfWork, *wallets: Wallet | None) -> dict[str, Account]:
 
 
 def _limits(ctx: Context, user: User, currency: str) -> TierLimits:
-    tiers = ctx.kyc_limits.get(currency)
-    if tiers is None:
-        raise CurrencyNotOffered(f"this operator holds no {currency} wallets")
-    return tiers[tier_of(user.kyc_tier)]
+    check_currency_offered(ctx, currency)
+    return ctx.kyc_limits[currency][tier_of(user.kyc_tier)]
 
 
-def _check_outgoing(
-    uow: UnitOfWork, ctx: Context, user: User, wallet: Wallet, amount: Money
+def check_spending_limits(
+    uow: UnitOfWork, ctx: Context, user: User, wallet_id: str, amount: Money
 ) -> None:
-    """The sender's KYC limits. Call with the wallet's account locked: concurrent payments from
-    one wallet then see each other's totals."""
+    """The sender's KYC limits: per transaction, today and this month (in the operator's time
+    zone), over everything that counts as spending. Every movement out of a person's wallet
+    (payments here, escrow funding) checks them here, once. Call with the wallet's account
+    locked: concurrent payments from one wallet then see each other's totals."""
     if user.kind is UserKind.AGENT:
         return  # an agent's float is the operator's own instrument, bounded by the float itself
     now = ctx.clock.now().astimezone(ctx.timezone)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
     spent_today, spent_this_month = uow.people.outgoing_totals(
-        wallet.id, OUTGOING_KINDS, day, month
+        wallet_id, OUTGOING_KINDS, day, month
     )
     check_outgoing(
         _limits(ctx, user, amount.currency.code),

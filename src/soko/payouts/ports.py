@@ -52,7 +52,7 @@ class PayoutRepository(Protocol):
 
 
 class PayoutRail(Protocol):
-    """A bank or mobile-money network that pays money out (gateways/payout_rails.py)."""
+    """A bank or mobile-money network that pays money out (payouts/rails/sandbox.py)."""
 
     #: Stored on each payout: a payout is always finished by the rail that took it.
     name: str

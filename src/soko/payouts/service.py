@@ -24,8 +24,6 @@ from typing import Any
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
 from soko.kernel.errors import (
-    AmountMustBePositive,
-    CurrencyNotOffered,
     CursorInvalid,
     PageSizeInvalid,
 )
@@ -56,6 +54,7 @@ from soko.payouts.errors import PayoutNotFound
 from soko.payouts.ports import PayoutRailUnavailable
 from soko.people.domain import UserKind
 from soko.people.errors import UserKindMismatch, UserNotFound
+from soko.people.wallets import check_amount
 
 log = logging.getLogger("soko.payouts")
 
@@ -74,10 +73,7 @@ def request_payout(
     and request returns the first payout as it was first answered.
     """
     currency = amount.currency.code
-    if amount.amount_minor <= 0:
-        raise AmountMustBePositive()
-    if currency not in ctx.kyc_limits:
-        raise CurrencyNotOffered(f"this operator holds no {currency} wallets")
+    check_amount(ctx, amount)
     checked = check_destination(destination, currency)
     request = {
         "amount": amount.to_decimal_string(),

@@ -77,7 +77,7 @@ payouts = Table(
     ),
 )
 
-# The sandbox payout rail's own books (gateways/payout_rails.py): a stand-in for a bank's
+# The sandbox payout rail's own books (payouts/rails/sandbox.py): a stand-in for a bank's
 # system, written in its own short transactions, never in ours. Empty with a real rail.
 sandbox_rail_payouts = Table(
     "sandbox_rail_payouts",

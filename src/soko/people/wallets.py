@@ -9,7 +9,7 @@ from datetime import datetime
 
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
-from soko.kernel.errors import CurrencyNotOffered
+from soko.kernel.errors import AmountMustBePositive, CurrencyNotOffered
 from soko.kernel.money import Currency, Money
 from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
@@ -37,14 +37,28 @@ class WalletBalance:
     available: Money
 
 
+def check_amount(ctx: Context, amount: Money) -> None:
+    """The rules every movement of money checks first, before any wallet is read: a positive
+    amount, in a currency the operator holds wallets in. Written once, here, so that every use
+    case (and later rules such as compliance screening) meet the same step."""
+    if amount.amount_minor <= 0:
+        raise AmountMustBePositive()
+    check_currency_offered(ctx, amount.currency.code)
+
+
+def check_currency_offered(ctx: Context, currency: str) -> None:
+    """The operator holds wallets in `currency`: it has set KYC limits for it."""
+    if currency not in ctx.kyc_limits:
+        raise CurrencyNotOffered(f"this operator holds no {currency} wallets")
+
+
 def wallet_for(uow: UnitOfWork, ctx: Context, user: User, currency: str) -> Wallet:
     """The user's wallet in `currency`, opened (with its ledger account) on first need."""
     existing = uow.people.find_wallet(user.id, currency)
     if existing is not None:
         return existing
     Currency.of(currency)
-    if currency not in ctx.kyc_limits:
-        raise CurrencyNotOffered(f"this operator holds no {currency} wallets")
+    check_currency_offered(ctx, currency)
     account = ledger.open_account_in(uow, ctx, currency, ACCOUNT_CODE[user.kind])
     wallet = Wallet(
         id=ctx.ids.new("wal"), user_id=user.id, currency=currency, account_id=account.id

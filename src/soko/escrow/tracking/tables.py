@@ -37,9 +37,9 @@ shipments = Table(
     # One shipment per order: the order's state follows this one parcel.
     Column("order_id", String(40), ForeignKey("escrow_orders.id"), nullable=False, unique=True),
     Column("carrier_code", String(32), ForeignKey("carriers.code"), nullable=False),
-    # Upper-cased (domain/shipments.py): carriers treat tracking numbers without regard to case.
+    # Upper-cased (tracking/domain.py): carriers treat tracking numbers without regard to case.
     Column("tracking_number", String(40), nullable=False),
-    # The furthest step any event reached (domain/shipments.py RANK).
+    # The furthest step any event reached (escrow/tracking/domain.py RANK).
     Column("step", String(16), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

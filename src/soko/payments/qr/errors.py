@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from soko.kernel.errors import InvalidInput, Rejected
 
-# --- EMVCo merchant-presented QR codes (domain/qr.py) -----------------------------------------
+# --- EMVCo merchant-presented QR codes (payments/qr/domain.py) ---------------------------------
 
 
 class QrMalformed(InvalidInput):

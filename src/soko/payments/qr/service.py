@@ -1,13 +1,12 @@
 """Merchants' EMVCo QR codes: drawing one for a merchant or a payment request, and paying one.
 
-The payload rules live in domain/qr.py; here the merchant's own records fill the code, and a
+The payload rules live in qr/domain.py; here the merchant's own records fill the code, and a
 scanned code turns into a till payment, or the payment of the request it names.
 """
 
 from __future__ import annotations
 
 from soko.context import Context, UnitOfWork
-from soko.kernel.errors import CurrencyNotOffered
 from soko.kernel.money import Currency, Money
 from soko.kernel.transactions import in_transaction
 from soko.payments import requests as payment_requests
@@ -16,6 +15,7 @@ from soko.payments.domain import Payment, PaymentRequest
 from soko.payments.errors import AmountDiffersFromRequest, AmountRequired
 from soko.payments.qr.domain import MerchantQr, read_merchant_qr
 from soko.people.errors import UserNotFound
+from soko.people.wallets import check_currency_offered
 
 
 def merchant_code(
@@ -35,8 +35,7 @@ def merchant_code(
             raise UserNotFound(user_id=merchant_id)
         code_currency = amount.currency if amount is not None else currency
         code_currency = code_currency or Currency.of(merchant.settlement_currency)
-        if code_currency.code not in ctx.kyc_limits:
-            raise CurrencyNotOffered(f"this operator holds no {code_currency} wallets")
+        check_currency_offered(ctx, code_currency.code)
         return MerchantQr.fitted(
             guid=ctx.qr_guid,
             merchant_id=merchant.till_number,
