@@ -3,6 +3,7 @@ problem codes stay apart from the domain's."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -140,3 +141,38 @@ def test_api_problem_codes_are_not_domain_codes() -> None:
     for problem in problems.API_PROBLEMS:
         assert problem.title.endswith(".")
         assert 400 <= problem.status <= 599
+
+
+def test_operation_ids_are_readable_and_unique(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert len(ids) == len(set(ids))
+    # camelCase verbs a client generator turns into method names (createTransfer, getWallet),
+    # never FastAPI's generated `send_money_v1_transfers_post`.
+    bad = [i for i in ids if not re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i)]
+    assert not bad, bad
+    by_route = {(m, p): o["operationId"] for m, p, o in operations(document)}
+    assert by_route[("post", "/v1/transfers")] == "createTransfer"
+    assert by_route[("get", "/v1/wallets/{wallet_id}")] == "getWallet"
+
+
+def test_every_operation_documents_a_whole_request(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    missing = []
+    for method, path, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if not {"example", "examples"} & (set(parameter) | set(parameter.get("schema", {}))):
+                missing.append(f"{method} {path} parameter {parameter['name']}")
+        for media, content in operation.get("requestBody", {}).get("content", {}).items():
+            schema = content.get("schema", {})
+            ref = schema.get("$ref", "").rpartition("/")[2]
+            if not {"example", "examples"} & (
+                set(content) | set(schema) | set(schemas.get(ref, {}))
+            ):
+                missing.append(f"{method} {path} body {media}")
+    assert not missing, missing
+
+
+def test_the_problem_code_is_enumerated(document: dict[str, Any]) -> None:
+    codes = set(document["components"]["schemas"]["Problem"]["properties"]["code"]["enum"])
+    assert {cls.code for cls in all_error_classes()} <= codes
+    assert {problem.code for problem in problems.API_PROBLEMS} <= codes

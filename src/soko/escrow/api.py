@@ -53,6 +53,7 @@ VisibleOrder = Annotated[EscrowOrder, Depends(visible_order)]
 
 @router.post(
     "/escrow-orders",
+    operation_id="createEscrowOrder",
     status_code=201,
     response_model=EscrowOrderPublic,
     responses=_MOVE_PROBLEMS,
@@ -83,7 +84,12 @@ def create_order(
     return EscrowOrderPublic.of(order)
 
 
-@router.get("/escrow-orders", response_model=Page[EscrowOrderPublic], responses=_READ_PROBLEMS)
+@router.get(
+    "/escrow-orders",
+    operation_id="listEscrowOrders",
+    response_model=Page[EscrowOrderPublic],
+    responses=_READ_PROBLEMS,
+)
 def list_orders(
     caller: Caller,
     ctx: ContextDep,
@@ -100,7 +106,12 @@ def list_orders(
     )
 
 
-@router.get("/escrow-orders/{order_id}", response_model=EscrowOrderPublic, responses=_READ_PROBLEMS)
+@router.get(
+    "/escrow-orders/{order_id}",
+    operation_id="getEscrowOrder",
+    response_model=EscrowOrderPublic,
+    responses=_READ_PROBLEMS,
+)
 def get_order(order: VisibleOrder) -> EscrowOrderPublic:
     """An order: its state, its money, its clocks."""
     return EscrowOrderPublic.of(order)
@@ -108,6 +119,7 @@ def get_order(order: VisibleOrder) -> EscrowOrderPublic:
 
 @router.get(
     "/escrow-orders/{order_id}/disputes",
+    operation_id="listEscrowDisputes",
     response_model=list[DisputePublic],
     responses=_READ_PROBLEMS,
 )
@@ -121,7 +133,10 @@ def _actor(caller: Principal, body: EscrowActor | DeliveryCodeEnter) -> str:
 
 
 @router.post(
-    "/escrow-orders/{order_id}/fund", response_model=EscrowOrderPublic, responses=_MOVE_PROBLEMS
+    "/escrow-orders/{order_id}/fund",
+    operation_id="fundEscrowOrder",
+    response_model=EscrowOrderPublic,
+    responses=_MOVE_PROBLEMS,
 )
 def fund(
     order_id: str, body: EscrowActor, caller: Caller, key: IdempotencyKey, ctx: ContextDep
@@ -133,7 +148,10 @@ def fund(
 
 
 @router.post(
-    "/escrow-orders/{order_id}/ship", response_model=EscrowOrderPublic, responses=_MOVE_PROBLEMS
+    "/escrow-orders/{order_id}/ship",
+    operation_id="shipEscrowOrder",
+    response_model=EscrowOrderPublic,
+    responses=_MOVE_PROBLEMS,
 )
 def ship(
     order_id: str, body: EscrowShip, caller: Caller, key: IdempotencyKey, ctx: ContextDep
@@ -153,6 +171,7 @@ def ship(
 
 @router.post(
     "/escrow-orders/{order_id}/confirm",
+    operation_id="confirmEscrowReceipt",
     response_model=EscrowOrderPublic,
     responses=_MOVE_PROBLEMS,
 )
@@ -166,6 +185,7 @@ def confirm_receipt(
 
 @router.get(
     "/escrow-orders/{order_id}/delivery-code",
+    operation_id="getDeliveryCode",
     response_model=DeliveryCodePublic,
     responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
@@ -180,6 +200,7 @@ def show_delivery_code(order_id: str, caller: Caller, ctx: ContextDep) -> Delive
 
 @router.post(
     "/escrow-orders/{order_id}/delivery-code",
+    operation_id="enterDeliveryCode",
     response_model=EscrowOrderPublic,
     responses=_MOVE_PROBLEMS,
 )
@@ -198,6 +219,7 @@ def enter_delivery_code(
 
 @router.post(
     "/escrow-orders/{order_id}/cancel",
+    operation_id="cancelEscrowOrder",
     response_model=EscrowOrderPublic,
     responses=_MOVE_PROBLEMS,
 )
@@ -212,6 +234,7 @@ def cancel(
 
 @router.post(
     "/escrow-orders/{order_id}/disputes",
+    operation_id="openEscrowDispute",
     status_code=201,
     response_model=EscrowOrderPublic,
     responses=_MOVE_PROBLEMS,
@@ -236,6 +259,7 @@ def dispute(
 
 @router.post(
     "/escrow-orders/{order_id}/disputes/answer",
+    operation_id="answerEscrowDispute",
     response_model=DisputePublic,
     responses=problem_responses(400, 401, 404, 409, 413, 422, 503),
 )
@@ -251,6 +275,7 @@ def answer_dispute(
 
 @router.post(
     "/escrow-orders/{order_id}/disputes/withdraw",
+    operation_id="withdrawEscrowDispute",
     response_model=EscrowOrderPublic,
     responses=_MOVE_PROBLEMS,
 )
@@ -264,6 +289,7 @@ def withdraw_dispute(
 
 @router.post(
     "/escrow-orders/{order_id}/disputes/resolve",
+    operation_id="resolveEscrowDispute",
     response_model=EscrowOrderPublic,
     responses={**_MOVE_PROBLEMS, **problem_responses(403)},
 )

@@ -13,7 +13,7 @@ from pydantic import (
     Field,
 )
 
-from soko.channels.api.schemas import MoneyIn, MoneyPublic, Phone, Region, _In
+from soko.channels.api.schemas import NOT_BLANK, MoneyIn, MoneyPublic, Phone, Region, _In
 from soko.escrow.domain import EscrowAction, EscrowDispute, EscrowOrder, EscrowState
 from soko.kernel import limits
 
@@ -24,7 +24,7 @@ class OrderItemIn(_In):
     name: str = Field(
         min_length=1,
         max_length=limits.ESCROW_ITEM_NAME_LENGTH_MAX,
-        json_schema_extra={"pattern": r"\S"},
+        json_schema_extra={"pattern": NOT_BLANK},
         examples=["Kitenge fabric, 6 yards"],
     )
     quantity: int = Field(ge=1, le=limits.ESCROW_ITEM_QUANTITY_MAX)
@@ -34,11 +34,20 @@ class EscrowOrderCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "examples": [
+                {
+                    "buyer_phone": "+254712100200",
+                    "amount": {"amount": "2500.00", "currency": "KES"},
+                    "items": [{"name": "Kitenge fabric, 6 yards", "quantity": 2}],
+                    "ship_by": "2026-12-10T17:00:00Z",
+                    "description": "Blue and gold",
+                }
+            ],
             # Exactly one buyer: the use case's rule (recipient_required), stated here too.
             "oneOf": [
                 {"properties": {"buyer_id": {"type": "string"}}, "required": ["buyer_id"]},
                 {"properties": {"buyer_phone": {"type": "string"}}, "required": ["buyer_phone"]},
-            ]
+            ],
         },
     )
 
@@ -61,17 +70,39 @@ class EscrowOrderCreate(_In):
 class EscrowActor(_In):
     """The body of an order's moves: empty, except that an operator key names who acts."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"acting_user_id": "usr_01JH4Y7Q2M8X5T3V6N9B0C1D2E"}]}
+    )
+
     acting_user_id: str | None = Field(
         default=None, description="Operator keys only: the buyer or seller who acts."
     )
 
 
 class EscrowShip(EscrowActor):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "acting_user_id": "usr_01JH4Y8R3N9Y6U4W7P0C1D2E3F",
+                    "carrier_code": "sendy",
+                    "tracking_number": "SND123456",
+                }
+            ]
+        }
+    )
+
     carrier_code: str = Field(min_length=1, max_length=32, examples=["sendy"])
     tracking_number: str = Field(min_length=1, max_length=40, examples=["SND-2026-000123"])
 
 
 class DeliveryCodeEnter(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"code": "482913", "acting_user_id": "usr_01JH4Y8R3N9Y6U4W7P0C1D2E3F"}]
+        }
+    )
+
     code: str = Field(pattern=r"^[0-9]{6}$", description="The buyer's one-time delivery code.")
     acting_user_id: str | None = Field(
         default=None,
@@ -89,11 +120,24 @@ class DeliveryCodePublic(BaseModel):
 
 
 class DisputeCreate(EscrowActor):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "acting_user_id": "usr_01JH4Y7Q2M8X5T3V6N9B0C1D2E",
+                    "reason": "not_as_described",
+                    "message": "The fabric is green, not blue.",
+                    "evidence": ["https://photos.example/1.jpg"],
+                }
+            ]
+        }
+    )
+
     reason: str = Field(pattern=r"^[A-Za-z0-9_]{1,32}$", examples=["not_as_described"])
     message: str = Field(
         min_length=1,
         max_length=limits.DISPUTE_TEXT_LENGTH_MAX,
-        json_schema_extra={"pattern": r"\S"},
+        json_schema_extra={"pattern": NOT_BLANK},
     )
     evidence: list[
         Annotated[str, Field(min_length=1, max_length=limits.DISPUTE_EVIDENCE_LENGTH_MAX)]
@@ -105,14 +149,38 @@ class DisputeCreate(EscrowActor):
 
 
 class DisputeAnswer(EscrowActor):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "acting_user_id": "usr_01JH4Y8R3N9Y6U4W7P0C1D2E3F",
+                    "answer": "The photo shows blue in daylight; I offer a partial refund.",
+                }
+            ]
+        }
+    )
+
     answer: str = Field(
         min_length=1,
         max_length=limits.DISPUTE_TEXT_LENGTH_MAX,
-        json_schema_extra={"pattern": r"\S"},
+        json_schema_extra={"pattern": NOT_BLANK},
     )
 
 
 class DisputeResolve(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "split",
+                    "to_buyer": {"amount": "1000.00", "currency": "KES"},
+                    "to_seller": {"amount": "1500.00", "currency": "KES"},
+                    "note": "Colour differs from the listing.",
+                }
+            ]
+        }
+    )
+
     outcome: Literal["release", "refund", "split"]
     to_buyer: MoneyIn | None = Field(default=None, description="For a split.")
     to_seller: MoneyIn | None = Field(default=None, description="For a split.")

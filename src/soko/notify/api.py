@@ -78,6 +78,7 @@ Cursor = Annotated[str | None, Query(description="next_cursor of the previous pa
 
 @router.post(
     "/webhook-endpoints",
+    operation_id="createWebhookEndpoint",
     status_code=201,
     response_model=WebhookEndpointCreated,
     responses=problem_responses(400, 401, 403, 404, 413, 422, 503),
@@ -97,7 +98,12 @@ def create_endpoint(
     return WebhookEndpointCreated.of_new(new)
 
 
-@router.get("/webhook-endpoints", response_model=Page[WebhookEndpointPublic], responses=_READ)
+@router.get(
+    "/webhook-endpoints",
+    operation_id="listWebhookEndpoints",
+    response_model=Page[WebhookEndpointPublic],
+    responses=_READ,
+)
 def list_endpoints(
     caller: KeyCaller,
     ctx: ContextDep,
@@ -121,7 +127,10 @@ def list_endpoints(
 
 
 @router.get(
-    "/webhook-endpoints/{endpoint_id}", response_model=WebhookEndpointPublic, responses=_READ
+    "/webhook-endpoints/{endpoint_id}",
+    operation_id="getWebhookEndpoint",
+    response_model=WebhookEndpointPublic,
+    responses=_READ,
 )
 def get_endpoint(endpoint: VisibleEndpoint) -> WebhookEndpointPublic:
     """An endpoint (never its secret)."""
@@ -130,6 +139,7 @@ def get_endpoint(endpoint: VisibleEndpoint) -> WebhookEndpointPublic:
 
 @router.delete(
     "/webhook-endpoints/{endpoint_id}",
+    operation_id="disableWebhookEndpoint",
     status_code=204,
     response_class=Response,
     responses=_READ,
@@ -142,6 +152,7 @@ def disable_endpoint(endpoint: VisibleEndpoint, ctx: ContextDep) -> Response:
 
 @router.get(
     "/webhook-endpoints/{endpoint_id}/deliveries",
+    operation_id="listWebhookDeliveries",
     response_model=Page[WebhookDeliveryPublic],
     responses=_READ,
 )
@@ -165,6 +176,7 @@ def list_deliveries(
 
 @router.post(
     "/webhook-deliveries/{delivery_id}/retry",
+    operation_id="retryWebhookDelivery",
     response_model=WebhookDeliveryPublic,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
 )

@@ -7,6 +7,7 @@ from typing import Final, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
 )
 from pydantic.config import JsonValue
@@ -25,6 +26,17 @@ _EVENT_TYPE_NAMES: Final[list[JsonValue]] = [str(name) for name in sorted(EVENT_
 
 
 class WebhookEndpointCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://shop.example/soko/webhooks",
+                    "event_types": ["payment.succeeded", "refund.succeeded"],
+                }
+            ]
+        }
+    )
+
     url: str = Field(
         description="Where Soko POSTs events: an absolute http(s) URL, without credentials.",
         examples=["https://shop.example/hooks/soko"],

@@ -23,12 +23,19 @@ class TransferCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "examples": [
+                {
+                    "amount": {"amount": "150.00", "currency": "KES"},
+                    "to_phone": "+254722100200",
+                    "message": "Lunch",
+                }
+            ],
             # Exactly one recipient: the use case's rule (recipient_required), stated for the
             # document; checked there, so USSD and the web obey it too.
             "oneOf": [
                 {"properties": {"to_phone": {"type": "string"}}, "required": ["to_phone"]},
                 {"properties": {"to_wallet_id": {"type": "string"}}, "required": ["to_wallet_id"]},
-            ]
+            ],
         },
     )
 
@@ -47,6 +54,17 @@ class TransferCreate(_In):
 
 
 class CashInCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_phone": "+254712100200",
+                    "amount": {"amount": "2000.00", "currency": "KES"},
+                }
+            ]
+        }
+    )
+
     customer_phone: Phone
     default_region: Region = None
     amount: MoneyIn
@@ -56,6 +74,18 @@ class CashInCreate(_In):
 
 
 class CashOutCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent_id": "usr_01JH4Y9S4P0Z7V5X8Q1D2E3F4G",
+                    "amount": {"amount": "1000.00", "currency": "KES"},
+                    "pin": "2468",
+                }
+            ]
+        }
+    )
+
     agent_id: str
     amount: MoneyIn
     pin: Pin = Field(description="The customer's PIN.")
@@ -65,6 +95,17 @@ class CashOutCreate(_In):
 
 
 class FloatTopUpCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent_id": "usr_01JH4Y9S4P0Z7V5X8Q1D2E3F4G",
+                    "amount": {"amount": "50000.00", "currency": "KES"},
+                }
+            ]
+        }
+    )
+
     agent_id: str
     amount: MoneyIn
 
@@ -118,11 +159,18 @@ class MerchantPaymentCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "examples": [
+                {
+                    "amount": {"amount": "500.00", "currency": "KES"},
+                    "till_number": "123456",
+                    "message": "Groceries",
+                }
+            ],
             # Exactly one merchant: the use case's rule (recipient_required), stated here too.
             "oneOf": [
                 {"properties": {"till_number": {"type": "string"}}, "required": ["till_number"]},
                 {"properties": {"merchant_id": {"type": "string"}}, "required": ["merchant_id"]},
-            ]
+            ],
         },
     )
 
@@ -140,6 +188,14 @@ class MerchantPaymentCreate(_In):
 
 
 class RefundCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"amount": {"amount": "100.00", "currency": "KES"}, "reason": "Returned one item"}
+            ]
+        }
+    )
+
     amount: MoneyIn
     reason: str | None = Field(
         default=None, json_schema_extra={"maxLength": limits.MESSAGE_LENGTH_MAX}
@@ -172,6 +228,19 @@ class RefundPublic(BaseModel):
 
 
 class PaymentRequestCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": {"amount": "300.00", "currency": "KES"},
+                    "reference": "INV-1",
+                    "description": "Two bags of maize flour",
+                    "expires_in_seconds": 86400,
+                }
+            ]
+        }
+    )
+
     amount: MoneyIn
     reference: str = Field(
         description="The merchant's own reference (an invoice or order number): 1 to 25 "
@@ -193,6 +262,10 @@ class PaymentRequestCreate(_In):
 
 
 class PaymentRequestPay(_In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": {"amount": "300.00", "currency": "KES"}}]}
+    )
+
     amount: MoneyIn | None = Field(
         default=None,
         description="What the payer was shown; refused if it is not the requested amount.",

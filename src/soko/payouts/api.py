@@ -35,7 +35,11 @@ VisiblePayout = Annotated[Payout, Depends(visible_payout)]
 
 
 @router.post(
-    "/payouts", status_code=201, response_model=PayoutPublic, responses=MONEY_MOVING_PROBLEMS
+    "/payouts",
+    operation_id="createPayout",
+    status_code=201,
+    response_model=PayoutPublic,
+    responses=MONEY_MOVING_PROBLEMS,
 )
 def create_payout(
     body: PayoutCreate,
@@ -64,13 +68,17 @@ def create_payout(
     return PayoutPublic.of(payout)
 
 
-@router.get("/payouts/{payout_id}", response_model=PayoutPublic, responses=_READ)
+@router.get(
+    "/payouts/{payout_id}", operation_id="getPayout", response_model=PayoutPublic, responses=_READ
+)
 def get_payout(payout: VisiblePayout) -> PayoutPublic:
     """A payout and where it stands."""
     return PayoutPublic.of(payout)
 
 
-@router.get("/payouts", response_model=Page[PayoutPublic], responses=_READ)
+@router.get(
+    "/payouts", operation_id="listPayouts", response_model=Page[PayoutPublic], responses=_READ
+)
 def list_payouts(
     caller: Caller,
     ctx: ContextDep,

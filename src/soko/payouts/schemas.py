@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
 )
 
@@ -54,6 +55,17 @@ class MobileMoneyIn(_In):
 
 
 class PayoutCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": {"amount": "5000.00", "currency": "KES"},
+                    "destination": {"type": "mobile_money", "phone": "+254712345678"},
+                }
+            ]
+        }
+    )
+
     amount: MoneyIn
     destination: Annotated[BankAccountIn | MobileMoneyIn, Field(discriminator="type")]
     merchant_id: str | None = Field(

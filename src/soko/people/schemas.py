@@ -13,6 +13,7 @@ from pydantic import (
 
 from soko.channels.api.schemas import (
     MERCHANT_CATEGORY_PATTERN,
+    NOT_BLANK,
     CurrencyCode,
     MoneyPublic,
     Name,
@@ -44,6 +45,16 @@ class UserCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "examples": [
+                {
+                    "kind": "merchant",
+                    "phone": "0712345678",
+                    "default_region": "KE",
+                    "name": "Wanjiru",
+                    "pin": "2468",
+                    "merchant": {"trading_name": "Wanjiru's Kiosk", "category_code": "5411"},
+                }
+            ],
             "oneOf": [
                 {
                     "properties": {"kind": {"const": "merchant"}, "merchant": {"type": "object"}},
@@ -55,7 +66,7 @@ class UserCreate(_In):
                         "merchant": {"type": "null"},
                     }
                 },
-            ]
+            ],
         },
     )
 
@@ -117,6 +128,10 @@ class UserPublic(BaseModel):
 
 
 class KycUpdate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tier": 1, "national_id": "12345678"}]}
+    )
+
     tier: int = Field(
         description="0 phone only, 1 national id recorded, 2 documents verified.",
         json_schema_extra={"enum": [0, 1, 2]},
@@ -127,12 +142,14 @@ class KycUpdate(_In):
         json_schema_extra={
             "minLength": 1,
             "maxLength": limits.NATIONAL_ID_LENGTH_MAX,
-            "pattern": r"\S",
+            "pattern": NOT_BLANK,
         },
     )
 
 
 class PinSet(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"pin": "2468"}]})
+
     pin: Pin
 
 
@@ -140,6 +157,8 @@ class PinSet(_In):
 
 
 class WalletOpen(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"currency": "UGX"}]})
+
     currency: OfferedCurrencyCode | None = Field(
         default=None, description="The user's country's currency by default."
     )
@@ -192,6 +211,13 @@ class ApiKeyCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "examples": [
+                {
+                    "role": "merchant",
+                    "name": "Till backend",
+                    "merchant_id": "usr_01JH4Y8R3N9Y6U4W7P0C1D2E3F",
+                }
+            ],
             # The domain's rule (user_kind_mismatch otherwise), stated for the document.
             "oneOf": [
                 {
@@ -207,7 +233,7 @@ class ApiKeyCreate(_In):
                     },
                     "required": ["merchant_id"],
                 },
-            ]
+            ],
         },
     )
 
@@ -243,6 +269,12 @@ class ApiKeyCreated(ApiKeyPublic):
 
 
 class SessionCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"phone": "0712100200", "default_region": "KE", "pin": "1234"}]
+        }
+    )
+
     phone: Phone
     pin: Pin
     default_region: Region = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -60,6 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get(
         "/health",
+        operation_id="getHealth",
         tags=["operations"],
         response_model=HealthPublic,
         responses={503: {"model": HealthPublic, "description": "The database is unreachable."}},
@@ -136,10 +137,45 @@ def _complete_document(app: FastAPI, offered_currencies: Iterable[str]) -> None:
             document.setdefault("components", {}).setdefault("schemas", {}).update(
                 document_schemas(offered_currencies)
             )
+            code = document["components"]["schemas"]["Problem"]["properties"]["code"]
+            code["enum"] = problems.problem_codes()
+            _example_parameters(document)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
+#: Examples for the query and path parameters many operations share; an operation's own
+#: `Query(examples=...)` wins.
+_PARAMETER_EXAMPLES: Final[dict[str, object]] = {
+    "limit": 20,
+    "cursor": "eyJhdCI6IjIwMjYtMTItMDZUMTQ6MDI6MDBaIn0",
+    "merchant_id": "usr_01JH4Y8R3N9Y6U4W7P0C1D2E3F",
+    "owner_id": "usr_01JH4Y8R3N9Y6U4W7P0C1D2E3F",
+    "user_id": "usr_01JH4Y7Q2M8X5T3V6N9B0C1D2E",
+    "order_id": "esc_01JH4ZA1B2C3D4E5F6G7H8J9K0",
+    "format": "svg",
+    "amount": "250.00",
+    "currency": "KES",
+    "reference": "INV-1",
+    "status": "dead",
+    "before": "loan_01JH4ZA1B2C3D4E5F6G7H8J9K0",
+    "payment_id": "pay_01JH4ZA1B2C3D4E5F6G7H8J9K0",
+}
+
+
+def _example_parameters(document: dict[str, Any]) -> None:
+    """Give every parameter without an example the shared one for its name: each operation
+    then documents a whole request."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if "example" in parameter or "examples" in parameter or "examples" in schema:
+                    continue
+                if parameter["name"] in _PARAMETER_EXAMPLES:
+                    parameter["example"] = _PARAMETER_EXAMPLES[parameter["name"]]
 
 
 def create_app_from_environment() -> FastAPI:

@@ -104,6 +104,14 @@ PROBLEM_BY_HTTP_STATUS: Final[dict[int, ApiProblem | type[DomainError]]] = {
 #: currencies, so a JSON number as an amount is `amount_not_a_string`, not a generic 422.
 features.modules("errors")  # the walk below finds only the error classes already imported
 DOMAIN_ERROR_BY_CODE: Final = {cls.code: cls for cls in all_error_classes()}
+
+
+def problem_codes() -> list[str]:
+    """Every `code` a problem+json body may carry: the business rules' and the HTTP layer's
+    (the OpenAPI document enumerates them, so a client can switch on them exhaustively)."""
+    return sorted(set(DOMAIN_ERROR_BY_CODE) | {problem.code for problem in API_PROBLEMS})
+
+
 #: A required header that is missing is the domain's refusal of its value.
 MISSING_HEADER_ERRORS: Final[dict[str, type[DomainError]]] = {
     "idempotency-key": IdempotencyKeyInvalid,

@@ -44,7 +44,10 @@ PHONE_PATTERN: Final = r"^\+?[0-9 ().-]+$"
 REGION_PATTERN: Final = r"^[A-Z]{2}$"
 MERCHANT_CATEGORY_PATTERN: Final = r"^[0-9]{4}$"
 #: A person's or key's name: 1 to 80 printable characters once trimmed (domain `name_invalid`).
-NAME_SCHEMA: Final = {"minLength": 1, "maxLength": limits.NAME_LENGTH_MAX, "pattern": r"\S"}
+#: At least one character that is not blank to Python's `str.strip` (which the use cases apply)
+#: nor to a JSON Schema regex: Python also strips the separators U+001C-U+001F and U+0085.
+NOT_BLANK: Final = r"[^\s\u001c-\u001f\u0085]"
+NAME_SCHEMA: Final = {"minLength": 1, "maxLength": limits.NAME_LENGTH_MAX, "pattern": NOT_BLANK}
 _AMOUNT: Final = re.compile(AMOUNT_PATTERN)
 # Decimals past the fourth are too precise for every currency, whatever else is wrong.
 _TOO_PRECISE: Final = re.compile(r"[0-9]+\.[0-9]{5,}")

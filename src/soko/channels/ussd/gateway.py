@@ -34,7 +34,7 @@ _FIELD_LENGTH_MAX: Final = {
 }
 
 
-@router.post("/ussd", response_class=PlainTextResponse)
+@router.post("/ussd", operation_id="ussd", response_class=PlainTextResponse)
 async def ussd(request: Request) -> PlainTextResponse:
     runtime = request.app.state.runtime
     assert isinstance(runtime, Runtime), runtime

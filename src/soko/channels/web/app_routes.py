@@ -101,14 +101,14 @@ def _redirect(to: str) -> Response:
 # --- signing in and out ---------------------------------------------------------------------
 
 
-@router.get("/sign-in", response_class=HTMLResponse)
+@router.get("/sign-in", operation_id="signInPage", response_class=HTMLResponse)
 def sign_in_page(request: Request, ctx: ContextDep) -> Response:
     if session.signed_in(request, ctx) is not None:
         return _redirect(session.PATH)
     return _sign_in_form(request, ctx)
 
 
-@router.post("/sign-in", response_class=HTMLResponse)
+@router.post("/sign-in", operation_id="createSession", response_class=HTMLResponse)
 def sign_in(
     request: Request,
     *,
@@ -132,7 +132,7 @@ def sign_in(
     return response
 
 
-@router.post("/sign-out", response_class=HTMLResponse)
+@router.post("/sign-out", operation_id="signOut", response_class=HTMLResponse)
 def sign_out(request: Request, ctx: ContextDep, form_key: KeyField = "") -> Response:
     visit = _visit(request, ctx)
     if isinstance(visit, Response):
@@ -190,7 +190,7 @@ def _countries(ctx: Context) -> list[str]:
 # --- wallets and orders ---------------------------------------------------------------------
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("", operation_id="home", response_class=HTMLResponse)
 def home(request: Request, ctx: ContextDep) -> Response:
     visit = _visit(request, ctx)
     if isinstance(visit, Response):
@@ -207,7 +207,7 @@ def home(request: Request, ctx: ContextDep) -> Response:
     return visit.page("app_home.html", {"wallets": shown})
 
 
-@router.get("/orders", response_class=HTMLResponse)
+@router.get("/orders", operation_id="orders", response_class=HTMLResponse)
 def orders(
     request: Request,
     ctx: ContextDep,
@@ -235,7 +235,7 @@ def orders(
     return visit.page("app_orders.html", {"orders": rows, "next_cursor": page.next_cursor})
 
 
-@router.get("/orders/{order_id}", response_class=HTMLResponse)
+@router.get("/orders/{order_id}", operation_id="orderPage", response_class=HTMLResponse)
 def order_page(request: Request, order_id: OrderId, ctx: ContextDep) -> Response:
     visit = _visit(request, ctx)
     if isinstance(visit, Response):
@@ -249,7 +249,7 @@ def order_page(request: Request, order_id: OrderId, ctx: ContextDep) -> Response
 # --- the money moves ------------------------------------------------------------------------
 
 
-@router.post("/orders/{order_id}/fund", response_class=HTMLResponse)
+@router.post("/orders/{order_id}/fund", operation_id="fundEscrowOrder", response_class=HTMLResponse)
 def fund(
     request: Request, order_id: OrderId, ctx: ContextDep, pin: PinField = "",
     form_key: KeyField = "",
@@ -284,7 +284,7 @@ def fund(
     )
 
 
-@router.post("/orders/{order_id}/code", response_class=HTMLResponse)
+@router.post("/orders/{order_id}/code", operation_id="showCode", response_class=HTMLResponse)
 def show_code(
     request: Request, order_id: OrderId, ctx: ContextDep, pin: PinField = "",
     form_key: KeyField = "",
@@ -301,7 +301,7 @@ def show_code(
     return _order_page(visit, order, code=code)
 
 
-@router.post("/orders/{order_id}/confirm", response_class=HTMLResponse)
+@router.post("/orders/{order_id}/confirm", operation_id="confirm", response_class=HTMLResponse)
 def confirm(
     request: Request, order_id: OrderId, ctx: ContextDep, pin: PinField = "",
     form_key: KeyField = "",
@@ -330,7 +330,9 @@ def confirm(
     )
 
 
-@router.post("/orders/{order_id}/delivery-code", response_class=HTMLResponse)
+@router.post(
+    "/orders/{order_id}/delivery-code", operation_id="enterCode", response_class=HTMLResponse
+)
 def enter_code(
     request: Request,
     order_id: OrderId,

@@ -52,7 +52,7 @@ _HEADERS = {
 RequestId = Annotated[str, Path(max_length=64)]
 
 
-@router.get("/pay/{request_id}", response_class=HTMLResponse)
+@router.get("/pay/{request_id}", operation_id="payPage", response_class=HTMLResponse)
 def pay_page(request: Request, request_id: RequestId, ctx: ContextDep) -> HTMLResponse:
     made = _request_or_none(ctx, request_id)
     if made is None:
@@ -60,7 +60,7 @@ def pay_page(request: Request, request_id: RequestId, ctx: ContextDep) -> HTMLRe
     return _page(request, ctx, made)
 
 
-@router.post("/pay/{request_id}", response_class=HTMLResponse)
+@router.post("/pay/{request_id}", operation_id="pay", response_class=HTMLResponse)
 def pay(
     request: Request,
     request_id: RequestId,

@@ -59,6 +59,8 @@ class _In(BaseModel):
 
 
 class CarrierCreate(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "sendy", "name": "Sendy"}]})
+
     code: str = Field(
         description="A lowercase slug naming the carrier in its webhook URL.",
         examples=["sendy"],
@@ -103,6 +105,18 @@ class CarrierCreated(CarrierPublic):
 class CarrierEventBody(BaseModel):
     """What a carrier POSTs (documentation only: the route reads the signed bytes itself)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tracking_number": "SND-20260301-0042",
+                    "kind": "delivered",
+                    "occurred_at": "2026-03-01T14:05:00+03:00",
+                }
+            ]
+        }
+    )
+
     tracking_number: str = Field(
         examples=["SND-20260301-0042"],
         json_schema_extra={"pattern": TRACKING_NUMBER_PATTERN},
@@ -118,6 +132,18 @@ class CarrierEventBody(BaseModel):
 
 
 class TrackingEventCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "ops-2026-12-06-001",
+                    "kind": "delivered",
+                    "occurred_at": "2026-12-06T14:02:00Z",
+                }
+            ]
+        }
+    )
+
     event_id: str = Field(
         description="Your id of this event: the same id again records nothing new.",
         examples=["ops-2026-03-01-0001"],
@@ -224,6 +250,7 @@ CarrierCode = Annotated[str, Path(examples=["sendy"])]
 
 @router.post(
     "/carriers",
+    operation_id="createCarrier",
     status_code=201,
     response_model=CarrierCreated,
     responses=problem_responses(400, 401, 403, 409, 413, 422, 503),
@@ -237,7 +264,9 @@ def add_carrier(
     return CarrierCreated.of_new(new)
 
 
-@router.get("/carriers", response_model=Page[CarrierPublic], responses=_READ)
+@router.get(
+    "/carriers", operation_id="listCarriers", response_model=Page[CarrierPublic], responses=_READ
+)
 def list_carriers(
     caller: OperatorCaller,
     ctx: ContextDep,
@@ -297,6 +326,7 @@ _SIGNATURE_HEADERS: Final = [
 
 @router.post(
     "/carriers/{carrier_code}/events",
+    operation_id="receiveCarrierEvent",
     response_model=TrackingEventRecorded,
     responses=problem_responses(400, 401, 404, 409, 413, 422, 503),
     openapi_extra={
@@ -329,6 +359,7 @@ def receive_carrier_event(
 
 @router.post(
     "/shipments/{shipment_id}/events",
+    operation_id="recordShipmentEvent",
     response_model=TrackingEventRecorded,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
@@ -350,7 +381,12 @@ def record_event(
     return TrackingEventRecorded.of(recorded)
 
 
-@router.get("/shipments/{shipment_id}", response_model=ShipmentTracked, responses=_READ)
+@router.get(
+    "/shipments/{shipment_id}",
+    operation_id="getShipment",
+    response_model=ShipmentTracked,
+    responses=_READ,
+)
 def get_shipment(
     shipment_id: Annotated[str, Path(examples=["shp_01JH…"])], caller: Caller, ctx: ContextDep
 ) -> ShipmentTracked:

@@ -14,7 +14,11 @@ router = APIRouter(prefix="/v1", tags=["cash"])
 
 
 @router.post(
-    "/cash-ins", status_code=201, response_model=PaymentPublic, responses=MONEY_MOVING_PROBLEMS
+    "/cash-ins",
+    operation_id="createCashIn",
+    status_code=201,
+    response_model=PaymentPublic,
+    responses=MONEY_MOVING_PROBLEMS,
 )
 def cash_in(
     body: CashInCreate,
@@ -39,7 +43,11 @@ def cash_in(
 
 
 @router.post(
-    "/cash-outs", status_code=201, response_model=PaymentPublic, responses=MONEY_MOVING_PROBLEMS
+    "/cash-outs",
+    operation_id="createCashOut",
+    status_code=201,
+    response_model=PaymentPublic,
+    responses=MONEY_MOVING_PROBLEMS,
 )
 def cash_out(
     body: CashOutCreate,
@@ -64,7 +72,11 @@ def cash_out(
 
 
 @router.post(
-    "/float-top-ups", status_code=201, response_model=PaymentPublic, responses=MONEY_MOVING_PROBLEMS
+    "/float-top-ups",
+    operation_id="createFloatTopUp",
+    status_code=201,
+    response_model=PaymentPublic,
+    responses=MONEY_MOVING_PROBLEMS,
 )
 def top_up_float(
     body: FloatTopUpCreate,

@@ -14,6 +14,7 @@ router = APIRouter(prefix="/v1", tags=["merchant payments"])
 
 @router.post(
     "/merchant-payments",
+    operation_id="createMerchantPayment",
     status_code=201,
     response_model=PaymentPublic,
     responses=MONEY_MOVING_PROBLEMS,
@@ -45,6 +46,7 @@ def pay_merchant(
 
 @router.post(
     "/payments/{payment_id}/refunds",
+    operation_id="createRefund",
     status_code=201,
     response_model=RefundPublic,
     responses=MONEY_MOVING_PROBLEMS,
@@ -75,6 +77,7 @@ def refund(
 
 @router.get(
     "/payments/{payment_id}/refunds",
+    operation_id="listRefunds",
     response_model=list[RefundPublic],
     responses=problem_responses(401, 404, 422, 503),
 )

@@ -44,6 +44,7 @@ def _public(made: PaymentRequest, runtime: RuntimeDep) -> PaymentRequestPublic:
 
 @router.post(
     "/payment-requests",
+    operation_id="createPaymentRequest",
     status_code=201,
     response_model=PaymentRequestPublic,
     responses=MONEY_MOVING_PROBLEMS,
@@ -75,6 +76,7 @@ def create_request(
 
 @router.get(
     "/payment-requests",
+    operation_id="listPaymentRequests",
     response_model=Page[PaymentRequestPublic],
     responses=problem_responses(401, 403, 404, 422, 503),
 )
@@ -101,6 +103,7 @@ def list_requests(
 
 @router.get(
     "/payment-requests/{request_id}",
+    operation_id="getPaymentRequest",
     response_model=PaymentRequestPublic,
     responses=problem_responses(401, 404, 422, 503),
 )
@@ -111,6 +114,7 @@ def get_request(made: VisibleRequest, runtime: RuntimeDep) -> PaymentRequestPubl
 
 @router.get(
     "/payment-requests/{request_id}/qr",
+    operation_id="getPaymentRequestQr",
     response_model=QrPayloadPublic,
     responses={**QR_IMAGE_RESPONSES, **problem_responses(401, 404, 422, 503)},
 )
@@ -126,6 +130,7 @@ def request_qr(
 
 @router.post(
     "/payment-requests/{request_id}/cancel",
+    operation_id="cancelPaymentRequest",
     response_model=PaymentRequestPublic,
     responses=problem_responses(400, 401, 404, 409, 413, 422, 503),
 )
@@ -139,6 +144,7 @@ def cancel_request(made: VisibleRequest, runtime: RuntimeDep) -> PaymentRequestP
 
 @router.post(
     "/payment-requests/{request_id}/pay",
+    operation_id="payPaymentRequest",
     status_code=201,
     response_model=PaymentPublic,
     responses=MONEY_MOVING_PROBLEMS,

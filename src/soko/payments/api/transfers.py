@@ -13,7 +13,11 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 
 
 @router.post(
-    "/transfers", status_code=201, response_model=PaymentPublic, responses=MONEY_MOVING_PROBLEMS
+    "/transfers",
+    operation_id="createTransfer",
+    status_code=201,
+    response_model=PaymentPublic,
+    responses=MONEY_MOVING_PROBLEMS,
 )
 def send_money(
     body: TransferCreate,
@@ -43,6 +47,7 @@ def send_money(
 
 @router.get(
     "/payments/{payment_id}",
+    operation_id="getPayment",
     response_model=PaymentPublic,
     responses=problem_responses(401, 404, 422, 503),
 )

@@ -115,8 +115,25 @@ class QrDecoded(BaseModel):
     )
 
 
+#: A static code for till 123456, as GET /v1/merchants/{id}/qr draws one.
+_EXAMPLE_PAYLOAD = (
+    "00020101021126220008dev.soko01061234565204541153034045802KE5"
+    "915Wanjiru's Kiosk6007Nairobi63047CFA"
+)
+
+
 class QrPay(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "payload": _EXAMPLE_PAYLOAD,
+                    "amount": {"amount": "250.00", "currency": "KES"},
+                }
+            ]
+        },
+        extra="forbid",
+    )
 
     payload: str = Field(
         description="The scanned EMVCo payload of one of this operator's merchants.",
@@ -135,7 +152,10 @@ QrFormat = Literal["payload", "svg", "png"]
 
 
 class QrDecode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"payload": _EXAMPLE_PAYLOAD}]},
+        extra="forbid",
+    )
 
     payload: str = Field(
         description="An EMVCo merchant-presented payload, as scanned.",
@@ -156,6 +176,7 @@ QR_IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
 
 @router.get(
     "/merchants/{merchant_id}/qr",
+    operation_id="getMerchantQr",
     response_model=QrPayloadPublic,
     responses={**QR_IMAGE_RESPONSES, **problem_responses(401, 404, 422, 503)},
 )
@@ -225,6 +246,7 @@ def _home(runtime: RuntimeDep, merchant_id: str) -> Currency:
 
 @router.post(
     "/qr-payments",
+    operation_id="createQrPayment",
     status_code=201,
     response_model=PaymentPublic,
     responses=MONEY_MOVING_PROBLEMS,
@@ -254,6 +276,7 @@ def pay_qr(
 
 @router.post(
     "/qr/decode",
+    operation_id="decodeQr",
     response_model=QrDecoded,
     responses=problem_responses(400, 401, 413, 422, 503),
 )

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1", tags=["access"])
 
 @router.post(
     "/keys",
+    operation_id="createApiKey",
     status_code=201,
     response_model=ApiKeyCreated,
     responses=problem_responses(400, 401, 403, 404, 413, 422, 503),
@@ -34,6 +35,7 @@ def create_key(
 
 @router.delete(
     "/keys/{key_id}",
+    operation_id="revokeApiKey",
     status_code=204,
     response_class=Response,
     responses=problem_responses(401, 403, 404, 422, 503),

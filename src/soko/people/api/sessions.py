@@ -14,6 +14,7 @@ router = APIRouter(prefix="/v1", tags=["access"])
 
 @router.post(
     "/sessions",
+    operation_id="createSession",
     status_code=201,
     response_model=SessionPublic,
     responses=problem_responses(400, 403, 404, 413, 422, 503),

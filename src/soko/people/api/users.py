@@ -22,6 +22,7 @@ _OPERATOR_WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)
 
 @router.post(
     "/users",
+    operation_id="createUser",
     status_code=201,
     response_model=UserPublic,
     responses=problem_responses(400, 401, 403, 409, 413, 422, 503),
@@ -52,6 +53,7 @@ def register_user(body: UserCreate, ctx: ContextDep, _caller: OperatorCaller) ->
 
 @router.get(
     "/users/{user_id}",
+    operation_id="getUser",
     response_model=UserPublic,
     responses=problem_responses(401, 404, 422, 503),
 )
@@ -60,7 +62,12 @@ def get_user(user_id: VisibleUserId, ctx: ContextDep) -> UserPublic:
     return _public(ctx, users.get_user(ctx, user_id))
 
 
-@router.put("/users/{user_id}/kyc", response_model=UserPublic, responses=_OPERATOR_WRITE)
+@router.put(
+    "/users/{user_id}/kyc",
+    operation_id="setKycTier",
+    response_model=UserPublic,
+    responses=_OPERATOR_WRITE,
+)
 def set_kyc_tier(
     user_id: UserId, body: KycUpdate, ctx: ContextDep, _caller: OperatorCaller
 ) -> UserPublic:
@@ -68,13 +75,23 @@ def set_kyc_tier(
     return _public(ctx, users.set_kyc_tier(ctx, user_id, body.tier, body.national_id))
 
 
-@router.post("/users/{user_id}/pin", response_model=UserPublic, responses=_OPERATOR_WRITE)
+@router.post(
+    "/users/{user_id}/pin",
+    operation_id="setPin",
+    response_model=UserPublic,
+    responses=_OPERATOR_WRITE,
+)
 def set_pin(user_id: UserId, body: PinSet, ctx: ContextDep, _caller: OperatorCaller) -> UserPublic:
     """Set or reset the PIN; clears wrong tries and a lock."""
     return _public(ctx, users.set_pin(ctx, user_id, body.pin.get_secret_value()))
 
 
-@router.post("/users/{user_id}/pin/unlock", response_model=UserPublic, responses=_OPERATOR_WRITE)
+@router.post(
+    "/users/{user_id}/pin/unlock",
+    operation_id="unlockPin",
+    response_model=UserPublic,
+    responses=_OPERATOR_WRITE,
+)
 def unlock_pin(user_id: UserId, ctx: ContextDep, _caller: OperatorCaller) -> UserPublic:
     """Lift a PIN lock after checking who is asking; the PIN stays the same."""
     return _public(ctx, users.unlock_pin(ctx, user_id))

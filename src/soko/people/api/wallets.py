@@ -18,7 +18,12 @@ router = APIRouter(prefix="/v1", tags=["wallets"])
 _READ = problem_responses(401, 404, 422, 503)
 
 
-@router.get("/users/{user_id}/wallets", response_model=Page[WalletPublic], responses=_READ)
+@router.get(
+    "/users/{user_id}/wallets",
+    operation_id="listWallets",
+    response_model=Page[WalletPublic],
+    responses=_READ,
+)
 def list_wallets(user_id: VisibleUserId, ctx: ContextDep) -> Page[WalletPublic]:
     """The user's wallets with balances.
 
@@ -30,20 +35,23 @@ def list_wallets(user_id: VisibleUserId, ctx: ContextDep) -> Page[WalletPublic]:
 
 @router.post(
     "/users/{user_id}/wallets",
+    operation_id="openWallet",
     response_model=WalletPublic,
     responses=problem_responses(400, 401, 404, 409, 413, 422, 503),
 )
 def open_wallet(
     user_id: VisibleUserId,
     ctx: ContextDep,
-    body: Annotated[WalletOpen | None, Body()] = None,
+    body: Annotated[WalletOpen | None, Body(examples=[{"currency": "UGX"}])] = None,
 ) -> WalletPublic:
     """Open the user's wallet in a currency, or return it if it is open already (so 200)."""
     currency = None if body is None else body.currency
     return WalletPublic.of(wallets.open_wallet(ctx, user_id, currency))
 
 
-@router.get("/wallets/{wallet_id}", response_model=WalletPublic, responses=_READ)
+@router.get(
+    "/wallets/{wallet_id}", operation_id="getWallet", response_model=WalletPublic, responses=_READ
+)
 def get_wallet(wallet: VisibleWallet) -> WalletPublic:
     """A wallet's balance and what is available to spend."""
     return WalletPublic.of(wallet)
@@ -51,6 +59,7 @@ def get_wallet(wallet: VisibleWallet) -> WalletPublic:
 
 @router.get(
     "/wallets/{wallet_id}/statement",
+    operation_id="getWalletStatement",
     response_model=Page[StatementEntryPublic],
     responses=_READ,
 )
@@ -77,6 +86,7 @@ def statement(
 
 @router.get(
     "/wallets/{wallet_id}/statement.csv",
+    operation_id="getWalletStatementCsv",
     response_class=Response,
     responses={
         200: {
