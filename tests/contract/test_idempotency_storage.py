@@ -16,7 +16,7 @@ from soko.context import Context, UnitOfWork
 from soko.db.metadata import idempotency_keys
 from soko.kernel import limits
 from soko.kernel.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
-from soko.kernel.idempotency import Idempotent, fingerprint, forget_expired, run_idempotent
+from soko.kernel.idempotency import Idempotent, encode, fingerprint, forget_expired, run_idempotent
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import Account, move
@@ -68,8 +68,7 @@ class Payment:
             key=key,
             request=REQUEST if request is None else request,
             work=work or self.work,
-            encode=json.dumps,
-            decode=json.loads,
+            result=dict,
         )
 
 
@@ -99,7 +98,7 @@ def test_the_result_is_stored_with_the_effect(
     made = ledger.get_transfer(any_runtime.context, outcome.value["transfer_id"])
     assert made.amount == 100
     assert stored_keys(any_runtime) == [
-        (SCOPE, "key-1", fingerprint(REQUEST), json.dumps(outcome.value), clock.now())
+        (SCOPE, "key-1", fingerprint(REQUEST), encode(outcome.value, dict), clock.now())
     ]
 
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from soko.context import Context, UnitOfWork
 from soko.credit.domain import (
     WINDOW_DAYS,
@@ -86,10 +84,6 @@ class CreditOffers:
     decision: StoredDecision | None
     reasons: list[Reason]
     improvements: list[Reason]
-
-
-_LOAN = TypeAdapter(Loan)
-_REPAYMENT = TypeAdapter(LoanRepayment)
 
 
 def today(ctx: Context) -> date:
@@ -343,8 +337,7 @@ def accept_offer(
         key=idempotency_key,
         request=request,
         work=work,
-        encode=lambda loan: _LOAN.dump_json(loan).decode(),
-        decode=_LOAN.validate_json,
+        result=Loan,
     ).value
 
 
@@ -465,8 +458,7 @@ def repay(ctx: Context, *, merchant_id: str, loan_id: str, amount: Money,
         key=idempotency_key,
         request=request,
         work=work,
-        encode=lambda made: _REPAYMENT.dump_json(made).decode(),
-        decode=_REPAYMENT.validate_json,
+        result=LoanRepayment,
     ).value
 
 

@@ -11,9 +11,8 @@ resolves it, so a timer can never race the money.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -795,49 +794,8 @@ def _idempotent(
     work: Callable[[UnitOfWork], EscrowOrder],
 ) -> EscrowOrder:
     return run_idempotent(
-        ctx, scope=scope, key=key, request=request, work=work, encode=encode_order,
-        decode=decode_order,
+        ctx, scope=scope, key=key, request=request, work=work, result=EscrowOrder,
     ).value  # fmt: skip
-
-
-def encode_order(order: EscrowOrder) -> str:
-    values = asdict(order)
-    return json.dumps(values, default=_json_default)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
-def decode_order(text: str) -> EscrowOrder:
-    values = json.loads(text)
-
-    def when(value: str | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
-
-    deadlines = values["deadlines"]
-    return EscrowOrder(
-        **values
-        | {
-            "items": tuple(OrderItem(**item) for item in values["items"]),
-            "state": S(values["state"]),
-            "disputed_from": None
-            if values["disputed_from"] is None
-            else S(values["disputed_from"]),
-            "disputed_at": when(values["disputed_at"]),
-            "deadlines": Deadlines(
-                ship_by=datetime.fromisoformat(deadlines["ship_by"]),
-                deliver_by=datetime.fromisoformat(deadlines["deliver_by"]),
-                inspection_ends=when(deadlines["inspection_ends"]),
-            ),
-            "timer_action": None if values["timer_action"] is None else A(values["timer_action"]),
-            "timer_due_at": when(values["timer_due_at"]),
-            "created_at": datetime.fromisoformat(values["created_at"]),
-            "updated_at": datetime.fromisoformat(values["updated_at"]),
-        }
-    )
 
 
 __all__ = [
@@ -848,10 +806,8 @@ __all__ = [
     "cancel",
     "confirm_receipt",
     "create_order",
-    "decode_order",
     "delivery_code",
     "dispute",
-    "encode_order",
     "enter_delivery_code",
     "fund",
     "get_order",

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
+from pydantic import TypeAdapter
+
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
 from soko.kernel.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
@@ -52,6 +54,28 @@ def check_key(key: str | None) -> str:
     return key
 
 
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: type[T]) -> TypeAdapter[T]:
+    # Built once per record type: building one walks the whole type, every call would pay it.
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS.setdefault(kind, TypeAdapter(kind))
+    return adapter
+
+
+def encode(value: T, kind: type[T]) -> str:
+    """A use case's result as the key stores it: JSON made by pydantic from the record's own
+    type (dataclasses, enums, datetimes), one codec for every record."""
+    return _adapter(kind).dump_json(value).decode()
+
+
+def decode(text: str, kind: type[T]) -> T:
+    """The stored result back as the record: the inverse of `encode`."""
+    return _adapter(kind).validate_json(text)
+
+
 def run_idempotent(
     ctx: Context,
     *,
@@ -59,8 +83,7 @@ def run_idempotent(
     key: str | None,
     request: Mapping[str, Any],
     work: Callable[[UnitOfWork], T],
-    encode: Callable[[T], str],
-    decode: Callable[[str], T],
+    result: type[T],
 ) -> Idempotent[T]:
     """Run `work` once per (`scope`, `key`); a retry with the same request replays the result.
 
@@ -76,9 +99,11 @@ def run_idempotent(
         if stored is not None:
             if stored.fingerprint != digest:
                 raise IdempotencyKeyReused()
-            return Idempotent(decode(stored.result), replayed=True)
+            return Idempotent(decode(stored.result, result), replayed=True)
         value = work(uow)
-        uow.idempotency.put(scope, key, StoredResult(digest, encode(value)), ctx.clock.now())
+        uow.idempotency.put(
+            scope, key, StoredResult(digest, encode(value, result)), ctx.clock.now()
+        )
         return Idempotent(value, replayed=False)
 
     return in_transaction(ctx, attempt)

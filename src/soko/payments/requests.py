@@ -8,10 +8,8 @@ never lands without marking its request.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
 
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
@@ -95,8 +93,7 @@ def create_request(
         key=idempotency_key,
         request=request,
         work=work,
-        encode=_encode,
-        decode=_decode,
+        result=PaymentRequest,
     ).value
 
 
@@ -191,8 +188,7 @@ def pay_request(
         key=idempotency_key,
         request=request,
         work=work,
-        encode=payments.encode_payment,
-        decode=payments.decode_payment,
+        result=Payment,
     ).value
 
 
@@ -230,22 +226,6 @@ def _locked_open(
         case PaymentRequestStatus.EXPIRED:
             raise PaymentRequestExpired(expired_at=found.expires_at.isoformat())
     return found
-
-
-def _encode(made: PaymentRequest) -> str:
-    values: dict[str, Any] = asdict(made)
-    values["stored_status"] = made.stored_status.value
-    values["expires_at"] = made.expires_at.isoformat()
-    values["created_at"] = made.created_at.isoformat()
-    return json.dumps(values)
-
-
-def _decode(text: str) -> PaymentRequest:
-    values = json.loads(text)
-    values["stored_status"] = PaymentRequestStatus(values["stored_status"])
-    values["expires_at"] = datetime.fromisoformat(values["expires_at"])
-    values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return PaymentRequest(**values)
 
 
 __all__ = [

@@ -8,10 +8,8 @@ and idempotent: the caller's key makes a retry return the first result instead o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from soko.context import Context, UnitOfWork
@@ -423,8 +421,7 @@ def refund(
         key=idempotency_key,
         request=request,
         work=work,
-        encode=_encode,
-        decode=lambda text: _decode(text, Refund),
+        result=Refund,
     ).value
 
 
@@ -683,38 +680,14 @@ def _idempotent(
         key=key,
         request=request,
         work=work,
-        encode=_encode,
-        decode=lambda text: _decode(text, Payment),
+        result=Payment,
     ).value
-
-
-def encode_payment(payment: Payment) -> str:
-    """A payment as an idempotency key stores it."""
-    return _encode(payment)
-
-
-def decode_payment(text: str) -> Payment:
-    return _decode(text, Payment)
-
-
-def _encode(record: Payment | Refund) -> str:
-    values = asdict(record)
-    values["created_at"] = record.created_at.isoformat()
-    return json.dumps(values)
-
-
-def _decode(text: str, kind: type[_Record]) -> _Record:
-    values = json.loads(text)
-    values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return kind(**values)
 
 
 __all__ = [
     "OUTGOING_KINDS",
     "cash_in",
     "cash_out",
-    "decode_payment",
-    "encode_payment",
     "get_payment",
     "list_refunds",
     "p2p_fee",

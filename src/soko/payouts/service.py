@@ -15,10 +15,9 @@ it leaves, so two workers can never settle one payout twice.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from soko.context import Context, UnitOfWork
@@ -45,7 +44,6 @@ from soko.payouts.domain import (
     RailStatus,
     check_destination,
     destination_fields,
-    destination_of,
     failure_reason,
     poll_delay_seconds,
     retry_delay_seconds,
@@ -154,8 +152,7 @@ def request_payout(
         key=idempotency_key,
         request=request,
         work=work,
-        encode=_encode,
-        decode=_decode,
+        result=Payout,
     ).value
 
 
@@ -383,25 +380,6 @@ def _major(amount_minor: int, currency: str) -> str:
 
 
 # --- idempotent replay ------------------------------------------------------------------------
-
-
-def _encode(payout: Payout) -> str:
-    values = asdict(payout)
-    values["destination"] = destination_fields(payout.destination)
-    for name in ("next_attempt_at", "created_at", "updated_at"):
-        value = values[name]
-        values[name] = None if value is None else value.isoformat()
-    return json.dumps(values)
-
-
-def _decode(text: str) -> Payout:
-    values = json.loads(text)
-    values["destination"] = destination_of(values["destination"])
-    values["state"] = PayoutState(values["state"])
-    for name in ("next_attempt_at", "created_at", "updated_at"):
-        value = values[name]
-        values[name] = None if value is None else datetime.fromisoformat(value)
-    return Payout(**values)
 
 
 __all__ = [
