@@ -29,6 +29,7 @@ sizes so CI can check that it still works.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import sys
@@ -251,6 +252,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.wallets, args.merchants = 1.0, 200, 20
+    # A database of this run's own: two checkouts benchmarking on one server at once would
+    # otherwise drop each other's (fresh_database drops it WITH (FORCE)).
+    api_load.DATABASE = f"soko_bench_path_{os.getpid()}"
     stores = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
     print(f"benchmarks/payment_path.py on {platform.node()}: Python {platform.python_version()}, "
           f"{args.seconds:g} s per measurement, {args.wallets} consumers, one thread")  # fmt: skip
