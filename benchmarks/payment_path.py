@@ -11,6 +11,13 @@ tier-2 consumers, merchants), then, in one thread:
   payer, payee and the fee account, insert two transfers, update three counters, commit), the
   floor under what a payment can cost on that store.
 
+Then what a loan's sweep adds to a merchant payment (soko.credit: the withhold share of each sale
+repays the merchant's open loan in the sale's own batch): merchant payments to a shop with an open
+loan and to a shop without one, interleaved one for one in the same run, each timed on its own
+(wall and CPU) and their statements counted (target: under 15 % more for the borrower; a shop
+without a loan runs no statement for credit at all, which the counts show: its payment sends as
+many statements as a merchant payment did before credit existed).
+
 It isolates what the API benchmark's figures are made of: `api_load.py` adds HTTP, JSON, the
 thread pool and authentication on top of this. It is a script, not a test: `--quick` runs tiny
 sizes so CI can check that it still works.
@@ -22,6 +29,7 @@ sizes so CI can check that it still works.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import sys
@@ -36,11 +44,36 @@ from sqlalchemy import event
 
 from soko import bootstrap
 from soko.config import Settings
+from soko.credit import service as credit
+from soko.credit.domain import OfferStatus, StoredOffer
+from soko.credit.ports import StoredDecision
+from soko.kernel.money import Money
 from soko.ledger.reconcile import reconcile
 from soko.payments import service as payments
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api_load  # benchmarks/api_load.py: the population and the raw payment writes
+
+
+@dataclass
+class SweepCost:
+    """Merchant payments to a shop without a loan and to one with an open loan, interleaved."""
+
+    no_loan_us: float
+    loan_us: float
+    no_loan_cpu_us: float
+    loan_cpu_us: float
+    no_loan_statements: float
+    loan_statements: float
+    swept_minor: int
+
+    @property
+    def wall_ratio(self) -> float:
+        return self.loan_us / self.no_loan_us
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.loan_cpu_us / self.no_loan_cpu_us
 
 
 @dataclass
@@ -50,6 +83,7 @@ class Measured:
     cpu_us_per_payment: float
     statements_per_payment: float
     raw_per_second: float
+    sweep: SweepCost
 
     @property
     def ratio(self) -> float:
@@ -100,6 +134,91 @@ def _use_cases(
     return done / elapsed, cpu / done * 1e6, statements
 
 
+#: The borrower's loan: large enough that no run repays it (a closed loan would stop sweeping).
+LOAN = "1000000.00"
+WITHHOLD_BPS = 1_000
+
+
+def _lend(ctx: Any, merchant_id: str) -> str:
+    """An open revenue loan for the merchant, from an offer written as `credit_offers` would
+    write it (the benchmark's shops have no sales history to score)."""
+    credit.fund_capital(ctx, api_load.kes(LOAN))
+    now = ctx.clock.now()
+    decision = StoredDecision(
+        id=ctx.ids.new("cdec"), merchant_id=merchant_id, currency="KES", scorecard_version="bench",
+        score=0, grade="A", offered=True, record="{}", created_at=now,
+    )  # fmt: skip
+    offer = StoredOffer(
+        id=ctx.ids.new("off"), decision_id=decision.id, merchant_id=merchant_id, currency="KES",
+        limit_minor=api_load.kes(LOAN).amount_minor, fee_bps=500, withhold_bps=WITHHOLD_BPS,
+        term_days=180, grade="A", expires_at=now.replace(year=now.year + 1),
+        status=OfferStatus.OPEN, created_at=now,
+    )  # fmt: skip
+    with ctx.unit_of_work() as uow:
+        uow.credit.insert_decision(decision)
+        uow.credit.insert_offer(offer)
+        uow.commit()
+    loan = credit.accept_offer(ctx, merchant_id=merchant_id, offer_id=offer.id,
+                               amount=api_load.kes(LOAN), idempotency_key="bench-loan")  # fmt: skip
+    return loan.id
+
+
+def _sweep_cost(
+    url: str, population: api_load.Population, seconds: float, workdir: Path
+) -> SweepCost:
+    runtime = bootstrap.build(Settings(database_url=url, sms_log_path=str(workdir / "sms.log")))
+    ctx, rng = runtime.context, random.Random(11)
+    borrower, other = population.merchant_ids[0], population.merchant_ids[1]
+    sale = api_load.kes(api_load.MERCHANT_AMOUNT)
+    sent = 0
+
+    def count(*_: Any) -> None:
+        nonlocal sent
+        sent += 1
+
+    def pay(merchant_id: str) -> None:
+        payer = population.consumer_ids[rng.randrange(len(population.consumer_ids))]
+        payments.pay_merchant(ctx, payer_id=payer, merchant_id=merchant_id, amount=sale,
+                              idempotency_key=uuid.uuid4().hex)  # fmt: skip
+
+    def statements(merchant_id: str) -> float:
+        nonlocal sent
+        sent = 0
+        event.listen(runtime.engine, "before_cursor_execute", count)
+        for _ in range(50):
+            pay(merchant_id)
+        event.remove(runtime.engine, "before_cursor_execute", count)
+        return sent / 50
+
+    try:
+        loan_id = _lend(ctx, borrower)
+        repaid_before = credit.get_loan(ctx, loan_id).repaid_minor
+        for _ in range(100):  # warm both paths
+            pay(borrower)
+            pay(other)
+        counted = (statements(other), statements(borrower))
+        spent: dict[str, list[float]] = {borrower: [0.0, 0.0, 0], other: [0.0, 0.0, 0]}
+        deadline = time.perf_counter() + seconds
+        turn = 0
+        while time.perf_counter() < deadline:
+            merchant_id = (borrower, other)[turn % 2]
+            turn += 1
+            started, cpu = time.perf_counter(), time.process_time()
+            pay(merchant_id)
+            spent[merchant_id][0] += time.perf_counter() - started
+            spent[merchant_id][1] += time.process_time() - cpu
+            spent[merchant_id][2] += 1
+        swept = credit.get_loan(ctx, loan_id).repaid_minor - repaid_before
+    finally:
+        runtime.close()
+    (loan_wall, loan_cpu, loans), (free_wall, free_cpu, frees) = spent[borrower], spent[other]
+    return SweepCost(
+        no_loan_us=free_wall / frees * 1e6, loan_us=loan_wall / loans * 1e6,
+        no_loan_cpu_us=free_cpu / frees * 1e6, loan_cpu_us=loan_cpu / loans * 1e6,
+        no_loan_statements=counted[0], loan_statements=counted[1], swept_minor=swept,
+    )  # fmt: skip
+
+
 def measure(store: str, args: argparse.Namespace) -> Measured:
     with tempfile.TemporaryDirectory(prefix=f"soko-path-{store}-") as directory:
         return _measure_in(store, args, Path(directory))
@@ -111,6 +230,7 @@ def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured
         population = api_load.populate(url, args.wallets, args.merchants)
         raw = api_load.raw_payments(population, 1, args.seconds)
         rate, cpu_us, statements = _use_cases(url, population, args.seconds, workdir)
+        sweep = _sweep_cost(url, population, args.seconds, workdir)
         runtime = bootstrap.build(Settings(database_url=url))
         try:
             report = reconcile(runtime.context)
@@ -119,7 +239,7 @@ def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured
             runtime.close()
     finally:
         api_load.drop_database(store)
-    return Measured(store, rate, cpu_us, statements, raw)
+    return Measured(store, rate, cpu_us, statements, raw, sweep)
 
 
 def main() -> None:
@@ -132,6 +252,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.wallets, args.merchants = 1.0, 200, 20
+    # A database of this run's own: two checkouts benchmarking on one server at once would
+    # otherwise drop each other's (fresh_database drops it WITH (FORCE)).
+    api_load.DATABASE = f"soko_bench_path_{os.getpid()}"
     stores = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
     print(f"benchmarks/payment_path.py on {platform.node()}: Python {platform.python_version()}, "
           f"{args.seconds:g} s per measurement, {args.wallets} consumers, one thread")  # fmt: skip
@@ -139,11 +262,27 @@ def main() -> None:
     print("| store | use case payments/s | CPU µs per payment | SQLAlchemy statements per payment "
           "| raw SQL payments/s | use case / raw |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
-    for store in stores:
-        m = measure(store, args)
+    measured = [measure(store, args) for store in stores]
+    for m in measured:
         print(
             f"| {m.store} | {m.payments_per_second:,.0f} | {m.cpu_us_per_payment:,.0f} "
             f"| {m.statements_per_payment:.1f} | {m.raw_per_second:,.0f} | {m.ratio:.2f}x |"
+        )
+    print()
+    print(f"A loan's sweep: merchant payments of {api_load.MERCHANT_AMOUNT} to a shop with an open "
+          f"loan ({WITHHOLD_BPS / 100:g} % withheld) and to one without, interleaved "
+          "(target: under 15 % more):")  # fmt: skip
+    print()
+    print("| store | no loan µs | with loan µs | wall ratio | no loan CPU µs | with loan CPU µs "
+          "| CPU ratio | statements, no loan | statements, with loan | swept |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in measured:
+        w = m.sweep
+        print(
+            f"| {m.store} | {w.no_loan_us:,.0f} | {w.loan_us:,.0f} | {w.wall_ratio:.2f}x "
+            f"| {w.no_loan_cpu_us:,.0f} | {w.loan_cpu_us:,.0f} | {w.cpu_ratio:.2f}x "
+            f"| {w.no_loan_statements:.1f} | {w.loan_statements:.1f} "
+            f"| {Money.of(w.swept_minor, 'KES')} |"
         )
 
 

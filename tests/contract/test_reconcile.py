@@ -17,10 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
+from credit_world import an_offer, funded_lender, trading_shop
+from fakes import FakeClock
 from merchants import consumer, kes, key, shop
 from soko.bootstrap import Runtime
 from soko.channels.cli.main import app
 from soko.context import Context
+from soko.credit import service as credit
 from soko.db.metadata import metadata
 from soko.escrow import service as escrow
 from soko.escrow.domain import OrderItem
@@ -446,4 +449,27 @@ def test_escrow_that_does_not_match_its_open_orders_is_caught(
     assert failed(report) == {"escrow_holds_open_orders"}
     assert problems(report, "escrow_holds_open_orders") == [
         "KES: escrow holds 4000, open orders 4001"
+    ]
+
+
+def test_a_loan_repaid_behind_the_ledgers_back_is_caught(
+    any_ctx: Context, any_runtime: Runtime, clock: FakeClock
+) -> None:
+    trader = trading_shop(any_ctx, clock, tenure_days=100)
+    funded_lender(any_ctx)
+    offer = an_offer(any_ctx, trader.merchant)
+    loan = credit.accept_offer(any_ctx, merchant_id=trader.merchant.user_id, offer_id=offer.id,
+                               amount=kes("1000.00"), idempotency_key=key())  # fmt: skip
+    assert reconcile(any_ctx).passed
+    # A repayment written into the loan's row with no transfer behind it: the book says less is
+    # owed than loans_receivable holds.
+    corrupt(
+        any_runtime,
+        ("UPDATE loans SET repaid_principal = repaid_principal + 1 WHERE id = :id",
+         {"id": loan.id}),
+    )  # fmt: skip
+    report = reconcile(any_ctx)
+    assert failed(report) == {"loans_receivable_matches_open_loans"}
+    assert problems(report, "loans_receivable_matches_open_loans") == [
+        "KES: loans receivable 100000, open loans 99999"
     ]

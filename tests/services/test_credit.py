@@ -279,6 +279,31 @@ def test_an_empty_wallet_falls_into_arrears_then_is_written_off(
     ]
 
 
+def test_a_written_off_loan_takes_no_repayment(ctx: Context, clock: FakeClock) -> None:
+    """Found by the credit state machine: a written-off loan still "owed" its principal, so a
+    manual repayment went through and credited loans_receivable past zero (the write-off had
+    cleared it), and reconcile failed. Once written off, nothing is collected on the loan."""
+    trader, loan = borrowed(ctx, clock, amount="500.00", sale="50.00")
+    payments.send_money(ctx, sender_id=trader.merchant.user_id, to_phone=trader.payers[0].phone,
+                        amount=Money.of(balance(ctx, trader.merchant.user_id) - 10_000, "KES"),
+                        idempotency_key=key())  # fmt: skip
+    clock.advance(32 * DAY_SECONDS)
+    credit.collect_dues(ctx)
+    clock.advance(ctx.credit.repayment.write_off_after_days * DAY_SECONDS)
+    credit.collect_dues(ctx)
+    gone = credit.get_loan(ctx, loan.id)
+    assert gone.status is LoanStatus.WRITTEN_OFF and gone.outstanding_minor > 0
+    # The merchant has money again (its sales no longer repay anything) and offers to repay.
+    pay(ctx, trader.payers[1], trader.merchant, "5000.00")
+    owed = Money.of(gone.outstanding_minor, "KES")
+    with pytest.raises(RepaymentExceedsOutstanding):
+        credit.repay(ctx, merchant_id=trader.merchant.user_id, loan_id=loan.id, amount=owed,
+                     idempotency_key=key())  # fmt: skip
+    assert credit.get_loan(ctx, loan.id) == gone
+    assert receivable(ctx) == 0
+    assert reconcile(ctx).passed
+
+
 def test_a_second_loan_is_refused_while_one_is_in_arrears(ctx: Context, clock: FakeClock) -> None:
     trader, loan = borrowed(ctx, clock, amount="500.00", sale="50.00")
     payments.send_money(ctx, sender_id=trader.merchant.user_id, to_phone=trader.payers[0].phone,

@@ -440,10 +440,16 @@ def repay(ctx: Context, *, merchant_id: str, loan_id: str, amount: Money,
             raise LoanNotFound(loan_id=loan_id[:64])
         if amount.currency.code != loan.currency:
             raise RepaymentCurrencyMismatch(f"the loan is in {loan.currency}")
-        if amount.amount_minor > loan.outstanding_minor:
-            owed = Money.of(loan.outstanding_minor, loan.currency)
+        # A written-off loan owes nothing more to collect: its principal left was taken from
+        # the lender's capital and its receivable cleared, so a repayment would credit the
+        # receivable past zero (another merchant's loan in the same bucket would hide it).
+        outstanding = loan.outstanding_minor if loan.status is LoanStatus.ACTIVE else 0
+        if amount.amount_minor > outstanding:
+            owed = Money.of(outstanding, loan.currency)
             raise RepaymentExceedsOutstanding(
-                f"{owed} is owed", outstanding=owed.to_decimal_string()
+                f"{owed} is owed"
+                + (" (the loan was written off)" if loan.status is LoanStatus.WRITTEN_OFF else ""),
+                outstanding=owed.to_decimal_string(),
             )
         wallet = uow.people.find_wallet(merchant_id, loan.currency)
         assert wallet is not None, (merchant_id, loan.currency)

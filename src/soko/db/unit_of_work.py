@@ -279,7 +279,9 @@ class SqlUnitOfWork:
         self.shipments: ShipmentsRepository = SqlShipmentsRepository(
             connection, row_locks=row_locks
         )
-        self.credit: CreditRepository = SqlCreditRepository(connection, row_locks=row_locks)
+        self.credit: CreditRepository = SqlCreditRepository(
+            connection, self._deferred, row_locks=row_locks
+        )
         return self
 
     def _open(self) -> Connection:
