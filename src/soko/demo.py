@@ -4,14 +4,23 @@ Everything goes through the same services the API calls, so the demo ledger is o
 operator could have: float bought by agents, cash paid in, money sent, shops paid at their tills,
 an invoice waiting to be paid. A newcomer can sign in as
 any demo person (phone and PIN are printed) and try every endpoint at once.
+
+Credit needs a past: a shop with six months of sales, made through the same use cases on a
+clock the demo moves a day at a time (the runtime's own unit of work, ids from that clock), so
+the scorecard reads it as it would read a real shop's. The shop then has an offer; a shop that
+opened today has none, and is told why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
 
+from soko.bootstrap import RandomIds
 from soko.context import Context
+from soko.credit import service as credit
+from soko.credit.domain import Reason, StoredOffer
 from soko.escrow import service as escrow
 from soko.escrow.domain import OrderItem
 from soko.kernel import limits
@@ -44,6 +53,12 @@ class DemoSummary:
     payment_request_id: str
     #: A funded escrow order: Amina buying from Wanjiru's Kiosk.
     escrow_order_id: str
+    #: The shop with six months of sales, its sales, and the offer it was made.
+    borrower: DemoPerson
+    history_sales: int
+    offer: StoredOffer | None
+    #: Why the shop that opened today (Wanjiru's Kiosk) has no offer yet.
+    newcomer_reasons: list[Reason]
 
 
 # (kind, phone, name, national id, merchant details)
@@ -119,10 +134,78 @@ def load_demo(ctx: Context) -> tuple[DemoSummary | None, bool]:
         idempotency_key=key("escrow-order"),
     )  # fmt: skip
     escrow.fund(ctx, buyer_id=order.buyer_id, order_id=order.id, idempotency_key=key("escrow-fund"))
+    borrower, sales = _trading_history(ctx, key)
+    people.append(borrower)
+    credit.fund_capital(ctx, Money.parse(LENDER_CAPITAL, "KES"))
+    offers = credit.credit_offers(ctx, borrower.user_id)
+    newcomer = credit.credit_offers(ctx, made["+254700100200"].id)
     summary = DemoSummary(
         people=people,
         payments=len(moves),
         payment_request_id=invoice.id,
         escrow_order_id=order.id,
+        borrower=borrower,
+        history_sales=sales,
+        offer=offers.offers[0] if offers.offers else None,
+        newcomer_reasons=newcomer.reasons,
     )
     return summary, False
+
+
+#: The lender's capital in KES: what the demo's loans are made from.
+LENDER_CAPITAL = "1000000.00"
+#: How far back the trading shop's history starts, in days.
+HISTORY_DAYS = 182
+#: The shop's takings on each selling day of a week, in cents: a quiet Monday, a busy Saturday.
+_DAILY_SALES = (38_000, 52_000, 47_000, 61_000, 74_000, 96_000)
+_REGULARS = ("+254711300201", "+254711300202", "+254711300203", "+254711300204",
+             "+254711300205", "+254711300206")  # fmt: skip
+
+
+@dataclass
+class _DemoClock:
+    """The demo's own clock for the past: it moves only when the demo moves it."""
+
+    current: datetime
+
+    def now(self) -> datetime:
+        return self.current
+
+
+def _trading_history(ctx: Context, key: Callable[[str], str]) -> tuple[DemoPerson, int]:
+    """Achieng's Grocery: opened HISTORY_DAYS ago, sold six days a week to six regulars since,
+    a little more each month. Returns the shop and how many sales it made."""
+    start = ctx.clock.now().astimezone(UTC).date() - timedelta(days=HISTORY_DAYS)
+    clock = _DemoClock(datetime.combine(start, time(7, 0), tzinfo=UTC))
+    past = replace(ctx, clock=clock, ids=RandomIds(clock))
+    shop = users.register(past, kind=UserKind.MERCHANT, phone="+254711300200",
+                          name="Achieng Odhiambo", pin=DEMO_PIN,
+                          merchant=MerchantDetails("Achieng's Grocery", "5411"))  # fmt: skip
+    shop = users.set_kyc_tier(past, shop.id, 1, national_id="27654321")
+    agent = users.register(past, kind=UserKind.AGENT, phone="+254733300200",
+                           name="Adhiambo Agency (Kisumu)", pin=DEMO_PIN)  # fmt: skip
+    payments.top_up_float(past, agent_id=agent.id, amount=Money.parse("200000.00", "KES"),
+                          idempotency_key=key("float-grocery"))  # fmt: skip
+    regulars = []
+    for number, phone in enumerate(_REGULARS):
+        regular = users.register(past, kind=UserKind.CONSUMER, phone=phone,
+                                 name=f"Grocery regular {number + 1}")  # fmt: skip
+        payments.cash_in(past, agent_id=agent.id, customer_phone=phone,
+                         amount=Money.parse("20000.00", "KES"),
+                         idempotency_key=key(f"in-regular-{number}"))  # fmt: skip
+        regulars.append(regular)
+    sales = 0
+    for day in range(1, HISTORY_DAYS):
+        on = start + timedelta(days=day)
+        weekday = on.weekday()
+        if weekday == 6:  # closed on Sundays
+            continue
+        # A little more each month: takings grow by a tenth over the half year.
+        cents = _DAILY_SALES[weekday] * (10 * HISTORY_DAYS + day) // (10 * HISTORY_DAYS)
+        clock.current = datetime.combine(on, time(9 + sales % 8, 15), tzinfo=UTC)
+        payments.pay_merchant(past, payer_id=regulars[(sales + day // 7) % len(regulars)].id,
+                              merchant_id=shop.id, amount=Money.of(cents, "KES"),
+                              idempotency_key=key(f"sale-{day}"))  # fmt: skip
+        sales += 1
+    till = users.get_merchant(ctx, shop.id).till_number
+    return DemoPerson("Achieng Odhiambo", shop.kind.value, shop.phone, shop.id, till), sales

@@ -25,6 +25,8 @@ MONEY_MOVING = {
     "/v1/payment-requests/{request_id}/pay",
     "/v1/payments/{payment_id}/refunds",
     "/v1/payouts",
+    "/v1/loans",
+    "/v1/loans/{loan_id}/repayments",
 }
 UNAUTHENTICATED = {
     ("post", "/v1/sessions"),
@@ -42,6 +44,8 @@ OPERATOR_ONLY = {
     ("post", "/v1/carriers"),
     ("get", "/v1/carriers"),
     ("post", "/v1/shipments/{shipment_id}/events"),
+    ("get", "/v1/credit/portfolio"),
+    ("get", "/v1/credit/portfolio.csv"),
 }
 
 
@@ -61,8 +65,8 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
         for method, operation in item.items()
     ]
     # Every operation, so that a new one is a decision to update these tests' tables.
-    # 39 before escrow, + 14 escrow, + 5 carriers and shipments.
-    assert len(found) == 58
+    # 39 before escrow, + 14 escrow, + 5 carriers and shipments, + 8 credit.
+    assert len(found) == 66
     return found
 
 
@@ -84,6 +88,24 @@ def test_every_v1_operation_lists_its_problems_as_problem_json(document: dict[st
                 schema = response["content"]["application/problem+json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Problem"}
                 assert response["description"]
+
+
+CREDIT_OPERATION_IDS = {
+    ("get", "/v1/merchants/{merchant_id}/credit-offers"): "getCreditOffers",
+    ("post", "/v1/loans"): "createLoan",
+    ("get", "/v1/loans/{loan_id}"): "getLoan",
+    ("get", "/v1/loans"): "listLoans",
+    ("get", "/v1/loans/{loan_id}/schedule"): "getLoanSchedule",
+    ("post", "/v1/loans/{loan_id}/repayments"): "createLoanRepayment",
+    ("get", "/v1/credit/portfolio"): "getCreditPortfolio",
+}
+
+
+def test_credit_operations_have_readable_ids_and_an_example(document: dict[str, Any]) -> None:
+    for (method, path), operation_id in CREDIT_OPERATION_IDS.items():
+        assert document["paths"][path][method]["operationId"] == operation_id
+    body = document["paths"]["/v1/loans"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"revenue", "instalments"} <= set(body["examples"])
 
 
 def test_the_problem_schema_is_rfc_9457_with_a_code(document: dict[str, Any]) -> None:

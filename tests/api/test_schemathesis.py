@@ -208,7 +208,7 @@ def _serve_demo(runtime: Runtime) -> None:
     """Load the demo into the runtime's (empty) database and serve it to schemathesis."""
     ctx = runtime.context
     summary, _ = demo.load_demo(ctx)
-    assert summary is not None
+    assert summary is not None and summary.offer is not None
     people = {person.phone: person.user_id for person in summary.people}
     by_kind = {
         kind: [p.user_id for p in summary.people if p.kind == kind.value] for kind in UserKind
@@ -234,6 +234,9 @@ def _serve_demo(runtime: Runtime) -> None:
         "sender_id": by_kind[UserKind.CONSUMER],
         "merchant_id": by_kind[UserKind.MERCHANT],
         "to_wallet_id": wallet_ids,
+        # The demo grocery's credit offer: taking it is the merchant's alone (403, or
+        # user_kind_mismatch for a consumer's session).
+        "offer_id": [summary.offer.id],
     }
     WORLD.app = create_app(runtime)
 

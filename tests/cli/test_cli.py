@@ -51,13 +51,17 @@ def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) 
     assert first.exit_code == 0, first.output
     assert "Demo data loaded: 8 payments (every PIN is 1234)" in first.output
     # 2 float top-ups, 3 cash-ins with their commissions, 2 till payments and a send with
-    # their fees, and the escrow order's hold.
-    assert transfers() == 15
+    # their fees, and the escrow order's hold: 15. The grocery's six months: a float top-up, 6
+    # cash-ins with their commissions, 156 sales with their fees, and the lender's capital.
+    assert transfers() == 15 + 1 + 12 + 312 + 1
+    assert "Achieng's Grocery" in first.output
+    assert "Its credit offer off_" in first.output
+    assert "Wanjiru's Kiosk opened today and has no offer yet:" in first.output
 
     second = runner.invoke(app, ["demo"], env=env)
     assert second.exit_code == 0
     assert "already loaded" in second.output
-    assert transfers() == 15  # the second run changed nothing
+    assert transfers() == 341  # the second run changed nothing
 
     report = runner.invoke(app, ["reconcile"], env=env)
     assert report.exit_code == 0, report.output

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from credit_world import DAY_SECONDS, an_offer, funded_lender, trading_shop
 from fakes import FakeClock
+from merchants import kes, key
 from soko.channels.worker import loop
 from soko.context import Context
+from soko.credit import service as credit
+from soko.credit.domain import RepaymentKind
 from soko.kernel.money import Money
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
@@ -68,3 +72,21 @@ def test_a_busy_tick_runs_again_without_waiting(
         ctx, interval_seconds=1, on_tick=lambda _: None, max_ticks=2, sleep=slept.append
     )
     assert slept == []
+
+
+def test_a_tick_collects_a_loan_minimum_the_sales_did_not_cover(
+    ctx: Context, clock: FakeClock
+) -> None:
+    trader = trading_shop(ctx, clock, tenure_days=100)
+    funded_lender(ctx)
+    offer = an_offer(ctx, trader.merchant)
+    loan = credit.accept_offer(ctx, merchant_id=trader.merchant.user_id, offer_id=offer.id,
+                               amount=kes("1000.00"), idempotency_key=key())  # fmt: skip
+    assert loop.run_once(ctx).handled["collect_loan_dues"] == 0
+    clock.advance(31 * DAY_SECONDS)
+    tick = loop.run_once(ctx)
+    assert tick.handled["collect_loan_dues"] == 1 and tick.failed == []
+    [minimum] = credit.list_repayments(ctx, loan.id)
+    assert minimum.kind is RepaymentKind.MINIMUM
+    assert minimum.amount_minor == -(-loan.total_repayable_minor // 6)
+    assert loop.run_once(ctx).handled["collect_loan_dues"] == 0

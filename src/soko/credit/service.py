@@ -60,7 +60,7 @@ from soko.credit.errors import (
 )
 from soko.credit.ports import StoredDecision
 from soko.kernel import limits
-from soko.kernel.errors import AmountMustBePositive, InvalidInput
+from soko.kernel.errors import AmountMustBePositive, InvalidInput, PageSizeInvalid
 from soko.kernel.idempotency import run_idempotent
 from soko.kernel.money import Money
 from soko.kernel.transactions import in_transaction
@@ -653,6 +653,9 @@ def list_loans(
     limit: int = limits.PAGE_SIZE_DEFAULT,
     before: str | None = None,
 ) -> list[Loan]:
+    """Newest first; `before` is the id of the last loan of the previous page."""
+    if not 1 <= limit <= limits.PAGE_SIZE_MAX:
+        raise PageSizeInvalid(f"page size {limit}; allowed 1 to {limits.PAGE_SIZE_MAX}")
     return in_transaction(
         ctx,
         lambda uow: uow.credit.list_loans(

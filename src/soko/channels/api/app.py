@@ -21,6 +21,7 @@ from soko.channels.api.schemas import document_schemas, refer_to_offered_currenc
 from soko.channels.ussd import gateway as ussd_gateway
 from soko.channels.web import app_routes as web_app_routes
 from soko.channels.web import routes as web_routes
+from soko.credit import api as credit
 from soko.db import schema
 from soko.escrow import api as escrow
 from soko.escrow.tracking import api as shipments
@@ -49,7 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=limits.REQUEST_BODY_BYTES_MAX)
     problems.install(app)
     for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
-                   sessions, qr, webhooks, payouts, escrow, shipments):  # fmt: skip
+                   sessions, qr, webhooks, payouts, escrow, shipments, credit):  # fmt: skip
         app.include_router(module.router)
     # The public pay page of payment requests: HTML, outside the JSON API's document.
     app.include_router(web_routes.router)

@@ -1,4 +1,5 @@
-"""The `soko` command: serve, migrate, reconcile, demo data, API keys, carriers and shipments."""
+"""The `soko` command: serve, migrate, reconcile, demo data, API keys, carriers and shipments,
+and merchant credit (scores, the lender's capital, the loan book)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from rich.text import Text
 
 from soko import bootstrap
 from soko.channels.ussd import menus as ussd_menus
+from soko.credit import service as credit
+from soko.credit.service import CurrencyPortfolio
 from soko.db import schema
 from soko.demo import DEMO_PIN, load_demo
 from soko.escrow.tracking import service as shipments
@@ -41,6 +44,11 @@ carriers_app = typer.Typer(help="Carriers that report tracking events.", no_args
 app.add_typer(carriers_app, name="carriers")
 shipments_app = typer.Typer(help="Shipments of escrow orders.", no_args_is_help=True)
 app.add_typer(shipments_app, name="shipments")
+credit_app = typer.Typer(help="Merchant credit: scores and the lender's capital.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(credit_app, name="credit")
+loans_app = typer.Typer(help="The loan book.", no_args_is_help=True)
+app.add_typer(loans_app, name="loans")
 
 console = Console()
 errors_console = Console(stderr=True)
@@ -297,6 +305,25 @@ def _print_demo(runtime: bootstrap.Runtime) -> None:
     console.print(
         f"A funded escrow order, Amina buying from Wanjiru's Kiosk: {summary.escrow_order_id}"
     )
+    borrower, offer = summary.borrower, summary.offer
+    console.print(
+        f"Achieng's Grocery ({borrower.user_id}) has sold on Soko for six months "
+        f"({summary.history_sales} sales); the lender has capital to lend.",
+        soft_wrap=True,
+    )
+    if offer is None:
+        console.print("It has no credit offer.")
+    else:
+        console.print(
+            f"Its credit offer {offer.id}: up to {Money.of(offer.limit_minor, offer.currency)}, "
+            f"fee {offer.fee_bps / 100:.2f}% once, repaid as {offer.withhold_bps / 100:.2f}% "
+            f"of each sale within {offer.term_days} days; open until "
+            f"{offer.expires_at.date().isoformat()}.",
+            soft_wrap=True,
+        )
+    console.print("Wanjiru's Kiosk opened today and has no offer yet:")
+    for reason in summary.newcomer_reasons:
+        console.print(Text(f"  - {reason.text}"), soft_wrap=True)
 
 
 # --- carriers and shipments ---------------------------------------------------------------------
@@ -386,6 +413,123 @@ def shipments_event(
         f"{said} {event.kind} as event {event.carrier_event_id}; shipment {shipment.id} is "
         f"{shipment.step}{moved}.",
         soft_wrap=True,
+    )
+
+
+# --- merchant credit ----------------------------------------------------------------------------
+
+
+@credit_app.command("score")
+@refusals_as_exit_codes
+def credit_score(
+    merchant_id: Annotated[str, typer.Argument(help="The merchant's user id (usr_…).")],
+) -> None:
+    """Score a merchant now, as an offer would be decided, and store nothing: its features,
+    points, score and grade, the offer it would get, the reasons and the improvements."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        decision = credit.score(runtime.context, merchant_id)
+    finally:
+        runtime.close()
+    features = Table(title=f"Features of {merchant_id} on {decision.as_of.isoformat()} (UTC)")
+    features.add_column("feature", no_wrap=True)
+    features.add_column("value", overflow="fold")
+    for name, value in decision.features.as_record().items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        features.add_row(name, shown)
+    console.print(features)
+    points = Table(title=f"Scorecard {decision.scorecard_version}")
+    points.add_column("characteristic", no_wrap=True)
+    points.add_column("points", justify="right")
+    for name, earned in decision.points:
+        points.add_row(name, str(earned))
+    points.add_row("[bold]score[/bold]", f"[bold]{decision.score}[/bold]")
+    console.print(points)
+    console.print(f"Score {decision.score}, grade {decision.grade}.")
+    offer = decision.offer
+    if offer is None:
+        console.print("No offer.")
+    else:
+        console.print(
+            f"Offer: up to {Money.of(offer.limit_minor, offer.currency)}, fee "
+            f"{offer.fee_bps / 100:.2f}%, {offer.withhold_bps / 100:.2f}% of each sale, "
+            f"{offer.term_days} days; valid until {offer.expires_on.isoformat()}.",
+            soft_wrap=True,
+        )
+    for heading, reasons in (("Reasons", decision.reasons), ("To improve", decision.improvements)):
+        if reasons:
+            console.print(f"{heading}:")
+            for reason in reasons:
+                # Text, not markup: reasons are plain words.
+                console.print(Text(f"  - {reason.text} ({reason.code})"), soft_wrap=True)
+
+
+@credit_app.command("fund")
+@refusals_as_exit_codes
+def credit_fund(
+    currency: Annotated[str, typer.Argument(help="ISO 4217 code, such as KES.")],
+    amount: Annotated[str, typer.Argument(help="Major units, such as 500000.00.")],
+) -> None:
+    """Put lender capital in: money received at the bank (settlement) becomes capital that loans
+    are made from. Loans outstanding never exceed it."""
+    money = Money.parse(amount, currency.upper())
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        credit.fund_capital(runtime.context, money)
+    finally:
+        runtime.close()
+    console.print(f"Lender capital funded with {money}.")
+
+
+@loans_app.command("report")
+@refusals_as_exit_codes
+def loans_report() -> None:
+    """The loan book per currency: lent, outstanding, repaid, fees earned, portfolio at risk
+    (PAR 1/30/90: principal of loans that many days past due), written off, and the default
+    rate (loans written off) by grade and by scorecard version."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        books = credit.portfolio(runtime.context)
+    finally:
+        runtime.close()
+    if not books:
+        console.print("No loans yet.")
+        return
+    table = Table(title="Loan book")
+    columns = ("currency", "loans", "active", "disbursed", "outstanding", "repaid",
+               "fees earned", "PAR1", "PAR30", "PAR90", "written off")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column == "currency" else "right")
+    for book in books:
+        table.add_row(*_book_row(book))
+    console.print(table)
+    rates = Table(title="Default rate: loans written off")
+    counts = ("loans", "written off", "default rate")
+    for column in ("currency", "by", "segment", *counts):
+        rates.add_column(column, justify="right" if column in counts else "left")
+    for book in books:
+        for by, segments in (("grade", book.by_grade), ("scorecard", book.by_scorecard)):
+            for segment in segments:
+                rates.add_row(book.currency, by, segment.key, str(segment.loans),
+                              str(segment.written_off),
+                              f"{segment.default_rate_bps / 100:.2f}%")  # fmt: skip
+    console.print(rates)
+
+
+def _book_row(book: CurrencyPortfolio) -> tuple[str, ...]:
+    def text(minor: int) -> str:
+        return Money.of(minor, book.currency).to_decimal_string()
+
+    return (
+        book.currency,
+        str(book.loans),
+        str(book.active),
+        text(book.disbursed_minor),
+        text(book.outstanding_principal_minor),
+        text(book.repaid_principal_minor),
+        text(book.fees_earned_minor),
+        *(text(at_risk) for at_risk in book.at_risk_minor),
+        text(book.written_off_minor),
     )
 
 

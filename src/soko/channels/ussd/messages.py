@@ -10,6 +10,20 @@ from __future__ import annotations
 
 from typing import Final
 
+from soko.credit.errors import (
+    ExceedsOfferLimit,
+    InsufficientHistory,
+    LenderCapitalInsufficient,
+    LoanAlreadyOpen,
+    LoanInArrears,
+    LoanNotFound,
+    OfferAlreadyUsed,
+    OfferExpired,
+    OfferNotFound,
+    RepaymentCurrencyMismatch,
+    RepaymentExceedsOutstanding,
+    ScorecardInvalid,
+)
 from soko.escrow.errors import (
     DeliveryCodeBuyerOnly,
     DeliveryCodeIncorrect,
@@ -117,6 +131,19 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     DeliveryCodeLocked: "Too many wrong codes: the code is locked. The buyer must confirm "
     "receipt instead.",
     DeliveryCodeBuyerOnly: "Only the buyer can see the delivery code.",
+    # Merchant credit.
+    OfferNotFound: "That credit offer was not found.",
+    OfferExpired: "This credit offer has expired. Ask for a new one.",
+    OfferAlreadyUsed: "This credit offer was taken already.",
+    ExceedsOfferLimit: "That is more than your credit offer allows.",
+    LoanAlreadyOpen: "Repay your open loan before you borrow again.",
+    LoanInArrears: "Your loan is behind. Catch up before you borrow again.",
+    LenderCapitalInsufficient: "Soko cannot lend this much now.",
+    InsufficientHistory: "Sell with Soko a while longer to be offered credit.",
+    LoanNotFound: "That loan was not found.",
+    RepaymentExceedsOutstanding: "That is more than your loan still owes.",
+    RepaymentCurrencyMismatch: "A loan is repaid in the currency it was lent in.",
+    ScorecardInvalid: "Soko credit is not set up right. Call your operator.",
     # The session itself.
     IdempotencyKeyInvalid: "This session cannot be used. Please dial again.",
     IdempotencyKeyReused: "This session was used for something else. Please dial again.",

@@ -9,6 +9,20 @@ from __future__ import annotations
 
 from typing import Final
 
+from soko.credit.errors import (
+    ExceedsOfferLimit,
+    InsufficientHistory,
+    LenderCapitalInsufficient,
+    LoanAlreadyOpen,
+    LoanInArrears,
+    LoanNotFound,
+    OfferAlreadyUsed,
+    OfferExpired,
+    OfferNotFound,
+    RepaymentCurrencyMismatch,
+    RepaymentExceedsOutstanding,
+    ScorecardInvalid,
+)
 from soko.escrow.errors import (
     DeliveryCodeIncorrect,
     DeliveryCodeLocked,
@@ -55,6 +69,19 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     PaymentRequestCancelled: "The merchant cancelled this request.",
     RecipientIsSender: "You cannot pay yourself.",
     TransactionConflict: "Soko is busy. Please try again.",
+    # Merchant credit.
+    OfferNotFound: "There is no such credit offer.",
+    OfferExpired: "This credit offer has expired. Ask for a new one.",
+    OfferAlreadyUsed: "This credit offer has been taken already.",
+    ExceedsOfferLimit: "That is more than your credit offer allows.",
+    LoanAlreadyOpen: "Repay your open loan before you borrow again.",
+    LoanInArrears: "Your loan is behind. Catch up before you borrow again.",
+    LenderCapitalInsufficient: "Soko cannot lend this much right now.",
+    InsufficientHistory: "Keep selling with Soko a while longer to be offered credit.",
+    LoanNotFound: "There is no such loan.",
+    RepaymentExceedsOutstanding: "That is more than your loan still owes.",
+    RepaymentCurrencyMismatch: "A loan is repaid in the currency it was lent in.",
+    ScorecardInvalid: "Credit is not set up correctly. Call your operator.",
     # The signed-in web app (app_routes.py): sessions and escrow orders.
     SessionInvalid: "Please sign in again.",
     EscrowNotFound: "There is no such order.",

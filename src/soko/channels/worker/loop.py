@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from soko.context import Context
+from soko.credit import service as credit
 from soko.escrow import service as escrow
 from soko.kernel import idempotency
 from soko.ledger import service as ledger
@@ -45,6 +46,9 @@ JOBS: tuple[Job, ...] = (
     Job("send_sms", sms.send_due),
     Job("advance_payouts", payouts.advance_payouts),
     Job("run_escrow_timers", _run_escrow_timers),
+    # Minimums the sales did not cover, late fees and write-offs; each loan in its own
+    # transaction, so a crash part-way leaves every loan done or untouched.
+    Job("collect_loan_dues", credit.collect_dues),
 )
 
 
