@@ -11,6 +11,8 @@ from typing import Protocol, Self
 from soko.escrow.domain import EscrowAction, EscrowPolicy
 from soko.escrow.ports import EscrowRepository
 from soko.escrow.tracking.ports import ShipmentsRepository
+from soko.fx.domain import FxPolicy
+from soko.fx.ports import FxRepository
 from soko.kernel.ports import Clock, IdempotencyRepository, IdGenerator
 from soko.ledger.ports import LedgerRepository, ReconcileQueries
 from soko.notify.ports import NotificationsRepository, SmsSender, WebhookSender
@@ -33,6 +35,7 @@ class UnitOfWork(Protocol):
     payouts: PayoutRepository
     escrow: EscrowRepository
     shipments: ShipmentsRepository
+    fx: FxRepository
 
     def commit(self) -> None: ...
 
@@ -86,6 +89,9 @@ class Context:
     #: Escrow's answer to a tracking step (`soko.escrow.service.apply_carrier_step_in`): tracking
     #: reports a step and escrow applies it, so tracking never imports escrow's use cases.
     apply_carrier_step: Callable[[UnitOfWork, Context, str, EscrowAction], bool]
+    #: The operator's FX settings (SOKO_FX_*): pivot, corridors, rate age, quote lifetime. No
+    #: corridor by default: no conversion is offered until the operator opens one.
+    fx: FxPolicy
 
 
 def noop_backoff(attempt: int) -> None:

@@ -21,6 +21,8 @@ from soko.escrow.ports import EscrowRepository
 from soko.escrow.storage import SqlEscrowRepository
 from soko.escrow.tracking.ports import ShipmentsRepository
 from soko.escrow.tracking.storage import SqlShipmentsRepository
+from soko.fx.ports import FxRepository
+from soko.fx.storage import SqlFxRepository
 from soko.kernel.ports import IdempotencyRepository, TransientConflict
 from soko.ledger.ports import LedgerRepository, ReconcileQueries
 from soko.ledger.reconcile_storage import SqlReconcileQueries
@@ -277,6 +279,7 @@ class SqlUnitOfWork:
         self.shipments: ShipmentsRepository = SqlShipmentsRepository(
             connection, row_locks=row_locks
         )
+        self.fx: FxRepository = SqlFxRepository(connection, row_locks=row_locks)
         return self
 
     def _open(self) -> Connection:
