@@ -24,6 +24,7 @@ MONEY_MOVING = {
     "/v1/payment-requests/{request_id}/pay",
     "/v1/payments/{payment_id}/refunds",
     "/v1/payouts",
+    "/v1/fx/conversions",
 }
 UNAUTHENTICATED = {
     ("post", "/v1/sessions"),
@@ -41,6 +42,9 @@ OPERATOR_ONLY = {
     ("post", "/v1/carriers"),
     ("get", "/v1/carriers"),
     ("post", "/v1/shipments/{shipment_id}/events"),
+    ("put", "/v1/fx/rates/{base}/{quote}"),
+    ("post", "/v1/fx/rates/imports"),
+    ("get", "/v1/fx/positions"),
 }
 
 
@@ -60,8 +64,8 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
         for method, operation in item.items()
     ]
     # Every operation, so that a new one is a decision to update these tests' tables.
-    # 39 before escrow, + 14 escrow, + 5 carriers and shipments.
-    assert len(found) == 58
+    # 39 before escrow, + 14 escrow, + 5 carriers and shipments, + 7 FX.
+    assert len(found) == 65
     return found
 
 
