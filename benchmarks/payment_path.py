@@ -11,6 +11,13 @@ tier-2 consumers, merchants), then, in one thread:
   payer, payee and the fee account, insert two transfers, update three counters, commit), the
   floor under what a payment can cost on that store.
 
+And, in the same run on the same database, FX (docs/fx.md):
+
+* a same-currency P2P (`send_money`, KES to KES) beside a cross-currency one (`send_converted`,
+  KES to a UGX wallet through a quote made beforehand): payments per second each, and how many
+  times a cross-currency P2P costs a same-currency one (the target is at most 1.5x);
+* quotes per second (`create_quote`: newest rates read, cross rate through USD, priced, stored).
+
 It isolates what the API benchmark's figures are made of: `api_load.py` adds HTTP, JSON, the
 thread pool and authentication on top of this. It is a script, not a test: `--quick` runs tiny
 sizes so CI can check that it still works.
@@ -36,8 +43,12 @@ from sqlalchemy import event
 
 from soko import bootstrap
 from soko.config import Settings
+from soko.fx import service as fx
+from soko.kernel.money import Money
 from soko.ledger.reconcile import reconcile
 from soko.payments import service as payments
+from soko.people import service as users
+from soko.people.domain import UserKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api_load  # benchmarks/api_load.py: the population and the raw payment writes
@@ -51,9 +62,24 @@ class Measured:
     statements_per_payment: float
     raw_per_second: float
 
+    same_currency_p2p_per_second: float
+    cross_currency_p2p_per_second: float
+    quotes_per_second: float
+
     @property
     def ratio(self) -> float:
         return self.payments_per_second / self.raw_per_second
+
+    @property
+    def fx_cost_ratio(self) -> float:
+        """How many same-currency P2P transfers' time one cross-currency P2P takes."""
+        return self.same_currency_p2p_per_second / self.cross_currency_p2p_per_second
+
+
+#: KES to UGX at 1.5 %, for anyone (the population is tier 2 anyway).
+FX_CORRIDORS = '{"KES>UGX": {"spread_bps": 150, "max": "1000000.00", "kyc_tier": 0}}'
+#: Recipients of the cross-currency transfers: Ugandan consumers.
+UGX_RECIPIENTS = 50
 
 
 def _use_cases(
@@ -100,6 +126,70 @@ def _use_cases(
     return done / elapsed, cpu / done * 1e6, statements
 
 
+def _fx(
+    url: str, population: api_load.Population, seconds: float, workdir: Path
+) -> tuple[float, float, float]:
+    """(same-currency P2P/s, cross-currency P2P/s, quotes/s), one after the other, on one
+    database: the same payers, amounts and recipients' count."""
+    runtime = bootstrap.build(
+        Settings(  # type: ignore[call-arg]
+            database_url=url, sms_log_path=str(workdir / "sms.log"), fx_corridors=FX_CORRIDORS
+        )
+    )
+    ctx, rng = runtime.context, random.Random(11)
+    consumers = len(population.consumer_ids)
+    amount = api_load.kes(api_load.P2P_AMOUNT)
+    try:
+        fx.set_rate(ctx, base="USD", quote="KES", rate="129.25")
+        fx.set_rate(ctx, base="USD", quote="UGX", rate="3652.40")
+        fx.fund_liquidity(ctx, amount=Money.parse("900000000", "UGX"), idempotency_key="bench")
+        ugandans = [
+            users.register(ctx, kind=UserKind.CONSUMER, phone=f"+25678{5_000_000 + i:07d}",
+                           name=f"Recipient {i}").phone
+            for i in range(UGX_RECIPIENTS)
+        ]  # fmt: skip
+
+        def same() -> None:
+            payer = rng.randrange(consumers)
+            payee = (payer + 1 + rng.randrange(consumers - 1)) % consumers
+            payments.send_money(ctx, sender_id=population.consumer_ids[payer], amount=amount,
+                                idempotency_key=uuid.uuid4().hex,
+                                to_phone=population.consumer_phones[payee])  # fmt: skip
+
+        def quote() -> tuple[str, str]:
+            payer = population.consumer_ids[rng.randrange(consumers)]
+            made = fx.create_quote(ctx, owner_id=payer, source="KES", target="UGX",
+                                   source_amount=amount)  # fmt: skip
+            return payer, made.id
+
+        def cross(payer: str, quote_id: str) -> None:
+            fx.send_converted(ctx, sender_id=payer, quote_id=quote_id,
+                              idempotency_key=uuid.uuid4().hex,
+                              to_phone=rng.choice(ugandans))  # fmt: skip
+
+        for _ in range(100):  # warm: caches, fee buckets, the recipients' UGX wallets
+            same()
+            cross(*quote())
+        same_rate = _rate(same, seconds)
+        quotes: list[tuple[str, str]] = []
+        quote_rate = _rate(lambda: quotes.append(quote()), seconds)
+        # Quotes are accepted in the order they were made, well within their 5 minutes.
+        pending = iter(quotes)
+        cross_rate = _rate(lambda: cross(*next(pending)), seconds, limit=len(quotes))
+    finally:
+        runtime.close()
+    return same_rate, cross_rate, quote_rate
+
+
+def _rate(step: Any, seconds: float, limit: int | None = None) -> float:
+    done, started = 0, time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline and (limit is None or done < limit):
+        step()
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
 def measure(store: str, args: argparse.Namespace) -> Measured:
     with tempfile.TemporaryDirectory(prefix=f"soko-path-{store}-") as directory:
         return _measure_in(store, args, Path(directory))
@@ -111,6 +201,7 @@ def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured
         population = api_load.populate(url, args.wallets, args.merchants)
         raw = api_load.raw_payments(population, 1, args.seconds)
         rate, cpu_us, statements = _use_cases(url, population, args.seconds, workdir)
+        same, cross, quotes = _fx(url, population, args.seconds, workdir)
         runtime = bootstrap.build(Settings(database_url=url))
         try:
             report = reconcile(runtime.context)
@@ -119,7 +210,7 @@ def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured
             runtime.close()
     finally:
         api_load.drop_database(store)
-    return Measured(store, rate, cpu_us, statements, raw)
+    return Measured(store, rate, cpu_us, statements, raw, same, cross, quotes)
 
 
 def main() -> None:
@@ -139,11 +230,21 @@ def main() -> None:
     print("| store | use case payments/s | CPU µs per payment | SQLAlchemy statements per payment "
           "| raw SQL payments/s | use case / raw |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
-    for store in stores:
-        m = measure(store, args)
+    measured = [measure(store, args) for store in stores]
+    for m in measured:
         print(
             f"| {m.store} | {m.payments_per_second:,.0f} | {m.cpu_us_per_payment:,.0f} "
             f"| {m.statements_per_payment:.1f} | {m.raw_per_second:,.0f} | {m.ratio:.2f}x |"
+        )
+    print()
+    print("| store | same-currency P2P/s | cross-currency P2P/s (quote made before) "
+          "| cross / same cost (target <= 1.5x) | quotes/s |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
+    for m in measured:
+        print(
+            f"| {m.store} | {m.same_currency_p2p_per_second:,.0f} "
+            f"| {m.cross_currency_p2p_per_second:,.0f} | {m.fx_cost_ratio:.2f}x "
+            f"| {m.quotes_per_second:,.0f} |"
         )
 
 

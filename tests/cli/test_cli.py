@@ -51,13 +51,13 @@ def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) 
     assert first.exit_code == 0, first.output
     assert "Demo data loaded: 8 payments (every PIN is 1234)" in first.output
     # 2 float top-ups, 3 cash-ins with their commissions, 2 till payments and a send with
-    # their fees, and the escrow order's hold.
-    assert transfers() == 15
+    # their fees, the escrow order's hold, and the FX liquidity funded in KES and UGX.
+    assert transfers() == 17
 
     second = runner.invoke(app, ["demo"], env=env)
     assert second.exit_code == 0
     assert "already loaded" in second.output
-    assert transfers() == 15  # the second run changed nothing
+    assert transfers() == 17  # the second run changed nothing
 
     report = runner.invoke(app, ["reconcile"], env=env)
     assert report.exit_code == 0, report.output

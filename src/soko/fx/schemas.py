@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from soko.channels.api.schemas import CURRENCY_PATTERN, MoneyIn, MoneyPublic, _In
+from soko.channels.api.schemas import MoneyIn, MoneyPublic, OfferedCurrencyCode, _In
 from soko.fx.domain import RATE_DECIMALS_MAX, Quote, Rate, rate_decimal
 from soko.fx.rate_files import OPERATOR_SOURCE
 from soko.fx.service import Position, Positions, RatesImported
@@ -50,6 +50,11 @@ class RateSet(_In):
         description=f"Units of quote per one base: a decimal string, at most "
         f"{RATE_DECIMALS_MAX} decimals, never a JSON number.",
         examples=["129.25"],
+        # Documented; checked by the domain (fx_rate_invalid), which also refuses zero.
+        json_schema_extra={
+            "pattern": rf"^[0-9]{{1,12}}(\.[0-9]{{1,{RATE_DECIMALS_MAX}}})?$",
+            "maxLength": 40,
+        },
     )
     source: str = Field(
         default=OPERATOR_SOURCE,
@@ -77,8 +82,33 @@ class RatesImportedPublic(BaseModel):
 
 
 class QuoteCreate(_In):
-    source_currency: str = Field(pattern=CURRENCY_PATTERN, examples=["UGX"])
-    target_currency: str = Field(pattern=CURRENCY_PATTERN, examples=["KES"])
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # Exactly one amount, checked below too.
+            "oneOf": [
+                {
+                    "required": ["source_amount"],
+                    "properties": {"source_amount": {"type": "object"}},
+                    "not": {
+                        "required": ["target_amount"],
+                        "properties": {"target_amount": {"type": "object"}},
+                    },
+                },
+                {
+                    "required": ["target_amount"],
+                    "properties": {"target_amount": {"type": "object"}},
+                    "not": {
+                        "required": ["source_amount"],
+                        "properties": {"source_amount": {"type": "object"}},
+                    },
+                },
+            ]
+        },
+    )
+
+    source_currency: OfferedCurrencyCode = Field(examples=["UGX"])
+    target_currency: OfferedCurrencyCode = Field(examples=["KES"])
     source_amount: MoneyIn | None = Field(
         default=None, description="What the payer is debited, fee and spread included."
     )

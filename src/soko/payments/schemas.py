@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
 )
 from pydantic.config import JsonDict
 
@@ -17,6 +18,13 @@ from soko.kernel import limits
 from soko.payments.domain import Payment, PaymentRequest, PaymentRequestStatus, Refund
 
 # --- payments ----------------------------------------------------------------------------------
+
+#: An amount, or a quote that fixes it (`request_invalid` on `amount` otherwise): the router's
+#: rule, stated for the document. Present and not null.
+AMOUNT_OR_QUOTE: Final[list[JsonValue]] = [
+    {"required": ["amount"], "properties": {"amount": {"type": "object"}}},
+    {"required": ["quote_id"], "properties": {"quote_id": {"type": "string"}}},
+]
 
 
 class TransferCreate(_In):
@@ -28,7 +36,9 @@ class TransferCreate(_In):
             "oneOf": [
                 {"properties": {"to_phone": {"type": "string"}}, "required": ["to_phone"]},
                 {"properties": {"to_wallet_id": {"type": "string"}}, "required": ["to_wallet_id"]},
-            ]
+            ],
+            # An amount, or a quote that fixes it (amount_required in the API's words).
+            "anyOf": AMOUNT_OR_QUOTE,
         },
     )
 
@@ -143,7 +153,8 @@ class MerchantPaymentCreate(_In):
             "oneOf": [
                 {"properties": {"till_number": {"type": "string"}}, "required": ["till_number"]},
                 {"properties": {"merchant_id": {"type": "string"}}, "required": ["merchant_id"]},
-            ]
+            ],
+            "anyOf": AMOUNT_OR_QUOTE,
         },
     )
 
