@@ -22,6 +22,7 @@ from soko.config import Settings
 from soko.fx import service as fx
 from soko.kernel.money import Money
 from soko.ledger.reconcile import reconcile
+from soko.payments import service as payments
 from soko.people import access
 from soko.people import service as users
 
@@ -286,7 +287,9 @@ def test_liquidity_short_of_the_target_is_refused(fx_api: Api, fx_people: People
     okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
     # KES 100,000 of liquidity; KES 3,468.24 per UGX 100,000: this one is too big.
     users.set_kyc_tier(fx_api.ctx, fx_people.okello.id, 2, national_id="CM88001")
-    fx.fund_liquidity(fx_api.ctx, amount=Money.parse("5000000", "UGX"), idempotency_key="u")
+    payments.cash_in(fx_api.ctx, agent_id=fx_people.agent.id, customer_phone=fx_people.okello.phone,
+                     amount=Money.parse("4000000", "UGX"), idempotency_key="more")  # fmt: skip
+    before = fx_api.transfers()
     made = quote(fx_api, okello, source_amount=ugx("4000000")).json()
     response = fx_api.client.post(
         "/v1/fx/conversions", headers=fx_api.moving(okello), json={"quote_id": made["id"]}
@@ -294,6 +297,8 @@ def test_liquidity_short_of_the_target_is_refused(fx_api: Api, fx_people: People
     # About KES 138,000 to pay out of KES 100,000: refused before any leg is posted.
     assert response.status_code == 422
     assert response.json()["code"] == "fx_liquidity_insufficient"
+    assert fx_api.transfers() == before  # the legs posted before the check rolled back
+    assert fx_api.balance(fx_people.okello, "UGX") == "4200000"
 
 
 def test_a_conversion_and_a_till_payment_with_a_quote(fx_api: Api, fx_people: People) -> None:

@@ -444,15 +444,6 @@ def _accept(
         merchant_fees_id = ledger.system_account_id_in(
             uow, ctx, AccountCode.FEES, target.code, spread_by=payee_wallet.account_id
         )
-    system = [roles[Role.LIQUIDITY_SOURCE], roles[Role.LIQUIDITY_TARGET], roles[Role.FEE_INCOME]]
-    held = uow.ledger.lock_accounts(system + ([merchant_fees_id] if merchant_fees_id else []))
-    # fx_liquidity has no balance rule in the ledger (the operator's position may be short by
-    # design elsewhere): the use case refuses to pay out more than it holds, under its lock.
-    liquidity = held[roles[Role.LIQUIDITY_TARGET]]
-    if liquidity.available < amounts.target.amount_minor:
-        raise FxLiquidityInsufficient(
-            f"The {target} liquidity cannot pay {amounts.target} now.", currency=target.code
-        )
     payment_id = ctx.ids.new("pay")
     requests: list[TransferRequest] = [
         move(ctx.ids.new("tr"), debit_account_id=roles[leg.debit],
@@ -467,7 +458,17 @@ def _accept(
                  credit_account_id=merchant_fees_id, amount=merchant_fee, currency=target.code,
                  code=TransferCode.FEE, reference=payment_id)
         )  # fmt: skip
+    # `record` locks the liquidity and fee accounts with the rest of the batch, in the global
+    # lock order, and posts it. fx_liquidity carries no balance rule in the ledger, so the use
+    # case checks the target currency's liquidity now, under that lock: a payout it could not
+    # cover is refused, and the whole transaction (legs included) rolls back.
     ledger.record(uow, ctx, requests)
+    target_liquidity = roles[Role.LIQUIDITY_TARGET]
+    liquidity = uow.ledger.lock_accounts([target_liquidity])[target_liquidity]
+    if liquidity.available < 0:
+        raise FxLiquidityInsufficient(
+            f"The {target} liquidity cannot pay {amounts.target} now.", currency=target.code
+        )
     payment = Payment(
         id=payment_id,
         kind=kind,

@@ -16,6 +16,17 @@ from soko.fx.ports import CurrencyVolume, RatesStored
 from soko.fx.tables import fx_quotes, fx_rates
 from soko.kernel.money import Currency, Money
 
+# Built once: a quote is read, locked and marked used on every cross-currency payment, and
+# building a statement costs more than running it on SQLite.
+_QUOTE_BY_ID = sa.select(fx_quotes).where(fx_quotes.c.id == sa.bindparam("quote_id"))
+_QUOTE_LOCKED = _QUOTE_BY_ID.with_for_update()
+_MARK_USED = (
+    fx_quotes.update()
+    .where(fx_quotes.c.id == sa.bindparam("quote_id"), fx_quotes.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("used_at"), payment_id=sa.bindparam("payment_id"))
+)
+_INSERT_QUOTE = fx_quotes.insert()
+
 
 def fraction_text(value: Fraction) -> str:
     """A Fraction exactly, as stored: "517/4"."""
@@ -106,26 +117,22 @@ class SqlFxRepository:
     # --- quotes ---------------------------------------------------------------------------------
 
     def insert_quote(self, quote: Quote) -> None:
-        self._conn.execute(fx_quotes.insert().values(_values(quote)))
+        self._conn.execute(_INSERT_QUOTE, _values(quote))
 
     def get_quote(self, quote_id: str) -> Quote | None:
-        row = self._conn.execute(sa.select(fx_quotes).where(fx_quotes.c.id == quote_id)).first()
+        row = self._conn.execute(_QUOTE_BY_ID, {"quote_id": quote_id}).first()
         return None if row is None else _quote(row)
 
     def lock_quote(self, quote_id: str) -> Quote | None:
-        query = sa.select(fx_quotes).where(fx_quotes.c.id == quote_id)
-        if self._row_locks:
-            # A second acceptance waits here until the first commits, then reads it used.
-            # SQLite needs nothing: its writers run one at a time (BEGIN IMMEDIATE).
-            query = query.with_for_update()
-        row = self._conn.execute(query).first()
+        # A second acceptance waits here until the first commits, then reads it used. SQLite
+        # needs no row lock: its writers run one at a time (BEGIN IMMEDIATE).
+        query = _QUOTE_LOCKED if self._row_locks else _QUOTE_BY_ID
+        row = self._conn.execute(query, {"quote_id": quote_id}).first()
         return None if row is None else _quote(row)
 
     def mark_used(self, quote_id: str, *, used_at: datetime, payment_id: str) -> None:
         result = self._conn.execute(
-            fx_quotes.update()
-            .where(fx_quotes.c.id == quote_id, fx_quotes.c.used_at.is_(None))
-            .values(used_at=used_at, payment_id=payment_id)
+            _MARK_USED, {"quote_id": quote_id, "used_at": used_at, "payment_id": payment_id}
         )
         # The caller locked the row and found it unused: anything else is a bug.
         assert result.rowcount == 1, (quote_id, result.rowcount)
