@@ -17,6 +17,12 @@ loan and to a shop without one, interleaved one for one in the same run, each ti
 (wall and CPU) and their statements counted (target: under 15 % more for the borrower; a shop
 without a loan runs no statement for credit at all, which the counts show: its payment sends as
 many statements as a merchant payment did before credit existed).
+And, in the same run on the same database, FX (docs/fx.md):
+
+* a same-currency P2P (`send_money`, KES to KES) beside a cross-currency one (`send_converted`,
+  KES to a UGX wallet through a quote made beforehand): payments per second each, and how many
+  times a cross-currency P2P costs a same-currency one (the target is at most 1.5x);
+* quotes per second (`create_quote`: newest rates read, cross rate through USD, priced, stored).
 
 It isolates what the API benchmark's figures are made of: `api_load.py` adds HTTP, JSON, the
 thread pool and authentication on top of this. It is a script, not a test: `--quick` runs tiny
@@ -29,6 +35,7 @@ sizes so CI can check that it still works.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import random
@@ -47,9 +54,12 @@ from soko.config import Settings
 from soko.credit import service as credit
 from soko.credit.domain import OfferStatus, StoredOffer
 from soko.credit.ports import StoredDecision
+from soko.fx import service as fx
 from soko.kernel.money import Money
 from soko.ledger.reconcile import reconcile
 from soko.payments import service as payments
+from soko.people import service as users
+from soko.people.domain import UserKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api_load  # benchmarks/api_load.py: the population and the raw payment writes
@@ -85,9 +95,24 @@ class Measured:
     raw_per_second: float
     sweep: SweepCost
 
+    same_currency_p2p_per_second: float
+    cross_currency_p2p_per_second: float
+    quotes_per_second: float
+
     @property
     def ratio(self) -> float:
         return self.payments_per_second / self.raw_per_second
+
+    @property
+    def fx_cost_ratio(self) -> float:
+        """How many same-currency P2P transfers' time one cross-currency P2P takes."""
+        return self.same_currency_p2p_per_second / self.cross_currency_p2p_per_second
+
+
+#: KES to UGX at 1.5 %, for anyone (the population is tier 2 anyway).
+FX_CORRIDORS = '{"KES>UGX": {"spread_bps": 150, "max": "1000000.00", "kyc_tier": 0}}'
+#: Recipients of the cross-currency transfers: Ugandan consumers.
+UGX_RECIPIENTS = 50
 
 
 def _use_cases(
@@ -219,6 +244,80 @@ def _sweep_cost(
     )  # fmt: skip
 
 
+def _fx(
+    url: str, population: api_load.Population, seconds: float, workdir: Path
+) -> tuple[float, float, float]:
+    """(same-currency P2P/s, cross-currency P2P/s, quotes/s) on one database, interleaved: a
+    quote, a same-currency P2P, then a cross-currency P2P accepting that quote, over and over;
+    the same payers and amount. A rate is calls per second of the time spent in that call."""
+    runtime = bootstrap.build(
+        Settings(  # type: ignore[call-arg]
+            database_url=url, sms_log_path=str(workdir / "sms.log"), fx_corridors=FX_CORRIDORS
+        )
+    )
+    ctx, rng = runtime.context, random.Random(11)
+    consumers = len(population.consumer_ids)
+    amount = api_load.kes(api_load.P2P_AMOUNT)
+    try:
+        fx.set_rate(ctx, base="USD", quote="KES", rate="129.25")
+        fx.set_rate(ctx, base="USD", quote="UGX", rate="3652.40")
+        fx.fund_liquidity(ctx, amount=Money.parse("900000000", "UGX"), idempotency_key="bench")
+        ugandans = [
+            users.register(ctx, kind=UserKind.CONSUMER, phone=f"+25678{5_000_000 + i:07d}",
+                           name=f"Recipient {i}").phone
+            for i in range(UGX_RECIPIENTS)
+        ]  # fmt: skip
+
+        def same() -> None:
+            payer = rng.randrange(consumers)
+            payee = (payer + 1 + rng.randrange(consumers - 1)) % consumers
+            payments.send_money(ctx, sender_id=population.consumer_ids[payer], amount=amount,
+                                idempotency_key=uuid.uuid4().hex,
+                                to_phone=population.consumer_phones[payee])  # fmt: skip
+
+        def quote() -> tuple[str, str]:
+            payer = population.consumer_ids[rng.randrange(consumers)]
+            made = fx.create_quote(ctx, owner_id=payer, source="KES", target="UGX",
+                                   source_amount=amount)  # fmt: skip
+            return payer, made.id
+
+        def cross(payer: str, quote_id: str) -> None:
+            fx.send_converted(ctx, sender_id=payer, quote_id=quote_id,
+                              idempotency_key=uuid.uuid4().hex,
+                              to_phone=rng.choice(ugandans))  # fmt: skip
+
+        for _ in range(100):  # warm: caches, fee buckets, the recipients' UGX wallets
+            same()
+            cross(*quote())
+        # Interleaved, each call timed on its own: the machine's load (other processes, the
+        # WAL's checkpoints) falls on all three alike, so the ratio holds under noise.
+        wall = {"same": 0.0, "quote": 0.0, "cross": 0.0}
+        cpu = dict(wall)
+        done = 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            payer, quote_id = _timed(quote, wall, cpu, "quote")
+            _timed(same, wall, cpu, "same")
+            _timed(functools.partial(cross, payer, quote_id), wall, cpu, "cross")
+            done += 1
+    finally:
+        runtime.close()
+    same_rate, cross_rate, quote_rate = (done / wall[k] for k in ("same", "cross", "quote"))
+    same_us, cross_us = cpu["same"] / done * 1e6, cpu["cross"] / done * 1e6
+    print(f"  {done} of each; CPU per call: same-currency P2P {same_us:,.0f} µs, cross-currency "
+          f"{cross_us:,.0f} µs ({cross_us / same_us:.2f}x), "
+          f"quote {cpu['quote'] / done * 1e6:,.0f} µs")  # fmt: skip
+    return same_rate, cross_rate, quote_rate
+
+
+def _timed(step: Any, wall: dict[str, float], cpu: dict[str, float], name: str) -> Any:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = step()
+    wall[name] += time.perf_counter() - started
+    cpu[name] += time.process_time() - cpu_started
+    return result
+
+
 def measure(store: str, args: argparse.Namespace) -> Measured:
     with tempfile.TemporaryDirectory(prefix=f"soko-path-{store}-") as directory:
         return _measure_in(store, args, Path(directory))
@@ -231,6 +330,7 @@ def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured
         raw = api_load.raw_payments(population, 1, args.seconds)
         rate, cpu_us, statements = _use_cases(url, population, args.seconds, workdir)
         sweep = _sweep_cost(url, population, args.seconds, workdir)
+        same, cross, quotes = _fx(url, population, args.seconds, workdir)
         runtime = bootstrap.build(Settings(database_url=url))
         try:
             report = reconcile(runtime.context)
@@ -239,7 +339,7 @@ def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured
             runtime.close()
     finally:
         api_load.drop_database(store)
-    return Measured(store, rate, cpu_us, statements, raw, sweep)
+    return Measured(store, rate, cpu_us, statements, raw, sweep, same, cross, quotes)
 
 
 def main() -> None:
@@ -283,6 +383,18 @@ def main() -> None:
             f"| {w.no_loan_cpu_us:,.0f} | {w.loan_cpu_us:,.0f} | {w.cpu_ratio:.2f}x "
             f"| {w.no_loan_statements:.1f} | {w.loan_statements:.1f} "
             f"| {Money.of(w.swept_minor, 'KES')} |"
+        )
+    print()
+    print("FX: a same-currency P2P beside a cross-currency one, and quotes:")
+    print()
+    print("| store | same-currency P2P/s | cross-currency P2P/s (quote made before) "
+          "| cross / same cost (target <= 1.5x) | quotes/s |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
+    for m in measured:
+        print(
+            f"| {m.store} | {m.same_currency_p2p_per_second:,.0f} "
+            f"| {m.cross_currency_p2p_per_second:,.0f} | {m.fx_cost_ratio:.2f}x "
+            f"| {m.quotes_per_second:,.0f} |"
         )
 
 

@@ -24,6 +24,7 @@ from soko.db.engine import create_engine
 from soko.db.unit_of_work import SqlUnitOfWorkFactory
 from soko.escrow import service as escrow_service
 from soko.escrow.domain import EscrowPolicy, UndeliveredRule
+from soko.fx.domain import FxPolicy, parse_corridors, parse_pivot
 from soko.kernel import limits
 from soko.kernel.ids import ENTROPY_BYTES, format_id
 from soko.kernel.money import Currency
@@ -171,6 +172,17 @@ def credit_policy(settings: Settings) -> CreditPolicy:
     )
 
 
+def fx_policy(settings: Settings) -> FxPolicy:
+    """The SOKO_FX_* settings, parsed strictly: a bad corridor or pivot stops start-up
+    (FxCorridorsInvalid names the corridor and the field)."""
+    return FxPolicy(
+        pivot=parse_pivot(settings.fx_pivot),
+        corridors=parse_corridors(settings.fx_corridors),
+        rate_max_age_seconds=settings.fx_rate_max_age_seconds,
+        quote_seconds=settings.fx_quote_seconds,
+    )
+
+
 def jittered_backoff(attempt: int) -> None:
     """Sleep a random time up to a cap that doubles per attempt: colliding retries spread out."""
     cap_seconds = min(0.001 * 2**attempt, 0.1)
@@ -215,6 +227,8 @@ def build(
 ) -> Runtime:
     """Everything a channel needs, from settings (read from SOKO_* variables by default)."""
     settings = settings or Settings()
+    # Before anything is opened: a bad FX setting stops start-up with nothing to close.
+    fx = fx_policy(settings)
     clock = clock or SystemClock()
     engine = create_engine(
         settings.database_url,
@@ -256,5 +270,6 @@ def build(
         apply_carrier_step=escrow_service.apply_carrier_step_in,
         credit=credit_policy(settings),
         repay_from_sale=credit_service.repay_from_sale,
+        fx=fx,
     )
     return Runtime(settings=settings, engine=engine, context=context)

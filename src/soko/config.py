@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from soko.fx import domain as fx_domain
 from soko.kernel import limits
 
 
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
     #: The operator's tariff, replacing payments/fees.py's defaults per currency and kind, as JSON:
     #: {"KES": {"p2p": [[10000, 0], [50000, 700]]}}: bands of [highest amount, fee] in minor
     #: units, ascending. Kinds: p2p, cash_out, cash_out_commission, cash_in_commission,
-    #: payout.
+    #: payout, fx (a conversion's fee on top of the spread, by the source debit).
     tariff: dict[str, dict[str, list[tuple[int, int]]]] = Field(default_factory=dict)
     #: Merchant discount rates replacing payments/fees.py's defaults, as JSON:
     #: {"KES": {"*": [basis_points, fixed, minimum, maximum], "5411": [25, 0, 0, 10000]}} in minor
@@ -120,6 +121,23 @@ class Settings(BaseSettings):
     #: four times as long as a whole batch of sends at their timeout (kernel/limits.py); a
     #: shorter one risks a slow batch being sent twice (receivers deduplicate by webhook-id).
     outbox_lease_seconds: int | None = Field(default=None, ge=1, le=limits.PAYOUT_LEASE_SECONDS_MAX)
+    #: FX: the one currency cross rates go through when no direct rate is known (docs/fx.md).
+    fx_pivot: str = Field(default=fx_domain.PIVOT_DEFAULT, pattern=r"^[A-Z]{3}$")
+    #: FX corridors, as JSON: {"UGX>KES": {"spread_bps": 150, "max": "5000000", "kyc_tier": 1}}
+    #: (docs/fx.md: spread_bps, max and kyc_tier required; min and enabled optional). Each
+    #: direction is its own corridor; none by default, so no conversion is offered.
+    fx_corridors: str = "{}"
+    #: A rate older than this never prices a quote (4 days by default, for the ECB's long
+    #: weekends; an operator with an hourly feed should set it far lower).
+    fx_rate_max_age_seconds: int = Field(
+        default=fx_domain.RATE_MAX_AGE_SECONDS_DEFAULT, ge=60, le=limits.FX_RATE_MAX_AGE_SECONDS_MAX
+    )
+    #: How long an FX quote may be accepted after it was made.
+    fx_quote_seconds: int = Field(
+        default=limits.FX_QUOTE_SECONDS_DEFAULT,
+        ge=limits.FX_QUOTE_SECONDS_MIN,
+        le=limits.FX_QUOTE_SECONDS_MAX,
+    )
     #: Public name shown in the API documents.
     operator_name: str = "Soko"
 

@@ -13,6 +13,8 @@ from soko.credit.ports import CreditRepository
 from soko.escrow.domain import EscrowAction, EscrowPolicy
 from soko.escrow.ports import EscrowRepository
 from soko.escrow.tracking.ports import ShipmentsRepository
+from soko.fx.domain import FxPolicy
+from soko.fx.ports import FxRepository
 from soko.kernel.ports import Clock, IdempotencyRepository, IdGenerator
 from soko.ledger.domain import TransferRequest
 from soko.ledger.ports import LedgerRepository, ReconcileQueries
@@ -37,6 +39,7 @@ class UnitOfWork(Protocol):
     escrow: EscrowRepository
     shipments: ShipmentsRepository
     credit: CreditRepository
+    fx: FxRepository
 
     def commit(self) -> None: ...
 
@@ -110,6 +113,9 @@ class Context:
     credit: CreditPolicy
     #: Credit's sweep of a sale, called by payments only for a merchant with an open loan.
     repay_from_sale: SaleSweep
+    #: The operator's FX settings (SOKO_FX_*): pivot, corridors, rate age, quote lifetime. No
+    #: corridor by default: no conversion is offered until the operator opens one.
+    fx: FxPolicy
 
 
 def noop_backoff(attempt: int) -> None:

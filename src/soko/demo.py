@@ -2,8 +2,9 @@
 
 Everything goes through the same services the API calls, so the demo ledger is one a real
 operator could have: float bought by agents, cash paid in, money sent, shops paid at their tills,
-an invoice waiting to be paid. A newcomer can sign in as
-any demo person (phone and PIN are printed) and try every endpoint at once.
+an invoice waiting to be paid, and FX between Kampala and Nairobi: demo rates, both liquidity
+accounts funded, and (with `soko serve --demo`) the KES<->UGX corridors open. A newcomer can sign
+in as any demo person (phone and PIN are printed) and try every endpoint at once.
 
 Credit needs a past: a shop with six months of sales, made through the same use cases on a
 clock the demo moves a day at a time (the runtime's own unit of work, ids from that clock), so
@@ -23,6 +24,7 @@ from soko.credit import service as credit
 from soko.credit.domain import Reason, StoredOffer
 from soko.escrow import service as escrow
 from soko.escrow.domain import OrderItem
+from soko.fx import service as fx
 from soko.kernel import limits
 from soko.kernel.money import Money
 from soko.kernel.transactions import in_transaction
@@ -34,6 +36,15 @@ from soko.people.service import MerchantDetails
 
 #: Every demo person's PIN. Demo data is for trying Soko out, never for production.
 DEMO_PIN = "1234"
+#: The corridors `soko serve --demo` opens when SOKO_FX_CORRIDORS is not set: Kampala and
+#: Nairobi both ways, 1.5 %, for people whose national id is recorded (KYC tier 1).
+DEMO_FX_CORRIDORS = (
+    '{"UGX>KES": {"spread_bps": 150, "min": "1000", "max": "5000000", "kyc_tier": 1}, '
+    '"KES>UGX": {"spread_bps": 150, "min": "10.00", "max": "150000.00", "kyc_tier": 1}}'
+)
+#: Demo rates (about those of early 2026), set again whenever the demo starts with stale ones.
+DEMO_RATES = (("USD", "KES", "129.25"), ("USD", "UGX", "3652.40"))
+DEMO_RATE_SOURCE = "demo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,7 @@ def load_demo(ctx: Context) -> tuple[DemoSummary | None, bool]:
         ctx, lambda uow: uow.people.get_user_by_phone(_MARKER_PHONE), read_only=True
     )
     if marker is not None:
+        demo_rates(ctx)
         return None, True
     made: dict[str, User] = {}
     people = []
@@ -139,6 +151,11 @@ def load_demo(ctx: Context) -> tuple[DemoSummary | None, bool]:
     credit.fund_capital(ctx, Money.parse(LENDER_CAPITAL, "KES"))
     offers = credit.credit_offers(ctx, borrower.user_id)
     newcomer = credit.credit_offers(ctx, made["+254700100200"].id)
+    # FX: rates, and the operator's liquidity in both currencies, so that Okello in Kampala
+    # can send to Baraka in Nairobi at once (and back).
+    demo_rates(ctx)
+    fx.fund_liquidity(ctx, amount=Money.parse("500000.00", "KES"), idempotency_key=key("fx-kes"))
+    fx.fund_liquidity(ctx, amount=Money.parse("20000000", "UGX"), idempotency_key=key("fx-ugx"))
     summary = DemoSummary(
         people=people,
         payments=len(moves),
@@ -209,3 +226,16 @@ def _trading_history(ctx: Context, key: Callable[[str], str]) -> tuple[DemoPerso
         sales += 1
     till = users.get_merchant(ctx, shop.id).till_number
     return DemoPerson("Achieng Odhiambo", shop.kind.value, shop.phone, shop.id, till), sales
+
+
+def demo_rates(ctx: Context) -> None:
+    """Set the demo rates unless fresh ones are held: a demo started again days later still
+    prices quotes, and one started again at once adds nothing."""
+    fresh = {
+        rate.pair
+        for rate in fx.list_rates(ctx)
+        if rate.source == DEMO_RATE_SOURCE and not fx.is_stale(ctx, rate)
+    }
+    for base, quote, rate in DEMO_RATES:
+        if (base, quote) not in fresh:
+            fx.set_rate(ctx, base=base, quote=quote, rate=rate, source=DEMO_RATE_SOURCE)

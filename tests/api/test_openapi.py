@@ -27,6 +27,7 @@ MONEY_MOVING = {
     "/v1/payouts",
     "/v1/loans",
     "/v1/loans/{loan_id}/repayments",
+    "/v1/fx/conversions",
 }
 UNAUTHENTICATED = {
     ("post", "/v1/sessions"),
@@ -46,6 +47,9 @@ OPERATOR_ONLY = {
     ("post", "/v1/shipments/{shipment_id}/events"),
     ("get", "/v1/credit/portfolio"),
     ("get", "/v1/credit/portfolio.csv"),
+    ("put", "/v1/fx/rates/{base}/{quote}"),
+    ("post", "/v1/fx/rates/imports"),
+    ("get", "/v1/fx/positions"),
 }
 
 
@@ -65,8 +69,8 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
         for method, operation in item.items()
     ]
     # Every operation, so that a new one is a decision to update these tests' tables.
-    # 39 before escrow, + 14 escrow, + 5 carriers and shipments, + 8 credit.
-    assert len(found) == 66
+    # 39 before escrow, + 14 escrow, + 5 carriers and shipments, + 8 credit, + 7 FX.
+    assert len(found) == 73
     return found
 
 

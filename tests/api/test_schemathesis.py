@@ -144,6 +144,18 @@ RULE_REFUSALS = frozenset(
         "order_items_invalid",
         "deadline_invalid",
         # A scanned code and a payment request decide the amount; a static code needs the payer's.
+        # FX: a rate's currencies are two different ones Soko knows (the path admits any three
+        # letters); a rate file's content; and what rates, corridors and liquidity the operator
+        # holds now, which no schema states.
+        "fx_rate_invalid",
+        "fx_rate_file_invalid",
+        "fx_corridor_disabled",
+        "fx_rate_stale",
+        "fx_amount_outside_corridor",
+        "fx_amount_too_small",
+        "fx_quote_mismatch",
+        "fx_liquidity_insufficient",
+        "fx_period_invalid",
         "amount_differs_from_request",
         "amount_required",
         "qr_not_payable",

@@ -52,8 +52,9 @@ def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) 
     assert "Demo data loaded: 8 payments (every PIN is 1234)" in first.output
     # 2 float top-ups, 3 cash-ins with their commissions, 2 till payments and a send with
     # their fees, and the escrow order's hold: 15. The grocery's six months: a float top-up, 6
-    # cash-ins with their commissions, 156 sales with their fees, and the lender's capital.
-    assert transfers() == 15 + 1 + 12 + 312 + 1
+    # cash-ins with their commissions, 156 sales with their fees, the lender's capital, and the FX
+    # liquidity funded in KES and UGX.
+    assert transfers() == 15 + 1 + 12 + 312 + 1 + 2
     assert "Achieng's Grocery" in first.output
     assert "Its credit offer off_" in first.output
     assert "Wanjiru's Kiosk opened today and has no offer yet:" in first.output
@@ -61,7 +62,7 @@ def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) 
     second = runner.invoke(app, ["demo"], env=env)
     assert second.exit_code == 0
     assert "already loaded" in second.output
-    assert transfers() == 341  # the second run changed nothing
+    assert transfers() == 343  # the second run changed nothing
 
     report = runner.invoke(app, ["reconcile"], env=env)
     assert report.exit_code == 0, report.output

@@ -21,12 +21,16 @@ from soko.fx.domain import (
     check_quote_matches,
     check_quote_usable,
     conversion_legs,
+    converted_text,
     derive_rate,
     find_corridor,
     parse_corridors,
     parse_pivot,
     parse_rate,
     price_quote,
+    price_with_fees,
+    rate_decimal,
+    sent_abroad_text,
 )
 from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch, DomainError
 from soko.kernel.money import Currency, Money
@@ -509,3 +513,59 @@ def test_fx_domain_is_pure_and_has_no_true_division_or_floats() -> None:
         elif isinstance(node, ast.Attribute) and node.attr in {"now", "utcnow", "today", "environ"}:
             found.append(f".{node.attr} line {node.lineno}")
     assert not found, found
+
+
+# --- prices with a tariff's fee, rates shown, texts ---------------------------------------------
+
+
+def _banded(debit: int) -> int:
+    """A banded FX fee: 0 up to 10,000, 300 up to 60,000, 800 above."""
+    return 0 if debit <= 10_000 else 300 if debit <= 60_000 else 800
+
+
+@pytest.mark.parametrize("wanted", [1, 34_000, 34_650, 35_000, 200_000, 212_000, 1_000_000])
+def test_a_target_amount_with_a_banded_fee_is_the_least_debit_that_pays_it(wanted: int) -> None:
+    ugx, kes = Currency.of("UGX"), Currency.of("KES")
+    mid = Fraction(2585, 73048)
+    q = price_with_fees(mid, 150, _banded, ugx, kes, target_amount=Money(wanted, kes))
+    debit = q.source_debit.amount_minor
+    assert q.target.amount_minor >= wanted
+    assert q.fee.amount_minor == _banded(debit)
+    # One unit less pays less than wanted, whatever fee band it falls in.
+    try:
+        less = price_with_fees(mid, 150, _banded, ugx, kes, source_amount=Money(debit - 1, ugx))
+    except errors.FxAmountTooSmall:
+        return
+    assert less.target.amount_minor < wanted
+
+
+def test_a_source_amount_pays_the_fee_of_its_band() -> None:
+    ugx, kes = Currency.of("UGX"), Currency.of("KES")
+    q = price_with_fees(Fraction(2585, 73048), 150, _banded, ugx, kes,
+                        source_amount=Money(100_000, ugx))  # fmt: skip
+    assert q.fee == Money(800, ugx)
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "shown"),
+    [
+        (Fraction(517, 4), 10, "129.25"),
+        (Fraction(2585, 73048), 10, "0.0353876903"),
+        (Fraction(1, 3), 4, "0.3333"),
+        (Fraction(2, 3), 4, "0.6667"),
+        (Fraction(1, 8), 2, "0.12"),  # half to even
+        (Fraction(3, 8), 2, "0.38"),
+        (Fraction(5), 3, "5"),
+    ],
+)
+def test_a_rate_is_shown_rounded_half_even(value: Fraction, decimals: int, shown: str) -> None:
+    assert rate_decimal(value, decimals) == shown
+
+
+def test_the_fx_texts_fit_one_sms_with_long_names() -> None:
+    debit, target = Money(7_000_000, Currency.of("UGX")), Money(24_399_999, Currency.of("KES"))
+    balance = Money(13_000_000, Currency.of("UGX"))
+    sent = sent_abroad_text("pay_01JH0000000000000000000000", debit, target, "N" * 80, balance)
+    assert "You paid UGX 7000000; " in sent and "gets KES 243999.99" in sent
+    converted = converted_text("pay_01JH0000000000000000000000", debit, target, balance)
+    assert "You converted UGX 7000000 to KES 243999.99." in converted

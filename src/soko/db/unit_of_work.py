@@ -23,6 +23,8 @@ from soko.escrow.ports import EscrowRepository
 from soko.escrow.storage import SqlEscrowRepository
 from soko.escrow.tracking.ports import ShipmentsRepository
 from soko.escrow.tracking.storage import SqlShipmentsRepository
+from soko.fx.ports import FxRepository
+from soko.fx.storage import SqlFxRepository
 from soko.kernel.ports import IdempotencyRepository, TransientConflict
 from soko.ledger.ports import LedgerRepository, ReconcileQueries
 from soko.ledger.reconcile_storage import SqlReconcileQueries
@@ -282,6 +284,7 @@ class SqlUnitOfWork:
         self.credit: CreditRepository = SqlCreditRepository(
             connection, self._deferred, row_locks=row_locks
         )
+        self.fx: FxRepository = SqlFxRepository(connection, row_locks=row_locks)
         return self
 
     def _open(self) -> Connection:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -48,6 +48,8 @@ from soko.fx.errors import (
 )
 from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch, DomainError
 from soko.kernel.money import CURRENCIES, Currency, Money
+from soko.notify.sms import fits
+from soko.payments.domain import text_name
 from soko.payments.fees import BASIS_POINTS_WHOLE
 from soko.people.kyc import KycTier, tier_of
 
@@ -62,8 +64,10 @@ __all__ = [
     "RATE_TEXT_LENGTH_MAX",
     "SPREAD_BPS_MAX",
     "Corridor",
+    "FxPolicy",
     "Leg",
     "LegKind",
+    "Quote",
     "QuoteAmounts",
     "Rate",
     "Role",
@@ -71,12 +75,16 @@ __all__ = [
     "check_quote_matches",
     "check_quote_usable",
     "conversion_legs",
+    "converted_text",
     "derive_rate",
     "find_corridor",
     "parse_corridors",
     "parse_pivot",
     "parse_rate",
     "price_quote",
+    "price_with_fees",
+    "rate_decimal",
+    "sent_abroad_text",
 ]
 
 # --- settings' names and bounds -----------------------------------------------------------------
@@ -766,3 +774,130 @@ def conversion_legs(amounts: QuoteAmounts) -> list[Leg]:
         (Role.LIQUIDITY_TARGET, Role.PAYEE_WALLET, amounts.target, LegKind.DELIVERY),
     )
     return [Leg(*row) for row in plan if row[2].is_positive()]
+
+
+# --- the operator's FX settings, quotes as stored, prices with a tariff's fee ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FxPolicy:
+    """The operator's FX settings (SOKO_FX_*), checked at start-up: the pivot, the corridors,
+    how old a rate may be, and how long a quote may be accepted."""
+
+    pivot: str = PIVOT_DEFAULT
+    corridors: Mapping[tuple[str, str], Corridor] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    rate_max_age_seconds: int = RATE_MAX_AGE_SECONDS_DEFAULT
+    quote_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        Currency.of(self.pivot)
+        assert type(self.rate_max_age_seconds) is int and self.rate_max_age_seconds > 0, self
+        assert type(self.quote_seconds) is int and self.quote_seconds > 0, self
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A priced conversion offered to one person (its ``owner_id``), to accept once before
+    ``expires_at``: the amounts on both sides and the rate that priced them, as published."""
+
+    id: str
+    owner_id: str
+    amounts: QuoteAmounts
+    rate: Rate
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    #: The payment that accepted it.
+    payment_id: str | None = None
+
+    def __post_init__(self) -> None:
+        assert self.created_at < self.expires_at, self
+        assert (self.used_at is None) == (self.payment_id is None), self
+        assert self.rate.pair == (self.source.code, self.target.code), self
+
+    @property
+    def source(self) -> Currency:
+        return self.amounts.source_debit.currency
+
+    @property
+    def target(self) -> Currency:
+        return self.amounts.target.currency
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.used_at is None and now < self.expires_at
+
+
+def price_with_fees(
+    mid: Fraction,
+    spread_bps: int,
+    fee_for: Callable[[int], int],
+    source: Currency,
+    target: Currency,
+    *,
+    source_amount: Money | None = None,
+    target_amount: Money | None = None,
+) -> QuoteAmounts:
+    """``price_quote`` with the fee read off a tariff: ``fee_for(debit)`` is the flat fee for a
+    payer debited ``debit`` source minor units (a band table: never decreasing in the debit).
+
+    For a target amount, the exchanged amount ``E`` the payee needs does not depend on the fee,
+    so the debit is the least ``D`` with ``D = E + fee_for(D)``: start at ``E + fee_for(E)`` and
+    step up while a higher band's fee is due. Every ``D'`` that pays the target is at least each
+    step (``fee_for`` never decreases), so the fixed point is the least debit; the loop ends
+    within one step per band.
+    """
+    if source_amount is not None:
+        if not source_amount.is_positive():
+            raise AmountMustBePositive(f"{source_amount} is not above zero.")
+        fee = fee_for(source_amount.amount_minor)
+        return price_quote(mid, spread_bps, fee, source, target, source_amount=source_amount)
+    needed = price_quote(mid, spread_bps, 0, source, target, target_amount=target_amount)
+    exchanged = needed.source_debit.amount_minor
+    debit = exchanged + fee_for(exchanged)
+    while exchanged + fee_for(debit) > debit:
+        debit = exchanged + fee_for(debit)
+    amounts = price_quote(
+        mid, spread_bps, fee_for(debit), source, target, source_amount=Money(debit, source)
+    )
+    assert amounts.target == needed.target, (amounts, needed)
+    return amounts
+
+
+def rate_decimal(value: Fraction, decimals: int = 10) -> str:
+    """A rate shown as a decimal string, for people: rounded half-even to ``decimals`` places
+    and trailing zeros dropped. Display only: the exact value (``n/d``) is what is used."""
+    assert type(value) is Fraction and value > 0 and decimals >= 0, (value, decimals)
+    scaled = value * 10**decimals
+    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    twice = 2 * rest
+    if twice > scaled.denominator or (twice == scaled.denominator and whole % 2):
+        whole += 1
+    text = str(whole).rjust(decimals + 1, "0")
+    integer, fraction = text[: len(text) - decimals], text[len(text) - decimals :]
+    fraction = fraction.rstrip("0")
+    return f"{integer}.{fraction}" if fraction else integer
+
+
+def _fits(text: str) -> str:
+    assert fits(text), text
+    return text
+
+
+def sent_abroad_text(
+    payment_id: str, debit: Money, target: Money, payee_name: str, balance: Money
+) -> str:
+    """To a payer whose money went to someone in another currency: what left the wallet (fee
+    and spread included), what the payee gets, and what is left."""
+    return _fits(
+        f"Soko: {payment_id[-10:]} confirmed. You paid {debit}; {text_name(payee_name)} gets "
+        f"{target}. Balance {balance}."
+    )
+
+
+def converted_text(payment_id: str, debit: Money, target: Money, balance: Money) -> str:
+    """To a person who converted between their own wallets."""
+    return _fits(
+        f"Soko: {payment_id[-10:]} confirmed. You converted {debit} to {target}. Balance {balance}."
+    )

@@ -4,7 +4,8 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
 
     DomainError
     ├── InvalidInput                 kind=invalid
-    │   └── FxRateInvalid, FxRateFileInvalid, FxCorridorsInvalid, FxQuoteMismatch
+    │   └── FxRateInvalid, FxRateFileInvalid, FxCorridorsInvalid, FxQuoteMismatch,
+    │       FxPeriodInvalid
     ├── NotFound                     kind=not_found
     │   └── FxPairUnknown, FxQuoteNotFound
     ├── Conflict                     kind=conflict
@@ -27,6 +28,7 @@ __all__ = [
     "FxCorridorsInvalid",
     "FxLiquidityInsufficient",
     "FxPairUnknown",
+    "FxPeriodInvalid",
     "FxQuoteExpired",
     "FxQuoteMismatch",
     "FxQuoteNotFound",
@@ -115,3 +117,11 @@ class FxQuoteMismatch(InvalidInput):
 class FxLiquidityInsufficient(Rejected):
     code = "fx_liquidity_insufficient"
     title = "The operator's FX liquidity in the target currency cannot cover the conversion."
+
+
+# --- the operator's reports ---------------------------------------------------------------------
+
+
+class FxPeriodInvalid(InvalidInput):
+    code = "fx_period_invalid"
+    title = "A period's start must be before its end, both times with their UTC offset."

@@ -236,3 +236,12 @@ LOANS_PER_BATCH_MAX: Final = 200
 LOAN_REPAYMENTS_SHOWN_MAX: Final = 100
 #: Loans the portfolio report reads at most (beyond this it needs a report table).
 PORTFOLIO_LOANS_MAX: Final = 100_000
+#: FX (soko/fx/). How long a quote may be accepted (SOKO_FX_QUOTE_SECONDS: 5 minutes by default;
+#: long enough to read it on a phone, short enough that the rate under it has hardly moved), the
+#: oldest rate the setting SOKO_FX_RATE_MAX_AGE_SECONDS may allow, and rows in a positions report.
+FX_QUOTE_SECONDS_DEFAULT: Final = 300
+FX_QUOTE_SECONDS_MIN: Final = 10
+FX_QUOTE_SECONDS_MAX: Final = 3600
+FX_RATE_MAX_AGE_SECONDS_MAX: Final = 31 * 24 * 3600
+#: Rates shown by GET /v1/fx/rates: the newest of each pair, at most this many pairs.
+FX_RATES_SHOWN_MAX: Final = 1000

@@ -118,6 +118,11 @@ class Payment:
     #: Merchant payments: refunded so far, and the part of the merchant's fee given back.
     refunded: int = 0
     fee_refunded: int = 0
+    #: Cross-currency payments (kinds fx_*, recorded by soko.fx): what the payee received, in
+    #: the payee's currency. `currency`, `amount` and `fee` are then the payer's side: the
+    #: amount converted, and the spread and fee paid on top of it.
+    target_currency: str | None = None
+    target_amount: int | None = None
 
     @property
     def refundable(self) -> int:

@@ -27,6 +27,10 @@ class FeeKind(StrEnum):
     #: Paid by a merchant on top of a payout to its bank or mobile-money number: the rail charges
     #: the operator for every transfer out.
     PAYOUT = "payout"
+    #: Paid by a customer converting money to another currency (soko.fx), on top of the spread,
+    #: by the band of what the customer is debited in the source currency. None by default: the
+    #: spread is the price of a conversion unless the operator adds a fee.
+    FX = "fx"
 
 
 @dataclass(frozen=True, slots=True)

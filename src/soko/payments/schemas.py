@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
 )
 from pydantic.config import JsonDict
 
@@ -17,6 +18,13 @@ from soko.kernel import limits
 from soko.payments.domain import Payment, PaymentRequest, PaymentRequestStatus, Refund
 
 # --- payments ----------------------------------------------------------------------------------
+
+#: An amount, or a quote that fixes it (`request_invalid` on `amount` otherwise): the router's
+#: rule, stated for the document. Present and not null.
+AMOUNT_OR_QUOTE: Final[list[JsonValue]] = [
+    {"required": ["amount"], "properties": {"amount": {"type": "object"}}},
+    {"required": ["quote_id"], "properties": {"quote_id": {"type": "string"}}},
+]
 
 
 class TransferCreate(_In):
@@ -36,10 +44,21 @@ class TransferCreate(_In):
                 {"properties": {"to_phone": {"type": "string"}}, "required": ["to_phone"]},
                 {"properties": {"to_wallet_id": {"type": "string"}}, "required": ["to_wallet_id"]},
             ],
+            # An amount, or a quote that fixes it (amount_required in the API's words).
+            "anyOf": AMOUNT_OR_QUOTE,
         },
     )
 
-    amount: MoneyIn
+    amount: MoneyIn | None = Field(
+        default=None,
+        description="Required without quote_id. With one, optional: the quote's source or "
+        "target amount, refused (fx_quote_mismatch) if it is neither.",
+    )
+    quote_id: str | None = Field(
+        default=None,
+        description="An FX quote (POST /v1/fx/quotes) to send to a wallet in another currency: "
+        "the sender pays the quote's source amount, the recipient gets its target amount.",
+    )
     to_phone: Phone | None = None
     to_wallet_id: str | None = None
     default_region: Region = None
@@ -112,7 +131,10 @@ class FloatTopUpCreate(_In):
 
 class PaymentPublic(BaseModel):
     id: str
-    kind: str = Field(examples=["p2p", "cash_in", "cash_out", "float_topup", "merchant"])
+    kind: str = Field(
+        examples=["p2p", "cash_in", "cash_out", "float_topup", "merchant", "escrow", "fx_p2p",
+                  "fx_merchant", "fx_conversion"]
+    )  # fmt: skip
     amount: MoneyPublic
     fee: MoneyPublic = Field(
         description="Paid by the payer on top of the amount; for a merchant payment, the "
@@ -126,6 +148,12 @@ class PaymentPublic(BaseModel):
     payee_phone: str | None
     message: str | None
     refunded: MoneyPublic = Field(description="Refunded so far (merchant payments).")
+    target_amount: MoneyPublic | None = Field(
+        default=None,
+        description="Cross-currency payments (kinds fx_p2p, fx_merchant, fx_conversion): what "
+        "the payee received in its currency. `amount` is then what was converted and `fee` the "
+        "spread and FX fee, in the payer's currency.",
+    )
     created_at: datetime
 
     @classmethod
@@ -141,6 +169,9 @@ class PaymentPublic(BaseModel):
             payee_phone=payment.payee_phone,
             message=payment.message,
             refunded=MoneyPublic.minor(payment.refunded, payment.currency),
+            target_amount=None
+            if payment.target_currency is None or payment.target_amount is None
+            else MoneyPublic.minor(payment.target_amount, payment.target_currency),
             created_at=payment.created_at,
         )
 
@@ -171,10 +202,18 @@ class MerchantPaymentCreate(_In):
                 {"properties": {"till_number": {"type": "string"}}, "required": ["till_number"]},
                 {"properties": {"merchant_id": {"type": "string"}}, "required": ["merchant_id"]},
             ],
+            "anyOf": AMOUNT_OR_QUOTE,
         },
     )
 
-    amount: MoneyIn
+    amount: MoneyIn | None = Field(
+        default=None,
+        description="Required without quote_id; with one, optional and checked against it.",
+    )
+    quote_id: str | None = Field(
+        default=None,
+        description="An FX quote to pay a merchant in its own currency from a wallet in another.",
+    )
     till_number: str | None = Field(default=None, pattern=TILL_PATTERN, examples=["123456"])
     merchant_id: str | None = None
     message: str | None = Field(

@@ -51,7 +51,9 @@ from soko.people.wallets import check_amount, check_currency_offered, wallet_for
 _Record = TypeVar("_Record", Payment, Refund)
 
 #: Money leaving a wallet by the customer's own choice: what the daily and monthly limits count.
-OUTGOING_KINDS = frozenset({"p2p", "cash_out", "merchant", "escrow"})
+#: The fx_ kinds are cross-currency payments to others (soko.fx records them, counting the
+#: amount converted); converting between one's own wallets (fx_conversion) is not counted.
+OUTGOING_KINDS = frozenset({"p2p", "cash_out", "merchant", "escrow", "fx_p2p", "fx_merchant"})
 
 
 def send_money(
@@ -444,7 +446,15 @@ def payment_event(payment: Payment) -> dict[str, Any]:
         "payee_wallet_id": payment.payee_wallet_id,
         "message": payment.message,
         "created_at": payment.created_at.isoformat(),
-    }
+    } | _target_event(payment)
+
+
+def _target_event(payment: Payment) -> dict[str, Any]:
+    """A cross-currency payment's other side: what the payee received, in its currency."""
+    if payment.target_currency is None or payment.target_amount is None:
+        return {}
+    target = Money.of(payment.target_amount, payment.target_currency)
+    return {"target_amount": target.to_decimal_string(), "target_currency": target.currency.code}
 
 
 def refund_event(made: Refund) -> dict[str, Any]:
@@ -555,6 +565,19 @@ def check_spending_limits(
         spent_this_month=spent_this_month,
         currency=amount.currency.code,
     )
+
+
+def check_sender_limits(
+    uow: UnitOfWork, ctx: Context, user: User, wallet: Wallet, amount: Money
+) -> None:
+    """The KYC limits of a payer sending `amount` from `wallet` (locked by the caller): for
+    features that pay out of wallets in payments of their own kinds (FX)."""
+    check_spending_limits(uow, ctx, user, wallet.id, amount)
+
+
+def check_payee_limits(ctx: Context, user: User, account: Account, amount: Money) -> None:
+    """The balance cap of a consumer receiving `amount` into `account` (locked by the caller)."""
+    _check_incoming(ctx, user, account, amount)
 
 
 def _check_incoming(ctx: Context, user: User, account: Account, amount: Money) -> None:
@@ -688,6 +711,8 @@ __all__ = [
     "OUTGOING_KINDS",
     "cash_in",
     "cash_out",
+    "check_payee_limits",
+    "check_sender_limits",
     "get_payment",
     "list_refunds",
     "p2p_fee",

@@ -1,4 +1,4 @@
-"""Payments' tables: payments (0002), refunds, payment requests (0004)."""
+"""Payments' tables: payments (0002, FX sides 0010), refunds, payment requests (0004)."""
 
 from __future__ import annotations
 
@@ -40,9 +40,20 @@ payments = Table(
     # Refunds so far, and the part of the merchant's fee they gave back (merchant payments).
     Column("refunded", BigInteger, nullable=False, server_default=text("0")),
     Column("fee_refunded", BigInteger, nullable=False, server_default=text("0")),
+    # Cross-currency payments (migration 0010): what the payee received in its own currency.
+    Column("target_currency", String(3), nullable=True),
+    Column("target_amount", BigInteger, nullable=True),
     CheckConstraint(
-        "kind IN ('p2p', 'cash_in', 'cash_out', 'float_topup', 'merchant', 'escrow')",
+        "kind IN ('p2p', 'cash_in', 'cash_out', 'float_topup', 'merchant', 'escrow',"
+        " 'fx_p2p', 'fx_merchant', 'fx_conversion')",
         name="kind_valid",
+    ),
+    CheckConstraint(
+        "(kind IN ('fx_p2p', 'fx_merchant', 'fx_conversion'))"
+        " = (target_currency IS NOT NULL AND target_amount IS NOT NULL)"
+        " AND (target_currency IS NULL) = (target_amount IS NULL)"
+        " AND (target_amount IS NULL OR target_amount > 0)",
+        name="fx_has_target",
     ),
     # Never more refunded than was paid, nor more fee given back than was charged.
     CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded_within_amount"),

@@ -249,6 +249,8 @@ class SqlPeopleRepository:
                 "hold_id": payment.hold_id,
                 "fee_hold_id": payment.fee_hold_id,
                 "created_at": payment.created_at,
+                "target_currency": payment.target_currency,
+                "target_amount": payment.target_amount,
             },
         )
 
@@ -402,4 +404,6 @@ def payment_from_row(row: Row[Any]) -> Payment:
         created_at=row.created_at,
         refunded=row.refunded,
         fee_refunded=row.fee_refunded,
+        target_currency=row.target_currency,
+        target_amount=row.target_amount,
     )

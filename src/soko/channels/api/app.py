@@ -25,6 +25,7 @@ from soko.credit import api as credit
 from soko.db import schema
 from soko.escrow import api as escrow
 from soko.escrow.tracking import api as shipments
+from soko.fx import api as fx
 from soko.kernel import limits
 from soko.notify import api as webhooks
 from soko.payments.api import cash, merchant_payments, payment_requests, transfers
@@ -50,7 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=limits.REQUEST_BODY_BYTES_MAX)
     problems.install(app)
     for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
-                   sessions, qr, webhooks, payouts, escrow, shipments, credit):  # fmt: skip
+                   sessions, qr, webhooks, payouts, escrow, shipments, credit, fx):  # fmt: skip
         app.include_router(module.router)
     # The public pay page of payment requests: HTML, outside the JSON API's document.
     app.include_router(web_routes.router)

@@ -29,6 +29,7 @@ from soko.kernel.errors import (
     TransactionConflict,
     all_error_classes,
 )
+from soko.kernel.money import Money
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_BASE: Final = "https://soko.dev/problems/"
@@ -126,6 +127,25 @@ class ApiError(Exception):
         self.detail = detail or problem.title
         self.members = members
         super().__init__(self.detail)
+
+
+def amount_required(amount: Money | None) -> Money:
+    """A body's `amount`, which only a quote_id makes optional: missing, it is the schema's
+    refusal, in the schema's words."""
+    if amount is None:
+        raise ApiError(
+            REQUEST_INVALID,
+            "body.amount: required without quote_id",
+            errors=[
+                {
+                    "location": "body",
+                    "field": "amount",
+                    "message": "required without quote_id",
+                    "type": "missing",
+                }
+            ],
+        )
+    return amount
 
 
 def status_for(error: type[DomainError]) -> int:

@@ -1,11 +1,14 @@
 """The `soko` command: serve, migrate, reconcile, demo data, API keys, carriers and shipments,
-and merchant credit (scores, the lender's capital, the loan book)."""
+merchant credit (scores, the lender's capital, the loan book) and FX."""
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
@@ -18,9 +21,12 @@ from soko.channels.ussd import menus as ussd_menus
 from soko.credit import service as credit
 from soko.credit.service import CurrencyPortfolio
 from soko.db import schema
-from soko.demo import DEMO_PIN, load_demo
+from soko.demo import DEMO_FX_CORRIDORS, DEMO_PIN, load_demo
 from soko.escrow.tracking import service as shipments
 from soko.escrow.tracking.domain import TrackingEventKind, parse_occurred_at
+from soko.fx import service as fx
+from soko.fx.domain import rate_decimal
+from soko.fx.errors import FxPeriodInvalid
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
 from soko.kernel.money import Money
@@ -49,6 +55,10 @@ credit_app = typer.Typer(help="Merchant credit: scores and the lender's capital.
 app.add_typer(credit_app, name="credit")
 loans_app = typer.Typer(help="The loan book.", no_args_is_help=True)
 app.add_typer(loans_app, name="loans")
+fx_app = typer.Typer(help="Cross-border FX: rates, quotes, liquidity.", no_args_is_help=True)
+app.add_typer(fx_app, name="fx")
+fx_rates_app = typer.Typer(help="FX rates: set one, or import a file.", no_args_is_help=True)
+fx_app.add_typer(fx_rates_app, name="rates")
 
 console = Console()
 errors_console = Console(stderr=True)
@@ -86,6 +96,10 @@ def serve(
     """Start the HTTP API (migrating a fresh database first)."""
     import uvicorn  # noqa: PLC0415 - only `serve` needs the server
 
+    if demo:
+        # The demo's KES<->UGX corridors, unless the operator set corridors of its own: the
+        # API processes uvicorn starts read the same environment.
+        os.environ.setdefault("SOKO_FX_CORRIDORS", DEMO_FX_CORRIDORS)
     runtime = bootstrap.build(upgrade_schema=True)
     try:
         if demo:
@@ -324,6 +338,25 @@ def _print_demo(runtime: bootstrap.Runtime) -> None:
     console.print("Wanjiru's Kiosk opened today and has no offer yet:")
     for reason in summary.newcomer_reasons:
         console.print(Text(f"  - {reason.text}"), soft_wrap=True)
+    _print_demo_fx(runtime)
+
+
+def _print_demo_fx(runtime: bootstrap.Runtime) -> None:
+    corridors = runtime.context.fx.corridors
+    if ("UGX", "KES") not in corridors:
+        console.print(
+            "FX demo rates and liquidity are loaded; open the corridors to send across "
+            f"currencies: SOKO_FX_CORRIDORS='{DEMO_FX_CORRIDORS}'",
+            soft_wrap=True,
+        )
+        return
+    console.print(
+        "Cross-border: Okello in Kampala (UGX) can send to Baraka in Nairobi (KES) now. Sign in "
+        "as +256782100200, POST /v1/fx/quotes with source_currency UGX, target_currency KES "
+        "and a source_amount, then POST /v1/transfers with its quote_id and to_phone "
+        "+254722100200 (docs/fx.md).",
+        soft_wrap=True,
+    )
 
 
 # --- carriers and shipments ---------------------------------------------------------------------
@@ -531,6 +564,184 @@ def _book_row(book: CurrencyPortfolio) -> tuple[str, ...]:
         *(text(at_risk) for at_risk in book.at_risk_minor),
         text(book.written_off_minor),
     )
+
+
+# --- FX ------------------------------------------------------------------------------------------
+
+
+@fx_rates_app.command("import")
+@refusals_as_exit_codes
+def fx_rates_import(
+    file: Annotated[Path, typer.Argument(help="ECB XML or CSV, or the operator CSV.")],
+    source: Annotated[
+        str, typer.Option(help="The source of an operator CSV without a source column.")
+    ] = "operator",
+) -> None:
+    """Import a rate file, all of it or none; importing it again adds nothing."""
+    data = file.read_bytes()
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        made = fx.import_rates(runtime.context, data, source=source)
+    finally:
+        runtime.close()
+    stored = made.stored
+    console.print(
+        f"Imported {made.format.value}: {stored.added} added, {stored.corrected} corrected, "
+        f"{stored.unchanged} unchanged"
+        + (f"; left out {', '.join(made.ignored)}" if made.ignored else "")
+        + ".",
+        soft_wrap=True,
+    )
+
+
+@fx_rates_app.command("set")
+@refusals_as_exit_codes
+def fx_rates_set(
+    base: Annotated[str, typer.Argument(help="The base currency, such as USD.")],
+    quote: Annotated[str, typer.Argument(help="The quote currency, such as KES.")],
+    rate: Annotated[str, typer.Argument(help="Units of QUOTE per one BASE, such as 129.25.")],
+    source: Annotated[str, typer.Option(help="Where the rate comes from.")] = "operator",
+) -> None:
+    """Set one rate, true from now."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        made = fx.set_rate(
+            runtime.context, base=base.upper(), quote=quote.upper(), rate=rate, source=source
+        )
+    finally:
+        runtime.close()
+    console.print(
+        f"{made.base}->{made.quote} {rate_decimal(made.value)} ({made.source}, "
+        f"{made.as_of.isoformat()})."
+    )
+
+
+@fx_rates_app.command("list")
+@refusals_as_exit_codes
+def fx_rates_list() -> None:
+    """The newest rate of each pair and source."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        rates = fx.list_rates(runtime.context)
+        stale = [fx.is_stale(runtime.context, rate) for rate in rates]
+    finally:
+        runtime.close()
+    table = Table(title="FX rates (units of quote per one base)")
+    for column in ("base", "quote", "rate", "source", "as of", "stale"):
+        table.add_column(column, justify="right" if column == "rate" else "left")
+    for rate, old in zip(rates, stale, strict=True):
+        table.add_row(rate.base, rate.quote, rate_decimal(rate.value), rate.source,
+                      rate.as_of.isoformat(), "yes" if old else "")  # fmt: skip
+    console.print(table)
+
+
+@fx_app.command("quote")
+@refusals_as_exit_codes
+def fx_quote(
+    source: Annotated[str, typer.Option("--from", help="The currency paid, such as UGX.")],
+    target: Annotated[str, typer.Option("--to", help="The currency received, such as KES.")],
+    amount: Annotated[
+        str, typer.Option(help="What the payer is debited, in --from (fee and spread included).")
+    ],
+) -> None:
+    """Price a conversion now, as a quote would (nothing is kept or offered)."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        price = fx.price(
+            runtime.context,
+            source=source.upper(),
+            target=target.upper(),
+            source_amount=Money.parse(amount, source.upper()),
+        )
+    finally:
+        runtime.close()
+    amounts = price.amounts
+    table = Table(title=f"{amounts.source_debit.currency}->{amounts.target.currency} quote")
+    table.add_column("")
+    table.add_column("amount", justify="right")
+    rows = (
+        ("payer is debited", str(amounts.source_debit)),
+        ("fee", str(amounts.fee)),
+        (f"spread ({amounts.spread_bps} bp)", str(amounts.spread)),
+        ("converted", str(amounts.converted)),
+        ("payee receives", str(amounts.target)),
+        ("mid rate", rate_decimal(amounts.mid)),
+        ("customer rate", rate_decimal(amounts.customer_rate)),
+        ("rate source", f"{price.rate.source}, {price.rate.as_of.isoformat()}"),
+    )
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print(table)
+
+
+@fx_app.command("fund")
+@refusals_as_exit_codes
+def fx_fund(
+    currency: Annotated[str, typer.Argument(help="The liquidity's currency, such as KES.")],
+    amount: Annotated[str, typer.Argument(help="Major units, such as 100000.00.")],
+) -> None:
+    """Fund the FX liquidity account of CURRENCY from settlement (money at the bank)."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    ctx = runtime.context
+    try:
+        funded = fx.fund_liquidity(
+            ctx, amount=Money.parse(amount, currency.upper()), idempotency_key=ctx.ids.new("cli")
+        )
+    finally:
+        runtime.close()
+    console.print(
+        f"Funded fx_liquidity with {funded.amount} ({funded.transfer_id}); it holds "
+        f"{funded.balance}.",
+        soft_wrap=True,
+    )
+
+
+def _moment(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as error:
+        raise FxPeriodInvalid(f"--{name} {text!r} is not an ISO 8601 time.") from error
+
+
+@fx_app.command("positions")
+@refusals_as_exit_codes
+def fx_positions(
+    since: Annotated[
+        str | None, typer.Option(help="Start, ISO 8601 with offset; 30 days before --until.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End (excluded), ISO 8601; now.")] = None,
+) -> None:
+    """The operator's FX position per currency: liquidity now, and volume, spread and fees."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        report = fx.positions(
+            runtime.context, since=_moment(since, "since"), until=_moment(until, "until")
+        )
+    finally:
+        runtime.close()
+    table = Table(title=f"FX positions, {report.since.isoformat()} to {report.until.isoformat()}")
+    table.add_column("currency")
+    for column in ("liquidity", "out", "converted", "spread", "fee", "in", "paid out"):
+        table.add_column(column, justify="right")
+    for position in report.positions:
+        volume, currency = position.volume, position.currency
+
+        def shown(minor: int, currency: str = currency) -> str:
+            return Money.of(minor, currency).to_decimal_string()
+
+        table.add_row(
+            currency,
+            position.liquidity.to_decimal_string(),
+            str(volume.conversions_out),
+            shown(volume.converted),
+            shown(volume.spread),
+            shown(volume.fee),
+            str(volume.conversions_in),
+            shown(volume.paid_out),
+        )
+    console.print(table)
 
 
 @app.command()

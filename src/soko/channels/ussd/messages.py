@@ -42,6 +42,19 @@ from soko.escrow.errors import (
     EscrowNotFunded,
     EscrowNotShipped,
 )
+from soko.fx.errors import (
+    FxAmountOutsideCorridor,
+    FxAmountTooSmall,
+    FxCorridorDisabled,
+    FxLiquidityInsufficient,
+    FxPairUnknown,
+    FxQuoteExpired,
+    FxQuoteMismatch,
+    FxQuoteNotFound,
+    FxQuoteUsed,
+    FxRateStale,
+    FxTierTooLow,
+)
 from soko.kernel.errors import (
     AmountMalformed,
     AmountMustBePositive,
@@ -144,6 +157,18 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     RepaymentExceedsOutstanding: "That is more than your loan still owes.",
     RepaymentCurrencyMismatch: "A loan is repaid in the currency it was lent in.",
     ScorecardInvalid: "Soko credit is not set up right. Call your operator.",
+    # Money to another currency (FX quotes).
+    FxQuoteNotFound: "That quote was not found.",
+    FxQuoteExpired: "The quote has expired. Ask for a new one.",
+    FxQuoteUsed: "This quote was used already.",
+    FxQuoteMismatch: "The quote is for other currencies or another amount.",
+    FxCorridorDisabled: "Soko does not send money between these currencies.",
+    FxAmountOutsideCorridor: "The amount is too small or too large for this currency pair.",
+    FxAmountTooSmall: "The amount is too small to convert.",
+    FxTierTooLow: "Register your ID with a Soko agent to send abroad.",
+    FxRateStale: "No current exchange rate for these currencies.",
+    FxPairUnknown: "No exchange rate for these currencies.",
+    FxLiquidityInsufficient: "Soko cannot pay out in that currency now.",
     # The session itself.
     IdempotencyKeyInvalid: "This session cannot be used. Please dial again.",
     IdempotencyKeyReused: "This session was used for something else. Please dial again.",

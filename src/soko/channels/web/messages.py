@@ -33,6 +33,19 @@ from soko.escrow.errors import (
     EscrowDisputed,
     EscrowNotFound,
 )
+from soko.fx.errors import (
+    FxAmountOutsideCorridor,
+    FxAmountTooSmall,
+    FxCorridorDisabled,
+    FxLiquidityInsufficient,
+    FxPairUnknown,
+    FxQuoteExpired,
+    FxQuoteMismatch,
+    FxQuoteNotFound,
+    FxQuoteUsed,
+    FxRateStale,
+    FxTierTooLow,
+)
 from soko.kernel.errors import DomainError, SessionInvalid, TransactionConflict
 from soko.ledger.errors import ExceedsCredits
 from soko.payments.errors import (
@@ -94,6 +107,18 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     DeliveryCodeLocked: (
         "Too many wrong codes: the code is locked. The buyer can confirm receipt instead."
     ),
+    # Money to another currency (FX quotes).
+    FxQuoteNotFound: "There is no such quote.",
+    FxQuoteExpired: "This quote has expired. Ask for a new one.",
+    FxQuoteUsed: "This quote has been used already.",
+    FxQuoteMismatch: "This quote is for other currencies or another amount.",
+    FxCorridorDisabled: "Soko does not convert between these currencies.",
+    FxAmountOutsideCorridor: "The amount is below the least or above the most for this pair.",
+    FxAmountTooSmall: "The amount is too small to convert.",
+    FxTierTooLow: "Verify your identity with your operator to send money abroad.",
+    FxRateStale: "There is no current exchange rate for these currencies.",
+    FxPairUnknown: "There is no exchange rate for these currencies.",
+    FxLiquidityInsufficient: "Soko cannot pay out in that currency at the moment.",
 }
 
 
