@@ -164,6 +164,8 @@ _PARAMETER_EXAMPLES: Final[dict[str, object]] = {
     "status": "dead",
     "before": "loan_01JH4ZA1B2C3D4E5F6G7H8J9K0",
     "payment_id": "pay_01JH4ZA1B2C3D4E5F6G7H8J9K0",
+    "since": "2026-11-01T00:00:00+03:00",
+    "until": "2026-12-01T00:00:00+03:00",
 }
 
 

@@ -532,7 +532,9 @@ def loans_report() -> None:
     columns = ("currency", "loans", "active", "disbursed", "outstanding", "repaid",
                "fees earned", "PAR1", "PAR30", "PAR90", "written off")  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="left" if column == "currency" else "right")
+        # An amount is never cut to "500…" on a narrow terminal: it wraps whole instead.
+        table.add_column(column, justify="left" if column == "currency" else "right",
+                         no_wrap=True, min_width=len(column))  # fmt: skip
     for book in books:
         table.add_row(*_book_row(book))
     console.print(table)
