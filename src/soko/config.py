@@ -114,4 +114,5 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         """The public address without a trailing slash."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")

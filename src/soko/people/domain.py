@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
@@ -153,3 +154,5 @@ class ApiKey:
     merchant_id: str | None
     name: str
     revoked: bool
+    #: Set when read back for a listing (a key being made or checked does not need it).
+    created_at: datetime | None = None

@@ -21,6 +21,13 @@ class PeopleRepository(Protocol):
 
     def get_user_by_phone(self, phone: str) -> User | None: ...
 
+    def list_users(
+        self, *, kind: str | None, phone: str | None, limit: int, after_id: str | None
+    ) -> list[User]:
+        """Users in id order (the order they registered), strictly after `after_id` if given,
+        of one kind and one phone number if given."""
+        ...
+
     def pin_hash(self, user_id: str) -> str | None: ...
 
     def update_user(self, user: User, *, pin_hash: str | None = None) -> None:
@@ -75,6 +82,11 @@ class PeopleRepository(Protocol):
     def get_api_key_by_hash(self, secret_hash: str) -> ApiKey | None: ...
 
     def revoke_api_key(self, key_id: str, revoked_at: datetime) -> bool: ...
+
+    def list_api_keys(self, *, limit: int, after_id: str | None) -> list[ApiKey]:
+        """Keys, revoked ones too, in id order, strictly after `after_id` if given; never a
+        secret or its hash."""
+        ...
 
     def insert_session(
         self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime

@@ -234,6 +234,15 @@ class ApiKeyPublic(BaseModel):
         )
 
 
+class ApiKeyListed(ApiKeyPublic):
+    created_at: datetime
+
+    @classmethod
+    def of_listed(cls, key: ApiKey) -> ApiKeyListed:
+        assert key.created_at is not None, "a listed key is read back with its time"
+        return cls(**ApiKeyPublic.of(key).model_dump(), created_at=key.created_at)
+
+
 class ApiKeyCreated(ApiKeyPublic):
     secret: str = Field(description="Shown this once; only its hash is kept.")
 

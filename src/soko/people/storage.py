@@ -122,6 +122,18 @@ class SqlPeopleRepository:
         }
         return user
 
+    def list_users(
+        self, *, kind: str | None, phone: str | None, limit: int, after_id: str | None
+    ) -> list[User]:
+        query = sa.select(users).order_by(users.c.id).limit(limit)
+        if kind is not None:
+            query = query.where(users.c.kind == kind)
+        if phone is not None:
+            query = query.where(users.c.phone == phone)
+        if after_id is not None:
+            query = query.where(users.c.id > after_id)
+        return [_user(row) for row in self._conn.execute(query)]
+
     def pin_hash(self, user_id: str) -> str | None:
         query = sa.select(users.c.pin_hash).where(users.c.id == user_id)
         result: str | None = self._conn.execute(query).scalar()
@@ -308,6 +320,24 @@ class SqlPeopleRepository:
             .values(revoked_at=revoked_at)
         )
         return result.rowcount == 1
+
+    def list_api_keys(self, *, limit: int, after_id: str | None) -> list[ApiKey]:
+        columns = [api_keys.c[name] for name in ("id", "role", "merchant_id", "name",
+                                                  "created_at", "revoked_at")]  # fmt: skip
+        query = sa.select(*columns).order_by(api_keys.c.id).limit(limit)
+        if after_id is not None:
+            query = query.where(api_keys.c.id > after_id)
+        return [
+            ApiKey(
+                id=row.id,
+                role=row.role,
+                merchant_id=row.merchant_id,
+                name=row.name,
+                revoked=row.revoked_at is not None,
+                created_at=row.created_at,
+            )
+            for row in self._conn.execute(query)
+        ]
 
     def insert_session(
         self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
