@@ -38,7 +38,7 @@ from soko.payments.domain import (
 from soko.payments.errors import MerchantNotFound, PaymentNotFound, PaymentNotRefundable
 from soko.payments.fees import FeeKind, fee_table, merchant_rate
 from soko.people import service as users
-from soko.people.domain import Merchant, User, UserKind, Wallet, parse_phone
+from soko.people.domain import Merchant, User, UserKind, Wallet, check_served, parse_phone
 from soko.people.errors import (
     MessageTooLong,
     RecipientIsSender,
@@ -77,6 +77,8 @@ def send_money(
     if (to_phone is None) == (to_wallet_id is None):
         raise RecipientRequired()
     phone = parse_phone(to_phone, default_region) if to_phone is not None else None
+    if phone is not None:
+        check_served(phone, ctx.countries)
     _check_message(message)
     request = {
         "amount": amount.to_decimal_string(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +14,7 @@ import phonenumbers
 from soko.kernel import limits
 from soko.kernel.money import Currency
 from soko.people.errors import (
+    CountryNotServed,
     CountryUnknown,
     MerchantCategoryInvalid,
     NameInvalid,
@@ -70,6 +72,37 @@ def country_of_phone(e164: str) -> str | None:
     region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     # "001" marks non-geographic numbers (+800, +881...), "ZZ" unknown ones: neither is ISO 3166.
     return None if region in (None, "001", "ZZ") else region
+
+
+#: Currencies held across Africa beside the local one (savings, trade, and legal tender in
+#: Zimbabwe and South Sudan): offering wallets in them does not make an operator serve the
+#: United States or the euro area. It serves them when it names them (SOKO_COUNTRIES).
+SECOND_CURRENCIES: Final = frozenset({"USD", "EUR"})
+
+
+def served_countries(currencies: Iterable[str]) -> frozenset[str]:
+    """The countries whose home currency is one of `currencies` (but for the second currencies
+    above): whom an operator serves unless it names its countries (SOKO_COUNTRIES)."""
+    local = set(currencies) - SECOND_CURRENCIES
+    return frozenset(country for country, code in HOME_CURRENCY.items() if code in local)
+
+
+def check_served(e164: str, served: Collection[str], country: str | None = None) -> str:
+    """The country of the number's owner, `country` if named, else the number's: refused unless
+    the operator serves both. Money for a number of another country would wait for it to
+    register, which it never may."""
+    home = country_of_phone(e164)
+    served_list = ", ".join(sorted(served))
+    if home is None or home not in served:
+        numbers = f"{home} numbers" if home else "numbers of no country"
+        raise CountryNotServed(
+            f"{numbers} are not served here; this operator serves {served_list}", country=home
+        )
+    if country is not None and country not in served:
+        raise CountryNotServed(
+            f"{country} is not served here; this operator serves {served_list}", country=country
+        )
+    return country or home
 
 
 def home_currency(country: str) -> Currency:

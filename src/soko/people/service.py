@@ -20,7 +20,7 @@ from soko.people.domain import (
     check_merchant_category,
     check_name,
     check_pin,
-    country_of_phone,
+    check_served,
     home_currency,
     parse_phone,
 )
@@ -59,8 +59,10 @@ def register(
 ) -> User:
     """Register a person or business by phone number. The country defaults to the number's."""
     e164 = parse_phone(phone, default_region)
-    country = country or country_of_phone(e164) or ""
-    home_currency(country)  # refuses countries Soko does not serve
+    if country is not None:
+        home_currency(country)  # an ISO 3166 code Soko knows
+    country = check_served(e164, ctx.countries, country)
+    home_currency(country)
     name = check_name(name)
     pin_hash = ctx.pins.hash(check_pin(pin)) if pin is not None else None
     if (kind is UserKind.MERCHANT) != (merchant is not None):

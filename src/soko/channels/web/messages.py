@@ -27,6 +27,7 @@ from soko.payments.errors import (
     PaymentRequestExpired,
 )
 from soko.people.errors import (
+    CountryNotServed,
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
@@ -54,6 +55,7 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     PaymentRequestExpired: "This request has expired. Ask the merchant for a new one.",
     PaymentRequestCancelled: "The merchant cancelled this request.",
     RecipientIsSender: "You cannot pay yourself.",
+    CountryNotServed: "Soko does not serve numbers of that country.",
     TransactionConflict: "Soko is busy. Please try again.",
     # The signed-in web app (app_routes.py): sessions and escrow orders.
     SessionInvalid: "Please sign in again.",
