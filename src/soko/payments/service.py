@@ -35,7 +35,12 @@ from soko.payments.domain import (
     received_text,
     refunded_text,
 )
-from soko.payments.errors import MerchantNotFound, PaymentNotFound, PaymentNotRefundable
+from soko.payments.errors import (
+    ExceedsRefundableAmount,
+    MerchantNotFound,
+    PaymentNotFound,
+    PaymentNotRefundable,
+)
 from soko.payments.fees import FeeKind, fee_table, merchant_rate
 from soko.people import service as users
 from soko.people.domain import Merchant, User, UserKind, Wallet, check_served, parse_phone
@@ -370,6 +375,12 @@ def refund(
         if amount.currency.code != payment.currency:
             raise CurrencyMismatch(
                 f"the payment was in {payment.currency}, the refund is in {amount.currency.code}"
+            )
+        remaining = payment.amount - payment.refunded
+        if amount.amount_minor > remaining:
+            shown = Money(remaining, amount.currency).to_display_string()
+            raise ExceedsRefundableAmount(
+                f"at most {shown} of this payment can still be refunded", refundable=remaining
             )
         fee_returned = fee_to_return(
             amount=payment.amount,

@@ -61,10 +61,29 @@ def parse_phone(text: str, default_region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as error:
-        raise PhoneNumberInvalid(f"{text!r}: {error}") from error
+        raise PhoneNumberInvalid(_unreadable_phone(text, error.error_type)) from error
     if not phonenumbers.is_valid_number(number):
-        raise PhoneNumberInvalid(f"{text!r} is not a valid number")
+        where = phonenumbers.region_code_for_number(number)
+        plan = f"in {where}'s numbering plan" if where not in (None, "ZZ", "001") else "anywhere"
+        raise PhoneNumberInvalid(f"{text!r} is not a number in use {plan}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _unreadable_phone(text: str, reason: int) -> str:
+    """Why the phone library could not read `text`, in Soko's words rather than its own."""
+    errors = phonenumbers.NumberParseException
+    if reason == errors.INVALID_COUNTRY_CODE:
+        if text.lstrip().startswith("+"):
+            return f"{text!r} does not start with a country calling code"
+        return (
+            f"{text!r} is a local number without its country: write it with the country "
+            "code (+254 712 345 678), or name the country (default_region, such as KE)"
+        )
+    if reason == errors.TOO_LONG:
+        return f"{text!r} is too long for a phone number"
+    if reason in (errors.TOO_SHORT_NSN, errors.TOO_SHORT_AFTER_IDD):
+        return f"{text!r} is too short for a phone number"
+    return f"{text!r} is not a phone number"
 
 
 def country_of_phone(e164: str) -> str | None:
