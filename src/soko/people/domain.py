@@ -130,6 +130,24 @@ def home_currency(country: str) -> Currency:
     return Currency.of(HOME_CURRENCY[country])
 
 
+def mask_phone(e164: str) -> str:
+    """+254712345200 as +2547•••••200: enough to recognise a number one knows, not to call it."""
+    shown_start, shown_end = 5, 3
+    hidden = max(len(e164) - shown_start - shown_end, 1)
+    return e164[:shown_start] + "•" * hidden + e164[-shown_end:]
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection"): a name or a
+#: message written by someone else must never run in the reader's Excel.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """A text cell for CSV that a spreadsheet shows as text: one that begins like a formula
+    gets a leading apostrophe, which spreadsheets hide."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
 def check_name(name: str) -> str:
     name = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(name) <= limits.NAME_LENGTH_MAX or not name.isprintable():
@@ -197,6 +215,40 @@ class Wallet:
     user_id: str
     currency: str
     account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """One side of a payment as the other side's statement shows it."""
+
+    #: The merchant's trading name or the person's name; None for a number with no account.
+    name: str | None
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSides:
+    """Who paid whom in a payment, or in the payment a refund gives back, and its message.
+
+    `reference` is what the ledger's transfers refer to: the payment's id or the refund's.
+    """
+
+    reference: str
+    payer_wallet_id: str | None
+    payer: Party | None
+    payee_wallet_id: str | None
+    payee: Party | None
+    message: str | None
+
+    def other_side(self, wallet_id: str) -> Party | None:
+        """The party facing `wallet_id`, its phone masked; None if the wallet is neither."""
+        if wallet_id == self.payer_wallet_id:
+            other = self.payee
+        elif wallet_id == self.payee_wallet_id:
+            other = self.payer
+        else:
+            return None
+        return None if other is None else Party(other.name, mask_phone(other.phone))
 
 
 @dataclass(frozen=True, slots=True)

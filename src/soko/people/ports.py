@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from soko.payments.domain import Payment
-from soko.people.domain import ApiKey, Merchant, User, Wallet
+from soko.people.domain import ApiKey, Merchant, PaymentSides, User, Wallet
 
 
 class PeopleRepository(Protocol):
@@ -65,6 +65,11 @@ class PeopleRepository(Protocol):
 
     def net_after(self, account_id: str, transfer_id: str) -> int:
         """Posted credits less posted debits of the account's transfers newer than this one."""
+        ...
+
+    def payment_sides(self, references: Collection[str]) -> list[PaymentSides]:
+        """The payers and payees of the payments and refunds with these ids (others are left
+        out), with names and unmasked phones."""
         ...
 
     def insert_payment(self, payment: Payment) -> None: ...

@@ -163,6 +163,15 @@ class WalletPublic(BaseModel):
         )
 
 
+class CounterpartyPublic(BaseModel):
+    name: str | None = Field(
+        description="The merchant's trading name or the person's name; null for a number "
+        "with no account yet."
+    )
+    phone: str = Field(description="Masked: the country code, a digit and the last three.",
+                       examples=["+2547•••••200"])  # fmt: skip
+
+
 class StatementEntryPublic(BaseModel):
     transfer_id: str
     created_at: datetime
@@ -171,6 +180,10 @@ class StatementEntryPublic(BaseModel):
     pending: bool = Field(description="A hold or its release: the balance did not change.")
     balance_after: MoneyPublic
     reference: str | None
+    counterparty: CounterpartyPublic | None = Field(
+        description="Who paid this wallet or was paid by it, in payments and refunds."
+    )
+    message: str | None = Field(description="The payer's message, or a refund's reason.")
 
     @classmethod
     def of(cls, entry: StatementEntry) -> StatementEntryPublic:
@@ -182,6 +195,10 @@ class StatementEntryPublic(BaseModel):
             pending=entry.pending,
             balance_after=MoneyPublic.of(entry.balance_after),
             reference=entry.reference,
+            counterparty=None
+            if entry.counterparty is None
+            else CounterpartyPublic(name=entry.counterparty.name, phone=entry.counterparty.phone),
+            message=entry.message,
         )
 
 
