@@ -59,7 +59,7 @@ CASES = [
     Case("amount 1 decimal UGX", 422, "amount_too_precise", {"amount": amount("10.5", "UGX")}),
     Case("amount 5 decimals", 422, "amount_too_precise", {"amount": amount("1.00001")}),
     Case("amount separators", 422, "amount_malformed", {"amount": amount("1,000.00")}),
-    Case("amount negative", 422, "amount_malformed", {"amount": amount("-5.00")}),
+    Case("amount negative", 422, "amount_must_be_positive", {"amount": amount("-5.00")}),
     Case("amount exponent", 422, "amount_malformed", {"amount": amount("1e3")}),
     Case("amount 20 digits", 422, "amount_malformed", {"amount": amount("1" * 20)}),
     Case("amount over 64 bits", 422, "amount_overflows", {"amount": amount("9" * 19)}),

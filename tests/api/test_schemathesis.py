@@ -98,6 +98,7 @@ RULE_REFUSALS = frozenset(
         # Whether a number exists in its country's plan, and the country is one Soko serves.
         "phone_number_invalid",
         "country_unknown",
+        "country_not_served",
         # Printable characters (Unicode categories: no JSON Schema pattern says it portably).
         "name_invalid",
         "bank_account_name_invalid",

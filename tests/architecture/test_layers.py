@@ -37,6 +37,7 @@ DOMAIN_STDLIB = frozenset(
         "hashlib",
         "heapq",
         "hmac",
+        "ipaddress",  # parses and classifies addresses; it resolves no names
         "itertools",
         "json",
         "operator",

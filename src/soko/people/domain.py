@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
@@ -12,6 +14,7 @@ import phonenumbers
 from soko.kernel import limits
 from soko.kernel.money import Currency
 from soko.people.errors import (
+    CountryNotServed,
     CountryUnknown,
     MerchantCategoryInvalid,
     NameInvalid,
@@ -58,10 +61,29 @@ def parse_phone(text: str, default_region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as error:
-        raise PhoneNumberInvalid(f"{text!r}: {error}") from error
+        raise PhoneNumberInvalid(_unreadable_phone(text, error.error_type)) from error
     if not phonenumbers.is_valid_number(number):
-        raise PhoneNumberInvalid(f"{text!r} is not a valid number")
+        where = phonenumbers.region_code_for_number(number)
+        plan = f"in {where}'s numbering plan" if where not in (None, "ZZ", "001") else "anywhere"
+        raise PhoneNumberInvalid(f"{text!r} is not a number in use {plan}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _unreadable_phone(text: str, reason: int) -> str:
+    """Why the phone library could not read `text`, in Soko's words rather than its own."""
+    errors = phonenumbers.NumberParseException
+    if reason == errors.INVALID_COUNTRY_CODE:
+        if text.lstrip().startswith("+"):
+            return f"{text!r} does not start with a country calling code"
+        return (
+            f"{text!r} is a local number without its country: write it with the country "
+            "code (+254 712 345 678), or name the country (default_region, such as KE)"
+        )
+    if reason == errors.TOO_LONG:
+        return f"{text!r} is too long for a phone number"
+    if reason in (errors.TOO_SHORT_NSN, errors.TOO_SHORT_AFTER_IDD):
+        return f"{text!r} is too short for a phone number"
+    return f"{text!r} is not a phone number"
 
 
 def country_of_phone(e164: str) -> str | None:
@@ -71,10 +93,59 @@ def country_of_phone(e164: str) -> str | None:
     return None if region in (None, "001", "ZZ") else region
 
 
+#: Currencies held across Africa beside the local one (savings, trade, and legal tender in
+#: Zimbabwe and South Sudan): offering wallets in them does not make an operator serve the
+#: United States or the euro area. It serves them when it names them (SOKO_COUNTRIES).
+SECOND_CURRENCIES: Final = frozenset({"USD", "EUR"})
+
+
+def served_countries(currencies: Iterable[str]) -> frozenset[str]:
+    """The countries whose home currency is one of `currencies` (but for the second currencies
+    above): whom an operator serves unless it names its countries (SOKO_COUNTRIES)."""
+    local = set(currencies) - SECOND_CURRENCIES
+    return frozenset(country for country, code in HOME_CURRENCY.items() if code in local)
+
+
+def check_served(e164: str, served: Collection[str], country: str | None = None) -> str:
+    """The country of the number's owner, `country` if named, else the number's: refused unless
+    the operator serves both. Money for a number of another country would wait for it to
+    register, which it never may."""
+    home = country_of_phone(e164)
+    served_list = ", ".join(sorted(served))
+    if home is None or home not in served:
+        numbers = f"{home} numbers" if home else "numbers of no country"
+        raise CountryNotServed(
+            f"{numbers} are not served here; this operator serves {served_list}", country=home
+        )
+    if country is not None and country not in served:
+        raise CountryNotServed(
+            f"{country} is not served here; this operator serves {served_list}", country=country
+        )
+    return country or home
+
+
 def home_currency(country: str) -> Currency:
     if country not in HOME_CURRENCY:
         raise CountryUnknown(f"{country!r}; Soko serves {', '.join(sorted(HOME_CURRENCY))}")
     return Currency.of(HOME_CURRENCY[country])
+
+
+def mask_phone(e164: str) -> str:
+    """+254712345200 as +2547•••••200: enough to recognise a number one knows, not to call it."""
+    shown_start, shown_end = 5, 3
+    hidden = max(len(e164) - shown_start - shown_end, 1)
+    return e164[:shown_start] + "•" * hidden + e164[-shown_end:]
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection"): a name or a
+#: message written by someone else must never run in the reader's Excel.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """A text cell for CSV that a spreadsheet shows as text: one that begins like a formula
+    gets a leading apostrophe, which spreadsheets hide."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
 def check_name(name: str) -> str:
@@ -150,9 +221,45 @@ class Wallet:
 
 
 @dataclass(frozen=True, slots=True)
+class Party:
+    """One side of a payment as the other side's statement shows it."""
+
+    #: The merchant's trading name or the person's name; None for a number with no account.
+    name: str | None
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSides:
+    """Who paid whom in a payment, or in the payment a refund gives back, and its message.
+
+    `reference` is what the ledger's transfers refer to: the payment's id or the refund's.
+    """
+
+    reference: str
+    payer_wallet_id: str | None
+    payer: Party | None
+    payee_wallet_id: str | None
+    payee: Party | None
+    message: str | None
+
+    def other_side(self, wallet_id: str) -> Party | None:
+        """The party facing `wallet_id`, its phone masked; None if the wallet is neither."""
+        if wallet_id == self.payer_wallet_id:
+            other = self.payee
+        elif wallet_id == self.payee_wallet_id:
+            other = self.payer
+        else:
+            return None
+        return None if other is None else Party(other.name, mask_phone(other.phone))
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     id: str
     role: str
     merchant_id: str | None
     name: str
     revoked: bool
+    #: Set when read back for a listing (a key being made or checked does not need it).
+    created_at: datetime | None = None

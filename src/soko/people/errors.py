@@ -13,7 +13,7 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     │   └── PhoneNumberTaken
     ├── Rejected                     kind=rejected
     │   └── ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit,
-    │       ExceedsBalanceLimit
+    │       ExceedsBalanceLimit, CountryNotServed
     └── Forbidden                    kind=forbidden
         └── PinIncorrect, PinLocked, PinNotSet
 """
@@ -33,6 +33,11 @@ class PhoneNumberInvalid(InvalidInput):
 class CountryUnknown(InvalidInput):
     code = "country_unknown"
     title = "The country is not an ISO 3166 alpha-2 code that Soko serves."
+
+
+class CountryNotServed(Rejected):
+    code = "country_not_served"
+    title = "The operator does not serve this country: no account or money for its numbers."
 
 
 class NameInvalid(InvalidInput):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from soko.payments.domain import Payment
-from soko.people.domain import ApiKey, Merchant, User, Wallet
+from soko.people.domain import ApiKey, Merchant, PaymentSides, User, Wallet
 
 
 class PeopleRepository(Protocol):
@@ -20,6 +20,13 @@ class PeopleRepository(Protocol):
     def get_user(self, user_id: str, *, lock: bool = False) -> User | None: ...
 
     def get_user_by_phone(self, phone: str) -> User | None: ...
+
+    def list_users(
+        self, *, kind: str | None, phone: str | None, limit: int, after_id: str | None
+    ) -> list[User]:
+        """Users in id order (the order they registered), strictly after `after_id` if given,
+        of one kind and one phone number if given."""
+        ...
 
     def pin_hash(self, user_id: str) -> str | None: ...
 
@@ -64,6 +71,11 @@ class PeopleRepository(Protocol):
         """Posted credits less posted debits of the account's transfers newer than this one."""
         ...
 
+    def payment_sides(self, references: Collection[str]) -> list[PaymentSides]:
+        """The payers and payees of the payments and refunds with these ids (others are left
+        out), with names and unmasked phones."""
+        ...
+
     def insert_payment(self, payment: Payment) -> None: ...
 
     def get_payment(self, payment_id: str) -> Payment | None: ...
@@ -79,6 +91,11 @@ class PeopleRepository(Protocol):
     def get_api_key_by_hash(self, secret_hash: str) -> ApiKey | None: ...
 
     def revoke_api_key(self, key_id: str, revoked_at: datetime) -> bool: ...
+
+    def list_api_keys(self, *, limit: int, after_id: str | None) -> list[ApiKey]:
+        """Keys, revoked ones too, in id order, strictly after `after_id` if given; never a
+        secret or its hash."""
+        ...
 
     def insert_session(
         self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime

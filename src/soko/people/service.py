@@ -6,11 +6,13 @@ from dataclasses import dataclass, replace
 
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
+from soko.kernel.errors import CursorInvalid, PageSizeInvalid
 from soko.kernel.money import Currency
 from soko.kernel.transactions import in_transaction
 from soko.payments.errors import MerchantNotFound
 from soko.people import wallets
 from soko.people.domain import (
+    ApiKey,
     Merchant,
     User,
     UserKind,
@@ -18,7 +20,7 @@ from soko.people.domain import (
     check_merchant_category,
     check_name,
     check_pin,
-    country_of_phone,
+    check_served,
     home_currency,
     parse_phone,
 )
@@ -57,8 +59,10 @@ def register(
 ) -> User:
     """Register a person or business by phone number. The country defaults to the number's."""
     e164 = parse_phone(phone, default_region)
-    country = country or country_of_phone(e164) or ""
-    home_currency(country)  # refuses countries Soko does not serve
+    if country is not None:
+        home_currency(country)  # an ISO 3166 code Soko knows
+    country = check_served(e164, ctx.countries, country)
+    home_currency(country)
     name = check_name(name)
     pin_hash = ctx.pins.hash(check_pin(pin)) if pin is not None else None
     if (kind is UserKind.MERCHANT) != (merchant is not None):
@@ -112,6 +116,65 @@ def find_by_phone(ctx: Context, phone: str, default_region: str | None = None) -
     if found is None:
         raise UserNotFound(phone=e164)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    #: Each user with its merchant details (None but for merchants).
+    users: list[tuple[User, Merchant | None]]
+    next_cursor: str | None
+
+
+def list_users(
+    ctx: Context,
+    *,
+    kind: UserKind | None = None,
+    phone: str | None = None,
+    default_region: str | None = None,
+    limit: int = limits.PAGE_SIZE_DEFAULT,
+    after: str | None = None,
+) -> UserPage:
+    """People in the order they registered, a page at a time: of one kind, or the one with a
+    phone number (for the operator: finding someone who calls)."""
+    _check_page(limit, after)
+    e164 = None if phone is None else parse_phone(phone, default_region)
+
+    def work(uow: UnitOfWork) -> UserPage:
+        found = uow.people.list_users(
+            kind=None if kind is None else kind.value, phone=e164, limit=limit, after_id=after
+        )
+        listed = [
+            (user, uow.people.get_merchant(user.id) if user.kind is UserKind.MERCHANT else None)
+            for user in found
+        ]
+        return UserPage(listed, found[-1].id if len(found) == limit else None)
+
+    return in_transaction(ctx, work, read_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyPage:
+    keys: list[ApiKey]
+    next_cursor: str | None
+
+
+def list_api_keys(
+    ctx: Context, *, limit: int = limits.PAGE_SIZE_DEFAULT, after: str | None = None
+) -> ApiKeyPage:
+    """API keys in the order they were made, revoked ones too: never a secret, which is shown
+    once when a key is made and kept only as a hash."""
+    _check_page(limit, after)
+    found = in_transaction(
+        ctx, lambda uow: uow.people.list_api_keys(limit=limit, after_id=after), read_only=True
+    )
+    return ApiKeyPage(found, found[-1].id if len(found) == limit else None)
+
+
+def _check_page(limit: int, cursor: str | None) -> None:
+    if not 1 <= limit <= limits.PAGE_SIZE_MAX:
+        raise PageSizeInvalid(f"page size {limit}; allowed 1 to {limits.PAGE_SIZE_MAX}")
+    if cursor is not None and not 0 < len(cursor) <= 40:  # ids are at most 40 characters
+        raise CursorInvalid()
 
 
 def get_merchant(ctx: Context, user_id: str) -> Merchant:

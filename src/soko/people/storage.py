@@ -13,8 +13,8 @@ from soko.kernel.ports import TransientConflict
 from soko.ledger.domain import TransferFlags
 from soko.ledger.tables import pending_transfers, transfers
 from soko.payments.domain import Payment
-from soko.payments.tables import payments
-from soko.people.domain import ApiKey, Merchant, User, UserKind, Wallet
+from soko.payments.tables import payments, refunds
+from soko.people.domain import ApiKey, Merchant, Party, PaymentSides, User, UserKind, Wallet
 from soko.people.errors import PhoneNumberTaken
 from soko.people.tables import api_keys, merchants, sessions, users, wallets
 
@@ -73,6 +73,53 @@ _OUTGOING_TOTALS = (
 )
 
 
+def _sides_query(reference: sa.ColumnElement[str], message: sa.ColumnElement[Any],
+                 source: sa.FromClause) -> sa.Select[Any]:  # fmt: skip
+    """Both sides of payments (joined in `source`): wallet, shown name and phone of each."""
+    columns: list[sa.ColumnElement[Any]] = [reference.label("reference"),
+                                            message.label("message")]  # fmt: skip
+    joined = source
+    for side in ("payer", "payee"):
+        wallet, user, merchant = wallets.alias(), users.alias(), merchants.alias()
+        joined = joined.outerjoin(wallet, wallet.c.id == payments.c[f"{side}_wallet_id"])
+        joined = joined.outerjoin(user, user.c.id == wallet.c.user_id)
+        joined = joined.outerjoin(merchant, merchant.c.user_id == user.c.id)
+        columns += [
+            payments.c[f"{side}_wallet_id"],
+            sa.func.coalesce(merchant.c.trading_name, user.c.name).label(f"{side}_name"),
+            user.c.phone.label(f"{side}_phone"),
+        ]
+    columns.append(payments.c.payee_phone.label("held_for_phone"))
+    return (
+        sa.select(*columns)
+        .select_from(joined)
+        .where(reference.in_(sa.bindparam("references", expanding=True)))
+    )
+
+
+_PAYMENT_SIDES = _sides_query(payments.c.id, payments.c.message, payments)
+_REFUND_SIDES = _sides_query(
+    refunds.c.id, refunds.c.reason, refunds.join(payments, payments.c.id == refunds.c.payment_id)
+)
+
+
+def _payment_sides(row: Row[Any]) -> PaymentSides:
+    payer = None if row.payer_phone is None else Party(row.payer_name, row.payer_phone)
+    if row.payee_phone is not None:
+        payee: Party | None = Party(row.payee_name, row.payee_phone)
+    else:
+        # Held for a number with no account yet: its number, and no name.
+        payee = None if row.held_for_phone is None else Party(None, row.held_for_phone)
+    return PaymentSides(
+        reference=row.reference,
+        payer_wallet_id=row.payer_wallet_id,
+        payer=payer,
+        payee_wallet_id=row.payee_wallet_id,
+        payee=payee,
+        message=row.message,
+    )
+
+
 class SqlPeopleRepository:
     def __init__(self, connection: Connection, *, row_locks: bool) -> None:
         self._conn = connection
@@ -121,6 +168,18 @@ class SqlPeopleRepository:
             if row.wallet_id is not None
         }
         return user
+
+    def list_users(
+        self, *, kind: str | None, phone: str | None, limit: int, after_id: str | None
+    ) -> list[User]:
+        query = sa.select(users).order_by(users.c.id).limit(limit)
+        if kind is not None:
+            query = query.where(users.c.kind == kind)
+        if phone is not None:
+            query = query.where(users.c.phone == phone)
+        if after_id is not None:
+            query = query.where(users.c.id > after_id)
+        return [_user(row) for row in self._conn.execute(query)]
 
     def pin_hash(self, user_id: str) -> str | None:
         query = sa.select(users.c.pin_hash).where(users.c.id == user_id)
@@ -232,6 +291,17 @@ class SqlPeopleRepository:
 
     # --- payments ---------------------------------------------------------------------------
 
+    def payment_sides(self, references: Collection[str]) -> list[PaymentSides]:
+        if not references:
+            return []
+        wanted = sorted(set(references))
+        found = [
+            _payment_sides(row)
+            for query in (_PAYMENT_SIDES, _REFUND_SIDES)
+            for row in self._conn.execute(query, {"references": wanted})
+        ]
+        return found
+
     def insert_payment(self, payment: Payment) -> None:
         self._conn.execute(
             _INSERT_PAYMENT,
@@ -315,6 +385,24 @@ class SqlPeopleRepository:
             .values(revoked_at=revoked_at)
         )
         return result.rowcount == 1
+
+    def list_api_keys(self, *, limit: int, after_id: str | None) -> list[ApiKey]:
+        columns = [api_keys.c[name] for name in ("id", "role", "merchant_id", "name",
+                                                  "created_at", "revoked_at")]  # fmt: skip
+        query = sa.select(*columns).order_by(api_keys.c.id).limit(limit)
+        if after_id is not None:
+            query = query.where(api_keys.c.id > after_id)
+        return [
+            ApiKey(
+                id=row.id,
+                role=row.role,
+                merchant_id=row.merchant_id,
+                name=row.name,
+                revoked=row.revoked_at is not None,
+                created_at=row.created_at,
+            )
+            for row in self._conn.execute(query)
+        ]
 
     def insert_session(
         self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import soko
 from soko import bootstrap
 from soko.bootstrap import Runtime
-from soko.channels.api import problems
+from soko.channels.api import docs, problems
 from soko.channels.api.schemas import document_schemas, refer_to_offered_currencies
 from soko.channels.ussd import gateway as ussd_gateway
 from soko.channels.web import app_routes as web_app_routes
@@ -46,10 +46,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         title=f"{runtime.settings.operator_name} API",
         version=soko.__version__,
         summary="Payments, wallets and escrow for small businesses: the Soko JSON API.",
+        # Served by docs.install from the package's own files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, max_bytes=limits.REQUEST_BODY_BYTES_MAX)
     problems.install(app)
+    docs.install(app)
     for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
                    sessions, qr, webhooks, payouts, escrow, shipments, credit, fx):  # fmt: skip
         app.include_router(module.router)
@@ -164,6 +168,9 @@ _PARAMETER_EXAMPLES: Final[dict[str, object]] = {
     "status": "dead",
     "before": "loan_01JH4ZA1B2C3D4E5F6G7H8J9K0",
     "payment_id": "pay_01JH4ZA1B2C3D4E5F6G7H8J9K0",
+    "kind": "merchant",
+    "default_region": "KE",
+    "after": "usr_01JH4Y7Q2M8X5T3V6N9B0C1D2E",
     "since": "2026-11-01T00:00:00+03:00",
     "until": "2026-12-01T00:00:00+03:00",
 }

@@ -30,7 +30,13 @@ from pydantic.config import JsonDict, JsonValue
 from pydantic_core import PydanticCustomError
 
 from soko.kernel import limits
-from soko.kernel.errors import AmountMalformed, AmountNotAString, AmountTooPrecise, CurrencyUnknown
+from soko.kernel.errors import (
+    AmountMalformed,
+    AmountMustBePositive,
+    AmountNotAString,
+    AmountTooPrecise,
+    CurrencyUnknown,
+)
 from soko.kernel.money import CURRENCIES, Money
 
 #: At most 19 integer digits (64 bits of minor units) and 4 decimals (the largest ISO 4217
@@ -52,6 +58,8 @@ _AMOUNT: Final = re.compile(AMOUNT_PATTERN)
 # Decimals past the fourth are too precise for every currency, whatever else is wrong.
 _TOO_PRECISE: Final = re.compile(r"[0-9]+\.[0-9]{5,}")
 _CURRENCY: Final = re.compile(CURRENCY_PATTERN)
+# A minus sign before a number that would otherwise do: told it must be positive, not malformed.
+_NEGATIVE: Final = re.compile(r"-[0-9]{1,19}(\.[0-9]{1,4})?")
 
 
 def _json_kind(value: object) -> str:
@@ -76,6 +84,11 @@ def _amount_text(value: object) -> str:
         if _TOO_PRECISE.fullmatch(value):
             raise PydanticCustomError(
                 AmountTooPrecise.code, "no currency has more than 4 decimal places"
+            )
+        if _NEGATIVE.fullmatch(value):
+            raise PydanticCustomError(
+                AmountMustBePositive.code,
+                "the amount must be positive: money moves one way, named by the operation",
             )
         raise PydanticCustomError(
             AmountMalformed.code,

@@ -77,6 +77,7 @@ from soko.kernel.errors import (
 from soko.ledger.errors import ExceedsCredits
 from soko.payments.errors import MerchantNotFound
 from soko.people.errors import (
+    CountryNotServed,
     CountryUnknown,
     ExceedsBalanceLimit,
     ExceedsDailyLimit,
@@ -112,6 +113,7 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     MerchantNotFound: "No merchant has that till number.",
     RecipientIsSender: "You cannot pay yourself.",
     CountryUnknown: "Soko does not serve your country yet.",
+    CountryNotServed: "Soko does not serve numbers of that country.",
     # Amounts.
     AmountMalformed: "Enter the amount in digits, like 1500 or 1500.50.",
     AmountNotAString: "Enter the amount in digits, like 1500 or 1500.50.",

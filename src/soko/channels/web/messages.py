@@ -54,6 +54,7 @@ from soko.payments.errors import (
     PaymentRequestExpired,
 )
 from soko.people.errors import (
+    CountryNotServed,
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
@@ -81,6 +82,7 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     PaymentRequestExpired: "This request has expired. Ask the merchant for a new one.",
     PaymentRequestCancelled: "The merchant cancelled this request.",
     RecipientIsSender: "You cannot pay yourself.",
+    CountryNotServed: "Soko does not serve numbers of that country.",
     TransactionConflict: "Soko is busy. Please try again.",
     # Merchant credit.
     OfferNotFound: "There is no such credit offer.",

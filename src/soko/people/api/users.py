@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from soko.channels.api.deps import ContextDep, OperatorCaller, VisibleUserId
-from soko.channels.api.schemas import problem_responses
+from soko.channels.api.schemas import Page, problem_responses
 from soko.context import Context
+from soko.kernel import limits
 from soko.people import service as users
 from soko.people.domain import User, UserKind
 from soko.people.schemas import KycUpdate, PinSet, UserCreate, UserPublic
@@ -49,6 +50,45 @@ def register_user(body: UserCreate, ctx: ContextDep, _caller: OperatorCaller) ->
         merchant=merchant,
     )
     return _public(ctx, user)
+
+
+@router.get(
+    "/users",
+    operation_id="listUsers",
+    response_model=Page[UserPublic],
+    responses=problem_responses(401, 403, 422, 503),
+)
+def list_users(  # noqa: PLR0917 - FastAPI passes query parameters by name
+    ctx: ContextDep,
+    _caller: OperatorCaller,
+    kind: Annotated[UserKind | None, Query(description="Only people of this kind.")] = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            description="Only the one with this number (E.164, or local with default_region).",
+            examples=["+254712345678"],
+        ),
+    ] = None,
+    default_region: Annotated[
+        str | None, Query(description="The country of a local phone number (ISO 3166).")
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            description="Items per page.",
+            # Documented here, checked by the use case (page_size_invalid).
+            json_schema_extra={"minimum": 1, "maximum": limits.PAGE_SIZE_MAX},
+        ),
+    ] = limits.PAGE_SIZE_DEFAULT,
+    after: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+) -> Page[UserPublic]:
+    """People in the order they registered, or the one with a phone number (operator key)."""
+    page = users.list_users(ctx, kind=kind, phone=phone, default_region=default_region,
+                            limit=limit, after=after)  # fmt: skip
+    return Page(
+        items=[UserPublic.of(user, merchant) for user, merchant in page.users],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get(
