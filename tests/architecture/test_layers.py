@@ -37,6 +37,7 @@ DOMAIN_STDLIB = frozenset(
         "hashlib",
         "heapq",
         "hmac",
+        "ipaddress",
         "itertools",
         "operator",
         "re",
@@ -48,7 +49,13 @@ DOMAIN_STDLIB = frozenset(
 )
 #: Kernel modules that are pure rules; in a feature, the modules with these names are.
 KERNEL_PURE = frozenset(
-    {"soko.kernel.money", "soko.kernel.ids", "soko.kernel.errors", "soko.kernel.limits"}
+    {
+        "soko.kernel.money",
+        "soko.kernel.ids",
+        "soko.kernel.errors",
+        "soko.kernel.limits",
+        "soko.kernel.text",
+    }
 )
 FEATURE_PURE_NAMES = frozenset({"domain", "errors", "chart", "kyc", "fees", "sms"})
 #: Pure third-party libraries the domain may use (phonenumbers: parsing, no I/O but its data).
