@@ -112,8 +112,8 @@ def test_a_session_lasts_until_it_expires(api: Api, people: People) -> None:
 
 def test_an_unknown_number_cannot_sign_in(api: Api, people: People) -> None:
     response = api.client.post("/v1/sessions", json={"phone": "+254798765432", "pin": "1234"})
-    assert response.status_code == 404
-    assert response.json()["code"] == "user_not_found"
+    assert response.status_code == 401  # as a wrong PIN: no one learns who has an account
+    assert response.json()["code"] == "credentials_invalid"
 
 
 def test_soko_keys_create_prints_a_working_operator_key(

@@ -29,6 +29,7 @@ def test_the_operator_registers_a_consumer_from_a_local_number(api: Api) -> None
         "kyc_tier": 0,
         "has_pin": True,
         "pin_locked": False,
+        "pin_locked_until": None,
         "merchant": None,
     }
     assert user["id"].startswith("usr_")
@@ -147,7 +148,7 @@ def test_a_locked_pin_is_unlocked_and_a_pin_is_reset(api: Api, people: People) -
     assert "97531" not in reset.text
     api.sign_in(people.amina, "97531")
     old = api.client.post("/v1/sessions", json={"phone": people.amina.phone, "pin": PINS["amina"]})
-    assert old.json()["code"] == "pin_incorrect"
+    assert old.json()["code"] == "credentials_invalid"
 
 
 def test_pin_and_kyc_on_an_unknown_user_are_not_found(api: Api) -> None:

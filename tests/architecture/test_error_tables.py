@@ -51,6 +51,7 @@ from soko.kernel.errors import (
     InvalidInput,
     NotFound,
     Rejected,
+    TextInvalid,
     TransactionConflict,
     Unauthenticated,
     all_error_classes,
@@ -64,6 +65,7 @@ from soko.people.errors import (
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
     PhoneNumberInvalid,
+    PinBusy,
     PinIncorrect,
     PinLocked,
     PinMalformed,
@@ -286,7 +288,7 @@ def test_cli_prints_the_detail_verbatim(echoed: str, capsys: pytest.CaptureFixtu
 USSD_MEETS = {
     UserNotFound, PhoneNumberInvalid, MerchantNotFound,
     RecipientIsSender, UserKindMismatch, CountryUnknown,
-    PinIncorrect, PinMalformed, PinLocked, PinNotSet,
+    PinIncorrect, PinMalformed, PinLocked, PinNotSet, PinBusy, TextInvalid,
     AmountMalformed, AmountTooPrecise, AmountOverflows,
     AmountMustBePositive, CurrencyNotOffered,
     ExceedsCredits, ExceedsDailyLimit, ExceedsMonthlyLimit,
@@ -315,7 +317,9 @@ def test_ussd_ends_every_error_with_a_short_screen(cls: type[DomainError]) -> No
 def test_ussd_gives_its_own_screen_to_every_error_a_dialogue_meets() -> None:
     assert set(USSD_SCREENS) <= set(ERRORS)
     assert set(USSD_SCREENS) >= USSD_MEETS, USSD_MEETS - set(USSD_SCREENS)
-    assert ussd_screen_for(PinIncorrect(attempts_left=1)) == "Wrong PIN. 1 try left."
+    assert ussd_screen_for(PinIncorrect(tries_left=1)) == "Wrong PIN. 1 try left."
+    locked = PinLocked(retry_after=3600, tries_left=0)
+    assert ussd_screen_for(locked) == "Your PIN is locked after too many wrong tries. Wait 1 hour."
 
 
 # --- assertions stay on ------------------------------------------------------------------------

@@ -7,7 +7,15 @@ from datetime import datetime
 from typing import Protocol
 
 from soko.payments.domain import Payment
-from soko.people.domain import ApiKey, Merchant, PaymentSides, User, Wallet
+from soko.people.domain import (
+    ApiKey,
+    Merchant,
+    PaymentSides,
+    PinState,
+    TryWindow,
+    User,
+    Wallet,
+)
 
 
 class PeopleRepository(Protocol):
@@ -107,6 +115,33 @@ class PeopleRepository(Protocol):
 
     def session_user(self, token_hash: str, now: datetime) -> str | None:
         """The user of an unexpired session, if any."""
+        ...
+
+    def end_sessions_of(self, user_id: str, now: datetime) -> int:
+        """Expire every session of the user now; how many were still open."""
+        ...
+
+    def address_tries(self, subject: str) -> TryWindow | None:
+        """The window of wrong PINs from a client address (locked for update)."""
+        ...
+
+    def put_address_tries(self, subject: str, window: TryWindow, *, new: bool) -> None:
+        """Raises `TransientConflict` if `new` and another transaction created it meanwhile."""
+        ...
+
+    def unknown_number_pin(self, phone: str) -> PinState | None:
+        """The PIN state kept for a number without an account (locked for update)."""
+        ...
+
+    def put_unknown_number_pin(
+        self, phone: str, pin: PinState, now: datetime, *, new: bool
+    ) -> None:
+        """Raises `TransientConflict` if `new` and another transaction created it meanwhile."""
+        ...
+
+    def forget_pin_tries(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` address windows and unknown numbers' states of each kind last
+        touched before `before`; how many."""
         ...
 
 

@@ -109,11 +109,15 @@ class UserPublic(BaseModel):
     country: str
     kyc_tier: int
     has_pin: bool
-    pin_locked: bool
+    pin_locked: bool = Field(description="Locked now, after too many wrong tries.")
+    pin_locked_until: datetime | None = Field(
+        default=None, description="When the lock times out (15 minutes, an hour, then a day)."
+    )
     merchant: MerchantPublic | None = None
 
     @classmethod
-    def of(cls, user: User, merchant: Merchant | None = None) -> UserPublic:
+    def of(cls, user: User, merchant: Merchant | None = None, *, now: datetime) -> UserPublic:
+        locked = user.pin_locked_at(now)
         return cls(
             id=user.id,
             kind=user.kind,
@@ -122,7 +126,8 @@ class UserPublic(BaseModel):
             country=user.country,
             kyc_tier=user.kyc_tier,
             has_pin=user.has_pin,
-            pin_locked=user.pin_locked,
+            pin_locked=locked,
+            pin_locked_until=user.pin.locked_until if locked else None,
             merchant=None if merchant is None else MerchantPublic.of(merchant),
         )
 

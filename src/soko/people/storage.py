@@ -14,9 +14,27 @@ from soko.ledger.domain import TransferFlags
 from soko.ledger.tables import pending_transfers, transfers
 from soko.payments.domain import Payment
 from soko.payments.tables import payments, refunds
-from soko.people.domain import ApiKey, Merchant, Party, PaymentSides, User, UserKind, Wallet
+from soko.people.domain import (
+    ApiKey,
+    Merchant,
+    Party,
+    PaymentSides,
+    PinState,
+    TryWindow,
+    User,
+    UserKind,
+    Wallet,
+)
 from soko.people.errors import PhoneNumberTaken
-from soko.people.tables import api_keys, merchants, sessions, users, wallets
+from soko.people.tables import (
+    address_pin_tries,
+    api_keys,
+    merchants,
+    sessions,
+    unknown_number_pins,
+    users,
+    wallets,
+)
 
 _POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
 
@@ -190,8 +208,7 @@ class SqlPeopleRepository:
         values = {
             "kyc_tier": user.kyc_tier,
             "national_id": user.national_id,
-            "pin_failures": user.pin_failures,
-            "pin_locked": int(user.pin_locked),
+            **_pin_values(user.pin),
         }
         if pin_hash is not None:
             values["pin_hash"] = pin_hash
@@ -429,6 +446,89 @@ class SqlPeopleRepository:
         user_id: str | None = self._conn.execute(_SESSION_USER, parameters).scalar()
         return user_id
 
+    def end_sessions_of(self, user_id: str, now: datetime) -> int:
+        result = self._conn.execute(
+            sessions.update()
+            .where(sessions.c.user_id == user_id, sessions.c.expires_at > now)
+            .values(expires_at=now)
+        )
+        return result.rowcount
+
+    # --- PIN tries on the public forms ------------------------------------------------------
+
+    def address_tries(self, subject: str) -> TryWindow | None:
+        query = sa.select(address_pin_tries).where(address_pin_tries.c.subject == subject)
+        if self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else TryWindow(started_at=row.started_at, tries=row.tries)
+
+    def put_address_tries(self, subject: str, window: TryWindow, *, new: bool) -> None:
+        values = {"started_at": window.started_at, "tries": window.tries}
+        if not new:
+            self._conn.execute(
+                address_pin_tries.update()
+                .where(address_pin_tries.c.subject == subject)
+                .values(values)
+            )
+            return
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(address_pin_tries.insert(), values | {"subject": subject})
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"PIN tries of {subject} counted meanwhile") from error
+
+    def unknown_number_pin(self, phone: str) -> PinState | None:
+        query = sa.select(unknown_number_pins).where(unknown_number_pins.c.phone == phone)
+        if self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return PinState(
+            failures=row.failures,
+            checking=row.checking,
+            checking_until=row.checking_until,
+            locked_until=row.locked_until,
+            lock_count=row.lock_count,
+        )
+
+    def put_unknown_number_pin(
+        self, phone: str, pin: PinState, now: datetime, *, new: bool
+    ) -> None:
+        values = {
+            "failures": pin.failures,
+            "checking": pin.checking,
+            "checking_until": pin.checking_until,
+            "locked_until": pin.locked_until,
+            "lock_count": pin.lock_count,
+            "updated_at": now,
+        }
+        if not new:
+            self._conn.execute(
+                unknown_number_pins.update()
+                .where(unknown_number_pins.c.phone == phone)
+                .values(values)
+            )
+            return
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(unknown_number_pins.insert(), values | {"phone": phone})
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"PIN tries of {phone} counted meanwhile") from error
+
+    def forget_pin_tries(self, before: datetime, limit: int) -> int:
+        forgotten = 0
+        for table, column in (
+            (address_pin_tries, address_pin_tries.c.started_at),
+            (unknown_number_pins, unknown_number_pins.c.updated_at),
+        ):
+            key = next(iter(table.primary_key.columns))
+            oldest = sa.select(key).where(column < before).limit(limit).scalar_subquery()
+            result = self._conn.execute(table.delete().where(key.in_(oldest)))
+            forgotten += result.rowcount
+        return forgotten
+
 
 def _user_values(user: User, pin_hash: str | None) -> dict[str, Any]:
     return {
@@ -440,8 +540,17 @@ def _user_values(user: User, pin_hash: str | None) -> dict[str, Any]:
         "kyc_tier": user.kyc_tier,
         "national_id": user.national_id,
         "pin_hash": pin_hash,
-        "pin_failures": user.pin_failures,
-        "pin_locked": int(user.pin_locked),
+        **_pin_values(user.pin),
+    }
+
+
+def _pin_values(pin: PinState) -> dict[str, Any]:
+    return {
+        "pin_failures": pin.failures,
+        "pin_checking": pin.checking,
+        "pin_checking_until": pin.checking_until,
+        "pin_locked_until": pin.locked_until,
+        "pin_lock_count": pin.lock_count,
     }
 
 
@@ -454,8 +563,13 @@ def _user(row: Row[Any]) -> User:
         country=row.country,
         kyc_tier=row.kyc_tier,
         national_id=row.national_id,
-        pin_failures=row.pin_failures,
-        pin_locked=bool(row.pin_locked),
+        pin=PinState(
+            failures=row.pin_failures,
+            checking=row.pin_checking,
+            checking_until=row.pin_checking_until,
+            locked_until=row.pin_locked_until,
+            lock_count=row.pin_lock_count,
+        ),
         has_pin=row.pin_hash is not None,
     )
 

@@ -50,7 +50,7 @@ async def _context(runtime: RuntimeDep) -> Context:
 
 ContextDep = Annotated[Context, Depends(_context)]
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
     bearerFormat="soko_sk_… (API key) or soko_st_… (session token)",
@@ -117,7 +117,7 @@ class Principal:
 
 def current_caller(
     ctx: ContextDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     secret = None if credentials is None else credentials.credentials
     if secret is not None and secret.startswith(access.TOKEN_PREFIX):

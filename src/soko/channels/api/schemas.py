@@ -277,7 +277,7 @@ class FieldError(BaseModel):
 
 class Problem(BaseModel):
     """RFC 9457 problem details, with Soko's stable `code`. Extension members such as
-    `attempts_left` or `allowed` carry plain facts about the refusal."""
+    `tries_left` or `allowed` carry plain facts about the refusal."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -293,14 +293,21 @@ class Problem(BaseModel):
 
 
 _STATUS_MEANING: Final = {
-    400: "The request is malformed: body not JSON, or a bad Idempotency-Key.",
-    401: "No valid API key or session token.",
+    400: (
+        "The request is malformed: body not JSON, a bad Idempotency-Key, or a NUL in a path, "
+        "query or header (text_invalid)."
+    ),
+    401: "No valid API key or session token, or (signing in) a wrong phone number or PIN.",
     403: "This credential may not do this, or the PIN is wrong or locked.",
     404: "No such resource, or not one this credential may see.",
     409: "The request conflicts with the current state.",
     413: "The request body is too large.",
     422: "The request is well-formed but invalid, or a business rule refused it.",
-    503: "The database kept conflicting; retry with the same Idempotency-Key.",
+    429: "Too many wrong PINs from this address; wait Retry-After seconds.",
+    503: (
+        "The database kept conflicting, or other tries of the PIN are being checked; retry "
+        "with the same Idempotency-Key after Retry-After seconds."
+    ),
 }
 
 

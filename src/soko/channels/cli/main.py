@@ -353,6 +353,7 @@ def users_list(
     """People in the order they registered, or the one with a phone number."""
     runtime = bootstrap.build(upgrade_schema=True)
     try:
+        now = runtime.context.clock.now()
         page = people.list_users(
             runtime.context,
             kind=kind,
@@ -367,7 +368,7 @@ def users_list(
     for column in ("id", "kind", "phone", "name", "country", "tier", "till", "PIN"):
         table.add_column(column, overflow="fold", no_wrap=column in ("id", "phone"))
     for user, merchant in page.users:
-        pin = "locked" if user.pin_locked else ("set" if user.has_pin else "none")
+        pin = "locked" if user.pin_locked_at(now) else ("set" if user.has_pin else "none")
         till = merchant.till_number if merchant else ""
         table.add_row(user.id, user.kind.value, user.phone, user.name, user.country,
                       str(user.kyc_tier), till, pin)  # fmt: skip

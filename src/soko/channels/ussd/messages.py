@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from soko.channels.web.messages import wait_text
 from soko.credit.errors import (
     ExceedsOfferLimit,
     InsufficientHistory,
@@ -71,6 +72,7 @@ from soko.kernel.errors import (
     InvalidInput,
     NotFound,
     Rejected,
+    TextInvalid,
     TransactionConflict,
     Unauthenticated,
 )
@@ -84,6 +86,7 @@ from soko.people.errors import (
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
     PhoneNumberInvalid,
+    PinBusy,
     PinIncorrect,
     PinLocked,
     PinMalformed,
@@ -107,7 +110,9 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     PhoneNumberInvalid: "That phone number does not look right.",
     PinIncorrect: "Wrong PIN.",
     PinMalformed: "A PIN is 4 to 6 digits.",
-    PinLocked: "Your PIN is locked after too many wrong tries. Visit a Soko agent.",
+    PinLocked: "Your PIN is locked after too many wrong tries.",
+    PinBusy: "Your PIN is being checked already. Please try again.",
+    TextInvalid: "Soko could not read that.",
     PinNotSet: "You have no PIN yet. Visit a Soko agent to set one.",
     UserKindMismatch: "Your kind of account cannot do this.",
     MerchantNotFound: "No merchant has that till number.",
@@ -182,8 +187,12 @@ _TRIES_LEFT: Final = ("attempts_left", "tries_left")
 
 
 def screen_for(error: DomainError) -> str:
-    """The END screen's text for a refusal (without "END ")."""
+    """The END screen's text for a refusal (without "END "), with how many tries are left, or
+    how long a lock lasts."""
     text = next(SCREENS[cls] for cls in type(error).__mro__ if cls in SCREENS)
+    wait = error.context.get("retry_after")
+    if isinstance(wait, int) and not isinstance(wait, bool) and wait > 1:
+        return f"{text} Wait {wait_text(wait)}."
     for fact in _TRIES_LEFT:
         left = error.context.get(fact)
         if isinstance(left, int) and not isinstance(left, bool) and left >= 0:

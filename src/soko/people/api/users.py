@@ -86,7 +86,7 @@ def list_users(  # noqa: PLR0917 - FastAPI passes query parameters by name
     page = users.list_users(ctx, kind=kind, phone=phone, default_region=default_region,
                             limit=limit, after=after)  # fmt: skip
     return Page(
-        items=[UserPublic.of(user, merchant) for user, merchant in page.users],
+        items=[UserPublic.of(user, merchant, now=ctx.clock.now()) for user, merchant in page.users],
         next_cursor=page.next_cursor,
     )
 
@@ -122,7 +122,7 @@ def set_kyc_tier(
     responses=_OPERATOR_WRITE,
 )
 def set_pin(user_id: UserId, body: PinSet, ctx: ContextDep, _caller: OperatorCaller) -> UserPublic:
-    """Set or reset the PIN; clears wrong tries and a lock."""
+    """Set or reset the PIN; clears wrong tries and a lock, and ends the user's sessions."""
     return _public(ctx, users.set_pin(ctx, user_id, body.pin.get_secret_value()))
 
 
@@ -133,11 +133,12 @@ def set_pin(user_id: UserId, body: PinSet, ctx: ContextDep, _caller: OperatorCal
     responses=_OPERATOR_WRITE,
 )
 def unlock_pin(user_id: UserId, ctx: ContextDep, _caller: OperatorCaller) -> UserPublic:
-    """Lift a PIN lock after checking who is asking; the PIN stays the same."""
+    """Lift a PIN lock before it times out, after checking who is asking; the PIN stays the
+    same, and the next lock is again the shortest."""
     return _public(ctx, users.unlock_pin(ctx, user_id))
 
 
 def _public(ctx: Context, user: User) -> UserPublic:
     # The use cases return the person; a merchant's till and trading name are a second read.
     merchant = users.get_merchant(ctx, user.id) if user.kind is UserKind.MERCHANT else None
-    return UserPublic.of(user, merchant)
+    return UserPublic.of(user, merchant, now=ctx.clock.now())
