@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
@@ -13,6 +14,7 @@ from soko.kernel import limits
 from soko.kernel.money import Currency
 from soko.people.errors import (
     CountryUnknown,
+    LanguageInvalid,
     MerchantCategoryInvalid,
     NameInvalid,
     PhoneNumberInvalid,
@@ -20,6 +22,7 @@ from soko.people.errors import (
 )
 
 _PIN: Final = re.compile(r"[0-9]{4,6}")
+_LANGUAGE: Final = re.compile(r"[a-z]{2}")
 # What a person types as a phone number: ASCII digits, an optional leading +, and the usual
 # separators. No letters (phonenumbers would read them as keypad digits), no extensions.
 _PHONE_TEXT: Final = re.compile(r"\+?[0-9 ()\-.]+")
@@ -90,6 +93,13 @@ def check_merchant_category(code: str) -> str:
     return code
 
 
+def check_language(code: str) -> str:
+    """A language as people choose it: a lowercase ISO 639-1 code (`en`, `sw`, `fr`)."""
+    if not isinstance(code, str) or _LANGUAGE.fullmatch(code) is None:
+        raise LanguageInvalid()
+    return code
+
+
 def check_pin(pin: str) -> str:
     """A PIN is 4 to 6 ASCII digits. Its hash, never the PIN, is stored."""
     if not isinstance(pin, str) or _PIN.fullmatch(pin) is None:
@@ -125,6 +135,28 @@ class User:
     pin_failures: int = 0
     pin_locked: bool = False
     has_pin: bool = False
+    #: The language the person chose for screens and texts (`en`, `sw`); None until they choose,
+    #: when channels default from the phone number's country.
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UssdSession:
+    """Where a USSD dial got to: enough to resume it, and to answer a resent final request."""
+
+    id: str
+    phone: str
+    #: The session whose idempotency keys this one uses: itself, or the one it resumed.
+    origin_id: str
+    #: The inputs taken over from the resumed session ("" when none).
+    resumed_path: str
+    #: The first screen offered to resume: the first input answers that offer.
+    offered: bool
+    #: The inputs so far ("*"-joined), cut before the first secret one.
+    path: str
+    result: str | None
+    result_inputs: int | None
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from soko.people.domain import (
     User,
     UserKind,
     after_pin_check,
+    check_language,
     check_merchant_category,
     check_name,
     check_pin,
@@ -199,6 +200,25 @@ def verify_pin(ctx: Context, user_id: str, pin: str) -> User:
     if counted.pin_locked:
         raise PinLocked()
     raise PinIncorrect(attempts_left=limits.PIN_ATTEMPTS_MAX - counted.pin_failures)
+
+
+def change_pin(ctx: Context, user_id: str, old_pin: str, new_pin: str) -> User:
+    """The person replaces their PIN, proving the old one (a wrong one counts towards the lock)."""
+    check_pin(new_pin)
+    verify_pin(ctx, user_id, old_pin)
+    return set_pin(ctx, user_id, new_pin)
+
+
+def set_language(ctx: Context, user_id: str, language: str) -> User:
+    """The person chooses the language of their screens and texts."""
+    check_language(language)
+
+    def work(uow: UnitOfWork) -> User:
+        updated = replace(_locked_user(uow, user_id), language=language)
+        uow.people.update_user(updated)
+        return updated
+
+    return in_transaction(ctx, work)
 
 
 def set_kyc_tier(ctx: Context, user_id: str, tier: int, national_id: str | None = None) -> User:

@@ -1,4 +1,4 @@
-"""People's tables (migration 0002): users, merchants, wallets, keys."""
+"""People's tables (migration 0002): users, merchants, wallets, keys; USSD sessions (0012)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -34,6 +35,8 @@ users = Table(
     Column("pin_failures", Integer, nullable=False, server_default=text("0")),
     Column("pin_locked", Integer, nullable=False, server_default=text("0")),
     Column("created_at", UtcDateTime, nullable=False),
+    # The language the person chose (migration 0012); NULL: the default of their country.
+    Column("language", String(2), nullable=True),
     CheckConstraint("kind IN ('consumer', 'merchant', 'agent')", name="kind_valid"),
     CheckConstraint("kyc_tier IN (0, 1, 2)", name="kyc_tier_valid"),
     CheckConstraint("kyc_tier = 0 OR national_id IS NOT NULL", name="kyc_tier_needs_national_id"),
@@ -91,4 +94,29 @@ sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_sessions_user_id", "user_id"),
+)
+
+
+# --- USSD sessions (migration 0012) ------------------------------------------------------------
+
+ussd_sessions = Table(
+    "ussd_sessions",
+    metadata,
+    # The aggregator's session id.
+    Column("id", String(128), primary_key=True),
+    Column("phone", String(20), nullable=False),
+    # The session this one resumed (whose idempotency keys it goes on with), and the inputs it
+    # took over: a dropped dial is continued without re-typing and never pays twice.
+    Column("origin_id", String(128), nullable=False),
+    Column("resumed_path", Text, nullable=False, server_default=text("''")),
+    # Whether the first screen offered to resume (its first input is then the answer).
+    Column("offered", Integer, nullable=False, server_default=text("0")),
+    # The inputs so far up to the first secret one (a PIN is never stored).
+    Column("path", Text, nullable=False, server_default=text("''")),
+    # The END screen and how many inputs led to it: a resent final request gets it again.
+    Column("result", Text, nullable=True),
+    Column("result_inputs", Integer, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("offered IN (0, 1)", name="offered_boolean"),
+    Index("ix_ussd_sessions_phone_updated_at", "phone", "updated_at"),
 )

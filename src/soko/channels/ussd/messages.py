@@ -2,12 +2,14 @@
 
 An error is looked up along its class's ancestry, so every `DomainError` has a screen: its own
 where a USSD dialogue can meet it, its category's (`NotFound`, `Conflict`, ...) otherwise.
-Texts are plain GSM-7 and short enough that a fact (tries left) still fits one screen;
-tests/architecture/test_error_tables.py checks both for every error.
+The texts are English msgids, shown in the caller's language through the gettext catalogues
+(channels/i18n.py). In every language they are plain GSM-7 and short enough that a fact (tries
+left) still fits one screen; tests/architecture/test_error_tables.py checks both for every error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from soko.credit.errors import (
@@ -75,13 +77,22 @@ from soko.kernel.errors import (
     Unauthenticated,
 )
 from soko.ledger.errors import ExceedsCredits
-from soko.payments.errors import MerchantNotFound
+from soko.payments.errors import (
+    AmountDiffersFromRequest,
+    MerchantNotFound,
+    PaymentRequestAlreadyPaid,
+    PaymentRequestCancelled,
+    PaymentRequestExpired,
+    PaymentRequestNotFound,
+    ReferenceInvalid,
+)
 from soko.people.errors import (
     CountryUnknown,
     ExceedsBalanceLimit,
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
+    LanguageInvalid,
     PhoneNumberInvalid,
     PinIncorrect,
     PinLocked,
@@ -91,6 +102,12 @@ from soko.people.errors import (
     UserKindMismatch,
     UserNotFound,
 )
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "translated later"
+    """Marks a text for the catalogues where it is written; it is translated where shown."""
+    return text
+
 
 SCREENS: Final[dict[type[DomainError], str]] = {
     # Categories: what an error without a screen of its own says.
@@ -112,6 +129,14 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     MerchantNotFound: "No merchant has that till number.",
     RecipientIsSender: "You cannot pay yourself.",
     CountryUnknown: "Soko does not serve your country yet.",
+    LanguageInvalid: "Soko has no texts in that language.",
+    # Payment requests, paid by till number and reference.
+    PaymentRequestNotFound: "That till has no request with this reference.",
+    PaymentRequestAlreadyPaid: "This request is paid already.",
+    PaymentRequestExpired: "This request has expired. Ask the merchant for a new one.",
+    PaymentRequestCancelled: "The merchant cancelled this request.",
+    ReferenceInvalid: "A reference is 1 to 25 letters or digits.",
+    AmountDiffersFromRequest: "The request's amount has changed. Please dial again.",
     # Amounts.
     AmountMalformed: "Enter the amount in digits, like 1500 or 1500.50.",
     AmountNotAString: "Enter the amount in digits, like 1500 or 1500.50.",
@@ -179,11 +204,15 @@ SCREENS: Final[dict[type[DomainError], str]] = {
 _TRIES_LEFT: Final = ("attempts_left", "tries_left")
 
 
-def screen_for(error: DomainError) -> str:
-    """The END screen's text for a refusal (without "END ")."""
-    text = next(SCREENS[cls] for cls in type(error).__mro__ if cls in SCREENS)
+TRY_LEFT: Final = N_("{left} try left.")
+TRIES_LEFT: Final = N_("{left} tries left.")
+
+
+def screen_for(error: DomainError, translate: Callable[[str], str] = str) -> str:
+    """The END screen's text for a refusal (without "END "), in `translate`'s language."""
+    text = translate(next(SCREENS[cls] for cls in type(error).__mro__ if cls in SCREENS))
     for fact in _TRIES_LEFT:
         left = error.context.get(fact)
         if isinstance(left, int) and not isinstance(left, bool) and left >= 0:
-            text += f" {left} {'try' if left == 1 else 'tries'} left."
+            text += " " + translate(TRY_LEFT if left == 1 else TRIES_LEFT).format(left=left)
     return text
