@@ -79,6 +79,8 @@ ROOM: Final = limits.USSD_SCREEN_CHARS_MAX - _PREFIX
 _ITEM_WIDTH: Final = 28
 #: "More" in a list: the next page.
 MORE: Final = "9"
+MORE_LABEL: Final = N_("More")
+LANGUAGE_SET: Final = N_("Soko speaks {language} to you now.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -934,7 +936,7 @@ class LanguageMenu(Menu):
             return Screen("END", d._(SESSION_OVER))
         language = offered[chosen - 1]
         users.set_language(d.ctx, d.user.id, language)
-        said = i18n.translator(language)("Soko speaks {language} to you now.")
+        said = i18n.translator(language)(LANGUAGE_SET)
         return Screen("END", said.format(language=i18n.NAMES.get(language, language)))
 
 
@@ -1227,7 +1229,7 @@ class Orders(Menu):
         """The orders a screen of `room` characters lists, its lines, and whether more follow."""
         orders, more = _open_orders(d, self.before, limits.USSD_ORDERS_SHOWN_MAX)
         lines = [d._("My orders")]
-        tail = [f"{MORE} {d._('More')}", d._(BACK)]
+        tail = [f"{MORE} {d._(MORE_LABEL)}", d._(BACK)]
         for number, order in enumerate(orders, 1):
             side = d._("buy") if order.buyer_id == d.user.id else d._("sell")
             line = f"{number} {_ref(order)} {d.money(_order_amount(order))} {side}"
@@ -1240,7 +1242,7 @@ class Orders(Menu):
         orders, lines, more = self.listed(d, room)
         if not orders:
             return _lines(d, d._("You have no open orders."))
-        return _lines(d, *lines, *([f"{MORE} {d._('More')}"] if more else []))
+        return _lines(d, *lines, *([f"{MORE} {d._(MORE_LABEL)}"] if more else []))
 
     def answer(self, d: Dialogue, entry: str, path: Sequence[str], last: bool) -> Menu | Note:
         # What the screen without a note lists: a choice of an order never shown is refused.
