@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from fakes import FakeClock
-from merchants import consumer, kes, key, shop
+from merchants import consumer, kes, key, phone, shop
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
 from soko.context import Context
@@ -20,8 +20,9 @@ from soko.escrow import service as escrow
 from soko.escrow.domain import EscrowOrder, OrderItem
 from soko.kernel import limits
 from soko.notify.sms import gsm7_septets
+from soko.payments import service as payments
 from soko.people import service as users
-from soko.people.domain import Merchant, User
+from soko.people.domain import Merchant, User, UserKind
 
 TOKEN = "ussd-aggregator-token-0123456789"
 MAIN = (
@@ -30,6 +31,7 @@ MAIN = (
 )
 AMINA_PIN = "2468"  # merchants.consumer's PIN
 SHOP_PIN = "1357"
+AGENT_PIN = "8642"
 
 
 def local(phone: str) -> str:
@@ -53,6 +55,8 @@ class Ussd:
     amina: User
     baraka: User
     kiosk: Merchant
+    #: A cash agent with KES 100,000.00 of float.
+    agent: User
     _sessions: Iterator[int] = field(default_factory=itertools.count)
 
     def new_session(self) -> str:
@@ -123,5 +127,8 @@ def world(runtime: Runtime, clock: FakeClock) -> Iterator[Ussd]:
     baraka = consumer(ctx, "Baraka Otieno")
     kiosk = shop(ctx, "5999", name="Wanjiru's Kiosk")
     users.set_pin(ctx, kiosk.user_id, SHOP_PIN)
+    agent = users.register(ctx, kind=UserKind.AGENT, phone=phone(), name="Juma Agent",
+                           pin=AGENT_PIN)  # fmt: skip
+    payments.top_up_float(ctx, agent_id=agent.id, amount=kes("100000.00"), idempotency_key=key())
     with TestClient(create_app(with_token(runtime, TOKEN))) as client:
-        yield Ussd(client, ctx, clock, amina, baraka, kiosk)
+        yield Ussd(client, ctx, clock, amina, baraka, kiosk, agent)

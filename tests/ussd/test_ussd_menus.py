@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from merchants import Snapshot, available, balance, consumer, fees, kes, key, shop
 from soko.bootstrap import Runtime
+from soko.channels import i18n
 from soko.channels.api.app import create_app
 from soko.channels.ussd import menus
 from soko.escrow import service as escrow
@@ -26,9 +27,20 @@ from soko.escrow.domain import EscrowState, OrderItem
 from soko.kernel import limits
 from soko.kernel.money import Money
 from soko.ledger.reconcile import reconcile
+from soko.payments import requests as payment_requests
 from soko.payments import service as payments
 from soko.people import service as users
-from ussd_world import AMINA_PIN, MAIN, SHOP_PIN, TOKEN, Ussd, check_screen, local, with_token
+from ussd_world import (
+    AGENT_PIN,
+    AMINA_PIN,
+    MAIN,
+    SHOP_PIN,
+    TOKEN,
+    Ussd,
+    check_screen,
+    local,
+    with_token,
+)
 
 # --- the main menu and the balance ---------------------------------------------------------------
 
@@ -416,41 +428,60 @@ def test_malformed_requests_are_refused(sqlite_ussd: Ussd) -> None:
 # --- any history at all ------------------------------------------------------------------------
 
 #: Inputs a person might type: menu choices, navigation, PINs right and wrong, amounts good and
-#: bad, numbers, codes, rubbish. `{baraka}`, `{till}` and `{code}` are filled in per world.
+#: bad, numbers, codes, references, rubbish. `{baraka}`, `{agent}`, `{till}` and `{code}` are
+#: filled in per world.
 INPUTS = st.sampled_from([
-    "", "0", "00", "1", "2", "3", "4", "5", "9", "x", AMINA_PIN, "0000", "12", "12.345",
-    "1500", "0.50", "-3", "99999999", "{baraka}", "0722", "{till}", "{code}", "123456", "*",
-    "ñ€", " 1 ", "1" * 40,
+    "", "0", "00", "1", "2", "3", "4", "5", "6", "7", "8", "9", "x", AMINA_PIN, SHOP_PIN,
+    AGENT_PIN, "0000", "12", "12.345", "1500", "0.50", "-3", "99999999", "{baraka}", "{agent}",
+    "0722", "{till}", "{code}", "R1", "123456", "*", "ñ€", " 1 ", "1" * 40,
 ])  # fmt: skip
 
 
 def test_any_history_gets_a_well_formed_screen_and_the_books_balance(ussd: Ussd) -> None:
     ussd.order("700.00")
     ussd.funded("300.00")
+    payment_requests.create_request(
+        ussd.ctx, merchant_id=ussd.kiosk.user_id, amount=kes("75.00"), reference="R1",
+        idempotency_key=key(),
+    )  # fmt: skip
     values = {"baraka": local(ussd.baraka.phone), "till": ussd.kiosk.till_number,
-              "code": ussd.sms_code(ussd.amina)}  # fmt: skip
+              "agent": local(ussd.agent.phone), "code": ussd.sms_code(ussd.amina)}  # fmt: skip
+    people = {"consumer": ussd.amina, "merchant": users.get_user(ussd.ctx, ussd.kiosk.user_id),
+              "agent": ussd.agent}  # fmt: skip
     sessions = itertools.count()
 
     @settings(
-        max_examples=40,
+        max_examples=60,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    @given(history=st.lists(INPUTS, max_size=7), seller=st.booleans())
-    def dialogue(history: list[str], seller: bool) -> None:
-        # A locked PIN would end every later dialogue at once: start each one unlocked.
-        users.unlock_pin(ussd.ctx, ussd.amina.id)
-        users.unlock_pin(ussd.ctx, ussd.kiosk.user_id)
-        phone = ussd.shop_phone if seller else ussd.amina.phone
+    @given(
+        history=st.lists(INPUTS, max_size=8),
+        who=st.sampled_from(sorted(people)),
+        language=st.sampled_from(i18n.LANGUAGES),
+        resent=st.booleans(),
+    )
+    def dialogue(history: list[str], who: str, language: str, resent: bool) -> None:
+        # A locked PIN would end every later dialogue at once: start each one unlocked. The
+        # clock stands still, so a dialogue that stops on a CON screen is offered for resuming
+        # to the next one of the same person: resuming is explored too.
+        for person in people.values():
+            users.unlock_pin(ussd.ctx, person.id)
+        person = people[who]
+        users.set_language(ussd.ctx, person.id, language)
         inputs = [entry.format(**values) for entry in history]
         session = f"ATUid_prop_{next(sessions)}"
         for n in range(len(inputs) + 1):
             text = "*".join(inputs[:n])
-            status, body = ussd.post(phone, text, session)
+            status, body = ussd.post(person.phone, text, session)
             assert status == 200, body
             check_screen(body)
-            assert "unavailable" not in body, (text, body)
+            assert "unavailable" not in body and "haipatikani" not in body, (text, body)
             if body.startswith("END "):
+                if resent:
+                    before = Snapshot.of(ussd.ctx)
+                    assert ussd.post(person.phone, text, session) == (200, body)
+                    assert Snapshot.of(ussd.ctx) == before
                 break
 
     dialogue()

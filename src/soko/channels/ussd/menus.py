@@ -178,7 +178,11 @@ def _session(ctx: Context, user: User, language: str, inputs: list[str], sid: st
         rest = inputs[taken:]
         if resume:
             origin, base = kept.origin_id, kept.resumed_path.split("*")
-    walk = _walk(Dialogue(ctx, user, language, origin), [*base, *rest])
+    try:
+        walk = _walk(Dialogue(ctx, user, language, origin), [*base, *rest])
+    except DomainError as refused:
+        # A refusal is the session's answer too: resent, it is not tried (or counted) again.
+        walk = Walk(Screen("END", screen_for(refused, _)), [])
     if walk.screen.kind == "END":
         kept = replace(kept, result=walk.screen.text, result_inputs=len(inputs))
     else:
@@ -257,6 +261,10 @@ class Menu:
 
     #: What is typed on this screen is a secret (a PIN): never kept, never resumed.
     secret: bool = False
+    #: What is typed here counts towards the idempotency key's step. Not so on a question that
+    #: depends on what was paid since ("Send again?"): a resumed dial that meets its own
+    #: payment there keeps the first dial's key, and so replays that payment.
+    keyed: bool = True
 
     def prompt(self, d: Dialogue, room: int) -> str:
         raise NotImplementedError
@@ -277,7 +285,8 @@ class Walk:
 
 
 def _walk(d: Dialogue, inputs: Sequence[str]) -> Walk:
-    # Each screen reached, with the input that reached it (None for the main menu).
+    # Each screen reached, with the input that reached it (None for the main menu, or where the
+    # screen before does not count towards the key).
     stack: list[tuple[Menu, str | None]] = [(main_menu(d), None)]
     note: str | None = None
     public = len(inputs)
@@ -299,7 +308,7 @@ def _walk(d: Dialogue, inputs: Sequence[str]) -> Walk:
         if isinstance(outcome, Note):
             note = outcome.text
         else:
-            stack.append((outcome, entry))
+            stack.append((outcome, entry if menu.keyed else None))
     menu = stack[-1][0]
     kept = list(inputs[:public])
     if note is not None:
@@ -533,6 +542,7 @@ class Repeat(Menu):
     who: str
     at: datetime
     then: Menu
+    keyed = False
 
     def prompt(self, d: Dialogue, room: int) -> str:
         said = d._("You sent {amount} to {name} at {time}. Send again?").format(
