@@ -6,6 +6,7 @@ import os
 import random
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -44,7 +45,7 @@ from soko.payments.fees import (
 )
 from soko.payouts.ports import PayoutRail
 from soko.payouts.rails.sandbox import CrashingPayoutRail, SandboxPayoutRail
-from soko.people.domain import check_merchant_category
+from soko.people.domain import HOME_CURRENCY, check_merchant_category, served_countries
 from soko.people.kyc import TierLimits, tier_of
 
 if not __debug__:  # pragma: no cover - the check itself is the point
@@ -99,6 +100,20 @@ def kyc_limits(settings: Settings) -> dict[str, dict[int, TierLimits]]:
         for tier, values in tiers.items():
             merged.setdefault(currency, {})[tier_of(tier)] = TierLimits(*values)
     return merged
+
+
+def countries(settings: Settings, offered_currencies: Iterable[str]) -> frozenset[str]:
+    """SOKO_COUNTRIES, checked at start-up; by default the countries of the offered currencies."""
+    if settings.countries is None:
+        return served_countries(offered_currencies)
+    named = frozenset(settings.countries.split(","))
+    unknown = sorted(country for country in named if country not in HOME_CURRENCY)
+    if unknown or not named:
+        raise ValueError(
+            f"SOKO_COUNTRIES: unknown countries {unknown or ['(none)']}; "
+            "name ISO 3166 codes separated by commas, such as KE,UG"
+        )
+    return named
 
 
 def tariff(settings: Settings) -> dict[tuple[str, FeeKind], FeeTable]:
@@ -238,6 +253,7 @@ def build(
     )
     if upgrade_schema:
         schema.upgrade(engine)
+    kyc = kyc_limits(settings)
     context = Context(
         unit_of_work=SqlUnitOfWorkFactory(
             engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
@@ -250,7 +266,8 @@ def build(
         ),
         tariff=tariff(settings),
         merchant_rates=merchant_rates(settings),
-        kyc_limits=kyc_limits(settings),
+        kyc_limits=kyc,
+        countries=countries(settings, kyc),
         timezone=ZoneInfo(settings.timezone),
         unclaimed_transfer_seconds=settings.unclaimed_transfer_seconds,
         qr_guid=settings.qr_guid,

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     #: Milliseconds SQLite waits for the write lock before giving up.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
 
+    #: The countries the operator serves, as ISO 3166 codes separated by commas ("KE,UG"): only
+    #: their numbers register and are sent money. Unset: every country whose home currency
+    #: (people/domain.py) the operator offers (the currencies of its KYC limits), but for USD
+    #: and EUR, held across Africa as second currencies.
+    countries: str | None = None
     #: The operator's time zone (IANA name): the KYC daily and monthly limits reset at its midnight.
     timezone: str = "UTC"
     #: Overrides of limits.KYC_LIMITS, as JSON: {"KES": {"0": [per_tx, daily, monthly, balance]}}
@@ -144,4 +149,5 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         """The public address without a trailing slash."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")

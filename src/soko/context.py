@@ -88,6 +88,8 @@ class Context:
     #: Merchant discount rates by (currency, merchant category or "*").
     merchant_rates: Mapping[tuple[str, str], MerchantRate]
     kyc_limits: Mapping[str, Mapping[int, TierLimits]]
+    #: The countries (ISO 3166) whose numbers the operator serves: registers, and sends to.
+    countries: frozenset[str]
     #: The operator's time zone: days and months for the KYC limits start at its midnight.
     timezone: tzinfo
     #: How long money sent to an unregistered number is held for it.

@@ -59,7 +59,7 @@ CASES = [
     Case("amount 1 decimal UGX", 422, "amount_too_precise", {"amount": amount("10.5", "UGX")}),
     Case("amount 5 decimals", 422, "amount_too_precise", {"amount": amount("1.00001")}),
     Case("amount separators", 422, "amount_malformed", {"amount": amount("1,000.00")}),
-    Case("amount negative", 422, "amount_malformed", {"amount": amount("-5.00")}),
+    Case("amount negative", 422, "amount_must_be_positive", {"amount": amount("-5.00")}),
     Case("amount exponent", 422, "amount_malformed", {"amount": amount("1e3")}),
     Case("amount 20 digits", 422, "amount_malformed", {"amount": amount("1" * 20)}),
     Case("amount over 64 bits", 422, "amount_overflows", {"amount": amount("9" * 19)}),
@@ -193,24 +193,25 @@ def test_a_wrong_pin_counts_down_then_locks(api: Api, people: People) -> None:
     # Signed in once: a right PIN, at sign-in too, starts the count again.
     amina = api.sign_in(people.amina, PINS["amina"])
     before = api.transfers()
-    for attempts_left in (4, 3, 2, 1):
+    for tries_left in (4, 3, 2, 1):
         response = _cash_out(api, people, amina, "0000")
         assert response.status_code == 403
         problem = response.json()
         assert problem["code"] == "pin_incorrect"
-        assert problem["attempts_left"] == attempts_left
+        assert problem["tries_left"] == tries_left
         assert "0000" not in response.text
     locked = _cash_out(api, people, amina, "0000")
     assert locked.status_code == 403
     assert locked.json()["code"] == "pin_locked"
-    still_locked = _cash_out(api, people, amina, PINS["amina"])
-    assert still_locked.json()["code"] == "pin_locked"
+    # The lock ended the session: the session token that tried the PINs no longer works.
+    assert _cash_out(api, people, amina, PINS["amina"]).json()["code"] == "session_invalid"
     assert api.transfers() == before
     signing_in = api.client.post(
         "/v1/sessions", json={"phone": people.amina.phone, "pin": PINS["amina"]}
     )
     assert signing_in.status_code == 403
     assert signing_in.json()["code"] == "pin_locked"
+    assert signing_in.headers["retry-after"] == str(15 * 60)
 
 
 def test_a_request_without_a_key_costs_no_pin_try(api: Api, people: People) -> None:
@@ -221,12 +222,16 @@ def test_a_request_without_a_key_costs_no_pin_try(api: Api, people: People) -> N
         json={"agent_id": people.agent.id, "amount": amount("100.00"), "pin": "0000"},
     )
     assert response.json()["code"] == "idempotency_key_invalid"
-    assert _cash_out(api, people, amina, "0000").json()["attempts_left"] == 4
+    assert _cash_out(api, people, amina, "0000").json()["tries_left"] == 4
 
 
 @pytest.mark.parametrize(
     ("pin", "status", "code"),
-    [("0000", 403, "pin_incorrect"), ("12", 422, "pin_malformed"), (1234, 422, "request_invalid")],
+    [
+        ("0000", 401, "credentials_invalid"),
+        ("12", 422, "pin_malformed"),
+        (1234, 422, "request_invalid"),
+    ],
 )
 def test_signing_in_with_a_bad_pin(
     api: Api, people: People, pin: object, status: int, code: str

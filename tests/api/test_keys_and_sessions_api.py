@@ -112,8 +112,8 @@ def test_a_session_lasts_until_it_expires(api: Api, people: People) -> None:
 
 def test_an_unknown_number_cannot_sign_in(api: Api, people: People) -> None:
     response = api.client.post("/v1/sessions", json={"phone": "+254798765432", "pin": "1234"})
-    assert response.status_code == 404
-    assert response.json()["code"] == "user_not_found"
+    assert response.status_code == 401  # as a wrong PIN: no one learns who has an account
+    assert response.json()["code"] == "credentials_invalid"
 
 
 def test_soko_keys_create_prints_a_working_operator_key(
@@ -138,3 +138,31 @@ def test_soko_keys_create_refuses_a_merchant_key_without_a_merchant(sqlite_url: 
     )
     assert result.exit_code == 2
     assert "user_kind_mismatch" in result.output
+
+
+def test_the_operator_lists_keys_without_their_secrets(any_api: Api, any_people: People) -> None:
+    made = any_api.client.post(
+        "/v1/keys",
+        json={"role": "merchant", "name": "till", "merchant_id": any_people.shop.id},
+        headers=any_api.operator,
+    ).json()
+    any_api.client.delete(f"/v1/keys/{made['id']}", headers=any_api.operator)
+    listed = any_api.client.get("/v1/keys", headers=any_api.operator)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert {item["name"] for item in items} == {"tests", "till"}
+    till = next(item for item in items if item["id"] == made["id"])
+    assert till["revoked"] is True and till["merchant_id"] == any_people.shop.id
+    assert till["created_at"]
+    assert made["secret"] not in listed.text
+    assert all("secret" not in item for item in items)
+    first = any_api.client.get("/v1/keys", params={"limit": 1}, headers=any_api.operator).json()
+    rest = any_api.client.get(
+        "/v1/keys", params={"after": first["next_cursor"]}, headers=any_api.operator
+    ).json()
+    assert [item["id"] for item in first["items"] + rest["items"]] == [i["id"] for i in items]
+
+
+def test_a_merchant_key_cannot_list_keys(api: Api, people: People) -> None:
+    response = api.client.get("/v1/keys", headers=api.merchant_key(people.shop))
+    assert response.status_code == 403

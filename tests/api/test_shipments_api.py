@@ -261,3 +261,30 @@ def test_the_document_shows_the_webhook_signed_not_keyed(api: Api) -> None:
     assert all(header["required"] for header in headers.values())
     body = webhook["requestBody"]["content"]["application/json"]["schema"]
     assert set(body["required"]) == {"tracking_number", "kind", "occurred_at"}
+
+
+def test_an_order_shows_its_shipment(any_api: Api, any_people: People) -> None:
+    api, people = any_api, any_people
+    add_carrier(api)
+    made = escrow.create_order(
+        api.ctx, seller_id=people.shop.id, buyer_id=people.amina.id,
+        amount=Money.parse("500.00", "KES"), items=[OrderItem("Kikoi", 1)],
+        ship_by=api.clock.now() + timedelta(days=2), idempotency_key=api.new_key(),
+    )  # fmt: skip
+    escrow.fund(api.ctx, buyer_id=people.amina.id, order_id=made.id, idempotency_key=api.new_key())
+    path = f"/v1/escrow-orders/{made.id}"
+    shop = api.merchant_key(people.shop)
+    assert api.client.get(path, headers=shop).json()["shipment_id"] is None
+    key = api.new_key()
+    ship = {"carrier_code": "sendy", "tracking_number": "SND-9"}
+    response = api.client.post(f"{path}/ship", json=ship, headers={**shop, "Idempotency-Key": key})
+    assert response.status_code == 200, response.text
+    shipment = shipments.shipment_for_order(api.ctx, made.id)
+    assert shipment is not None
+    assert response.json()["shipment_id"] == shipment.id
+    # ... when replayed, read again, and listed.
+    again = api.client.post(f"{path}/ship", json=ship, headers={**shop, "Idempotency-Key": key})
+    assert again.json()["shipment_id"] == shipment.id
+    assert api.client.get(path, headers=shop).json()["shipment_id"] == shipment.id
+    listed = api.client.get("/v1/escrow-orders", headers=shop).json()["items"]
+    assert [order["shipment_id"] for order in listed] == [shipment.id]

@@ -175,3 +175,16 @@ def test_a_transfer_needs_a_credential(api: Api, people: People) -> None:
     response = send(api, {}, to_phone=people.shop.phone, amount=kes("1.00"))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_transfer_to_a_country_not_served_is_refused(any_api: Api, any_people: People) -> None:
+    before = any_api.transfers()
+    response = any_api.client.post(
+        "/v1/transfers",
+        json={"to_phone": "+14155550100", "amount": {"amount": "100.00", "currency": "KES"}},
+        headers=any_api.moving(any_api.sign_in(any_people.amina, PINS["amina"])),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "country_not_served"
+    assert any_api.transfers() == before

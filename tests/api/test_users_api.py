@@ -29,6 +29,7 @@ def test_the_operator_registers_a_consumer_from_a_local_number(api: Api) -> None
         "kyc_tier": 0,
         "has_pin": True,
         "pin_locked": False,
+        "pin_locked_until": None,
         "merchant": None,
     }
     assert user["id"].startswith("usr_")
@@ -147,7 +148,7 @@ def test_a_locked_pin_is_unlocked_and_a_pin_is_reset(api: Api, people: People) -
     assert "97531" not in reset.text
     api.sign_in(people.amina, "97531")
     old = api.client.post("/v1/sessions", json={"phone": people.amina.phone, "pin": PINS["amina"]})
-    assert old.json()["code"] == "pin_incorrect"
+    assert old.json()["code"] == "credentials_invalid"
 
 
 def test_pin_and_kyc_on_an_unknown_user_are_not_found(api: Api) -> None:
@@ -203,3 +204,62 @@ def test_a_missing_or_unknown_key_is_unauthenticated(api: Api, authorization: st
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["code"] == "api_key_invalid"
+
+
+def test_the_operator_lists_people_a_page_at_a_time(any_api: Api, any_people: People) -> None:
+    everyone = {
+        any_people.amina.id, any_people.okello.id, any_people.shop.id, any_people.agent.id,
+        any_people.other_shop.id,
+    }  # fmt: skip
+    seen: list[str] = []
+    after = None
+    while True:
+        params = {"limit": 2} | ({} if after is None else {"after": after})
+        page = any_api.client.get("/v1/users", params=params, headers=any_api.operator)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["items"]) <= 2
+        seen += [item["id"] for item in body["items"]]
+        after = body["next_cursor"]
+        if after is None:
+            break
+    assert sorted(seen) == sorted(everyone)  # each once
+
+    merchants = any_api.client.get(
+        "/v1/users", params={"kind": "merchant"}, headers=any_api.operator
+    ).json()
+    assert {item["id"] for item in merchants["items"]} == {
+        any_people.shop.id,
+        any_people.other_shop.id,
+    }
+    assert all(item["merchant"]["till_number"] for item in merchants["items"])
+
+    found = any_api.client.get(
+        "/v1/users", params={"phone": "0712 345 678", "default_region": "KE"},
+        headers=any_api.operator,
+    ).json()  # fmt: skip
+    assert [item["id"] for item in found["items"]] == [any_people.amina.id]
+    nobody = any_api.client.get(
+        "/v1/users", params={"phone": "+254700000001"}, headers=any_api.operator
+    ).json()
+    assert nobody == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"limit": 0}, "page_size_invalid"),
+        ({"kind": "alien"}, "request_invalid"),
+        ({"phone": "0712"}, "phone_number_invalid"),
+    ],
+)
+def test_listing_people_refuses_bad_queries(api: Api, params: dict[str, object], code: str) -> None:
+    response = api.client.get("/v1/users", params=params, headers=api.operator)
+    assert response.status_code == 422
+    assert response.json()["code"] == code
+
+
+def test_only_an_operator_lists_people(api: Api, people: People) -> None:
+    for auth in (api.merchant_key(people.shop), api.sign_in(people.amina, PINS["amina"])):
+        response = api.client.get("/v1/users", headers=auth)
+        assert response.status_code == 403, response.text

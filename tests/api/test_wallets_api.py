@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import pytest
 from world import PINS, Api, People
 
 from soko.kernel import limits
+from soko.people.domain import User
 
 
 def pay_the_shop(api: Api, people: People, *amounts: str) -> None:
@@ -184,3 +186,62 @@ def test_a_statement_downloads_as_csv(api: Api, people: People) -> None:
         ("p2p", "-100.00", "4900.00"),
         ("cash_in", "5000.00", "5000.00"),
     ]
+
+
+def statement_of(api: Api, user: User, pin: str) -> list[dict[str, Any]]:
+    path = f"/v1/wallets/{api.wallet_id(user)}/statement"
+    response = api.client.get(path, headers=api.sign_in(user, pin))
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def test_statement_lines_name_the_other_party_and_carry_the_message(
+    any_api: Api, any_people: People
+) -> None:
+    api, people = any_api, any_people
+    amina = api.sign_in(people.amina, PINS["amina"])
+    for to_phone, message in ((people.shop.phone, "sukuma wiki"), ("+254700111222", None)):
+        response = api.client.post(
+            "/v1/transfers",
+            headers=api.moving(amina),
+            json={"to_phone": to_phone, "amount": {"amount": "100.00", "currency": "KES"},
+                  "message": message},
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+    lines = statement_of(api, people.amina, PINS["amina"])
+    by_code = [(line["code"], line["counterparty"], line["message"]) for line in lines]
+    assert by_code == [  # (KES 100 is sent without a fee)
+        # Held for a number with no account yet: no name to show.
+        ("p2p", {"name": None, "phone": "+2547•••••222"}, None),
+        ("p2p", {"name": "Wanjiru's kiosk", "phone": "+2547•••••456"}, "sukuma wiki"),
+        ("cash_in", {"name": "Mama Mboga agency", "phone": "+2547•••••456"}, None),
+    ]
+    [received] = statement_of(api, people.shop, PINS["shop"])
+    assert received["counterparty"] == {"name": "Amina Njoroge", "phone": "+2547•••••678"}
+    assert received["message"] == "sukuma wiki"
+    assert people.amina.phone not in str(received)
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_cannot_start_a_formula(api: Api, people: People, start: str) -> None:
+    message = f'{start}HYPERLINK("https://evil.example","click")'
+    response = api.client.post(
+        "/v1/transfers",
+        headers=api.moving(api.sign_in(people.amina, PINS["amina"])),
+        json={"to_phone": people.shop.phone, "amount": {"amount": "100.00", "currency": "KES"},
+              "message": message},
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    response = api.client.get(
+        f"/v1/wallets/{api.wallet_id(people.shop)}/statement.csv",
+        headers=api.sign_in(people.shop, PINS["shop"]),
+    )
+    [row] = list(csv.DictReader(io.StringIO(response.text)))
+    assert row["message"] == "'" + message
+    assert row["counterparty"] == "Amina Njoroge"
+    assert row["counterparty_phone"] == "'+2547•••••678"
+    # Numbers stay numbers: the amounts are Soko's own, never a formula.
+    assert (row["amount"], row["balance_after"]) == ("100.00", "100.00")
+    for cell in row.values():
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")), row

@@ -131,6 +131,19 @@ def test_bad_registrations_are_refused_with_their_rule(
     assert response.json()["code"] == code
 
 
+def test_a_url_inside_the_operators_network_is_refused(api: Api) -> None:
+    # `api` runs with the default settings: private networks are not allowed.
+    shop = populate(api.ctx).shop
+    for url in ("http://169.254.169.254/", "http://2130706433/", "http://[::ffff:127.0.0.1]/"):
+        response = api.client.post(
+            "/v1/webhook-endpoints",
+            json={"url": url, "event_types": [PAYMENT]},
+            headers=api.merchant_key(shop),
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "webhook_url_invalid"
+
+
 def test_another_merchants_endpoint_is_not_found_like_an_unknown_one(
     hooks_api: Api, folks: People
 ) -> None:

@@ -59,6 +59,7 @@ from soko.kernel.errors import (
     InvalidInput,
     NotFound,
     Rejected,
+    TextInvalid,
     TransactionConflict,
     Unauthenticated,
     all_error_classes,
@@ -73,16 +74,19 @@ from soko.payments.errors import (
     ReferenceInvalid,
 )
 from soko.people.errors import (
+    CountryNotServed,
     CountryUnknown,
     ExceedsBalanceLimit,
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
     PhoneNumberInvalid,
+    PinBusy,
     PinIncorrect,
     PinLocked,
     PinMalformed,
     PinNotSet,
+    PinTriesExceeded,
     RecipientIsSender,
     UserKindMismatch,
     UserNotFound,
@@ -300,8 +304,8 @@ def test_cli_prints_the_detail_verbatim(echoed: str, capsys: pytest.CaptureFixtu
 #: its category's.
 USSD_MEETS = {
     UserNotFound, PhoneNumberInvalid, MerchantNotFound,
-    RecipientIsSender, UserKindMismatch, CountryUnknown,
-    PinIncorrect, PinMalformed, PinLocked, PinNotSet,
+    RecipientIsSender, UserKindMismatch, CountryUnknown, CountryNotServed,
+    PinIncorrect, PinMalformed, PinLocked, PinNotSet, PinBusy, TextInvalid,
     AmountMalformed, AmountTooPrecise, AmountOverflows,
     AmountMustBePositive, CurrencyNotOffered,
     ExceedsCredits, ExceedsDailyLimit, ExceedsMonthlyLimit,
@@ -338,12 +342,28 @@ def test_ussd_ends_every_error_with_a_short_screen(cls: type[DomainError], langu
 def test_ussd_gives_its_own_screen_to_every_error_a_dialogue_meets() -> None:
     assert set(USSD_SCREENS) <= set(ERRORS)
     assert set(USSD_SCREENS) >= USSD_MEETS, USSD_MEETS - set(USSD_SCREENS)
-    assert ussd_screen_for(PinIncorrect(attempts_left=1)) == "Wrong PIN. 1 try left."
+    assert ussd_screen_for(PinIncorrect(tries_left=1)) == "Wrong PIN. 1 try left."
     swahili = i18n.translator("sw")
     assert (
-        ussd_screen_for(PinIncorrect(attempts_left=1), swahili)
-        == "PIN si sahihi. Imebaki nafasi 1."
+        ussd_screen_for(PinIncorrect(tries_left=1), swahili) == "PIN si sahihi. Imebaki nafasi 1."
     )
+    locked = PinLocked(retry_after=3600, tries_left=0)
+    assert ussd_screen_for(locked) == "Your PIN is locked after too many wrong tries. Wait 1 hour."
+    assert (
+        ussd_screen_for(locked, swahili)
+        == "PIN yako imefungwa baada ya makosa mengi. Subiri saa 1."
+    )
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+@pytest.mark.parametrize("wait", [1, 2, 60, 59 * 60, 15 * 60, 3600, 7200, 7201, 24 * 3600])
+def test_ussd_says_how_long_a_lock_lasts_in_every_language(wait: int, language: str) -> None:
+    translate = i18n.translator(language)
+    for error in (PinLocked(retry_after=wait, tries_left=0), PinTriesExceeded(retry_after=wait)):
+        text = ussd_screen_for(error, translate)
+        assert fits_ussd_screen(f"END {text}"), text
+        assert text.endswith("."), text
+        assert ("Wait" in text or "Subiri" in text) == (wait > 1), text
 
 
 def test_every_ussd_error_screen_is_translated_into_every_language() -> None:

@@ -37,6 +37,7 @@ DOMAIN_STDLIB = frozenset(
         "hashlib",
         "heapq",
         "hmac",
+        "ipaddress",  # parses and classifies addresses; it resolves no names
         "itertools",
         "json",
         "operator",
@@ -49,7 +50,13 @@ DOMAIN_STDLIB = frozenset(
 )
 #: Kernel modules that are pure rules; in a feature, the modules with these names are.
 KERNEL_PURE = frozenset(
-    {"soko.kernel.money", "soko.kernel.ids", "soko.kernel.errors", "soko.kernel.limits"}
+    {
+        "soko.kernel.money",
+        "soko.kernel.ids",
+        "soko.kernel.errors",
+        "soko.kernel.limits",
+        "soko.kernel.text",
+    }
 )
 FEATURE_PURE_NAMES = frozenset({"domain", "errors", "chart", "kyc", "fees", "sms"})
 #: Features that only adapt outside systems: their parsers work at the edge (decimal strings,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from soko import bootstrap
+from soko.channels.cli import main as cli_main
 from soko.channels.cli.main import app
 from soko.config import Settings
 from soko.credit import service as credit
@@ -21,8 +23,11 @@ WIDE = {"COLUMNS": "240"}
 
 
 @pytest.fixture
-def env(sqlite_url: str) -> dict[str, str]:
+def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The demo on SQLite: a grocery with six months of sales and an offer, the lender funded."""
+    # Rich fixes a console's width when it is made if COLUMNS is set then (a terminal's, or a
+    # test worker's): the tables are read back cell by cell, so print them wide.
+    monkeypatch.setattr(cli_main, "console", Console(width=240))
     env = {"SOKO_DATABASE_URL": sqlite_url, **WIDE}
     loaded = runner.invoke(app, ["demo"], env=env)
     assert loaded.exit_code == 0, loaded.output

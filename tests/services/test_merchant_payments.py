@@ -26,7 +26,8 @@ from soko.payments.errors import (
     PaymentNotRefundable,
 )
 from soko.people import service as users
-from soko.people.domain import Merchant, User, UserKind
+from soko.people import wallets
+from soko.people.domain import Merchant, User, UserKind, mask_phone
 from soko.people.errors import (
     ExceedsDailyLimit,
     MessageTooLong,
@@ -203,6 +204,18 @@ def test_a_full_refund_gives_everything_back_including_the_fee(any_ctx: Context)
     assert (payment.refunded, payment.fee_refunded, payment.refundable) == (100_000, 500, 0)
     assert payments.list_refunds(ctx, payment_id) == [made]
     assert reconcile(ctx).passed
+    # Both statements name the other side of the refund, with its reason.
+    for owner, other in ((amina.id, kiosk.user_id), (kiosk.user_id, amina.id)):
+        wallet = wallets.open_wallet(ctx, owner).wallet
+        refund_lines = [
+            line for line in wallets.statement(ctx, wallet.id).entries
+            if line.reference == made.id
+        ]  # fmt: skip
+        assert refund_lines, owner
+        expected = mask_phone(users.get_user(ctx, other).phone)
+        for line in refund_lines:
+            assert line.counterparty is not None and line.counterparty.phone == expected
+            assert line.message == "out of stock"
 
 
 def test_partial_refunds_return_the_fee_in_proportion_and_exactly_in_total(

@@ -8,7 +8,8 @@ either way), so these tests start the fake clock at the real time and move it by
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from soko.notify.errors import (
     WebhookEventTypeUnknown,
     WebhookUrlInvalid,
 )
+from soko.notify.ports import WebhookSender
 from soko.people import service as users
 from soko.people.domain import User, UserKind
 from soko.people.errors import UserKindMismatch, UserNotFound
@@ -138,6 +140,44 @@ def test_a_url_must_be_absolute_http_without_credentials(ctx: Context, url: str)
     shop = merchant(ctx)
     with pytest.raises(WebhookUrlInvalid):
         webhooks.create_endpoint(ctx, owner_id=shop.id, url=url, event_types=[PAYMENT])
+
+
+INSIDE = [
+    "http://127.0.0.1/hooks",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0.0.0.0:8000/",
+    "http://0x7f000001/",
+    "http://2130706433/",
+    "http://127.1/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::1]:8000/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://10.0.0.7/",
+    "http://localhost:8000/",
+]
+
+
+@pytest.mark.parametrize("url", INSIDE)
+def test_a_url_that_points_inside_is_refused_at_registration(ctx: Context, url: str) -> None:
+    shop = merchant(ctx)
+    with pytest.raises(WebhookUrlInvalid, match="public"):
+        webhooks.create_endpoint(ctx, owner_id=shop.id, url=url, event_types=[PAYMENT])
+    assert webhooks.list_endpoints(ctx, shop.id).endpoints == []
+
+
+def test_an_operator_may_allow_urls_inside_its_network(hctx: Context) -> None:
+    shop = merchant(hctx)
+    for url in INSIDE[: limits.WEBHOOK_ENDPOINTS_PER_OWNER_MAX]:
+        webhooks.create_endpoint(hctx, owner_id=shop.id, url=url, event_types=[PAYMENT])
+
+
+def test_a_name_that_does_not_resolve_yet_is_taken_and_checked_at_delivery(ctx: Context) -> None:
+    # Delivery resolves the name again before every POST: registering it refuses only what is
+    # known to point inside.
+    shop = merchant(ctx)
+    webhooks.create_endpoint(
+        ctx, owner_id=shop.id, url="https://shop.invalid/hooks", event_types=[PAYMENT]
+    )
 
 
 def test_event_types_must_be_known_and_given(ctx: Context) -> None:
@@ -364,12 +404,29 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(hctx: Context) -> No
     assert len(receiver.received) == 1
 
 
-def test_private_addresses_are_refused_unless_allowed(ctx: Context) -> None:
+class PublicAtRegistration:
+    """A sender whose names all resolved to public addresses when the endpoint was registered
+    (a name can point elsewhere a moment later)."""
+
+    def __init__(self, sender: WebhookSender) -> None:
+        self._sender = sender
+
+    def refusal(self, url: str) -> str | None:
+        return None
+
+    def post(
+        self, url: str, headers: Mapping[str, str], body: bytes, *, timeout_seconds: float
+    ) -> int:
+        return self._sender.post(url, headers, body, timeout_seconds=timeout_seconds)
+
+
+def test_private_addresses_are_refused_at_delivery_too(ctx: Context) -> None:
     # The `ctx` fixture keeps the default: webhook URLs may not reach this machine.
     shop = merchant(ctx)
+    then = replace(ctx, webhook_sender=PublicAtRegistration(ctx.webhook_sender))
     with serve() as receiver:
         new = webhooks.create_endpoint(
-            ctx, owner_id=shop.id, url=receiver.url, event_types=[PAYMENT]
+            then, owner_id=shop.id, url=receiver.url, event_types=[PAYMENT]
         )
         emit(ctx, shop)
         assert webhooks.deliver_due(ctx) == 1

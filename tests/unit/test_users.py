@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,20 +10,29 @@ import pytest
 from soko.kernel import limits
 from soko.people.domain import (
     HOME_CURRENCY,
-    PinAttempt,
-    after_pin_check,
+    PinState,
+    TryWindow,
+    address_subject,
     check_merchant_category,
     check_name,
     check_pin,
+    count_address_try,
     country_of_phone,
+    finish_pin_check,
     home_currency,
+    lock_seconds,
     parse_phone,
+    pin_refusal,
+    settled,
+    start_pin_check,
 )
 from soko.people.errors import (
     CountryUnknown,
     MerchantCategoryInvalid,
     NameInvalid,
     PhoneNumberInvalid,
+    PinIncorrect,
+    PinLocked,
     PinMalformed,
 )
 
@@ -200,6 +210,9 @@ def test_check_name_accepts_and_trims(name: str, kept: str) -> None:
         pytest.param("Ali\x7f", id="delete"),
         pytest.param("Ali\x1b[31m", id="ansi-escape"),
         pytest.param("\u202eilA", id="bidi-override"),
+        pytest.param("\u200dAli", id="joiner-first"),
+        pytest.param("Ali\u200c", id="non-joiner-last"),
+        pytest.param("Ali\ud800", id="lone-surrogate"),
         pytest.param(None, id="None"),
         pytest.param(42, id="int"),
     ],
@@ -288,60 +301,122 @@ def test_pin_attempts_max_is_five() -> None:
     assert limits.PIN_ATTEMPTS_MAX == 5
 
 
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+
+
+def _wrong(pin: PinState, now: datetime = T0) -> PinState:
+    started = start_pin_check(pin, now)
+    assert isinstance(started, PinState), started
+    return finish_pin_check(started, correct=False, now=now)
+
+
+def _right(pin: PinState, now: datetime = T0) -> PinState:
+    started = start_pin_check(pin, now)
+    assert isinstance(started, PinState), started
+    return finish_pin_check(started, correct=True, now=now)
+
+
 @pytest.mark.parametrize(
-    ("correct", "failures", "after"),
+    ("lock_count", "seconds"),
+    [(1, 15 * 60), (2, 3600), (3, 24 * 3600), (4, 24 * 3600), (50, 24 * 3600)],
+)
+def test_each_lock_lasts_longer_up_to_a_day(lock_count: int, seconds: int) -> None:
+    assert lock_seconds(lock_count) == seconds
+
+
+def test_the_fifth_wrong_pin_locks_for_15_minutes_and_tells_the_tries_left_before() -> None:
+    pin = PinState()
+    for left in range(limits.PIN_ATTEMPTS_MAX - 1, 0, -1):
+        pin = _wrong(pin)
+        refused = pin_refusal(pin, T0)
+        assert isinstance(refused, PinIncorrect) and refused.context == {"tries_left": left}
+    pin = _wrong(pin)
+    assert pin == PinState(failures=0, locked_until=T0 + 15 * MINUTE, lock_count=1)
+    locked = pin_refusal(pin, T0)
+    assert isinstance(locked, PinLocked)
+    until = (T0 + 15 * MINUTE).isoformat()
+    assert locked.context == {"locked_until": until, "retry_after": 900, "tries_left": 0}
+
+
+@pytest.mark.parametrize(
+    ("pin", "now", "answer"),
     [
-        pytest.param(True, 0, PinAttempt(0, locked=False), id="right-first-time"),
-        pytest.param(True, 3, PinAttempt(0, locked=False), id="right-resets-count"),
-        pytest.param(
-            True,
-            limits.PIN_ATTEMPTS_MAX - 1,
-            PinAttempt(0, locked=False),
-            id="right-on-the-last-chance-resets",
-        ),
-        pytest.param(False, 0, PinAttempt(1, locked=False), id="1st-wrong"),
-        pytest.param(False, 2, PinAttempt(3, locked=False), id="3rd-wrong"),
-        pytest.param(
-            False,
-            limits.PIN_ATTEMPTS_MAX - 2,
-            PinAttempt(limits.PIN_ATTEMPTS_MAX - 1, locked=False),
-            id="4th-wrong-does-not-lock",
-        ),
-        pytest.param(
-            False,
-            limits.PIN_ATTEMPTS_MAX - 1,
-            PinAttempt(limits.PIN_ATTEMPTS_MAX, locked=True),
-            id="5th-wrong-locks",
-        ),
-        pytest.param(
-            False,
-            limits.PIN_ATTEMPTS_MAX,
-            PinAttempt(limits.PIN_ATTEMPTS_MAX + 1, locked=True),
-            id="wrong-after-lock-stays-locked",
-        ),
+        pytest.param(PinState(locked_until=T0 + MINUTE, lock_count=1), T0, "pin_locked",
+                     id="locked"),
+        pytest.param(PinState(locked_until=T0, lock_count=1), T0, "counted", id="lock-over"),
+        pytest.param(PinState(failures=4, checking=1, checking_until=T0 + MINUTE), T0,
+                     "pin_busy", id="last-try-in-flight"),
+        pytest.param(PinState(checking=5, checking_until=T0 + MINUTE), T0, "pin_busy",
+                     id="five-in-flight"),
+        pytest.param(PinState(failures=3, checking=1, checking_until=T0 + MINUTE), T0,
+                     "counted", id="room-for-one-more"),
+        # Tries never answered by their deadline count as wrong, and may lock.
+        pytest.param(PinState(failures=4, checking=1, checking_until=T0), T0, "pin_locked",
+                     id="abandoned-try-locks"),
+        pytest.param(PinState(failures=1, checking=2, checking_until=T0), T0, "counted",
+                     id="abandoned-tries-count"),
+    ],
+)  # fmt: skip
+def test_a_try_starts_or_meets_a_lock_or_tries_in_flight(
+    pin: PinState, now: datetime, answer: str
+) -> None:
+    started = start_pin_check(pin, now)
+    assert (started.code if isinstance(started, Exception) else "counted") == answer
+
+
+def test_abandoned_tries_are_settled_as_wrong() -> None:
+    pin = settled(PinState(failures=1, checking=2, checking_until=T0), T0)
+    assert pin == PinState(failures=3)
+
+
+def test_a_right_pin_clears_the_count_the_lock_and_the_series() -> None:
+    pin = PinState(failures=3, locked_until=T0 - MINUTE, lock_count=2)
+    assert _right(pin) == PinState()
+    # Right while others locked it meanwhile: whoever has the PIN has it (ADR 0016).
+    locked = PinState(checking=1, checking_until=T0 + MINUTE, locked_until=T0 + HOUR,
+                      lock_count=2)  # fmt: skip
+    assert finish_pin_check(locked, correct=True, now=T0) == PinState()
+
+
+def test_locks_in_a_row_last_15_minutes_an_hour_then_a_day() -> None:
+    pin, now = PinState(), T0
+    for length in (15 * MINUTE, HOUR, DAY, DAY):
+        for _ in range(limits.PIN_ATTEMPTS_MAX):
+            pin = _wrong(pin, now)
+        assert pin.locked_until == now + length
+        assert pin.locked_at(now + length - timedelta(seconds=1))
+        now += length
+        assert not pin.locked_at(now)
+
+
+@pytest.mark.parametrize(
+    ("window", "now", "after"),
+    [
+        pytest.param(None, T0, TryWindow(T0, 1), id="first"),
+        pytest.param(TryWindow(T0, 19), T0 + MINUTE, TryWindow(T0, 20), id="twentieth"),
+        pytest.param(TryWindow(T0, 20), T0 + 14 * MINUTE, "pin_tries_exceeded", id="full"),
+        pytest.param(TryWindow(T0, 20), T0 + 15 * MINUTE, TryWindow(T0 + 15 * MINUTE, 1),
+                     id="next-window"),
+    ],
+)  # fmt: skip
+def test_tries_from_an_address_in_a_window(
+    window: TryWindow | None, now: datetime, after: TryWindow | str
+) -> None:
+    counted = count_address_try(window, now)
+    assert (counted.code if isinstance(counted, Exception) else counted) == after
+    if isinstance(counted, Exception):
+        assert counted.context == {"retry_after": 60}
+
+
+@pytest.mark.parametrize(
+    ("client", "subject"),
+    [
+        ("192.0.2.7", "address:192.0.2.7"),
+        ("2001:db8:1:2:3:4:5:6", "address:2001:db8:1:2::/64"),
+        ("2001:db8:1:2::ffff", "address:2001:db8:1:2::/64"),
+        ("testclient", "address:testclient"),
     ],
 )
-def test_after_pin_check(correct: bool, failures: int, after: PinAttempt) -> None:
-    assert after_pin_check(correct=correct, failures=failures) == after
-
-
-def test_the_limit_th_wrong_pin_in_a_row_locks_and_no_earlier_one_does() -> None:
-    failures = 0
-    locked = []
-    for _ in range(limits.PIN_ATTEMPTS_MAX):
-        attempt = after_pin_check(correct=False, failures=failures)
-        failures = attempt.failures
-        locked.append(attempt.locked)
-    assert locked == [False] * (limits.PIN_ATTEMPTS_MAX - 1) + [True]
-    assert failures == limits.PIN_ATTEMPTS_MAX
-
-
-def test_a_right_pin_between_wrong_ones_starts_the_count_again() -> None:
-    failures = 0
-    for correct in [False] * (limits.PIN_ATTEMPTS_MAX - 1) + [True]:
-        failures = after_pin_check(correct=correct, failures=failures).failures
-    assert failures == 0
-    for _ in range(limits.PIN_ATTEMPTS_MAX - 1):
-        attempt = after_pin_check(correct=False, failures=failures)
-        failures = attempt.failures
-        assert not attempt.locked
+def test_tries_are_counted_by_address_and_ipv6_by_64(client: str, subject: str) -> None:
+    assert address_subject(client) == subject

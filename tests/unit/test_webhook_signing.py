@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from soko.kernel import limits
 from soko.notify.domain import (
     WEBHOOK_RETRIES,
     RetrySchedule,
+    address_is_public,
     after_attempt,
     format_secret,
     is_success,
@@ -165,3 +167,29 @@ def test_the_receiver_in_the_docs_accepts_soko_and_refuses_forgeries(
     assert capsys.readouterr().out == ""
     assert handle(secret, body.replace(b"1}", b"2}"), headers) == 400
     assert handle(format_secret(bytes(32)), body, headers) == 400
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700::1111", True),
+        ("::ffff:8.8.8.8", True),
+        ("127.0.0.1", False),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("100.64.0.1", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        # IPv6 forms that carry an IPv4 address inside: judged by the address they carry.
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::808:808", True),
+        ("2002:7f00:1::", False),
+        ("2002:a9fe:a9fe::", False),
+        ("::127.0.0.1", False),
+    ],
+)
+def test_only_public_addresses_receive_webhooks(address: str, public: bool) -> None:
+    assert address_is_public(ipaddress.ip_address(address)) is public

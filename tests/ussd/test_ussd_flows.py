@@ -14,15 +14,18 @@ import pytest
 from credit_world import funded_lender, trading_shop
 from merchants import Snapshot, balance, kes, key
 from soko.channels import i18n
+from soko.context import UnitOfWork
 from soko.credit import service as credit
 from soko.escrow import service as escrow
 from soko.escrow.domain import EscrowState
 from soko.kernel import limits
+from soko.kernel.errors import SessionInvalid
+from soko.kernel.transactions import in_transaction
 from soko.ledger.reconcile import reconcile
 from soko.payments import requests as payment_requests
 from soko.people import access
 from soko.people import service as users
-from soko.people.domain import UserKind
+from soko.people.domain import PinState, UserKind
 from ussd_world import AGENT_PIN, AMINA_PIN, MAIN, SHOP_PIN, Ussd, local
 
 SW_MAIN = (
@@ -412,3 +415,66 @@ def test_a_new_consumer_is_offered_the_languages_of_the_country() -> None:
     assert i18n.language_for("xx", "TZ") == "sw" and i18n.language_for("en", "TZ") == "en"
     rich = kes("1234567.50")
     assert i18n.format_money(rich, "sw", "TZ") == "KES 1,234,567.50"
+
+
+# --- PIN locks that time out, tries in flight, sessions that end (ADR 0019) ---------------------
+
+
+def test_a_lock_says_how_long_in_kiswahili_times_out_and_ends_the_sessions(ussd: Ussd) -> None:
+    swahili(ussd)
+    signed_in = access.sign_in(ussd.ctx, phone=ussd.amina.phone, pin=AMINA_PIN)
+    wrong = [ussd.session(ussd.amina.phone, "1", "9999")[-1] for _ in range(5)]
+    assert wrong[0] == "END PIN si sahihi. Zimebaki nafasi 4."
+    assert wrong[3] == "END PIN si sahihi. Imebaki nafasi 1."
+    assert wrong[4] == "END PIN yako imefungwa baada ya makosa mengi. Subiri dakika 15."
+    # A lock ends every session of the person, the web app's and the API's.
+    with pytest.raises(SessionInvalid):
+        access.authenticate_session(ussd.ctx, signed_in.token)
+    # Even the right PIN is refused until the lock times out; then it is the PIN again.
+    [*_, locked] = ussd.session(ussd.amina.phone, "1", AMINA_PIN)
+    assert locked.startswith("END PIN yako imefungwa baada ya makosa mengi. Subiri dakika ")
+    ussd.clock.advance(15 * 60)
+    # The next lock in a row, with no right PIN between, lasts an hour.
+    [*_, second] = [ussd.session(ussd.amina.phone, "1", "9999")[-1] for _ in range(5)]
+    assert second == "END PIN yako imefungwa baada ya makosa mengi. Subiri saa 1."
+    ussd.clock.advance(3600)
+    [*_, open_again] = ussd.session(ussd.amina.phone, "1", AMINA_PIN)
+    assert open_again.startswith("END Salio lako:")
+    # The right PIN ended the series: the next lock is a short one again.
+    [*_, third] = [ussd.session(ussd.amina.phone, "1", "9999")[-1] for _ in range(5)]
+    assert third == "END PIN yako imefungwa baada ya makosa mengi. Subiri dakika 15."
+    users.set_language(ussd.ctx, ussd.amina.id, "en")
+    [*_, english] = ussd.session(ussd.amina.phone, "1", AMINA_PIN)
+    assert english.startswith("END Your PIN is locked after too many wrong tries. Wait ")
+
+
+@pytest.mark.parametrize(
+    ("language", "busy"),
+    [
+        ("en", "END Your PIN is being checked already. Please try again."),
+        ("sw", "END PIN yako inakaguliwa tayari. Tafadhali jaribu tena."),
+    ],
+)
+def test_tries_in_flight_make_a_pin_busy_not_locked(ussd: Ussd, language: str, busy: str) -> None:
+    users.set_language(ussd.ctx, ussd.amina.id, language)
+    now = ussd.clock.now()
+    in_flight = PinState(checking=limits.PIN_ATTEMPTS_MAX, checking_until=now + timedelta(hours=1))
+
+    def hold(uow: UnitOfWork) -> None:
+        uow.people.update_user(replace(users.get_user(ussd.ctx, ussd.amina.id), pin=in_flight))
+
+    in_transaction(ussd.ctx, hold)
+    before = Snapshot.of(ussd.ctx)
+    [*_, screen] = ussd.session(ussd.amina.phone, "2", local(ussd.baraka.phone), "100", "1",
+                                AMINA_PIN)  # fmt: skip
+    assert screen == busy
+    assert Snapshot.of(ussd.ctx) == before
+    assert not users.get_user(ussd.ctx, ussd.amina.id).pin_locked_at(ussd.clock.now())
+
+
+def test_a_pin_changed_on_ussd_ends_the_sessions(ussd: Ussd) -> None:
+    signed_in = access.sign_in(ussd.ctx, phone=ussd.amina.phone, pin=AMINA_PIN)
+    [*_, done] = ussd.session(ussd.amina.phone, "8", "1", AMINA_PIN, "1111", "1111")
+    assert done == "END Your PIN is changed. Keep it secret."
+    with pytest.raises(SessionInvalid):
+        access.authenticate_session(ussd.ctx, signed_in.token)

@@ -119,12 +119,19 @@ def test_a_wrong_pin_is_refused_counted_and_moves_nothing(ussd: Ussd) -> None:
     assert "9999" not in last
     assert Snapshot.of(ussd.ctx) == before
     assert balance(ussd.ctx, ussd.amina.id) == 5000_00
-    assert users.get_user(ussd.ctx, ussd.amina.id).pin_failures == 1
+    assert users.get_user(ussd.ctx, ussd.amina.id).pin.failures == 1
     for _ in range(4):
         [*_, last] = ussd.session(ussd.amina.phone, "1", "9999")
-    assert users.get_user(ussd.ctx, ussd.amina.id).pin_locked
+    assert last == "END Your PIN is locked after too many wrong tries. Wait 15 minutes."
+    assert users.get_user(ussd.ctx, ussd.amina.id).pin_locked_at(ussd.clock.now())
+    # Each new dial is minutes after the last one (Ussd.new_session): 10 minutes in all.
+    dial_apart = limits.USSD_RESUME_SECONDS + 1
+    ussd.clock.advance(10 * 60 - dial_apart)
     [*_, last] = ussd.session(ussd.amina.phone, "1", AMINA_PIN)
-    assert last.startswith("END Your PIN is locked")
+    assert last == "END Your PIN is locked after too many wrong tries. Wait 5 minutes."
+    ussd.clock.advance(5 * 60 - dial_apart)  # the lock times out
+    [*_, last] = ussd.session(ussd.amina.phone, "1", AMINA_PIN)
+    assert last.startswith("END Your balance")
 
 
 def test_money_to_an_unregistered_number_says_it_waits_for_them(ussd: Ussd) -> None:

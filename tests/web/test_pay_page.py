@@ -14,6 +14,7 @@ from merchants import balance, consumer, kes, key, shop
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
 from soko.channels.web.messages import message_for
+from soko.kernel import limits
 from soko.kernel.errors import all_error_classes
 from soko.payments import requests as payment_requests
 from soko.payments.domain import PaymentRequest
@@ -84,8 +85,9 @@ def test_paying_with_phone_and_pin_pays_once_however_often_the_form_is_sent(
 @pytest.mark.parametrize(
     ("phone", "pin", "says"),
     [
-        (None, "1111", "Wrong PIN"),
-        ("+254700000001", "2468", "No Soko account has this phone number"),
+        (None, "1111", "The phone number or PIN is wrong. 4 tries left."),
+        # An unknown number reads as a wrong PIN: the page tells no one who has an account.
+        ("+254700000001", "2468", "The phone number or PIN is wrong. 4 tries left."),
         ("not a phone", "2468", "does not look right"),
         (None, "12", "A PIN is 4 to 6 digits"),
     ],
@@ -104,8 +106,22 @@ def test_refusals_are_a_sentence_on_the_form_and_move_nothing(
         f"/pay/{invoice.id}",
         data={"phone": phone or amina.phone, "pin": pin, "idempotency_key": "k1"},
     )
-    assert response.status_code == 422
+    assert response.status_code in (401, 422)
     assert says in response.text and 'role="alert"' in response.text
+    assert balance(runtime.context, amina.id) == 10_000
+
+
+def test_wrong_pins_on_the_pay_page_are_limited_per_address(
+    client: TestClient, runtime: Runtime, invoice: PaymentRequest, amina: User
+) -> None:
+    for n in range(limits.PIN_TRIES_PER_ADDRESS_MAX):
+        client.post(f"/pay/{invoice.id}", data={
+            "phone": f"+2547980000{n:02d}", "pin": "1111", "idempotency_key": f"k{n}"})  # fmt: skip
+    response = client.post(
+        f"/pay/{invoice.id}", data={"phone": amina.phone, "pin": "2468", "idempotency_key": "k"}
+    )
+    assert response.status_code == 429
+    assert "Too many wrong PINs" in response.text
     assert balance(runtime.context, amina.id) == 10_000
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -135,10 +135,10 @@ def test_sign_in_sets_a_strict_http_only_cookie_for_the_app_only(trade: Trade) -
 def test_a_wrong_pin_is_refused_on_the_form_and_counted(trade: Trade) -> None:
     client = trade.client()
     response = sign_in(client, trade.buyer, "1111")
-    assert response.status_code == 422
-    assert "Wrong PIN. Please try again. 4 tries left." in response.text
+    assert response.status_code == 401
+    assert "The phone number or PIN is wrong. 4 tries left." in response.text
     assert "soko_session" not in response.headers.get("set-cookie", "")
-    assert users.get_user(trade.ctx, trade.buyer.id).pin_failures == 1
+    assert users.get_user(trade.ctx, trade.buyer.id).pin.failures == 1
     assert client.get("/app").status_code == 303
     # Local numbers are read as dialled in the country chosen on the form.
     local = "0" + trade.buyer.phone.removeprefix("+254")
@@ -148,7 +148,7 @@ def test_a_wrong_pin_is_refused_on_the_form_and_counted(trade: Trade) -> None:
         "phone": local, "country": "KE", "pin": BUYER_PIN,
         "form_key": form_key(page, "/app/sign-in")})  # fmt: skip
     assert response.status_code == 303
-    assert users.get_user(trade.ctx, trade.buyer.id).pin_failures == 0
+    assert users.get_user(trade.ctx, trade.buyer.id).pin.failures == 0
 
 
 def test_every_page_needs_a_session_and_sign_out_ends_it(trade: Trade) -> None:
@@ -188,6 +188,34 @@ def test_every_page_needs_a_session_and_sign_out_ends_it(trade: Trade) -> None:
         access.authenticate_session(trade.ctx, token)
     client.cookies.set("soko_session", token, path="/app")
     assert client.get("/app").headers["location"] == "/app/sign-in"
+
+
+def test_the_session_cookie_dies_when_the_pin_is_reset_or_locks(trade: Trade) -> None:
+    client = signed_in(trade.client(), trade.buyer, BUYER_PIN)
+    assert client.get("/app").status_code == 200
+    users.set_pin(trade.ctx, trade.buyer.id, "8642")  # an operator resets it
+    assert client.get("/app").headers["location"] == "/app/sign-in"
+    signed_in(client, trade.buyer, "8642")
+    assert client.get("/app").status_code == 200
+    for left in range(limits.PIN_ATTEMPTS_MAX - 1, 0, -1):
+        response, _ = post_form(client, trade.order().id, "fund", pin="1111")
+        assert f"{left} {'try' if left == 1 else 'tries'} left." in response.text
+    response, _ = post_form(client, trade.order().id, "fund", pin="1111")
+    assert "locked" in response.text and "15 minutes" in response.text
+    assert client.get("/app").headers["location"] == "/app/sign-in"
+
+
+def test_wrong_pins_at_sign_in_are_limited_per_address(trade: Trade) -> None:
+    client = trade.client()
+    for n in range(limits.PIN_TRIES_PER_ADDRESS_MAX):
+        phone = trade.buyer.phone if n % 2 else f"+2547980000{n:02d}"
+        response = sign_in(client, replace(trade.buyer, phone=phone), "1111")
+        assert response.status_code in (401, 403, 422), response.text
+        if n < limits.PIN_ATTEMPTS_MAX - 1:
+            assert "The phone number or PIN is wrong." in response.text
+    response = sign_in(client, trade.buyer, BUYER_PIN)
+    assert response.status_code == 429
+    assert "Too many wrong PINs" in response.text
 
 
 def test_sign_out_and_sign_in_without_their_keys_are_refused(trade: Trade) -> None:
@@ -332,7 +360,7 @@ def test_refusals_are_a_sentence_on_the_form_and_move_nothing(trade: Trade) -> N
     refused, _ = post_form(buyer, made.id, "fund", pin="9999")
     assert refused.status_code == 422 and 'role="alert"' in refused.text
     assert "Wrong PIN. Please try again." in refused.text
-    assert users.get_user(ctx, trade.buyer.id).pin_failures == 1
+    assert users.get_user(ctx, trade.buyer.id).pin.failures == 1
     refused, _ = post_form(buyer, made.id, "fund", pin="12")
     assert refused.status_code == 422 and "A PIN is 4 to 6 digits." in refused.text
     # More than the wallet holds.

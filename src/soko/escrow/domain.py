@@ -286,6 +286,8 @@ class EscrowOrder:
     refunded: int
     created_at: datetime
     updated_at: datetime
+    #: The parcel's shipment (escrow.tracking) once the seller shipped.
+    shipment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,6 +210,9 @@ class EscrowOrderPublic(BaseModel):
     released: MoneyPublic = Field(description="The seller's part once closed, before its fee.")
     fee: MoneyPublic
     refunded: MoneyPublic = Field(description="The buyer's part once closed.")
+    shipment_id: str | None = Field(
+        description="The parcel's shipment once shipped: GET /v1/shipments/{shipment_id}."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -232,6 +235,7 @@ class EscrowOrderPublic(BaseModel):
             released=money(order.released),
             fee=money(order.fee),
             refunded=money(order.refunded),
+            shipment_id=order.shipment_id,
             created_at=order.created_at,
             updated_at=order.updated_at,
         )

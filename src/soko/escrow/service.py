@@ -249,10 +249,10 @@ def ship(
     def work(uow: UnitOfWork) -> EscrowOrder:
         order = _locked(uow, order_id, seller_id=seller_id)
         _allowed(order, A.SHIP)
-        shipments.add_shipment_in(
+        shipment_id = shipments.add_shipment_in(
             uow, ctx, order_id=order.id, carrier_code=carrier_code, tracking_number=tracking_number
         )
-        return _move(uow, ctx, order, A.SHIP)
+        return replace(_move(uow, ctx, order, A.SHIP), shipment_id=shipment_id)
 
     return _idempotent(ctx, f"user:{seller_id}:escrow_ship", idempotency_key, request, work)
 

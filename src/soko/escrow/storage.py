@@ -19,7 +19,18 @@ from soko.escrow.domain import (
     OrderItem,
 )
 from soko.escrow.tables import escrow_disputes, escrow_orders
+from soko.escrow.tracking.tables import shipments
 from soko.kernel.ports import TransientConflict
+
+# The order's shipment, if shipped, read with the order: a scalar subquery rather than an outer
+# join, which PostgreSQL's FOR UPDATE refuses on the nullable side.
+_SHIPMENT_ID = (
+    sa.select(shipments.c.id)
+    .where(shipments.c.order_id == escrow_orders.c.id)
+    .scalar_subquery()
+    .label("shipment_id")
+)
+_ORDERS = sa.select(escrow_orders, _SHIPMENT_ID)
 
 
 class SqlEscrowRepository:
@@ -43,9 +54,9 @@ class SqlEscrowRepository:
         self._conn.execute(escrow_orders.insert(), values)
 
     def get_order(self, order_id: str, *, lock: bool = False) -> EscrowOrder | None:
-        query = sa.select(escrow_orders).where(escrow_orders.c.id == order_id)
+        query = _ORDERS.where(escrow_orders.c.id == order_id)
         if lock and self._row_locks:
-            query = query.with_for_update()
+            query = query.with_for_update(of=escrow_orders)
         row = self._conn.execute(query).first()
         return None if row is None else _order(row)
 
@@ -85,7 +96,7 @@ class SqlEscrowRepository:
         return int(self._conn.execute(query).scalar_one())
 
     def list_orders(self, user_id: str, *, limit: int, before_id: str | None) -> list[EscrowOrder]:
-        query = sa.select(escrow_orders).where(
+        query = _ORDERS.where(
             sa.or_(escrow_orders.c.buyer_id == user_id, escrow_orders.c.seller_id == user_id)
         )
         if before_id is not None:
@@ -197,6 +208,7 @@ def _order(row: Row[Any]) -> EscrowOrder:
         refunded=row.refunded,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        shipment_id=row.shipment_id,
     )
 
 

@@ -36,7 +36,7 @@ _OPERATOR_READ = problem_responses(401, 403, 422, 503)
 _OPERATOR_WRITE = problem_responses(400, 401, 403, 413, 422, 503)
 
 
-@router.get("/rates", response_model=Page[RatePublic], responses=_READ)
+@router.get("/rates", operation_id="listFxRates", response_model=Page[RatePublic], responses=_READ)
 def list_rates(caller: Caller, ctx: ContextDep) -> Page[RatePublic]:
     """The newest rate of each pair and source; `stale` ones no longer price quotes."""
     rates = fx.list_rates(ctx)
@@ -46,7 +46,12 @@ def list_rates(caller: Caller, ctx: ContextDep) -> Page[RatePublic]:
     )
 
 
-@router.put("/rates/{base}/{quote}", response_model=RatePublic, responses=_OPERATOR_WRITE)
+@router.put(
+    "/rates/{base}/{quote}",
+    operation_id="setFxRate",
+    response_model=RatePublic,
+    responses=_OPERATOR_WRITE,
+)
 def set_rate(
     base: Annotated[str, Path(examples=["USD"], pattern=r"^[A-Z]{3}$")],
     quote: Annotated[str, Path(examples=["KES"], pattern=r"^[A-Z]{3}$")],
@@ -60,8 +65,17 @@ def set_rate(
     return RatePublic.of(made, stale=False)
 
 
+#: An operator CSV, the simplest of the three formats.
+_RATE_FILE_EXAMPLE = (
+    "base,quote,rate,as_of,source\n"
+    "USD,KES,129.25,2026-12-06T09:00:00+03:00,cbk\n"
+    "USD,UGX,3705.5,2026-12-06T09:00:00+03:00,bou\n"
+)
+
+
 @router.post(
     "/rates/imports",
+    operation_id="importFxRates",
     status_code=201,
     response_model=RatesImportedPublic,
     responses=_OPERATOR_WRITE,
@@ -71,7 +85,7 @@ def set_rate(
             "description": "A rate file: the ECB's eurofxref-daily.xml or eurofxref.csv, or the "
             "operator CSV `base,quote,rate,as_of[,source]`. Detected from the content.",
             "content": {
-                media: {"schema": {"type": "string"}}
+                media: {"schema": {"type": "string"}, "example": _RATE_FILE_EXAMPLE}
                 for media in ("text/csv", "application/xml", "text/xml", "text/plain")
             },
         }
@@ -101,6 +115,7 @@ VisibleQuote = Annotated[Quote, Depends(visible_quote)]
 
 @router.post(
     "/quotes",
+    operation_id="createFxQuote",
     status_code=201,
     response_model=QuotePublic,
     responses=problem_responses(400, 401, 403, 404, 413, 422, 503),
@@ -123,7 +138,9 @@ def create_quote(
     return QuotePublic.of(quote, now=ctx.clock.now())
 
 
-@router.get("/quotes/{quote_id}", response_model=QuotePublic, responses=_READ)
+@router.get(
+    "/quotes/{quote_id}", operation_id="getFxQuote", response_model=QuotePublic, responses=_READ
+)
 def get_quote(quote: VisibleQuote, ctx: ContextDep) -> QuotePublic:
     """A quote and whether it is still open, used (by which payment) or expired."""
     return QuotePublic.of(quote, now=ctx.clock.now())
@@ -131,6 +148,7 @@ def get_quote(quote: VisibleQuote, ctx: ContextDep) -> QuotePublic:
 
 @router.post(
     "/conversions",
+    operation_id="createFxConversion",
     status_code=201,
     response_model=PaymentPublic,
     responses=MONEY_MOVING_PROBLEMS,
@@ -154,7 +172,12 @@ def convert(
     return PaymentPublic.of(payment)
 
 
-@router.get("/positions", response_model=PositionsPublic, responses=_OPERATOR_READ)
+@router.get(
+    "/positions",
+    operation_id="getFxPositions",
+    response_model=PositionsPublic,
+    responses=_OPERATOR_READ,
+)
 def positions(
     caller: OperatorCaller,
     ctx: ContextDep,

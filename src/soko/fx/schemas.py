@@ -46,6 +46,8 @@ class RatePublic(BaseModel):
 
 
 class RateSet(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rate": "129.25", "source": "cbk"}]})
+
     rate: str = Field(
         description=f"Units of quote per one base: a decimal string, at most "
         f"{RATE_DECIMALS_MAX} decimals, never a JSON number.",
@@ -85,6 +87,13 @@ class QuoteCreate(_In):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "examples": [
+                {
+                    "source_currency": "UGX",
+                    "target_currency": "KES",
+                    "source_amount": {"amount": "100000", "currency": "UGX"},
+                }
+            ],
             # Exactly one amount, checked below too.
             "oneOf": [
                 {
@@ -103,7 +112,7 @@ class QuoteCreate(_In):
                         "properties": {"source_amount": {"type": "object"}},
                     },
                 },
-            ]
+            ],
         },
     )
 
@@ -182,6 +191,10 @@ class QuotePublic(BaseModel):
 
 
 class ConversionCreate(_In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"quote_id": "fxq_01JH4ZA1B2C3D4E5"}]}
+    )
+
     quote_id: str = Field(examples=["fxq_01JH…"])
     owner_id: str | None = Field(
         default=None, description="Operator keys only: whose wallets. Others convert their own."

@@ -7,9 +7,10 @@ idempotency, transactions); each feature's `errors.py` draws its own. The hierar
 
     DomainError
     ├── InvalidInput                 kind=invalid
-    │   └── AmountMalformed, AmountNotAString, AmountTooPrecise, AmountOverflows,
-    │       AmountMustBePositive, CurrencyUnknown, CurrencyMismatch, CurrencyNotOffered,
-    │       WeightsInvalid, PageSizeInvalid, CursorInvalid, IdempotencyKeyInvalid
+    │   └── TextInvalid, AmountMalformed, AmountNotAString, AmountTooPrecise,
+    │       AmountOverflows, AmountMustBePositive, CurrencyUnknown, CurrencyMismatch,
+    │       CurrencyNotOffered, WeightsInvalid, PageSizeInvalid, CursorInvalid,
+    │       IdempotencyKeyInvalid
     ├── NotFound                     kind=not_found
     ├── Conflict                     kind=conflict
     │   └── IdempotencyKeyReused, TransactionConflict
@@ -92,6 +93,14 @@ class ApiKeyInvalid(Unauthenticated):
 class SessionInvalid(Unauthenticated):
     code = "session_invalid"
     title = "The session token is missing, unknown or expired; sign in again."
+
+
+class TextInvalid(InvalidInput):
+    """A string holds a NUL or a lone surrogate: neither is text that can be stored (PostgreSQL
+    refuses NUL, UTF-8 cannot encode a surrogate), shown or hashed. Refused at every edge."""
+
+    code = "text_invalid"
+    title = "The request holds text that is not text (a NUL character or a lone surrogate)."
 
 
 # --- amounts and currencies -------------------------------------------------------------------

@@ -47,8 +47,23 @@ PHONE_TEXT_LENGTH_MAX: Final = 32
 NAME_LENGTH_MAX: Final = 80
 NATIONAL_ID_LENGTH_MAX: Final = 32
 MESSAGE_LENGTH_MAX: Final = 140
-#: Wrong PINs in a row that lock the PIN until an operator unlocks it.
+#: Wrong PINs in a row that lock the PIN (ADR 0019). Each lock lasts the next of these times,
+#: the last one for every further lock, until a right PIN (or an operator) starts again.
 PIN_ATTEMPTS_MAX: Final = 5
+PIN_LOCK_SECONDS: Final = (15 * 60, 3600, 24 * 3600)
+#: A try counted before its hash is checked, and never answered (its process died), counts as
+#: wrong after this long; until then it holds its place among the tries a lock allows.
+PIN_CHECK_SECONDS_MAX: Final = 30
+#: Wrong PINs (and numbers without an account) one client address may try on the public forms
+#: and POST /v1/sessions in one window; a number without an account takes PIN_ATTEMPTS_MAX wrong
+#: tries per window, as a number with one does before its first lock.
+PIN_TRIES_WINDOW_SECONDS: Final = 15 * 60
+PIN_TRIES_PER_ADDRESS_MAX: Final = 20
+#: The longest subject a try window is kept under ("address:" and an IPv6 address, "phone:" and
+#: an E.164 number).
+PIN_TRY_SUBJECT_LENGTH_MAX: Final = 64
+#: Address windows and unknown numbers' PIN states one worker tick forgets, of each.
+PIN_TRIES_FORGOTTEN_PER_BATCH_MAX: Final = 1000
 #: A user session (bearer token) lives this long.
 SESSION_SECONDS_MAX: Final = 15 * 60
 #: Payment requests: the merchant's reference fits the EMV QR "reference label" (25 characters);

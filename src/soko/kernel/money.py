@@ -252,6 +252,14 @@ class Money:
     def __str__(self) -> str:
         return f"{self.currency.code} {self.to_decimal_string()}"
 
+    def to_display_string(self) -> str:
+        """For people to read in a message: the code and thousands grouped, "KES 10,000.00".
+        (Not for SMS texts, which count every character, nor for the wire.)"""
+        whole, _, fraction = self.to_decimal_string().lstrip("-").partition(".")
+        sign = "-" if self.amount_minor < 0 else ""
+        grouped = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
+        return f"{self.currency.code} {sign}{grouped}"
+
     def __repr__(self) -> str:
         return f"Money.of({self.amount_minor}, {self.currency.code!r})"
 

@@ -23,6 +23,7 @@ from typing import Final
 
 from soko.kernel import limits
 from soko.kernel.errors import AmountMustBePositive, AmountOverflows, CurrencyMismatch, DomainError
+from soko.kernel.money import Currency, Money
 from soko.ledger.chart import CUSTOMER_ACCOUNT_CODES, AccountCode, AccountFlags, TransferCode
 from soko.ledger.errors import (
     AccountFlagsAreMutuallyExclusive,
@@ -372,8 +373,10 @@ class _Books:
             debit.flags == AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
             and debit.debits_pending + debit.debits_posted + amount > debit.credits_posted
         ):
+            currency = Currency.of(debit.currency)
             raise ExceedsCredits(
-                f"{amount} requested, {max(debit.available, 0)} available",
+                f"{Money(amount, currency).to_display_string()} requested, "
+                f"{Money(max(debit.available, 0), currency).to_display_string()} available",
                 account_id=debit.id,
                 available=max(debit.available, 0),
             )

@@ -24,7 +24,6 @@ from soko.notify.schemas import (
     WebhookEndpointCreated,
     WebhookEndpointPublic,
 )
-from soko.people.errors import UserNotFound
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -117,7 +116,7 @@ def list_endpoints(
     """Endpoints, newest first, disabled ones included."""
     if not caller.is_operator:
         if owner_id is not None and owner_id != caller.user_id:
-            raise UserNotFound(user_id=owner_id)
+            raise caller.not_theirs(owner_id)
         owner_id = caller.user_id
     page = webhooks.list_endpoints(ctx, owner_id, limit=limit, cursor=cursor)
     return Page(

@@ -12,9 +12,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
 
 from soko.kernel import limits
 
@@ -151,6 +153,31 @@ def after_attempt(
         return AttemptOutcome(succeeded=succeeded, attempts=attempts, next_attempt_at=None)
     later = now + timedelta(seconds=schedule.delay_seconds(attempts, seed))
     return AttemptOutcome(succeeded=False, attempts=attempts, next_attempt_at=later)
+
+
+#: NAT64's well-known prefix (RFC 6052): its last 32 bits are an IPv4 address reached through it.
+_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+#: IPv4-compatible IPv6 addresses (RFC 4291, deprecated): ::a.b.c.d.
+_IPV4_COMPATIBLE: Final = ipaddress.IPv6Network("::/96")
+
+
+def address_is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may be sent to `address`: the one rule registration and delivery share.
+
+    Not this machine, its private networks, link-local addresses (a cloud's metadata service),
+    shared address space or any other reserved range. An IPv6 address that carries an IPv4
+    one (mapped, 6to4, NAT64, IPv4-compatible) is judged by the address it carries: the
+    standard library calls `64:ff9b::7f00:1` global although it reaches 127.0.0.1.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is None and address.teredo is not None:
+            carried = address.teredo[1]
+        if carried is None and (address in _NAT64 or address in _IPV4_COMPATIBLE):
+            carried = ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+        if carried is not None and not address_is_public(carried):
+            return False
+    return address.is_global
 
 
 def is_success(status_code: int) -> bool:

@@ -17,6 +17,12 @@ from soko.notify.domain import (
 
 
 class WebhookSender(Protocol):
+    def refusal(self, url: str) -> str | None:
+        """Why the sender would refuse to POST to `url` (it resolves to this machine or a
+        private network, unless the operator allows that), or None. Raises `GatewayFailed` when
+        the host does not resolve."""
+        ...
+
     def post(
         self, url: str, headers: Mapping[str, str], body: bytes, *, timeout_seconds: float
     ) -> int:

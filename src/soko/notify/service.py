@@ -115,8 +115,19 @@ def check_event_types(event_types: Sequence[str]) -> tuple[str, ...]:
 def create_endpoint(
     ctx: Context, *, owner_id: str, url: str, event_types: Sequence[str]
 ) -> NewWebhookEndpoint:
-    """Register a merchant's URL for some event types; the signing secret is returned once."""
+    """Register a merchant's URL for some event types; the signing secret is returned once.
+
+    A URL whose host resolves to this machine or a private network is refused now, by the rule
+    delivery applies before each POST, rather than retried for a day. A name that does not
+    resolve yet is taken: delivery resolves it again each time.
+    """
     url = check_url(url)
+    try:
+        refused = ctx.webhook_sender.refusal(url)
+    except GatewayFailed:
+        refused = None
+    if refused is not None:
+        raise WebhookUrlInvalid(f"the URL must reach a public address: {refused}", url=url[:100])
     types = check_event_types(event_types)
     secret = format_secret(secrets.token_bytes(limits.WEBHOOK_SECRET_BYTES))
 

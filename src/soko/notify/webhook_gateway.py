@@ -11,6 +11,7 @@ import httpx
 
 from soko.kernel import limits
 from soko.kernel.ports import GatewayFailed
+from soko.notify.domain import address_is_public
 
 
 class HttpWebhookSender:
@@ -28,11 +29,17 @@ class HttpWebhookSender:
         # Redirects are not followed: a 3xx is the receiver's answer, recorded as a failure.
         self._client = httpx.Client(follow_redirects=False, trust_env=False)
 
+    def refusal(self, url: str) -> str | None:
+        if self._allow_private:
+            return None
+        return destination_refusal(url)
+
     def post(
         self, url: str, headers: Mapping[str, str], body: bytes, *, timeout_seconds: float
     ) -> int:
-        if not self._allow_private:
-            _refuse_private(url)
+        refused = self.refusal(url)
+        if refused is not None:
+            raise GatewayFailed(refused)
         try:
             with self._client.stream(
                 "POST",
@@ -58,7 +65,11 @@ class HttpWebhookSender:
         self._client.close()
 
 
-def _refuse_private(url: str) -> None:
+def destination_refusal(url: str) -> str | None:
+    """Why `url` may not receive webhooks (its host resolves to an address that is not public),
+    or None. Resolved as the POST would be: the system's resolver also reads numeric hosts such
+    as 2130706433, 0x7f000001 or 127.1 as 127.0.0.1. Raises `GatewayFailed` if it does not
+    resolve."""
     host = urlsplit(url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
@@ -66,5 +77,6 @@ def _refuse_private(url: str) -> None:
         raise GatewayFailed(f"cannot resolve {host!r}: {error}") from error
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global:
-            raise GatewayFailed(f"{host!r} resolves to a non-public address ({address})")
+        if not address_is_public(address):
+            return f"{host!r} resolves to a non-public address ({address})"
+    return None

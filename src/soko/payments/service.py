@@ -35,10 +35,15 @@ from soko.payments.domain import (
     refunded_text,
     text_name,
 )
-from soko.payments.errors import MerchantNotFound, PaymentNotFound, PaymentNotRefundable
+from soko.payments.errors import (
+    ExceedsRefundableAmount,
+    MerchantNotFound,
+    PaymentNotFound,
+    PaymentNotRefundable,
+)
 from soko.payments.fees import FeeKind, fee_table, merchant_rate
 from soko.people import service as users
-from soko.people.domain import Merchant, User, UserKind, Wallet, parse_phone
+from soko.people.domain import Merchant, User, UserKind, Wallet, check_served, parse_phone
 from soko.people.errors import (
     MessageTooLong,
     RecipientIsSender,
@@ -79,6 +84,8 @@ def send_money(
     if (to_phone is None) == (to_wallet_id is None):
         raise RecipientRequired()
     phone = parse_phone(to_phone, default_region) if to_phone is not None else None
+    if phone is not None:
+        check_served(phone, ctx.countries)
     _check_message(message)
     request = {
         "amount": amount.to_decimal_string(),
@@ -385,6 +392,12 @@ def refund(
         if amount.currency.code != payment.currency:
             raise CurrencyMismatch(
                 f"the payment was in {payment.currency}, the refund is in {amount.currency.code}"
+            )
+        remaining = payment.amount - payment.refunded
+        if amount.amount_minor > remaining:
+            shown = Money(remaining, amount.currency).to_display_string()
+            raise ExceedsRefundableAmount(
+                f"at most {shown} of this payment can still be refunded", refundable=remaining
             )
         fee_returned = fee_to_return(
             amount=payment.amount,

@@ -14,7 +14,6 @@ from soko.payouts import service as payouts
 from soko.payouts.domain import Payout
 from soko.payouts.errors import PayoutNotFound
 from soko.payouts.schemas import PayoutCreate, PayoutPublic
-from soko.people.errors import UserNotFound
 
 router = APIRouter(prefix="/v1", tags=["payouts"])
 
@@ -102,7 +101,7 @@ def list_payouts(
     else:
         assert caller.user_id is not None, caller
         if merchant_id is not None and merchant_id != caller.user_id:
-            raise UserNotFound(user_id=merchant_id)
+            raise caller.not_theirs(merchant_id)
         owner = caller.user_id
     page = payouts.list_payouts(ctx, owner, limit=limit, cursor=cursor)
     return Page(

@@ -95,9 +95,13 @@ def request_payout(
         # Checked here for a message that names the fee; the ledger checks it again.
         if amount.amount_minor + fee > account.available:
             available = max(account.available, 0)
+
+            def shown(minor: int) -> str:
+                return Money(minor, amount.currency).to_display_string()
+
             raise ExceedsCredits(
-                f"{amount.amount_minor + fee} needed (the amount and a fee of {fee}), "
-                f"{available} available",
+                f"{shown(amount.amount_minor + fee)} needed (the amount and a fee of "
+                f"{shown(fee)}), {shown(available)} available",
                 account_id=account.id,
                 available=available,
             )

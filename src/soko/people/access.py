@@ -18,7 +18,7 @@ from soko.kernel import limits
 from soko.kernel.errors import ApiKeyInvalid, SessionInvalid
 from soko.kernel.transactions import in_transaction
 from soko.people import service as users
-from soko.people.domain import ApiKey, User, UserKind, UssdSession, check_name, parse_phone
+from soko.people.domain import ApiKey, User, UserKind, UssdSession, check_name
 from soko.people.errors import ApiKeyNotFound, UserKindMismatch, UserNotFound
 
 Role = Literal["operator", "merchant"]
@@ -86,15 +86,20 @@ class Session:
     expires_at: datetime
 
 
-def sign_in(ctx: Context, *, phone: str, pin: str, default_region: str | None = None) -> Session:
-    """Phone number and PIN for a short-lived bearer token. Wrong PINs count towards the lock."""
-    e164 = parse_phone(phone, default_region)
-    found = in_transaction(ctx, lambda uow: uow.people.get_user_by_phone(e164), read_only=True)
-    if found is None:
-        # The same refusal as a wrong PIN would leak which numbers are registered less, but a
-        # caller cannot be counted against a lock without a user: say it plainly.
-        raise UserNotFound(phone=e164)
-    user = users.verify_pin(ctx, found.id, pin)
+def sign_in(
+    ctx: Context,
+    *,
+    phone: str,
+    pin: str,
+    default_region: str | None = None,
+    client: str | None = None,
+) -> Session:
+    """Phone number and PIN for a short-lived bearer token. Wrong PINs count towards the lock,
+    and from the client address `client` towards its limit. A number without an account is
+    refused exactly as a wrong PIN is (`CredentialsInvalid`, ADR 0019)."""
+    user = users.check_credentials(
+        ctx, phone=phone, pin=pin, default_region=default_region, client=client
+    )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     expires_at = now + timedelta(seconds=limits.SESSION_SECONDS_MAX)

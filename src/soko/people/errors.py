@@ -10,17 +10,26 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     ├── NotFound                     kind=not_found
     │   └── ApiKeyNotFound, UserNotFound, WalletNotFound
     ├── Conflict                     kind=conflict
-    │   └── PhoneNumberTaken
+    │   └── PinBusy, PhoneNumberTaken
     ├── Rejected                     kind=rejected
-    │   └── ExceedsTransactionLimit, ExceedsDailyLimit, ExceedsMonthlyLimit,
-    │       ExceedsBalanceLimit
-    └── Forbidden                    kind=forbidden
-        └── PinIncorrect, PinLocked, PinNotSet
+    │   └── CountryNotServed, PinTriesExceeded, ExceedsTransactionLimit, ExceedsDailyLimit,
+    │       ExceedsMonthlyLimit, ExceedsBalanceLimit
+    ├── Forbidden                    kind=forbidden
+    │   └── PinIncorrect, PinLocked, PinNotSet
+    └── Unauthenticated              kind=unauthenticated
+        └── CredentialsInvalid
 """
 
 from __future__ import annotations
 
-from soko.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, Rejected
+from soko.kernel.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Rejected,
+    Unauthenticated,
+)
 
 # --- people: phones, PINs, users, KYC tiers and limits -----------------------------------------
 
@@ -33,6 +42,11 @@ class PhoneNumberInvalid(InvalidInput):
 class CountryUnknown(InvalidInput):
     code = "country_unknown"
     title = "The country is not an ISO 3166 alpha-2 code that Soko serves."
+
+
+class CountryNotServed(Rejected):
+    code = "country_not_served"
+    title = "The operator does not serve this country: no account or money for its numbers."
 
 
 class NameInvalid(InvalidInput):
@@ -72,7 +86,29 @@ class PinIncorrect(Forbidden):
 
 class PinLocked(Forbidden):
     code = "pin_locked"
-    title = "The PIN is locked after too many wrong tries; an operator must unlock it."
+    title = "The PIN is locked for a while after too many wrong tries (see locked_until)."
+
+
+class PinBusy(Conflict):
+    """Other tries of the PIN, still being checked, hold every try the lock allows: whether
+    they lock it is not known yet. Nothing is locked; the same try may pass a moment later."""
+
+    code = "pin_busy"
+    title = "Other tries of this PIN are being checked; try again in a moment."
+    transient = True
+
+
+class PinTriesExceeded(Rejected):
+    code = "pin_tries_exceeded"
+    title = "Too many wrong PINs from this address; wait before trying again (see retry_after)."
+
+
+class CredentialsInvalid(Unauthenticated):
+    """Signing in: the phone number has no account, or the PIN is wrong. Which one is not said,
+    so that no one learns who has an account by trying numbers."""
+
+    code = "credentials_invalid"
+    title = "The phone number or PIN is wrong."
 
 
 class PinNotSet(Forbidden):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from soko.kernel.money import Currency, Money
 from soko.people.errors import (
     ExceedsBalanceLimit,
     ExceedsDailyLimit,
@@ -53,20 +54,26 @@ def check_outgoing(
     The error names the first rule broken, and `allowed` is what may still go out under all
     three (minor units), so the amount a channel offers instead is one that will pass.
     """
+
+    def shown(minor: int) -> str:
+        return Money(minor, Currency.of(currency)).to_display_string()
+
     left_today = max(limits.daily_outgoing - spent_today, 0)
     left_this_month = max(limits.monthly_outgoing - spent_this_month, 0)
     allowed = min(limits.per_transaction, left_today, left_this_month)
     if amount > limits.per_transaction:
         raise ExceedsTransactionLimit(
-            f"at most {limits.per_transaction} per transaction",
+            f"at most {shown(limits.per_transaction)} per transaction",
             allowed=allowed,
             currency=currency,
         )
     if amount > left_today:
-        raise ExceedsDailyLimit(f"{left_today} left today", allowed=allowed, currency=currency)
+        raise ExceedsDailyLimit(
+            f"{shown(left_today)} left today", allowed=allowed, currency=currency
+        )
     if amount > left_this_month:
         raise ExceedsMonthlyLimit(
-            f"{left_this_month} left this month", allowed=allowed, currency=currency
+            f"{shown(left_this_month)} left this month", allowed=allowed, currency=currency
         )
 
 
@@ -74,6 +81,7 @@ def check_incoming(limits: TierLimits, *, amount: int, balance: int, currency: s
     """The receiver's rule: its balance may not pass the tier's maximum."""
     room = max(limits.balance - balance, 0)
     if amount > room:
+        more = Money(room, Currency.of(currency)).to_display_string()
         raise ExceedsBalanceLimit(
-            f"the wallet can take {room} more", allowed=room, currency=currency
+            f"the wallet can take {more} more", allowed=room, currency=currency
         )

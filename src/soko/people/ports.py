@@ -7,7 +7,16 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from soko.payments.domain import Payment
-from soko.people.domain import ApiKey, Merchant, User, UssdSession, Wallet
+from soko.people.domain import (
+    ApiKey,
+    Merchant,
+    PaymentSides,
+    PinState,
+    TryWindow,
+    User,
+    UssdSession,
+    Wallet,
+)
 
 #: Which side of a payment a wallet is on.
 Role = Literal["payer", "payee", "either"]
@@ -23,6 +32,13 @@ class PeopleRepository(Protocol):
     def get_user(self, user_id: str, *, lock: bool = False) -> User | None: ...
 
     def get_user_by_phone(self, phone: str) -> User | None: ...
+
+    def list_users(
+        self, *, kind: str | None, phone: str | None, limit: int, after_id: str | None
+    ) -> list[User]:
+        """Users in id order (the order they registered), strictly after `after_id` if given,
+        of one kind and one phone number if given."""
+        ...
 
     def pin_hash(self, user_id: str) -> str | None: ...
 
@@ -67,6 +83,11 @@ class PeopleRepository(Protocol):
         """Posted credits less posted debits of the account's transfers newer than this one."""
         ...
 
+    def payment_sides(self, references: Collection[str]) -> list[PaymentSides]:
+        """The payers and payees of the payments and refunds with these ids (others are left
+        out), with names and unmasked phones."""
+        ...
+
     def insert_payment(self, payment: Payment) -> None: ...
 
     def get_payment(self, payment_id: str) -> Payment | None: ...
@@ -83,6 +104,11 @@ class PeopleRepository(Protocol):
 
     def revoke_api_key(self, key_id: str, revoked_at: datetime) -> bool: ...
 
+    def list_api_keys(self, *, limit: int, after_id: str | None) -> list[ApiKey]:
+        """Keys, revoked ones too, in id order, strictly after `after_id` if given; never a
+        secret or its hash."""
+        ...
+
     def insert_session(
         self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
     ) -> None: ...
@@ -93,6 +119,33 @@ class PeopleRepository(Protocol):
 
     def session_user(self, token_hash: str, now: datetime) -> str | None:
         """The user of an unexpired session, if any."""
+        ...
+
+    def end_sessions_of(self, user_id: str, now: datetime) -> int:
+        """Expire every session of the user now; how many were still open."""
+        ...
+
+    def address_tries(self, subject: str) -> TryWindow | None:
+        """The window of wrong PINs from a client address (locked for update)."""
+        ...
+
+    def put_address_tries(self, subject: str, window: TryWindow, *, new: bool) -> None:
+        """Raises `TransientConflict` if `new` and another transaction created it meanwhile."""
+        ...
+
+    def unknown_number_pin(self, phone: str) -> PinState | None:
+        """The PIN state kept for a number without an account (locked for update)."""
+        ...
+
+    def put_unknown_number_pin(
+        self, phone: str, pin: PinState, now: datetime, *, new: bool
+    ) -> None:
+        """Raises `TransientConflict` if `new` and another transaction created it meanwhile."""
+        ...
+
+    def forget_pin_tries(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` address windows and unknown numbers' states of each kind last
+        touched before `before`; how many."""
         ...
 
     def payments_of(

@@ -109,11 +109,15 @@ class UserPublic(BaseModel):
     country: str
     kyc_tier: int
     has_pin: bool
-    pin_locked: bool
+    pin_locked: bool = Field(description="Locked now, after too many wrong tries.")
+    pin_locked_until: datetime | None = Field(
+        default=None, description="When the lock times out (15 minutes, an hour, then a day)."
+    )
     merchant: MerchantPublic | None = None
 
     @classmethod
-    def of(cls, user: User, merchant: Merchant | None = None) -> UserPublic:
+    def of(cls, user: User, merchant: Merchant | None = None, *, now: datetime) -> UserPublic:
+        locked = user.pin_locked_at(now)
         return cls(
             id=user.id,
             kind=user.kind,
@@ -122,7 +126,8 @@ class UserPublic(BaseModel):
             country=user.country,
             kyc_tier=user.kyc_tier,
             has_pin=user.has_pin,
-            pin_locked=user.pin_locked,
+            pin_locked=locked,
+            pin_locked_until=user.pin.locked_until if locked else None,
             merchant=None if merchant is None else MerchantPublic.of(merchant),
         )
 
@@ -182,6 +187,15 @@ class WalletPublic(BaseModel):
         )
 
 
+class CounterpartyPublic(BaseModel):
+    name: str | None = Field(
+        description="The merchant's trading name or the person's name; null for a number "
+        "with no account yet."
+    )
+    phone: str = Field(description="Masked: the country code, a digit and the last three.",
+                       examples=["+2547•••••200"])  # fmt: skip
+
+
 class StatementEntryPublic(BaseModel):
     transfer_id: str
     created_at: datetime
@@ -190,6 +204,10 @@ class StatementEntryPublic(BaseModel):
     pending: bool = Field(description="A hold or its release: the balance did not change.")
     balance_after: MoneyPublic
     reference: str | None
+    counterparty: CounterpartyPublic | None = Field(
+        description="Who paid this wallet or was paid by it, in payments and refunds."
+    )
+    message: str | None = Field(description="The payer's message, or a refund's reason.")
 
     @classmethod
     def of(cls, entry: StatementEntry) -> StatementEntryPublic:
@@ -201,6 +219,10 @@ class StatementEntryPublic(BaseModel):
             pending=entry.pending,
             balance_after=MoneyPublic.of(entry.balance_after),
             reference=entry.reference,
+            counterparty=None
+            if entry.counterparty is None
+            else CounterpartyPublic(name=entry.counterparty.name, phone=entry.counterparty.phone),
+            message=entry.message,
         )
 
 
@@ -258,6 +280,15 @@ class ApiKeyPublic(BaseModel):
             merchant_id=key.merchant_id,
             revoked=key.revoked,
         )
+
+
+class ApiKeyListed(ApiKeyPublic):
+    created_at: datetime
+
+    @classmethod
+    def of_listed(cls, key: ApiKey) -> ApiKeyListed:
+        assert key.created_at is not None, "a listed key is read back with its time"
+        return cls(**ApiKeyPublic.of(key).model_dump(), created_at=key.created_at)
 
 
 class ApiKeyCreated(ApiKeyPublic):

@@ -13,11 +13,31 @@ from soko.kernel.ports import TransientConflict
 from soko.ledger.domain import TransferFlags
 from soko.ledger.tables import pending_transfers, transfers
 from soko.payments.domain import Payment
-from soko.payments.tables import payments
-from soko.people.domain import ApiKey, Merchant, User, UserKind, UssdSession, Wallet
+from soko.payments.tables import payments, refunds
+from soko.people.domain import (
+    ApiKey,
+    Merchant,
+    Party,
+    PaymentSides,
+    PinState,
+    TryWindow,
+    User,
+    UserKind,
+    UssdSession,
+    Wallet,
+)
 from soko.people.errors import PhoneNumberTaken
 from soko.people.ports import Role
-from soko.people.tables import api_keys, merchants, sessions, users, ussd_sessions, wallets
+from soko.people.tables import (
+    address_pin_tries,
+    api_keys,
+    merchants,
+    sessions,
+    unknown_number_pins,
+    users,
+    ussd_sessions,
+    wallets,
+)
 
 _POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
 _USSD_KEPT = timedelta(days=1)
@@ -75,6 +95,53 @@ _OUTGOING_TOTALS = (
 )
 
 
+def _sides_query(reference: sa.ColumnElement[str], message: sa.ColumnElement[Any],
+                 source: sa.FromClause) -> sa.Select[Any]:  # fmt: skip
+    """Both sides of payments (joined in `source`): wallet, shown name and phone of each."""
+    columns: list[sa.ColumnElement[Any]] = [reference.label("reference"),
+                                            message.label("message")]  # fmt: skip
+    joined = source
+    for side in ("payer", "payee"):
+        wallet, user, merchant = wallets.alias(), users.alias(), merchants.alias()
+        joined = joined.outerjoin(wallet, wallet.c.id == payments.c[f"{side}_wallet_id"])
+        joined = joined.outerjoin(user, user.c.id == wallet.c.user_id)
+        joined = joined.outerjoin(merchant, merchant.c.user_id == user.c.id)
+        columns += [
+            payments.c[f"{side}_wallet_id"],
+            sa.func.coalesce(merchant.c.trading_name, user.c.name).label(f"{side}_name"),
+            user.c.phone.label(f"{side}_phone"),
+        ]
+    columns.append(payments.c.payee_phone.label("held_for_phone"))
+    return (
+        sa.select(*columns)
+        .select_from(joined)
+        .where(reference.in_(sa.bindparam("references", expanding=True)))
+    )
+
+
+_PAYMENT_SIDES = _sides_query(payments.c.id, payments.c.message, payments)
+_REFUND_SIDES = _sides_query(
+    refunds.c.id, refunds.c.reason, refunds.join(payments, payments.c.id == refunds.c.payment_id)
+)
+
+
+def _payment_sides(row: Row[Any]) -> PaymentSides:
+    payer = None if row.payer_phone is None else Party(row.payer_name, row.payer_phone)
+    if row.payee_phone is not None:
+        payee: Party | None = Party(row.payee_name, row.payee_phone)
+    else:
+        # Held for a number with no account yet: its number, and no name.
+        payee = None if row.held_for_phone is None else Party(None, row.held_for_phone)
+    return PaymentSides(
+        reference=row.reference,
+        payer_wallet_id=row.payer_wallet_id,
+        payer=payer,
+        payee_wallet_id=row.payee_wallet_id,
+        payee=payee,
+        message=row.message,
+    )
+
+
 class SqlPeopleRepository:
     def __init__(self, connection: Connection, *, row_locks: bool) -> None:
         self._conn = connection
@@ -124,6 +191,18 @@ class SqlPeopleRepository:
         }
         return user
 
+    def list_users(
+        self, *, kind: str | None, phone: str | None, limit: int, after_id: str | None
+    ) -> list[User]:
+        query = sa.select(users).order_by(users.c.id).limit(limit)
+        if kind is not None:
+            query = query.where(users.c.kind == kind)
+        if phone is not None:
+            query = query.where(users.c.phone == phone)
+        if after_id is not None:
+            query = query.where(users.c.id > after_id)
+        return [_user(row) for row in self._conn.execute(query)]
+
     def pin_hash(self, user_id: str) -> str | None:
         query = sa.select(users.c.pin_hash).where(users.c.id == user_id)
         result: str | None = self._conn.execute(query).scalar()
@@ -133,8 +212,7 @@ class SqlPeopleRepository:
         values = {
             "kyc_tier": user.kyc_tier,
             "national_id": user.national_id,
-            "pin_failures": user.pin_failures,
-            "pin_locked": int(user.pin_locked),
+            **_pin_values(user.pin),
             "language": user.language,
         }
         if pin_hash is not None:
@@ -235,6 +313,17 @@ class SqlPeopleRepository:
 
     # --- payments ---------------------------------------------------------------------------
 
+    def payment_sides(self, references: Collection[str]) -> list[PaymentSides]:
+        if not references:
+            return []
+        wanted = sorted(set(references))
+        found = [
+            _payment_sides(row)
+            for query in (_PAYMENT_SIDES, _REFUND_SIDES)
+            for row in self._conn.execute(query, {"references": wanted})
+        ]
+        return found
+
     def insert_payment(self, payment: Payment) -> None:
         self._conn.execute(
             _INSERT_PAYMENT,
@@ -319,6 +408,24 @@ class SqlPeopleRepository:
         )
         return result.rowcount == 1
 
+    def list_api_keys(self, *, limit: int, after_id: str | None) -> list[ApiKey]:
+        columns = [api_keys.c[name] for name in ("id", "role", "merchant_id", "name",
+                                                  "created_at", "revoked_at")]  # fmt: skip
+        query = sa.select(*columns).order_by(api_keys.c.id).limit(limit)
+        if after_id is not None:
+            query = query.where(api_keys.c.id > after_id)
+        return [
+            ApiKey(
+                id=row.id,
+                role=row.role,
+                merchant_id=row.merchant_id,
+                name=row.name,
+                revoked=row.revoked_at is not None,
+                created_at=row.created_at,
+            )
+            for row in self._conn.execute(query)
+        ]
+
     def insert_session(
         self, token_hash: str, user_id: str, expires_at: datetime, created_at: datetime
     ) -> None:
@@ -343,6 +450,89 @@ class SqlPeopleRepository:
         parameters = {"hash": token_hash, "now": now}
         user_id: str | None = self._conn.execute(_SESSION_USER, parameters).scalar()
         return user_id
+
+    def end_sessions_of(self, user_id: str, now: datetime) -> int:
+        result = self._conn.execute(
+            sessions.update()
+            .where(sessions.c.user_id == user_id, sessions.c.expires_at > now)
+            .values(expires_at=now)
+        )
+        return result.rowcount
+
+    # --- PIN tries on the public forms ------------------------------------------------------
+
+    def address_tries(self, subject: str) -> TryWindow | None:
+        query = sa.select(address_pin_tries).where(address_pin_tries.c.subject == subject)
+        if self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else TryWindow(started_at=row.started_at, tries=row.tries)
+
+    def put_address_tries(self, subject: str, window: TryWindow, *, new: bool) -> None:
+        values = {"started_at": window.started_at, "tries": window.tries}
+        if not new:
+            self._conn.execute(
+                address_pin_tries.update()
+                .where(address_pin_tries.c.subject == subject)
+                .values(values)
+            )
+            return
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(address_pin_tries.insert(), values | {"subject": subject})
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"PIN tries of {subject} counted meanwhile") from error
+
+    def unknown_number_pin(self, phone: str) -> PinState | None:
+        query = sa.select(unknown_number_pins).where(unknown_number_pins.c.phone == phone)
+        if self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return PinState(
+            failures=row.failures,
+            checking=row.checking,
+            checking_until=row.checking_until,
+            locked_until=row.locked_until,
+            lock_count=row.lock_count,
+        )
+
+    def put_unknown_number_pin(
+        self, phone: str, pin: PinState, now: datetime, *, new: bool
+    ) -> None:
+        values = {
+            "failures": pin.failures,
+            "checking": pin.checking,
+            "checking_until": pin.checking_until,
+            "locked_until": pin.locked_until,
+            "lock_count": pin.lock_count,
+            "updated_at": now,
+        }
+        if not new:
+            self._conn.execute(
+                unknown_number_pins.update()
+                .where(unknown_number_pins.c.phone == phone)
+                .values(values)
+            )
+            return
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(unknown_number_pins.insert(), values | {"phone": phone})
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"PIN tries of {phone} counted meanwhile") from error
+
+    def forget_pin_tries(self, before: datetime, limit: int) -> int:
+        forgotten = 0
+        for table, column in (
+            (address_pin_tries, address_pin_tries.c.started_at),
+            (unknown_number_pins, unknown_number_pins.c.updated_at),
+        ):
+            key = next(iter(table.primary_key.columns))
+            oldest = sa.select(key).where(column < before).limit(limit).scalar_subquery()
+            result = self._conn.execute(table.delete().where(key.in_(oldest)))
+            forgotten += result.rowcount
+        return forgotten
 
     # --- a wallet's payments, for reports (sales, commissions, a repeated payment) ----------------
 
@@ -430,9 +620,18 @@ def _user_values(user: User, pin_hash: str | None) -> dict[str, Any]:
         "kyc_tier": user.kyc_tier,
         "national_id": user.national_id,
         "pin_hash": pin_hash,
-        "pin_failures": user.pin_failures,
-        "pin_locked": int(user.pin_locked),
+        **_pin_values(user.pin),
         "language": user.language,
+    }
+
+
+def _pin_values(pin: PinState) -> dict[str, Any]:
+    return {
+        "pin_failures": pin.failures,
+        "pin_checking": pin.checking,
+        "pin_checking_until": pin.checking_until,
+        "pin_locked_until": pin.locked_until,
+        "pin_lock_count": pin.lock_count,
     }
 
 
@@ -445,8 +644,13 @@ def _user(row: Row[Any]) -> User:
         country=row.country,
         kyc_tier=row.kyc_tier,
         national_id=row.national_id,
-        pin_failures=row.pin_failures,
-        pin_locked=bool(row.pin_locked),
+        pin=PinState(
+            failures=row.pin_failures,
+            checking=row.pin_checking,
+            checking_until=row.pin_checking_until,
+            locked_until=row.pin_locked_until,
+            lock_count=row.pin_lock_count,
+        ),
         has_pin=row.pin_hash is not None,
         language=row.language,
     )

@@ -1,4 +1,5 @@
-"""People's tables (migration 0002): users, merchants, wallets, keys; USSD sessions (0012)."""
+"""People's tables (migrations 0002, 0011 and 0012): users, merchants, wallets, keys, sessions,
+the PIN tries counted by client address and for numbers without an account, and USSD sessions."""
 
 from __future__ import annotations
 
@@ -32,16 +33,22 @@ users = Table(
     Column("national_id", String(32), nullable=True),
     # argon2id; NULL until the user sets a PIN.
     Column("pin_hash", String(200), nullable=True),
+    # The PIN's state (domain.PinState, ADR 0019): wrong tries, tries being checked, a lock that
+    # times out, and how many locks in a row (each lasts longer).
     Column("pin_failures", Integer, nullable=False, server_default=text("0")),
-    Column("pin_locked", Integer, nullable=False, server_default=text("0")),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("pin_checking", Integer, nullable=False, server_default=text("0")),
+    Column("pin_checking_until", UtcDateTime, nullable=True),
+    Column("pin_locked_until", UtcDateTime, nullable=True),
+    Column("pin_lock_count", Integer, nullable=False, server_default=text("0")),
     # The language the person chose (migration 0012); NULL: the default of their country.
     Column("language", String(2), nullable=True),
     CheckConstraint("kind IN ('consumer', 'merchant', 'agent')", name="kind_valid"),
     CheckConstraint("kyc_tier IN (0, 1, 2)", name="kyc_tier_valid"),
     CheckConstraint("kyc_tier = 0 OR national_id IS NOT NULL", name="kyc_tier_needs_national_id"),
     CheckConstraint("pin_failures >= 0", name="pin_failures_non_negative"),
-    CheckConstraint("pin_locked IN (0, 1)", name="pin_locked_boolean"),
+    CheckConstraint("pin_checking >= 0", name="pin_checking_non_negative"),
+    CheckConstraint("pin_lock_count >= 0", name="pin_lock_count_non_negative"),
 )
 
 merchants = Table(
@@ -94,6 +101,35 @@ sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_sessions_user_id", "user_id"),
+)
+
+# --- PIN tries on the public forms (migration 0011, ADR 0019) ---------------------------------
+
+#: Wrong PINs from one client address (or IPv6 /64) in a fixed window.
+address_pin_tries = Table(
+    "address_pin_tries",
+    metadata,
+    Column("subject", String(64), primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("tries", Integer, nullable=False),
+    CheckConstraint("tries >= 0", name="tries_non_negative"),
+    Index("ix_address_pin_tries_started_at", "started_at"),
+)
+
+#: The PIN state of a number without an account (or without a PIN), counted exactly as a
+#: person's: signing in answers alike whether the number has an account or not.
+unknown_number_pins = Table(
+    "unknown_number_pins",
+    metadata,
+    Column("phone", String(20), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("checking", Integer, nullable=False),
+    Column("checking_until", UtcDateTime, nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("lock_count", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("failures >= 0 AND checking >= 0 AND lock_count >= 0", name="counts_valid"),
+    Index("ix_unknown_number_pins_updated_at", "updated_at"),
 )
 
 

@@ -16,7 +16,14 @@ from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import Account, Transfer, TransferFlags, move, post
 from soko.payments.domain import Payment
-from soko.people.domain import User, UserKind, Wallet, home_currency
+from soko.people.domain import (
+    Party,
+    User,
+    UserKind,
+    Wallet,
+    home_currency,
+    spreadsheet_text,
+)
 from soko.people.errors import UserNotFound, WalletNotFound
 
 ACCOUNT_CODE: dict[UserKind, AccountCode] = {
@@ -141,6 +148,10 @@ class StatementEntry:
     #: The posted balance right after this entry.
     balance_after: Money
     reference: str | None
+    #: Who paid this wallet or was paid by it (phone masked), for payments and refunds.
+    counterparty: Party | None = None
+    #: The payer's message, or a refund's reason.
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +178,16 @@ def statement(
             return StatementPage([], None)
         newer = uow.people.net_after(account.id, page.transfers[0].id)
         balance = account.balance - newer
+        sides = {
+            found.reference: found
+            for found in uow.people.payment_sides(
+                {transfer.reference for transfer in page.transfers if transfer.reference}
+            )
+        }
         entries = []
         for transfer in page.transfers:
             effect = _effect(transfer, account.id)
+            side = sides.get(transfer.reference or "")
             entries.append(
                 StatementEntry(
                     transfer_id=transfer.id,
@@ -182,6 +200,8 @@ def statement(
                     pending=transfer.flags not in _POSTED,
                     balance_after=Money(balance, currency),
                     reference=transfer.reference,
+                    counterparty=None if side is None else side.other_side(wallet.id),
+                    message=None if side is None else side.message,
                 )
             )
             balance -= effect
@@ -191,12 +211,17 @@ def statement(
 
 
 def statement_csv(ctx: Context, wallet_id: str) -> str:
-    """The newest `limits.STATEMENT_CSV_ROWS_MAX` movements as CSV, amounts in major units."""
+    """The newest `limits.STATEMENT_CSV_ROWS_MAX` movements as CSV, amounts in major units.
+
+    Text that others wrote (names, messages) is escaped so that no cell runs as a formula in
+    the spreadsheet it is opened in; the amounts are Soko's own numbers and stay numbers.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["transfer_id", "created_at", "code", "amount", "currency", "pending", "balance_after"]
-    )
+        ["transfer_id", "created_at", "code", "amount", "currency", "pending", "balance_after",
+         "reference", "counterparty", "counterparty_phone", "message"]
+    )  # fmt: skip
     cursor: str | None = None
     written = 0
     while written < limits.STATEMENT_CSV_ROWS_MAX:
@@ -212,6 +237,7 @@ def statement_csv(ctx: Context, wallet_id: str) -> str:
                     entry.amount.currency.code,
                     "yes" if entry.pending else "no",
                     entry.balance_after.to_decimal_string(),
+                    *(spreadsheet_text(text or "") for text in _party_cells(entry)),
                 ]
             )
         written += len(page.entries)
@@ -219,6 +245,16 @@ def statement_csv(ctx: Context, wallet_id: str) -> str:
             break
         cursor = page.next_cursor
     return out.getvalue()
+
+
+def _party_cells(entry: StatementEntry) -> tuple[str | None, ...]:
+    party = entry.counterparty
+    return (
+        entry.reference,
+        None if party is None else party.name,
+        None if party is None else party.phone,
+        entry.message,
+    )
 
 
 def _wallet(uow: UnitOfWork, wallet_id: str) -> Wallet:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, Final, Literal
+from urllib.parse import parse_qsl, quote
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -16,10 +18,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import soko
 from soko import bootstrap
 from soko.bootstrap import Runtime
-from soko.channels.api import problems
-from soko.channels.api.schemas import document_schemas, refer_to_offered_currencies
+from soko.channels.api import docs, problems
+from soko.channels.api.schemas import (
+    document_schemas,
+    problem_responses,
+    refer_to_offered_currencies,
+)
 from soko.channels.ussd import gateway as ussd_gateway
 from soko.channels.web import app_routes as web_app_routes
+from soko.channels.web import forms as web_forms
 from soko.channels.web import routes as web_routes
 from soko.credit import api as credit
 from soko.db import schema
@@ -27,6 +34,7 @@ from soko.escrow import api as escrow
 from soko.escrow.tracking import api as shipments
 from soko.fx import api as fx
 from soko.kernel import limits
+from soko.kernel.text import is_text, not_text_in
 from soko.notify import api as webhooks
 from soko.payments.api import cash, merchant_payments, payment_requests, transfers
 from soko.payments.qr import api as qr
@@ -46,10 +54,17 @@ def create_app(runtime: Runtime) -> FastAPI:
         title=f"{runtime.settings.operator_name} API",
         version=soko.__version__,
         summary="Payments, wallets and escrow for small businesses: the Soko JSON API.",
+        # Served by docs.install from the package's own files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
+    # The last added runs first: the body limit counts what the text guard reads.
+    app.add_middleware(TextGuard)
     app.add_middleware(BodyLimit, max_bytes=limits.REQUEST_BODY_BYTES_MAX)
     problems.install(app)
+    docs.install(app)
+    web_forms.install(app)
     for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
                    sessions, qr, webhooks, payouts, escrow, shipments, credit, fx):  # fmt: skip
         app.include_router(module.router)
@@ -128,6 +143,96 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class TextGuard:
+    """Refuse text that is not text (a NUL, a lone surrogate) before any route reads it: in the
+    path, the query, the headers (400) and a JSON body (422), as `text_invalid`.
+
+    Once, here, rather than in each schema: a NUL reached PostgreSQL (which refuses it: 500) and
+    SQLite (which kept it), and a lone surrogate the idempotency fingerprint (which cannot encode
+    it: 500). A JSON body is decoded twice, here and by the route: a request body is at most
+    `limits.REQUEST_BODY_BYTES_MAX` and decoding one takes microseconds. Form bodies (the web
+    app, USSD) are their channel's to read and refuse on their own screens.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        instance = _printable_path(scope)
+        found = _not_text_outside_the_body(scope)
+        if found is not None:
+            await problems.text_invalid_response(*found, instance)(scope, receive, send)
+            return
+        if not _json_body(scope):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+        except HTTPException:  # the body limit, counting a chunked body
+            response = problems.api_problem_response(problems.REQUEST_TOO_LARGE, instance)
+            await response(scope, receive, send)
+            return
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        try:
+            decoded = json.loads(body) if body else None
+        except ValueError:
+            decoded = None  # not JSON: the route says so (request_malformed)
+        where = not_text_in(decoded)
+        if where is not None:
+            field = ".".join(map(str, where))
+            await problems.text_invalid_response("body", field, instance)(scope, receive, send)
+            return
+        whole: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+        whole += [m for m in messages if m["type"] != "http.request"]
+
+        async def replay() -> Message:
+            return whole.pop(0) if whole else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _not_text_outside_the_body(scope: Scope) -> tuple[str, str] | None:
+    """Where a NUL or lone surrogate is in the path, query or headers: (location, name)."""
+    if not is_text(scope["path"]):
+        return "path", ""
+    query = scope.get("query_string", b"")
+    if query:
+        # As Starlette reads it: percent-decoded as UTF-8 (bad bytes become U+FFFD).
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if not (is_text(name) and is_text(value)):
+                return "query", name if is_text(name) else ""
+    for name, value in scope.get("headers", []):
+        if b"\x00" in name or b"\x00" in value:
+            return "header", name.decode("latin-1").replace("\x00", "")
+    return None
+
+
+def _json_body(scope: Scope) -> bool:
+    """Whether FastAPI would read the body as JSON: no Content-Type, or a JSON one."""
+    if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        return False
+    content_type = Headers(scope=scope).get("content-type")
+    if content_type is None:
+        return True
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _printable_path(scope: Scope) -> str:
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw.isascii():
+        return raw.decode("ascii")
+    return quote(scope["path"], safe="/", errors="replace")
+
+
 def _complete_document(app: FastAPI, offered_currencies: Iterable[str]) -> None:
     """Add the schemas routes refer to by hand: the Problem of every problem+json response, and
     the currencies this operator offers."""
@@ -136,6 +241,13 @@ def _complete_document(app: FastAPI, offered_currencies: Iterable[str]) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = refer_to_offered_currencies(generate())
+            # Any operation answers 400 text_invalid to a NUL in its path, query or headers.
+            malformed = problem_responses(400)[400]
+            for path, operations in document.get("paths", {}).items():
+                if not path.startswith("/v1/"):
+                    continue
+                for operation in operations.values():
+                    operation.setdefault("responses", {}).setdefault("400", malformed)
             document.setdefault("components", {}).setdefault("schemas", {}).update(
                 document_schemas(offered_currencies)
             )
@@ -164,6 +276,11 @@ _PARAMETER_EXAMPLES: Final[dict[str, object]] = {
     "status": "dead",
     "before": "loan_01JH4ZA1B2C3D4E5F6G7H8J9K0",
     "payment_id": "pay_01JH4ZA1B2C3D4E5F6G7H8J9K0",
+    "kind": "merchant",
+    "default_region": "KE",
+    "after": "usr_01JH4Y7Q2M8X5T3V6N9B0C1D2E",
+    "since": "2026-11-01T00:00:00+03:00",
+    "until": "2026-12-01T00:00:00+03:00",
 }
 
 

@@ -50,7 +50,7 @@ async def _context(runtime: RuntimeDep) -> Context:
 
 ContextDep = Annotated[Context, Depends(_context)]
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
     bearerFormat="soko_sk_… (API key) or soko_st_… (session token)",
@@ -76,6 +76,17 @@ class Principal:
     def may_see(self, user_id: str) -> bool:
         return self.is_operator or self.user_id == user_id
 
+    def not_theirs(self, user_id: str) -> UserNotFound:
+        """The refusal of another user's id: the same whether that user exists or not (nothing
+        leaks), but saying what this credential reaches."""
+        credential = "a merchant key" if self.role == "merchant" else "a session"
+        whom = "its own merchant" if self.role == "merchant" else "its own user"
+        return UserNotFound(
+            f"{credential} reaches {whom} only ({self.user_id}); other users are not visible "
+            "to it, whether they exist or not",
+            user_id=user_id,
+        )
+
     def acting_for(self, named: str | None, field: str) -> str:
         """The user a request acts for: an operator names it in `field`, others are themselves.
 
@@ -100,13 +111,13 @@ class Principal:
             return named
         assert self.user_id is not None, self
         if named is not None and named != self.user_id:
-            raise UserNotFound(user_id=named)
+            raise self.not_theirs(named)
         return self.user_id
 
 
 def current_caller(
     ctx: ContextDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     secret = None if credentials is None else credentials.credentials
     if secret is not None and secret.startswith(access.TOKEN_PREFIX):
@@ -136,7 +147,7 @@ async def visible_user_id(
     user_id: Annotated[str, Path(examples=["usr_01JH…"])], caller: Caller
 ) -> str:
     if not caller.may_see(user_id):
-        raise UserNotFound(user_id=user_id)
+        raise caller.not_theirs(user_id)
     return user_id
 
 

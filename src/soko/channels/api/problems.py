@@ -26,10 +26,12 @@ from soko.kernel.errors import (
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
     NotFound,
+    TextInvalid,
     TransactionConflict,
     all_error_classes,
 )
 from soko.kernel.money import Money
+from soko.people.errors import PinBusy, PinTriesExceeded
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_BASE: Final = "https://soko.dev/problems/"
@@ -48,6 +50,10 @@ STATUS_BY_ERROR: Final[dict[type[DomainError], int]] = {
     IdempotencyKeyReused: 422,
     IdempotencyKeyInvalid: 400,
     TransactionConflict: 503,
+    # Other tries of the PIN are being checked: the same request may pass in a moment.
+    PinBusy: 503,
+    # RFC 6585: the client sent too many requests (wrong PINs from its address) in a while.
+    PinTriesExceeded: 429,
 }
 
 
@@ -192,6 +198,24 @@ def api_problem_response(problem: ApiProblem, instance: str) -> JSONResponse:
     return _reply(api_problem_body(problem, instance=instance))
 
 
+def text_invalid_response(location: str, field: str, instance: str) -> JSONResponse:
+    """For the text guard (app.py): a NUL or lone surrogate, 422 in a body and 400 elsewhere
+    (a path, a query, a header: the request itself is malformed)."""
+    where = ".".join(filter(None, [location, field]))
+    body = problem_body(TextInvalid(f"{where}: holds a NUL character or a lone surrogate"),
+                        instance)  # fmt: skip
+    body["status"] = 422 if location == "body" else 400
+    body["errors"] = [
+        {
+            "location": location,
+            "field": field,
+            "message": "a NUL character or a lone surrogate is not text",
+            "type": TextInvalid.code,
+        }
+    ]
+    return _reply(body)
+
+
 def _reply(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     headers = dict(headers or {})
     if body["status"] == 401:
@@ -203,7 +227,16 @@ def _reply(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONR
 async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     body = problem_body(exc, instance=request.url.path)
-    return _reply(body, {"Retry-After": "1"} if exc.transient else None)
+    return _reply(body, _retry_after(exc))
+
+
+def _retry_after(error: DomainError) -> dict[str, str] | None:
+    """RFC 9110 Retry-After: the seconds a refusal names (a PIN lock, an address's limit), or
+    one for a transient error."""
+    seconds = error.context.get("retry_after")
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
+        return {"Retry-After": str(seconds)}
+    return {"Retry-After": "1"} if error.transient else None
 
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -30,7 +30,13 @@ from pydantic.config import JsonDict, JsonValue
 from pydantic_core import PydanticCustomError
 
 from soko.kernel import limits
-from soko.kernel.errors import AmountMalformed, AmountNotAString, AmountTooPrecise, CurrencyUnknown
+from soko.kernel.errors import (
+    AmountMalformed,
+    AmountMustBePositive,
+    AmountNotAString,
+    AmountTooPrecise,
+    CurrencyUnknown,
+)
 from soko.kernel.money import CURRENCIES, Money
 
 #: At most 19 integer digits (64 bits of minor units) and 4 decimals (the largest ISO 4217
@@ -52,6 +58,8 @@ _AMOUNT: Final = re.compile(AMOUNT_PATTERN)
 # Decimals past the fourth are too precise for every currency, whatever else is wrong.
 _TOO_PRECISE: Final = re.compile(r"[0-9]+\.[0-9]{5,}")
 _CURRENCY: Final = re.compile(CURRENCY_PATTERN)
+# A minus sign before a number that would otherwise do: told it must be positive, not malformed.
+_NEGATIVE: Final = re.compile(r"-[0-9]{1,19}(\.[0-9]{1,4})?")
 
 
 def _json_kind(value: object) -> str:
@@ -76,6 +84,11 @@ def _amount_text(value: object) -> str:
         if _TOO_PRECISE.fullmatch(value):
             raise PydanticCustomError(
                 AmountTooPrecise.code, "no currency has more than 4 decimal places"
+            )
+        if _NEGATIVE.fullmatch(value):
+            raise PydanticCustomError(
+                AmountMustBePositive.code,
+                "the amount must be positive: money moves one way, named by the operation",
             )
         raise PydanticCustomError(
             AmountMalformed.code,
@@ -264,7 +277,7 @@ class FieldError(BaseModel):
 
 class Problem(BaseModel):
     """RFC 9457 problem details, with Soko's stable `code`. Extension members such as
-    `attempts_left` or `allowed` carry plain facts about the refusal."""
+    `tries_left` or `allowed` carry plain facts about the refusal."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -280,14 +293,21 @@ class Problem(BaseModel):
 
 
 _STATUS_MEANING: Final = {
-    400: "The request is malformed: body not JSON, or a bad Idempotency-Key.",
-    401: "No valid API key or session token.",
+    400: (
+        "The request is malformed: body not JSON, a bad Idempotency-Key, or a NUL in a path, "
+        "query or header (text_invalid)."
+    ),
+    401: "No valid API key or session token, or (signing in) a wrong phone number or PIN.",
     403: "This credential may not do this, or the PIN is wrong or locked.",
     404: "No such resource, or not one this credential may see.",
     409: "The request conflicts with the current state.",
     413: "The request body is too large.",
     422: "The request is well-formed but invalid, or a business rule refused it.",
-    503: "The database kept conflicting; retry with the same Idempotency-Key.",
+    429: "Too many wrong PINs from this address; wait Retry-After seconds.",
+    503: (
+        "The database kept conflicting, or other tries of the PIN are being checked; retry "
+        "with the same Idempotency-Key after Retry-After seconds."
+    ),
 }
 
 

@@ -1,5 +1,5 @@
-"""The `soko` command: serve, migrate, reconcile, demo data, API keys, carriers and shipments,
-merchant credit (scores, the lender's capital, the loan book) and FX."""
+"""The `soko` command: serve, migrate, reconcile, demo data, API keys, people, carriers and
+shipments, merchant credit (scores, the lender's capital, the loan book) and FX."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rich.text import Text
 
 from soko import bootstrap
 from soko.channels.ussd import menus as ussd_menus
+from soko.config import Settings
 from soko.credit import service as credit
 from soko.credit.service import CurrencyPortfolio
 from soko.db import schema
@@ -33,6 +34,8 @@ from soko.kernel.money import Money
 from soko.ledger import service as ledger
 from soko.ledger.reconcile import reconcile as reconcile_ledger
 from soko.people import access
+from soko.people import service as people
+from soko.people.domain import UserKind
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,6 +51,8 @@ keys_app = typer.Typer(help="API keys for operators and merchants.", no_args_is_
 app.add_typer(keys_app, name="keys")
 carriers_app = typer.Typer(help="Carriers that report tracking events.", no_args_is_help=True)
 app.add_typer(carriers_app, name="carriers")
+users_app = typer.Typer(help="People: consumers, merchants and agents.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 shipments_app = typer.Typer(help="Shipments of escrow orders.", no_args_is_help=True)
 app.add_typer(shipments_app, name="shipments")
 credit_app = typer.Typer(help="Merchant credit: scores and the lender's capital.",
@@ -88,41 +93,64 @@ def refusals_as_exit_codes(command: Callable[P, R]) -> Callable[P, R]:
 @app.command()
 @refusals_as_exit_codes
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to listen on.", show_default="SOKO_HOST, else 127.0.0.1"),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="TCP port.", show_default="SOKO_PORT, else 8000", min=1, max=65535),
+    ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load demo data first.")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="API processes.")] = 1,
 ) -> None:
-    """Start the HTTP API (migrating a fresh database first)."""
+    """Start the HTTP API (migrating a fresh database first).
+
+    Without SOKO_PUBLIC_URL, pay links name the host and port served on.
+    """
     import uvicorn  # noqa: PLC0415 - only `serve` needs the server
 
     if demo:
         # The demo's KES<->UGX corridors, unless the operator set corridors of its own: the
         # API processes uvicorn starts read the same environment.
         os.environ.setdefault("SOKO_FX_CORRIDORS", DEMO_FX_CORRIDORS)
-    runtime = bootstrap.build(upgrade_schema=True)
+    given = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
+    settings = Settings(**given)  # type: ignore[arg-type]  # checked by pydantic as from SOKO_*
+    runtime = bootstrap.build(settings, upgrade_schema=True)
     try:
-        if demo:
-            _print_demo(runtime)
-            # A secret is shown once and kept hashed, so each demo start makes a new key.
+        if demo and _print_demo(runtime):
+            # A secret is shown once and kept hashed: a key is made when the demo is loaded,
+            # and a restart on the same database makes none (each would be one more live key).
             _print_new_key(runtime, role=KeyRole.OPERATOR, name="demo operator")
-        settings = runtime.settings
-        host = host or settings.host
-        port = port or settings.port
+        elif demo:
+            console.print(
+                "Its operator key was shown when it was loaded; "
+                "make another with: soko keys create --role operator",
+                soft_wrap=True,
+            )
         console.print(
-            f"Soko on [bold]http://{host}:{port}[/bold]  (API docs at /docs, "
+            f"Soko on [bold]http://{_url_host(settings.host)}:{settings.port}[/bold]  "
+            f"(API docs at /docs, pay links at {settings.base_url}, "
             f"database {runtime.engine.url.render_as_string(hide_password=True)})"
         )
     finally:
         runtime.close()
+    # uvicorn's factory builds each worker's runtime from the environment: what was given here
+    # goes there, so that the server's pay links name the port it listens on.
+    os.environ["SOKO_HOST"] = settings.host
+    os.environ["SOKO_PORT"] = str(settings.port)
     uvicorn.run(
         "soko.channels.api.app:create_app_from_environment",
         factory=True,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         workers=workers,
         log_level="info",
     )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @db_app.command("upgrade")
@@ -287,6 +315,68 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
     console.print(f"Revoked {key_id}.")
 
 
+@keys_app.command("list")
+@refusals_as_exit_codes
+def keys_list(
+    limit: Annotated[int, typer.Option(min=1, max=limits.PAGE_SIZE_MAX, help="Keys shown.")] = 50,
+    after: Annotated[str | None, typer.Option(help="Show keys after this id.")] = None,
+) -> None:
+    """The API keys, oldest first, revoked ones too (their secrets are never kept)."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        page = people.list_api_keys(runtime.context, limit=limit, after=after)
+    finally:
+        runtime.close()
+    table = Table(title="API keys")
+    for column in ("id", "role", "name", "merchant", "created", "revoked"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "merchant"))
+    for key in page.keys:
+        created = "" if key.created_at is None else key.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(key.id, key.role, key.name, key.merchant_id or "", created,
+                      "yes" if key.revoked else "no")  # fmt: skip
+    console.print(table)
+    if page.next_cursor is not None:
+        console.print(f"More: soko keys list --after {page.next_cursor}")
+
+
+@users_app.command("list")
+@refusals_as_exit_codes
+def users_list(
+    kind: Annotated[UserKind | None, typer.Option(help="Only people of this kind.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Only the one with this number.")] = None,
+    default_region: Annotated[
+        str | None, typer.Option(help="The country of a local number, such as KE.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=limits.PAGE_SIZE_MAX, help="People shown.")] = 50,
+    after: Annotated[str | None, typer.Option(help="Show people after this user id.")] = None,
+) -> None:
+    """People in the order they registered, or the one with a phone number."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        now = runtime.context.clock.now()
+        page = people.list_users(
+            runtime.context,
+            kind=kind,
+            phone=phone,
+            default_region=default_region,
+            limit=limit,
+            after=after,
+        )
+    finally:
+        runtime.close()
+    table = Table(title="People")
+    for column in ("id", "kind", "phone", "name", "country", "tier", "till", "PIN"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "phone"))
+    for user, merchant in page.users:
+        pin = "locked" if user.pin_locked_at(now) else ("set" if user.has_pin else "none")
+        till = merchant.till_number if merchant else ""
+        table.add_row(user.id, user.kind.value, user.phone, user.name, user.country,
+                      str(user.kyc_tier), till, pin)  # fmt: skip
+    console.print(table)
+    if page.next_cursor is not None:
+        console.print(f"More: soko users list --after {page.next_cursor}")
+
+
 def _print_new_key(
     runtime: bootstrap.Runtime, *, role: KeyRole, name: str, merchant_id: str | None = None
 ) -> None:
@@ -298,11 +388,12 @@ def _print_new_key(
     typer.echo(new.secret)
 
 
-def _print_demo(runtime: bootstrap.Runtime) -> None:
+def _print_demo(runtime: bootstrap.Runtime) -> bool:
+    """Load the demo data and show it; False if it was loaded already."""
     summary, replayed = load_demo(runtime.context)
     if replayed or summary is None:
         console.print("Demo data was already loaded.")
-        return
+        return False
     table = Table(title=f"Demo data loaded: {summary.payments} payments (every PIN is {DEMO_PIN})")
     for column in ("name", "kind", "phone", "user id", "till"):
         # Ids are copied into API calls: fold them across lines rather than cut them short.
@@ -339,6 +430,7 @@ def _print_demo(runtime: bootstrap.Runtime) -> None:
     for reason in summary.newcomer_reasons:
         console.print(Text(f"  - {reason.text}"), soft_wrap=True)
     _print_demo_fx(runtime)
+    return True
 
 
 def _print_demo_fx(runtime: bootstrap.Runtime) -> None:
@@ -532,7 +624,9 @@ def loans_report() -> None:
     columns = ("currency", "loans", "active", "disbursed", "outstanding", "repaid",
                "fees earned", "PAR1", "PAR30", "PAR90", "written off")  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="left" if column == "currency" else "right")
+        # An amount is never cut to "500â€¦" on a narrow terminal: it wraps whole instead.
+        table.add_column(column, justify="left" if column == "currency" else "right",
+                         no_wrap=True, min_width=len(column))  # fmt: skip
     for book in books:
         table.add_row(*_book_row(book))
     console.print(table)

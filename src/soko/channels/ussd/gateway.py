@@ -19,7 +19,10 @@ from fastapi.responses import PlainTextResponse
 
 from soko.bootstrap import Runtime
 from soko.channels.ussd import menus
+from soko.channels.ussd.messages import screen_for
 from soko.kernel import limits
+from soko.kernel.errors import TextInvalid
+from soko.kernel.text import is_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,6 +51,10 @@ async def ussd(request: Request) -> PlainTextResponse:
         if not isinstance(value, str):
             return PlainTextResponse(f"Bad request: {name} is required.", status_code=400)
         fields[name] = value
+    if not all(is_text(value) for value in fields.values()):
+        # A NUL (or a lone surrogate) is not something a handset sends: refuse it on a screen,
+        # before any menu or use case reads it.
+        return PlainTextResponse(menus.Screen("END", screen_for(TextInvalid())).render())
     if _SESSION_ID.fullmatch(fields["sessionId"]) is None:
         return PlainTextResponse("Bad request: sessionId is not printable ASCII.", status_code=400)
     for name, length_max in _FIELD_LENGTH_MAX.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from soko.channels.web.messages import wait_in_units
 from soko.credit.errors import (
     ExceedsOfferLimit,
     InsufficientHistory,
@@ -73,6 +74,7 @@ from soko.kernel.errors import (
     InvalidInput,
     NotFound,
     Rejected,
+    TextInvalid,
     TransactionConflict,
     Unauthenticated,
 )
@@ -87,17 +89,21 @@ from soko.payments.errors import (
     ReferenceInvalid,
 )
 from soko.people.errors import (
+    CountryNotServed,
     CountryUnknown,
+    CredentialsInvalid,
     ExceedsBalanceLimit,
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
     LanguageInvalid,
     PhoneNumberInvalid,
+    PinBusy,
     PinIncorrect,
     PinLocked,
     PinMalformed,
     PinNotSet,
+    PinTriesExceeded,
     RecipientIsSender,
     UserKindMismatch,
     UserNotFound,
@@ -123,13 +129,18 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     PhoneNumberInvalid: "That phone number does not look right.",
     PinIncorrect: "Wrong PIN.",
     PinMalformed: "A PIN is 4 to 6 digits.",
-    PinLocked: "Your PIN is locked after too many wrong tries. Visit a Soko agent.",
+    PinLocked: "Your PIN is locked after too many wrong tries.",
+    PinBusy: "Your PIN is being checked already. Please try again.",
+    PinTriesExceeded: "Too many wrong PINs were tried from here.",
+    CredentialsInvalid: "The phone number or PIN is wrong.",
+    TextInvalid: "Soko could not read that.",
     PinNotSet: "You have no PIN yet. Visit a Soko agent to set one.",
     UserKindMismatch: "Your kind of account cannot do this.",
     MerchantNotFound: "No merchant has that till number.",
     RecipientIsSender: "You cannot pay yourself.",
     CountryUnknown: "Soko does not serve your country yet.",
     LanguageInvalid: "Soko has no texts in that language.",
+    CountryNotServed: "Soko does not serve numbers of that country.",
     # Payment requests, paid by till number and reference.
     PaymentRequestNotFound: "That till has no request with this reference.",
     PaymentRequestAlreadyPaid: "This request is paid already.",
@@ -206,11 +217,23 @@ _TRIES_LEFT: Final = ("attempts_left", "tries_left")
 
 TRY_LEFT: Final = N_("{left} try left.")
 TRIES_LEFT: Final = N_("{left} tries left.")
+#: How long a lock (or a limit) lasts, in the unit `wait_in_units` picks, one and many.
+WAITS: Final[dict[tuple[str, bool], str]] = {
+    ("minute", False): N_("Wait {wait} minute."),
+    ("minute", True): N_("Wait {wait} minutes."),
+    ("hour", False): N_("Wait {wait} hour."),
+    ("hour", True): N_("Wait {wait} hours."),
+}
 
 
 def screen_for(error: DomainError, translate: Callable[[str], str] = str) -> str:
-    """The END screen's text for a refusal (without "END "), in `translate`'s language."""
+    """The END screen's text for a refusal (without "END "), in `translate`'s language, with how
+    many tries are left, or how long a lock lasts (ADR 0019)."""
     text = translate(next(SCREENS[cls] for cls in type(error).__mro__ if cls in SCREENS))
+    wait = error.context.get("retry_after")
+    if isinstance(wait, int) and not isinstance(wait, bool) and wait > 1:
+        count, unit = wait_in_units(wait)
+        return f"{text} " + translate(WAITS[unit, count != 1]).format(wait=count)
     for fact in _TRIES_LEFT:
         left = error.context.get(fact)
         if isinstance(left, int) and not isinstance(left, bool) and left >= 0:

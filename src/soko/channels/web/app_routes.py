@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import phonenumbers
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from soko.channels.api.deps import ContextDep
-from soko.channels.web import session
-from soko.channels.web.messages import message_for
+from soko.channels.web import forms, session
+from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
 from soko.context import Context
@@ -34,7 +34,9 @@ from soko.people import access, wallets
 from soko.people import service as users
 from soko.people.domain import HOME_CURRENCY, User
 
-router = APIRouter(prefix=session.PATH, include_in_schema=False)
+router = APIRouter(
+    prefix=session.PATH, include_in_schema=False, dependencies=[Depends(forms.text_only)]
+)
 
 A, S = EscrowAction, EscrowState
 SIGN_IN = f"{session.PATH}/sign-in"
@@ -123,7 +125,8 @@ def sign_in(
                              status=403)  # fmt: skip
     region = country if country in _countries(ctx) else None
     try:
-        made = access.sign_in(ctx, phone=phone, pin=pin, default_region=region)
+        client = None if request.client is None else request.client.host
+        made = access.sign_in(ctx, phone=phone, pin=pin, default_region=region, client=client)
     except DomainError as refused:
         return _sign_in_form(request, ctx, phone=phone, country=country,
                              error=_sentence(refused), status=_status(refused))  # fmt: skip
@@ -487,16 +490,11 @@ class _Names:
 
 
 def _sentence(refused: DomainError) -> str:
-    """The table's sentence, and how many tries are left where a wrong one is counted."""
-    text = message_for(refused)
-    left = refused.context.get("tries_left", refused.context.get("attempts_left"))
-    if isinstance(left, int) and left > 0:
-        text = f"{text} {left} {'try' if left == 1 else 'tries'} left."
-    return text
+    return sentence_for(refused)
 
 
 def _status(refused: DomainError) -> int:
-    return 409 if refused.kind == "conflict" else 422
+    return status_for(refused)
 
 
 def _money(amount_minor: int, currency: str) -> str:

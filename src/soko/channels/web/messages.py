@@ -7,7 +7,7 @@ error shows its title.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from soko.credit.errors import (
     ExceedsOfferLimit,
@@ -46,7 +46,7 @@ from soko.fx.errors import (
     FxRateStale,
     FxTierTooLow,
 )
-from soko.kernel.errors import DomainError, SessionInvalid, TransactionConflict
+from soko.kernel.errors import DomainError, SessionInvalid, TextInvalid, TransactionConflict
 from soko.ledger.errors import ExceedsCredits
 from soko.payments.errors import (
     PaymentRequestAlreadyPaid,
@@ -54,14 +54,18 @@ from soko.payments.errors import (
     PaymentRequestExpired,
 )
 from soko.people.errors import (
+    CountryNotServed,
+    CredentialsInvalid,
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
     PhoneNumberInvalid,
+    PinBusy,
     PinIncorrect,
     PinLocked,
     PinMalformed,
     PinNotSet,
+    PinTriesExceeded,
     RecipientIsSender,
     UserNotFound,
 )
@@ -71,7 +75,11 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     PhoneNumberInvalid: "That phone number does not look right.",
     PinIncorrect: "Wrong PIN. Please try again.",
     PinMalformed: "A PIN is 4 to 6 digits.",
-    PinLocked: "Your PIN is locked after too many wrong tries. Call your operator.",
+    PinLocked: "Your PIN is locked after too many wrong tries.",
+    PinBusy: "Your PIN is being checked already. Please try again in a moment.",
+    PinTriesExceeded: "Too many wrong PINs from here.",
+    CredentialsInvalid: "The phone number or PIN is wrong.",
+    TextInvalid: "Some of what you typed cannot be read. Please type it again.",
     PinNotSet: "Set a PIN with your operator first.",
     ExceedsCredits: "Not enough money in your wallet.",
     ExceedsDailyLimit: "This would pass your daily limit.",
@@ -81,6 +89,7 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     PaymentRequestExpired: "This request has expired. Ask the merchant for a new one.",
     PaymentRequestCancelled: "The merchant cancelled this request.",
     RecipientIsSender: "You cannot pay yourself.",
+    CountryNotServed: "Soko does not serve numbers of that country.",
     TransactionConflict: "Soko is busy. Please try again.",
     # Merchant credit.
     OfferNotFound: "There is no such credit offer.",
@@ -124,3 +133,36 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
 
 def message_for(error: DomainError) -> str:
     return MESSAGES.get(type(error), error.title)
+
+
+def sentence_for(error: DomainError) -> str:
+    """The table's sentence with the facts a person acts on: the tries left where a wrong one
+    is counted, and how long to wait where a lock or limit says."""
+    text = message_for(error)
+    left = error.context.get("tries_left", error.context.get("attempts_left"))
+    if isinstance(left, int) and not isinstance(left, bool) and left > 0:
+        text = f"{text} {left} {'try' if left == 1 else 'tries'} left."
+    wait = error.context.get("retry_after")
+    if isinstance(wait, int) and not isinstance(wait, bool) and wait > 1:
+        text = f"{text} Try again in {wait_text(wait)}."
+    return text
+
+
+def wait_in_units(seconds: int) -> tuple[int, Literal["hour", "minute"]]:
+    """A wait in the unit a person reads it in, rounded up: (15, "minute"), (24, "hour")."""
+    if seconds % 3600 == 0 or seconds > 2 * 3600:
+        return -(-seconds // 3600), "hour"
+    return -(-seconds // 60), "minute"
+
+
+def wait_text(seconds: int) -> str:
+    """A wait in the unit a person reads it in: "15 minutes", "1 hour", "24 hours"."""
+    count, unit = wait_in_units(seconds)
+    return f"{count} {unit}{'s' if count != 1 else ''}"
+
+
+def status_for(error: DomainError) -> int:
+    """The HTTP status of a form refused for `error`."""
+    if isinstance(error, PinTriesExceeded):
+        return 429
+    return {"conflict": 409, "unauthenticated": 401}.get(error.kind, 422)

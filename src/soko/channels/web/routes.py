@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from soko.channels.api.deps import ContextDep
-from soko.channels.web.messages import message_for
+from soko.channels.web import forms
+from soko.channels.web.messages import sentence_for, status_for
 from soko.context import Context
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
@@ -28,7 +29,7 @@ from soko.payments.qr import service as qr
 from soko.payments.qr.images import qr_svg
 from soko.people import service as users
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(forms.text_only)])
 templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
 
 #: What the page says of a request that can no longer be paid.
@@ -75,14 +76,18 @@ def pay(
         return _not_found(request)
     merchant = users.get_user(ctx, made.merchant_id)
     try:
-        payer = users.find_by_phone(ctx, phone, default_region=merchant.country)
-        users.verify_pin(ctx, payer.id, pin)
+        # Anyone may post this form: a number without an account reads as a wrong PIN, and
+        # wrong PINs are limited per client address too (ADR 0019).
+        payer = users.check_credentials(
+            ctx, phone=phone, pin=pin, default_region=merchant.country,
+            client=None if request.client is None else request.client.host,
+        )  # fmt: skip
         payment = payment_requests.pay_request(
             ctx, payer_id=payer.id, request_id=made.id, idempotency_key=f"web:{idempotency_key}"
         )
     except DomainError as refused:
-        status = 409 if refused.kind == "conflict" else 422
-        return _page(request, ctx, made, phone=phone, error=message_for(refused), status=status)
+        return _page(request, ctx, made, phone=phone, error=sentence_for(refused),
+                     status=status_for(refused))  # fmt: skip
     return templates.TemplateResponse(
         request,
         "paid.html",

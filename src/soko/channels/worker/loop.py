@@ -16,6 +16,7 @@ from soko.ledger import service as ledger
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.payouts import service as payouts
+from soko.people import service as people
 
 log = logging.getLogger("soko.worker")
 
@@ -42,6 +43,7 @@ def _run_escrow_timers(ctx: Context) -> int:
 JOBS: tuple[Job, ...] = (
     Job("expire_holds", lambda ctx: len(ledger.expire_due(ctx))),
     Job("forget_idempotency_keys", idempotency.forget_expired),
+    Job("forget_pin_tries", people.forget_pin_tries),
     Job("deliver_webhooks", webhooks.deliver_due),
     Job("send_sms", sms.send_due),
     Job("advance_payouts", payouts.advance_payouts),

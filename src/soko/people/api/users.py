@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from soko.channels.api.deps import ContextDep, OperatorCaller, VisibleUserId
-from soko.channels.api.schemas import problem_responses
+from soko.channels.api.schemas import Page, problem_responses
 from soko.context import Context
+from soko.kernel import limits
 from soko.people import service as users
 from soko.people.domain import User, UserKind
 from soko.people.schemas import KycUpdate, PinSet, UserCreate, UserPublic
@@ -52,6 +53,45 @@ def register_user(body: UserCreate, ctx: ContextDep, _caller: OperatorCaller) ->
 
 
 @router.get(
+    "/users",
+    operation_id="listUsers",
+    response_model=Page[UserPublic],
+    responses=problem_responses(401, 403, 422, 503),
+)
+def list_users(  # noqa: PLR0917 - FastAPI passes query parameters by name
+    ctx: ContextDep,
+    _caller: OperatorCaller,
+    kind: Annotated[UserKind | None, Query(description="Only people of this kind.")] = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            description="Only the one with this number (E.164, or local with default_region).",
+            examples=["+254712345678"],
+        ),
+    ] = None,
+    default_region: Annotated[
+        str | None, Query(description="The country of a local phone number (ISO 3166).")
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            description="Items per page.",
+            # Documented here, checked by the use case (page_size_invalid).
+            json_schema_extra={"minimum": 1, "maximum": limits.PAGE_SIZE_MAX},
+        ),
+    ] = limits.PAGE_SIZE_DEFAULT,
+    after: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+) -> Page[UserPublic]:
+    """People in the order they registered, or the one with a phone number (operator key)."""
+    page = users.list_users(ctx, kind=kind, phone=phone, default_region=default_region,
+                            limit=limit, after=after)  # fmt: skip
+    return Page(
+        items=[UserPublic.of(user, merchant, now=ctx.clock.now()) for user, merchant in page.users],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
     "/users/{user_id}",
     operation_id="getUser",
     response_model=UserPublic,
@@ -82,7 +122,7 @@ def set_kyc_tier(
     responses=_OPERATOR_WRITE,
 )
 def set_pin(user_id: UserId, body: PinSet, ctx: ContextDep, _caller: OperatorCaller) -> UserPublic:
-    """Set or reset the PIN; clears wrong tries and a lock."""
+    """Set or reset the PIN; clears wrong tries and a lock, and ends the user's sessions."""
     return _public(ctx, users.set_pin(ctx, user_id, body.pin.get_secret_value()))
 
 
@@ -93,11 +133,12 @@ def set_pin(user_id: UserId, body: PinSet, ctx: ContextDep, _caller: OperatorCal
     responses=_OPERATOR_WRITE,
 )
 def unlock_pin(user_id: UserId, ctx: ContextDep, _caller: OperatorCaller) -> UserPublic:
-    """Lift a PIN lock after checking who is asking; the PIN stays the same."""
+    """Lift a PIN lock before it times out, after checking who is asking; the PIN stays the
+    same, and the next lock is again the shortest."""
     return _public(ctx, users.unlock_pin(ctx, user_id))
 
 
 def _public(ctx: Context, user: User) -> UserPublic:
     # The use cases return the person; a merchant's till and trading name are a second read.
     merchant = users.get_merchant(ctx, user.id) if user.kind is UserKind.MERCHANT else None
-    return UserPublic.of(user, merchant)
+    return UserPublic.of(user, merchant, now=ctx.clock.now())

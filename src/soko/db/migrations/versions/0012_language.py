@@ -13,9 +13,7 @@ from alembic import op
 from soko.db.types import UtcDateTime
 
 revision = "0012"
-# 0011 is written on another branch: until the lead re-chains this one onto it on merge, this
-# branch's history goes straight from 0010.
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
