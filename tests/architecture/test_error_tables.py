@@ -18,11 +18,19 @@ import pytest
 import typer
 
 from soko import features
+from soko.channels import i18n
 from soko.channels.api.problems import TYPE_BASE, problem_body, status_for
 from soko.channels.cli.main import EXIT_REFUSED, refusals_as_exit_codes
 from soko.channels.ussd.menus import fits as fits_ussd_screen
 from soko.channels.ussd.messages import SCREENS as USSD_SCREENS
 from soko.channels.ussd.messages import screen_for as ussd_screen_for
+from soko.credit.errors import (
+    ExceedsOfferLimit,
+    LoanAlreadyOpen,
+    OfferAlreadyUsed,
+    OfferExpired,
+    RepaymentExceedsOutstanding,
+)
 from soko.escrow.errors import (
     DeliveryCodeIncorrect,
     DeliveryCodeLocked,
@@ -57,8 +65,16 @@ from soko.kernel.errors import (
     all_error_classes,
 )
 from soko.ledger.errors import ExceedsCredits
-from soko.payments.errors import MerchantNotFound
+from soko.payments.errors import (
+    MerchantNotFound,
+    PaymentRequestAlreadyPaid,
+    PaymentRequestCancelled,
+    PaymentRequestExpired,
+    PaymentRequestNotFound,
+    ReferenceInvalid,
+)
 from soko.people.errors import (
+    CountryNotServed,
     CountryUnknown,
     ExceedsBalanceLimit,
     ExceedsDailyLimit,
@@ -70,6 +86,7 @@ from soko.people.errors import (
     PinLocked,
     PinMalformed,
     PinNotSet,
+    PinTriesExceeded,
     RecipientIsSender,
     UserKindMismatch,
     UserNotFound,
@@ -287,7 +304,7 @@ def test_cli_prints_the_detail_verbatim(echoed: str, capsys: pytest.CaptureFixtu
 #: its category's.
 USSD_MEETS = {
     UserNotFound, PhoneNumberInvalid, MerchantNotFound,
-    RecipientIsSender, UserKindMismatch, CountryUnknown,
+    RecipientIsSender, UserKindMismatch, CountryUnknown, CountryNotServed,
     PinIncorrect, PinMalformed, PinLocked, PinNotSet, PinBusy, TextInvalid,
     AmountMalformed, AmountTooPrecise, AmountOverflows,
     AmountMustBePositive, CurrencyNotOffered,
@@ -298,28 +315,62 @@ USSD_MEETS = {
     EscrowAlreadyCancelled, EscrowAlreadyResolved,
     DeliveryCodeIncorrect, DeliveryCodeLocked,
     IdempotencyKeyInvalid, IdempotencyKeyReused, TransactionConflict,
+    PaymentRequestNotFound, PaymentRequestAlreadyPaid, PaymentRequestExpired,
+    PaymentRequestCancelled, ReferenceInvalid, OfferExpired, OfferAlreadyUsed,
+    ExceedsOfferLimit, LoanAlreadyOpen, RepaymentExceedsOutstanding,
 }  # fmt: skip
+#: "Try again", in each language USSD speaks, and "5 tries left".
+TRY_AGAIN = {"en": ("try again", "5 tries left."), "sw": ("jaribu tena", "Zimebaki nafasi 5.")}
 
 
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
 @pytest.mark.parametrize("cls", each_error())
-def test_ussd_ends_every_error_with_a_short_screen(cls: type[DomainError]) -> None:
+def test_ussd_ends_every_error_with_a_short_screen(cls: type[DomainError], language: str) -> None:
+    translate = i18n.translator(language)
+    try_again, tries_left = TRY_AGAIN[language]
     detail = "What went wrong, in words the caller must not see."
-    text = ussd_screen_for(cls(detail, tries_left=5))
-    assert text.endswith(" 5 tries left.")
-    text = ussd_screen_for(cls(detail))
+    text = ussd_screen_for(cls(detail, tries_left=5), translate)
+    assert text.endswith(f" {tries_left}")
+    text = ussd_screen_for(cls(detail), translate)
     # One GSM-7 message with room to spare for the tries left.
-    assert fits_ussd_screen(f"END {text} 5 tries left."), text
+    assert fits_ussd_screen(f"END {text} {tries_left}"), text
     assert text.endswith(".") and detail not in text
     # "Try again" says the same request may work later: exactly the transient errors.
-    assert ("try again" in text.lower()) == cls.transient, text
+    assert (try_again in text.lower()) == cls.transient, text
 
 
 def test_ussd_gives_its_own_screen_to_every_error_a_dialogue_meets() -> None:
     assert set(USSD_SCREENS) <= set(ERRORS)
     assert set(USSD_SCREENS) >= USSD_MEETS, USSD_MEETS - set(USSD_SCREENS)
     assert ussd_screen_for(PinIncorrect(tries_left=1)) == "Wrong PIN. 1 try left."
+    swahili = i18n.translator("sw")
+    assert (
+        ussd_screen_for(PinIncorrect(tries_left=1), swahili) == "PIN si sahihi. Imebaki nafasi 1."
+    )
     locked = PinLocked(retry_after=3600, tries_left=0)
     assert ussd_screen_for(locked) == "Your PIN is locked after too many wrong tries. Wait 1 hour."
+    assert (
+        ussd_screen_for(locked, swahili)
+        == "PIN yako imefungwa baada ya makosa mengi. Subiri saa 1."
+    )
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+@pytest.mark.parametrize("wait", [1, 2, 60, 59 * 60, 15 * 60, 3600, 7200, 7201, 24 * 3600])
+def test_ussd_says_how_long_a_lock_lasts_in_every_language(wait: int, language: str) -> None:
+    translate = i18n.translator(language)
+    for error in (PinLocked(retry_after=wait, tries_left=0), PinTriesExceeded(retry_after=wait)):
+        text = ussd_screen_for(error, translate)
+        assert fits_ussd_screen(f"END {text}"), text
+        assert text.endswith("."), text
+        assert ("Wait" in text or "Subiri" in text) == (wait > 1), text
+
+
+def test_every_ussd_error_screen_is_translated_into_every_language() -> None:
+    for language in i18n.LANGUAGES:
+        if language != i18n.SOURCE:
+            missing = set(USSD_SCREENS.values()) - set(i18n.catalogue(language))
+            assert not missing, (language, missing)
 
 
 # --- assertions stay on ------------------------------------------------------------------------

@@ -228,16 +228,25 @@ TRACKING_EVENT_AGE_SECONDS_MAX: Final = 366 * 24 * 3600
 #: Tracking events shown with a shipment: its latest ones (a parcel has a dozen or so).
 TRACKING_EVENTS_SHOWN_MAX: Final = 100
 
-#: USSD (channels/ussd/). A screen is at most 182 GSM-7 characters, "CON " or "END " included
-#: (the USSD message size); the aggregator's `text` (every input of the session joined by "*")
-#: and the number of inputs in it are bounded, so a replayed dialogue stays cheap; a session id
-#: and a service code are at most this long; "My orders" lists at most this many open orders.
-USSD_SCREEN_CHARS_MAX: Final = 182
+#: USSD (channels/ussd/). A screen is at most 160 GSM-7 characters, "CON " or "END " included
+#: (a USSD message holds 182, but some networks and handsets show only 160); the aggregator's
+#: `text` (every input of the session joined by "*") and the number of inputs in it are
+#: bounded, so a replayed dialogue stays cheap; a session id and a service code are at most this
+#: long; "My orders" lists at most this many open orders a page ("9 More" shows the next).
+USSD_SCREEN_CHARS_MAX: Final = 160
 USSD_TEXT_LENGTH_MAX: Final = 500
 USSD_INPUTS_MAX: Final = 30
 USSD_SESSION_ID_LENGTH_MAX: Final = 128
 USSD_SERVICE_CODE_LENGTH_MAX: Final = 32
 USSD_ORDERS_SHOWN_MAX: Final = 5
+#: A dial dropped mid-flow can be resumed by dialling again within this many seconds.
+USSD_RESUME_SECONDS: Final = 180
+#: The same amount to the same party again within this many seconds asks "Send again?" first.
+USSD_REPEAT_SECONDS: Final = 300
+#: A mini-statement shows this many movements.
+USSD_STATEMENT_ENTRIES: Final = 5
+#: "Last payments" on the merchant menu shows this many.
+USSD_LAST_PAYMENTS: Final = 3
 #: The shared token an aggregator authenticates with (SOKO_USSD_TOKEN) is at least this long.
 USSD_TOKEN_LENGTH_MIN: Final = 16
 

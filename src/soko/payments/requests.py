@@ -9,7 +9,7 @@ never lands without marking its request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
@@ -26,6 +26,7 @@ from soko.payments.domain import Payment, PaymentRequest, PaymentRequestStatus
 from soko.payments.errors import (
     AmountDiffersFromRequest,
     ExpiryInvalid,
+    MerchantNotFound,
     PaymentRequestAlreadyPaid,
     PaymentRequestCancelled,
     PaymentRequestExpired,
@@ -133,6 +134,32 @@ def list_requests(
     return in_transaction(ctx, work, read_only=True)
 
 
+def find_request(ctx: Context, *, till_number: str, reference: str) -> PaymentRequest:
+    """The merchant's newest request with this reference, to be paid by it: what a customer types
+    on a phone without the link (the till number and the reference, as for a bill). An open one
+    is preferred; otherwise the newest says why it cannot be paid (paid, expired, cancelled)."""
+    check_reference(reference)
+
+    def work(uow: UnitOfWork) -> PaymentRequest:
+        merchant = uow.people.get_merchant_by_till(till_number)
+        if merchant is None:
+            raise MerchantNotFound(till_number=till_number)
+        rows = uow.merchant_payments.list_requests(
+            merchant.user_id, limit=limits.PAGE_SIZE_MAX, before_id=None
+        )
+        matching = [row for row in rows if row.reference == reference]
+        now = ctx.clock.now()
+        for found in matching:
+            if found.status_at(now) is PaymentRequestStatus.OPEN:
+                return found
+        if not matching:
+            raise PaymentRequestNotFound(reference=reference)
+        _refuse_closed(matching[0], now)
+        raise AssertionError(matching[0])  # pragma: no cover - _refuse_closed raised
+
+    return in_transaction(ctx, work, read_only=True)
+
+
 def cancel_request(ctx: Context, *, merchant_id: str, request_id: str) -> PaymentRequest:
     """The merchant withdraws an open request; a paid one stays paid (refund it instead)."""
 
@@ -218,14 +245,19 @@ def _locked_open(
     found = uow.merchant_payments.get_request(request_id, lock=True)
     if found is None or (merchant_id is not None and found.merchant_id != merchant_id):
         raise PaymentRequestNotFound(payment_request_id=request_id)
-    match found.status_at(ctx.clock.now()):
+    _refuse_closed(found, ctx.clock.now())
+    return found
+
+
+def _refuse_closed(found: PaymentRequest, now: datetime) -> None:
+    """Raise the rule a request that is no longer open breaks; nothing for an open one."""
+    match found.status_at(now):
         case PaymentRequestStatus.PAID:
             raise PaymentRequestAlreadyPaid(payment_id=found.payment_id)
         case PaymentRequestStatus.CANCELLED:
             raise PaymentRequestCancelled()
         case PaymentRequestStatus.EXPIRED:
             raise PaymentRequestExpired(expired_at=found.expires_at.isoformat())
-    return found
 
 
 __all__ = [
@@ -233,6 +265,7 @@ __all__ = [
     "cancel_request",
     "check_reference",
     "create_request",
+    "find_request",
     "get_request",
     "list_requests",
     "pay_request",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from soko.context import Context, UnitOfWork
@@ -32,6 +33,7 @@ from soko.payments.domain import (
     paid_text,
     received_text,
     refunded_text,
+    text_name,
 )
 from soko.payments.errors import (
     ExceedsRefundableAmount,
@@ -139,6 +141,14 @@ def p2p_fee(ctx: Context, amount: Money) -> Money:
     if not amount.is_positive():
         raise AmountMustBePositive()
     fee = fee_table(ctx.tariff, amount.currency.code, FeeKind.P2P).fee_for(amount.amount_minor)
+    return Money(fee, amount.currency)
+
+
+def cash_out_fee(ctx: Context, amount: Money) -> Money:
+    """The fee `cash_out` charges the customer for `amount`: what a confirmation screen shows."""
+    if not amount.is_positive():
+        raise AmountMustBePositive()
+    fee = fee_table(ctx.tariff, amount.currency.code, FeeKind.CASH_OUT).fee_for(amount.amount_minor)
     return Money(fee, amount.currency)
 
 
@@ -720,20 +730,148 @@ def _idempotent(
     ).value
 
 
+# --- reports: what a person's menus show about their own payments ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sales:
+    """A merchant's sales at its till (and requests) since a time: how many, and how much."""
+
+    count: int
+    total: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    payment: Payment
+    #: Who paid: the payer's name as texts show it.
+    payer_name: str
+
+
+def start_of_day(ctx: Context) -> datetime:
+    """Midnight today in the operator's time zone: where "today" starts for reports."""
+    now = ctx.clock.now().astimezone(ctx.timezone)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def sales_since(ctx: Context, merchant_id: str, since: datetime) -> Sales:
+    """What the merchant sold at its till since `since`, before refunds and fees."""
+
+    def work(uow: UnitOfWork) -> Sales:
+        merchant = _merchant(uow, till_number=None, merchant_id=merchant_id)
+        currency = Currency.of(merchant.settlement_currency)
+        wallet = uow.people.find_wallet(merchant_id, currency.code)
+        if wallet is None:
+            return Sales(0, Money.zero(currency))
+        count, amount, _ = uow.people.payment_totals(
+            wallet.id, role="payee", kinds={"merchant"}, since=since
+        )
+        return Sales(count, Money(amount, currency))
+
+    return in_transaction(ctx, work, read_only=True)
+
+
+def payments_received(ctx: Context, merchant_id: str, limit: int) -> list[Received]:
+    """The merchant's latest payments received, newest first, with who paid."""
+
+    def work(uow: UnitOfWork) -> list[Received]:
+        merchant = _merchant(uow, till_number=None, merchant_id=merchant_id)
+        wallet = uow.people.find_wallet(merchant_id, merchant.settlement_currency)
+        if wallet is None:
+            return []
+        found = uow.people.payments_of(
+            wallet.id,
+            role="payee",
+            kinds={"merchant"},
+            since=datetime.min.replace(tzinfo=UTC),
+            limit=limit,
+        )
+        received = []
+        for payment in found:
+            payer = None
+            if payment.payer_wallet_id is not None:
+                payer_wallet = uow.people.get_wallet(payment.payer_wallet_id)
+                if payer_wallet is not None:
+                    payer = uow.people.get_user(payer_wallet.user_id)
+            received.append(Received(payment, text_name(payer.name) if payer else ""))
+        return received
+
+    return in_transaction(ctx, work, read_only=True)
+
+
+def commissions_since(ctx: Context, agent_id: str, currency: Currency, since: datetime) -> Money:
+    """What the agent earned in commissions on cash in and out since `since`."""
+
+    def work(uow: UnitOfWork) -> Money:
+        agent = _user(uow, agent_id, kind=UserKind.AGENT)
+        wallet = uow.people.find_wallet(agent.id, currency.code)
+        if wallet is None:
+            return Money.zero(currency)
+        _, _, commission = uow.people.payment_totals(
+            wallet.id, role="either", kinds={"cash_in", "cash_out"}, since=since
+        )
+        return Money(commission, currency)
+
+    return in_transaction(ctx, work, read_only=True)
+
+
+def repeated_payment(
+    ctx: Context,
+    *,
+    payer_id: str,
+    kind: str,
+    amount: Money,
+    within_seconds: int,
+    payee_phone: str | None = None,
+    payee_user_id: str | None = None,
+) -> Payment | None:
+    """The payer's latest payment of `kind` of this very amount to this party in the last
+    `within_seconds`, if any: a channel asks "Send again?" before repeating it (a re-dial
+    after a lost reply looks exactly like a new payment)."""
+    since = ctx.clock.now() - timedelta(seconds=within_seconds)
+
+    def work(uow: UnitOfWork) -> Payment | None:
+        wallet = uow.people.find_wallet(payer_id, amount.currency.code)
+        if wallet is None:
+            return None
+        recent = uow.people.payments_of(wallet.id, role="payer", kinds={kind}, since=since,
+                                        limit=limits.PAGE_SIZE_DEFAULT)  # fmt: skip
+        for payment in recent:
+            if payment.amount != amount.amount_minor:
+                continue
+            if payee_phone is not None and payment.payee_phone == payee_phone:
+                return payment
+            if payee_user_id is not None and payment.payee_wallet_id is not None:
+                payee = uow.people.get_wallet(payment.payee_wallet_id)
+                if payee is not None and payee.user_id == payee_user_id:
+                    return payment
+        return None
+
+    return in_transaction(ctx, work, read_only=True)
+
+
 __all__ = [
     "OUTGOING_KINDS",
+    "Received",
+    "Sales",
     "cash_in",
     "cash_out",
+    "cash_out_fee",
     "check_payee_limits",
     "check_sender_limits",
+    "commissions_since",
     "get_payment",
     "list_refunds",
     "p2p_fee",
     "pay_merchant",
     "pay_merchant_in",
     "payment_event",
+    "payments_received",
     "refund",
     "refund_event",
+    "repeated_payment",
+    "sales_since",
     "send_money",
+    "start_of_day",
     "top_up_float",
 ]

@@ -18,7 +18,7 @@ from soko.kernel import limits
 from soko.kernel.errors import ApiKeyInvalid, SessionInvalid
 from soko.kernel.transactions import in_transaction
 from soko.people import service as users
-from soko.people.domain import ApiKey, User, UserKind, check_name
+from soko.people.domain import ApiKey, User, UserKind, UssdSession, check_name
 from soko.people.errors import ApiKeyNotFound, UserKindMismatch, UserNotFound
 
 Role = Literal["operator", "merchant"]
@@ -130,3 +130,26 @@ def authenticate_session(ctx: Context, token: str | None) -> User:
     if user is None:
         raise SessionInvalid()
     return user
+
+
+# --- USSD sessions: where a dial got to ------------------------------------------------------
+
+
+def ussd_session(ctx: Context, session_id: str) -> UssdSession | None:
+    return in_transaction(ctx, lambda uow: uow.people.get_ussd_session(session_id), read_only=True)
+
+
+def resumable_ussd_session(ctx: Context, phone: str) -> UssdSession | None:
+    """The phone's last session if it was dropped mid-flow (no END screen, something typed)
+    within `limits.USSD_RESUME_SECONDS`: a new dial offers to go on with it."""
+    since = ctx.clock.now() - timedelta(seconds=limits.USSD_RESUME_SECONDS)
+    last = in_transaction(
+        ctx, lambda uow: uow.people.last_ussd_session(phone, since), read_only=True
+    )
+    if last is None or last.result is not None or not last.path:
+        return None
+    return last
+
+
+def save_ussd_session(ctx: Context, session: UssdSession) -> None:
+    in_transaction(ctx, lambda uow: uow.people.save_ussd_session(session))

@@ -18,6 +18,7 @@ from soko.kernel.text import is_printable_name
 from soko.people.errors import (
     CountryNotServed,
     CountryUnknown,
+    LanguageInvalid,
     MerchantCategoryInvalid,
     NameInvalid,
     PhoneNumberInvalid,
@@ -29,6 +30,7 @@ from soko.people.errors import (
 )
 
 _PIN: Final = re.compile(r"[0-9]{4,6}")
+_LANGUAGE: Final = re.compile(r"[a-z]{2}")
 # What a person types as a phone number: ASCII digits, an optional leading +, and the usual
 # separators. No letters (phonenumbers would read them as keypad digits), no extensions.
 _PHONE_TEXT: Final = re.compile(r"\+?[0-9 ()\-.]+")
@@ -164,6 +166,13 @@ def check_name(name: str) -> str:
 def check_merchant_category(code: str) -> str:
     if not isinstance(code, str) or _MERCHANT_CATEGORY.fullmatch(code) is None:
         raise MerchantCategoryInvalid()
+    return code
+
+
+def check_language(code: str) -> str:
+    """A language as people choose it: a lowercase ISO 639-1 code (`en`, `sw`, `fr`)."""
+    if not isinstance(code, str) or _LANGUAGE.fullmatch(code) is None:
+        raise LanguageInvalid()
     return code
 
 
@@ -323,9 +332,31 @@ class User:
     national_id: str | None = None
     pin: PinState = PinState()
     has_pin: bool = False
+    #: The language the person chose for screens and texts (`en`, `sw`); None until they choose,
+    #: when channels default from the phone number's country.
+    language: str | None = None
 
     def pin_locked_at(self, now: datetime) -> bool:
         return self.pin.locked_at(now)
+
+
+@dataclass(frozen=True, slots=True)
+class UssdSession:
+    """Where a USSD dial got to: enough to resume it, and to answer a resent final request."""
+
+    id: str
+    phone: str
+    #: The session whose idempotency keys this one uses: itself, or the one it resumed.
+    origin_id: str
+    #: The inputs taken over from the resumed session ("" when none).
+    resumed_path: str
+    #: The first screen offered to resume: the first input answers that offer.
+    offered: bool
+    #: The inputs so far ("*"-joined), cut before the first secret one.
+    path: str
+    result: str | None
+    result_inputs: int | None
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

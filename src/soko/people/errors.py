@@ -6,7 +6,7 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     ├── InvalidInput                 kind=invalid
     │   └── PhoneNumberInvalid, CountryUnknown, NameInvalid, MerchantCategoryInvalid,
     │       PinMalformed, KycTierInvalid, NationalIdRequired, MessageTooLong,
-    │       RecipientRequired, RecipientIsSender, UserKindMismatch
+    │       RecipientRequired, RecipientIsSender, UserKindMismatch, LanguageInvalid
     ├── NotFound                     kind=not_found
     │   └── ApiKeyNotFound, UserNotFound, WalletNotFound
     ├── Conflict                     kind=conflict
@@ -62,6 +62,11 @@ class MerchantCategoryInvalid(InvalidInput):
 class PinMalformed(InvalidInput):
     code = "pin_malformed"
     title = "A PIN is 4 to 6 digits."
+
+
+class LanguageInvalid(InvalidInput):
+    code = "language_invalid"
+    title = "A language is a lowercase two-letter ISO 639-1 code that Soko has texts in."
 
 
 class KycTierInvalid(InvalidInput):

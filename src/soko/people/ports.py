@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from soko.payments.domain import Payment
 from soko.people.domain import (
@@ -14,8 +14,12 @@ from soko.people.domain import (
     PinState,
     TryWindow,
     User,
+    UssdSession,
     Wallet,
 )
+
+#: Which side of a payment a wallet is on.
+Role = Literal["payer", "payee", "either"]
 
 
 class PeopleRepository(Protocol):
@@ -142,6 +146,28 @@ class PeopleRepository(Protocol):
     def forget_pin_tries(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` address windows and unknown numbers' states of each kind last
         touched before `before`; how many."""
+        ...
+
+    def payments_of(
+        self, wallet_id: str, *, role: Role, kinds: Collection[str], since: datetime, limit: int
+    ) -> list[Payment]:
+        """The wallet's payments of `kinds` since `since` on that side, newest first."""
+        ...
+
+    def payment_totals(
+        self, wallet_id: str, *, role: Role, kinds: Collection[str], since: datetime
+    ) -> tuple[int, int, int]:
+        """How many such payments, their amounts and their commissions, in all."""
+        ...
+
+    def get_ussd_session(self, session_id: str) -> UssdSession | None: ...
+
+    def last_ussd_session(self, phone: str, since: datetime) -> UssdSession | None:
+        """The phone's most recently used session, if it was used since `since`."""
+        ...
+
+    def save_ussd_session(self, session: UssdSession) -> None:
+        """Insert or replace the session; and forget the phone's sessions long over."""
         ...
 
 

@@ -21,6 +21,7 @@ from soko.people.domain import (
     User,
     UserKind,
     address_subject,
+    check_language,
     check_merchant_category,
     check_name,
     check_pin,
@@ -404,6 +405,25 @@ def forget_pin_tries(ctx: Context) -> int:
         ctx,
         lambda uow: uow.people.forget_pin_tries(before, limits.PIN_TRIES_FORGOTTEN_PER_BATCH_MAX),
     )
+
+
+def change_pin(ctx: Context, user_id: str, old_pin: str, new_pin: str) -> User:
+    """The person replaces their PIN, proving the old one (a wrong one counts towards the lock)."""
+    check_pin(new_pin)
+    verify_pin(ctx, user_id, old_pin)
+    return set_pin(ctx, user_id, new_pin)
+
+
+def set_language(ctx: Context, user_id: str, language: str) -> User:
+    """The person chooses the language of their screens and texts."""
+    check_language(language)
+
+    def work(uow: UnitOfWork) -> User:
+        updated = replace(_locked_user(uow, user_id), language=language)
+        uow.people.update_user(updated)
+        return updated
+
+    return in_transaction(ctx, work)
 
 
 def set_kyc_tier(ctx: Context, user_id: str, tier: int, national_id: str | None = None) -> User:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,9 +23,11 @@ from soko.people.domain import (
     TryWindow,
     User,
     UserKind,
+    UssdSession,
     Wallet,
 )
 from soko.people.errors import PhoneNumberTaken
+from soko.people.ports import Role
 from soko.people.tables import (
     address_pin_tries,
     api_keys,
@@ -33,10 +35,12 @@ from soko.people.tables import (
     sessions,
     unknown_number_pins,
     users,
+    ussd_sessions,
     wallets,
 )
 
 _POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
+_USSD_KEPT = timedelta(days=1)
 
 # The statements every payment runs, built once: building a Core statement and its cache key on
 # each call cost about four times as much as executing it through SQLAlchemy (ADR 0015).
@@ -209,6 +213,7 @@ class SqlPeopleRepository:
             "kyc_tier": user.kyc_tier,
             "national_id": user.national_id,
             **_pin_values(user.pin),
+            "language": user.language,
         }
         if pin_hash is not None:
             values["pin_hash"] = pin_hash
@@ -529,6 +534,81 @@ class SqlPeopleRepository:
             forgotten += result.rowcount
         return forgotten
 
+    # --- a wallet's payments, for reports (sales, commissions, a repeated payment) ----------------
+
+    def payments_of(
+        self, wallet_id: str, *, role: Role, kinds: Collection[str], since: datetime, limit: int
+    ) -> list[Payment]:
+        query = (
+            sa.select(payments)
+            .where(_on_side(wallet_id, role), payments.c.kind.in_(sorted(kinds)),
+                   payments.c.created_at >= since)
+            .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+            .limit(limit)
+        )  # fmt: skip
+        return [payment_from_row(row) for row in self._conn.execute(query)]
+
+    def payment_totals(
+        self, wallet_id: str, *, role: Role, kinds: Collection[str], since: datetime
+    ) -> tuple[int, int, int]:
+        query = sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(payments.c.amount), 0),
+            sa.func.coalesce(sa.func.sum(payments.c.commission), 0),
+        ).where(
+            _on_side(wallet_id, role),
+            payments.c.kind.in_(sorted(kinds)),
+            payments.c.created_at >= since,
+        )
+        count, amount, commission = self._conn.execute(query).one()
+        return int(count), int(amount), int(commission)
+
+    # --- USSD sessions ----------------------------------------------------------------------------
+
+    def get_ussd_session(self, session_id: str) -> UssdSession | None:
+        query = sa.select(ussd_sessions).where(ussd_sessions.c.id == session_id)
+        row = self._conn.execute(query).first()
+        return None if row is None else _ussd_session(row)
+
+    def last_ussd_session(self, phone: str, since: datetime) -> UssdSession | None:
+        query = (
+            sa.select(ussd_sessions)
+            .where(ussd_sessions.c.phone == phone, ussd_sessions.c.updated_at >= since)
+            .order_by(ussd_sessions.c.updated_at.desc(), ussd_sessions.c.id.desc())
+            .limit(1)
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else _ussd_session(row)
+
+    def save_ussd_session(self, session: UssdSession) -> None:
+        values = {
+            "phone": session.phone,
+            "origin_id": session.origin_id,
+            "resumed_path": session.resumed_path,
+            "offered": int(session.offered),
+            "path": session.path,
+            "result": session.result,
+            "result_inputs": session.result_inputs,
+            "updated_at": session.updated_at,
+        }
+        updated = self._conn.execute(
+            ussd_sessions.update().where(ussd_sessions.c.id == session.id).values(values)
+        )
+        if not updated.rowcount:
+            try:
+                with self._conn.begin_nested():
+                    self._conn.execute(ussd_sessions.insert(), values | {"id": session.id})
+            except sa.exc.IntegrityError as error:
+                # Two requests of one session at once: the transaction retries as an update.
+                raise TransientConflict("ussd session inserted meanwhile") from error
+        # A session is of use for minutes: forget the phone's sessions of the days before.
+        self._conn.execute(
+            ussd_sessions.delete().where(
+                ussd_sessions.c.phone == session.phone,
+                ussd_sessions.c.updated_at < session.updated_at - _USSD_KEPT,
+            )
+        )
+
 
 def _user_values(user: User, pin_hash: str | None) -> dict[str, Any]:
     return {
@@ -541,6 +621,7 @@ def _user_values(user: User, pin_hash: str | None) -> dict[str, Any]:
         "national_id": user.national_id,
         "pin_hash": pin_hash,
         **_pin_values(user.pin),
+        "language": user.language,
     }
 
 
@@ -571,6 +652,27 @@ def _user(row: Row[Any]) -> User:
             lock_count=row.pin_lock_count,
         ),
         has_pin=row.pin_hash is not None,
+        language=row.language,
+    )
+
+
+def _on_side(wallet_id: str, role: Role) -> sa.ColumnElement[bool]:
+    payer = payments.c.payer_wallet_id == wallet_id
+    payee = payments.c.payee_wallet_id == wallet_id
+    return payer if role == "payer" else payee if role == "payee" else sa.or_(payer, payee)
+
+
+def _ussd_session(row: Row[Any]) -> UssdSession:
+    return UssdSession(
+        id=row.id,
+        phone=row.phone,
+        origin_id=row.origin_id,
+        resumed_path=row.resumed_path,
+        offered=bool(row.offered),
+        path=row.path,
+        result=row.result,
+        result_inputs=row.result_inputs,
+        updated_at=row.updated_at,
     )
 
 

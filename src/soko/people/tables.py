@@ -1,5 +1,5 @@
-"""People's tables (migrations 0002 and 0009): users, merchants, wallets, keys, sessions, and
-the PIN tries counted by client address and for numbers without an account."""
+"""People's tables (migrations 0002, 0011 and 0012): users, merchants, wallets, keys, sessions,
+the PIN tries counted by client address and for numbers without an account, and USSD sessions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -40,6 +41,8 @@ users = Table(
     Column("pin_checking_until", UtcDateTime, nullable=True),
     Column("pin_locked_until", UtcDateTime, nullable=True),
     Column("pin_lock_count", Integer, nullable=False, server_default=text("0")),
+    # The language the person chose (migration 0012); NULL: the default of their country.
+    Column("language", String(2), nullable=True),
     CheckConstraint("kind IN ('consumer', 'merchant', 'agent')", name="kind_valid"),
     CheckConstraint("kyc_tier IN (0, 1, 2)", name="kyc_tier_valid"),
     CheckConstraint("kyc_tier = 0 OR national_id IS NOT NULL", name="kyc_tier_needs_national_id"),
@@ -127,4 +130,29 @@ unknown_number_pins = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("failures >= 0 AND checking >= 0 AND lock_count >= 0", name="counts_valid"),
     Index("ix_unknown_number_pins_updated_at", "updated_at"),
+)
+
+
+# --- USSD sessions (migration 0012) ------------------------------------------------------------
+
+ussd_sessions = Table(
+    "ussd_sessions",
+    metadata,
+    # The aggregator's session id.
+    Column("id", String(128), primary_key=True),
+    Column("phone", String(20), nullable=False),
+    # The session this one resumed (whose idempotency keys it goes on with), and the inputs it
+    # took over: a dropped dial is continued without re-typing and never pays twice.
+    Column("origin_id", String(128), nullable=False),
+    Column("resumed_path", Text, nullable=False, server_default=text("''")),
+    # Whether the first screen offered to resume (its first input is then the answer).
+    Column("offered", Integer, nullable=False, server_default=text("0")),
+    # The inputs so far up to the first secret one (a PIN is never stored).
+    Column("path", Text, nullable=False, server_default=text("''")),
+    # The END screen and how many inputs led to it: a resent final request gets it again.
+    Column("result", Text, nullable=True),
+    Column("result_inputs", Integer, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("offered IN (0, 1)", name="offered_boolean"),
+    Index("ix_ussd_sessions_phone_updated_at", "phone", "updated_at"),
 )

@@ -2,15 +2,17 @@
 
 An error is looked up along its class's ancestry, so every `DomainError` has a screen: its own
 where a USSD dialogue can meet it, its category's (`NotFound`, `Conflict`, ...) otherwise.
-Texts are plain GSM-7 and short enough that a fact (tries left) still fits one screen;
-tests/architecture/test_error_tables.py checks both for every error.
+The texts are English msgids, shown in the caller's language through the gettext catalogues
+(channels/i18n.py). In every language they are plain GSM-7 and short enough that a fact (tries
+left) still fits one screen; tests/architecture/test_error_tables.py checks both for every error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
-from soko.channels.web.messages import wait_text
+from soko.channels.web.messages import wait_in_units
 from soko.credit.errors import (
     ExceedsOfferLimit,
     InsufficientHistory,
@@ -77,24 +79,41 @@ from soko.kernel.errors import (
     Unauthenticated,
 )
 from soko.ledger.errors import ExceedsCredits
-from soko.payments.errors import MerchantNotFound
+from soko.payments.errors import (
+    AmountDiffersFromRequest,
+    MerchantNotFound,
+    PaymentRequestAlreadyPaid,
+    PaymentRequestCancelled,
+    PaymentRequestExpired,
+    PaymentRequestNotFound,
+    ReferenceInvalid,
+)
 from soko.people.errors import (
     CountryNotServed,
     CountryUnknown,
+    CredentialsInvalid,
     ExceedsBalanceLimit,
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
+    LanguageInvalid,
     PhoneNumberInvalid,
     PinBusy,
     PinIncorrect,
     PinLocked,
     PinMalformed,
     PinNotSet,
+    PinTriesExceeded,
     RecipientIsSender,
     UserKindMismatch,
     UserNotFound,
 )
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "translated later"
+    """Marks a text for the catalogues where it is written; it is translated where shown."""
+    return text
+
 
 SCREENS: Final[dict[type[DomainError], str]] = {
     # Categories: what an error without a screen of its own says.
@@ -112,13 +131,23 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     PinMalformed: "A PIN is 4 to 6 digits.",
     PinLocked: "Your PIN is locked after too many wrong tries.",
     PinBusy: "Your PIN is being checked already. Please try again.",
+    PinTriesExceeded: "Too many wrong PINs were tried from here.",
+    CredentialsInvalid: "The phone number or PIN is wrong.",
     TextInvalid: "Soko could not read that.",
     PinNotSet: "You have no PIN yet. Visit a Soko agent to set one.",
     UserKindMismatch: "Your kind of account cannot do this.",
     MerchantNotFound: "No merchant has that till number.",
     RecipientIsSender: "You cannot pay yourself.",
     CountryUnknown: "Soko does not serve your country yet.",
+    LanguageInvalid: "Soko has no texts in that language.",
     CountryNotServed: "Soko does not serve numbers of that country.",
+    # Payment requests, paid by till number and reference.
+    PaymentRequestNotFound: "That till has no request with this reference.",
+    PaymentRequestAlreadyPaid: "This request is paid already.",
+    PaymentRequestExpired: "This request has expired. Ask the merchant for a new one.",
+    PaymentRequestCancelled: "The merchant cancelled this request.",
+    ReferenceInvalid: "A reference is 1 to 25 letters or digits.",
+    AmountDiffersFromRequest: "The request's amount has changed. Please dial again.",
     # Amounts.
     AmountMalformed: "Enter the amount in digits, like 1500 or 1500.50.",
     AmountNotAString: "Enter the amount in digits, like 1500 or 1500.50.",
@@ -186,15 +215,27 @@ SCREENS: Final[dict[type[DomainError], str]] = {
 _TRIES_LEFT: Final = ("attempts_left", "tries_left")
 
 
-def screen_for(error: DomainError) -> str:
-    """The END screen's text for a refusal (without "END "), with how many tries are left, or
-    how long a lock lasts."""
-    text = next(SCREENS[cls] for cls in type(error).__mro__ if cls in SCREENS)
+TRY_LEFT: Final = N_("{left} try left.")
+TRIES_LEFT: Final = N_("{left} tries left.")
+#: How long a lock (or a limit) lasts, in the unit `wait_in_units` picks, one and many.
+WAITS: Final[dict[tuple[str, bool], str]] = {
+    ("minute", False): N_("Wait {wait} minute."),
+    ("minute", True): N_("Wait {wait} minutes."),
+    ("hour", False): N_("Wait {wait} hour."),
+    ("hour", True): N_("Wait {wait} hours."),
+}
+
+
+def screen_for(error: DomainError, translate: Callable[[str], str] = str) -> str:
+    """The END screen's text for a refusal (without "END "), in `translate`'s language, with how
+    many tries are left, or how long a lock lasts (ADR 0019)."""
+    text = translate(next(SCREENS[cls] for cls in type(error).__mro__ if cls in SCREENS))
     wait = error.context.get("retry_after")
     if isinstance(wait, int) and not isinstance(wait, bool) and wait > 1:
-        return f"{text} Wait {wait_text(wait)}."
+        count, unit = wait_in_units(wait)
+        return f"{text} " + translate(WAITS[unit, count != 1]).format(wait=count)
     for fact in _TRIES_LEFT:
         left = error.context.get(fact)
         if isinstance(left, int) and not isinstance(left, bool) and left >= 0:
-            text += f" {left} {'try' if left == 1 else 'tries'} left."
+            text += " " + translate(TRY_LEFT if left == 1 else TRIES_LEFT).format(left=left)
     return text

@@ -7,7 +7,7 @@ error shows its title.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from soko.credit.errors import (
     ExceedsOfferLimit,
@@ -148,13 +148,17 @@ def sentence_for(error: DomainError) -> str:
     return text
 
 
+def wait_in_units(seconds: int) -> tuple[int, Literal["hour", "minute"]]:
+    """A wait in the unit a person reads it in, rounded up: (15, "minute"), (24, "hour")."""
+    if seconds % 3600 == 0 or seconds > 2 * 3600:
+        return -(-seconds // 3600), "hour"
+    return -(-seconds // 60), "minute"
+
+
 def wait_text(seconds: int) -> str:
     """A wait in the unit a person reads it in: "15 minutes", "1 hour", "24 hours"."""
-    if seconds % 3600 == 0 or seconds > 2 * 3600:
-        hours = -(-seconds // 3600)
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    count, unit = wait_in_units(seconds)
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def status_for(error: DomainError) -> int:
