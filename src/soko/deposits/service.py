@@ -14,6 +14,7 @@ state = ...`), and every M-Pesa receipt is recorded once (`mpesa_receipts`' prim
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final
@@ -310,6 +311,10 @@ def _adopt(ctx: Context, settings: Mpesa, callback: StkCallback) -> str:
         return "unknown_checkout"
 
     def work(uow: UnitOfWork) -> str:
+        # The push's answer may have been recorded meanwhile: then it is the usual path.
+        usual = _apply_stk_callback(uow, ctx, callback)
+        if usual != "unknown_checkout":
+            return usual
         found = uow.deposits.unpushed_deposit_for(
             settings.shortcode, payment.phone, payment.amount_minor
         )
@@ -787,7 +792,7 @@ def record_reversal_result(ctx: Context, result: ReversalResult) -> str:
             found = uow.deposits.open_reversal_for(result.reversed.original_transaction_id)
         return found
 
-    reversal = in_transaction(ctx, find, read_only=True)
+    reversal = _patiently(ctx, find)
     if reversal is None:
         log.warning("reversal Result %s matches no reversal; nothing moved",
                     header.originator_conversation_id)  # fmt: skip
@@ -810,18 +815,33 @@ def record_reversal_result(ctx: Context, result: ReversalResult) -> str:
 
 def record_reversal_timeout(ctx: Context, timeout: QueueTimeout) -> str:
     """A reversal expired in M-Pesa's queue, unprocessed: release the money."""
-    found = in_transaction(
+    found = _patiently(
         ctx,
         lambda uow: uow.deposits.reversal_by_conversation(
             timeout.originator_conversation_id, timeout.conversation_id, lock=False
         ),
-        read_only=True,
     )
     if found is None:
         return "unknown"
     return _finish_reversal(
         ctx, found.id, succeeded=False, code=timeout.result_code, desc=timeout.result_desc
     )
+
+
+#: Looks for the request a Result answers, this many times, backing off between looks.
+RESULT_LOOKS_MAX: Final = 40
+
+
+def _patiently(ctx: Context, find: Callable[[UnitOfWork], Reversal | None]) -> Reversal | None:
+    """The reversal a Result is for. Daraja may POST the Result before Soko has recorded the
+    ids Daraja's answer to the request gave (the two race by milliseconds), so a Result for ids
+    not yet recorded is looked for again a few times, backing off, before it is given up."""
+    for attempt in range(1, RESULT_LOOKS_MAX + 1):
+        found = in_transaction(ctx, find, read_only=True)
+        if found is not None:
+            return found
+        ctx.backoff(attempt)
+    return None
 
 
 def _finish_reversal(

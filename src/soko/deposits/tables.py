@@ -85,8 +85,12 @@ mpesa_c2b_payments = Table(
     CheckConstraint(
         "state IN ('credited', 'suspense', 'assigned', 'reversed')", name="state_valid"
     ),
+    # A reversed payment keeps whoever it was credited to (or no one, from suspense).
     CheckConstraint(
-        "(state IN ('credited', 'assigned')) = (user_id IS NOT NULL)", name="owner_iff_credited"
+        "(state = 'suspense' AND user_id IS NULL)"
+        " OR (state IN ('credited', 'assigned') AND user_id IS NOT NULL)"
+        " OR state = 'reversed'",
+        name="owner_iff_credited",
     ),
 )
 

@@ -65,7 +65,9 @@ def upgrade() -> None:
         sa.Column("paid_at", UtcDateTime(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.CheckConstraint(
-            "(state IN ('credited', 'assigned')) = (user_id IS NOT NULL)",
+            "(state = 'suspense' AND user_id IS NULL)"
+            " OR (state IN ('credited', 'assigned') AND user_id IS NOT NULL)"
+            " OR state = 'reversed'",
             name=op.f("ck_mpesa_c2b_payments_owner_iff_credited"),
         ),
         sa.CheckConstraint(
