@@ -7,16 +7,21 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from mpesa_world import QUERY_AFTER, MpesaWorld, serve_world, wait_for
 
 from fakes import FakeClock
 from merchants import balance, kes, key
+from soko.bootstrap import Runtime
+from soko.channels.api.app import create_app
 from soko.context import Context
 from soko.deposits import service as deposits
 from soko.deposits.domain import Deposit, DepositOutcome, DepositState
 from soko.deposits.errors import MpesaAmountInvalid, MpesaNotConfigured
 from soko.deposits.ports import DarajaOutcomeUnknown
+from soko.people import access
 from soko.rails.mpesa.daraja import StkPushAccepted
 from soko.rails.mpesa.sandbox import CallbackMode, DarajaSandbox, Kind, Script
 
@@ -274,3 +279,31 @@ def test_without_mpesa_settings_deposits_are_refused(ctx: Context) -> None:
             ctx, user_id="usr_x", amount=kes("100.00"), phone=None, idempotency_key=key()
         )
     assert deposits.check_deposits(ctx) == 0
+
+
+def test_the_api_takes_a_deposit_and_shows_it(world: MpesaWorld) -> None:
+    amina = world.person()
+    secret = access.create_api_key(world.ctx, role="operator", name="ops").secret
+    headers = {"Authorization": f"Bearer {secret}", "Idempotency-Key": key()}
+    body = {"amount": {"amount": "100.00", "currency": "KES"}, "user_id": amina.id}
+    created = httpx.post(f"{world.url}/v1/deposits", json=body, headers=headers, timeout=10)
+    assert created.status_code == 201, created.text
+    deposit_id = created.json()["id"]
+    assert created.headers["Location"] == f"/v1/deposits/{deposit_id}"
+    wait_for(lambda: httpx.get(f"{world.url}/v1/deposits/{deposit_id}", headers=headers,
+                               timeout=10).json()["status"] == "paid")  # fmt: skip
+    bad = {"amount": {"amount": "10.50", "currency": "KES"}, "user_id": amina.id}
+    refused = httpx.post(f"{world.url}/v1/deposits", json=bad,
+                         headers={**headers, "Idempotency-Key": key()}, timeout=10)  # fmt: skip
+    assert refused.status_code == 422 and refused.json()["code"] == "mpesa_amount_invalid"
+
+
+def test_the_api_says_when_mpesa_is_off(runtime: Runtime) -> None:
+    secret = access.create_api_key(runtime.context, role="operator", name="ops").secret
+    with TestClient(create_app(runtime)) as client:
+        answer = client.post(
+            "/v1/deposits",
+            json={"amount": {"amount": "100.00", "currency": "KES"}, "user_id": "usr_x"},
+            headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": key()},
+        )
+    assert answer.status_code == 422 and answer.json()["code"] == "mpesa_not_configured"

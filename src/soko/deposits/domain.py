@@ -187,8 +187,12 @@ def whole_shillings(amount_minor: int) -> int:
 
 
 def msisdn(phone: str) -> str:
-    """A Kenyan mobile number as M-Pesa writes it (2547XXXXXXXX or 2541XXXXXXXX)."""
-    matched = _KENYAN_MOBILE.fullmatch(phone.replace(" ", ""))
+    """A Kenyan mobile number (+2547…, 2547…, 07…) as M-Pesa writes it: 2547XXXXXXXX or
+    2541XXXXXXXX."""
+    cleaned = phone.replace(" ", "")
+    if cleaned.startswith("0"):  # as Kenyans write it: 0712 345 678
+        cleaned = "254" + cleaned[1:]
+    matched = _KENYAN_MOBILE.fullmatch(cleaned)
     if matched is None:
         raise MpesaPhoneInvalid("a Kenyan mobile number, +2547XXXXXXXX or +2541XXXXXXXX")
     return "254" + matched.group(1)

@@ -828,10 +828,6 @@ def ussd(
         runtime.close()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 # --- M-Pesa ---------------------------------------------------------------------------------------
 
 
@@ -904,3 +900,7 @@ def mpesa_sandbox(
     ):
         console.print(f"export {name}={value}", highlight=False, soft_wrap=True)
     sandbox.run(host=host, port=port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
