@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import secrets
@@ -23,6 +24,7 @@ from soko.credit.domain import CreditPolicy, RepaymentPolicy, Scorecard, default
 from soko.db import schema
 from soko.db.engine import create_engine
 from soko.db.unit_of_work import SqlUnitOfWorkFactory
+from soko.deposits.ports import Mpesa
 from soko.escrow import service as escrow_service
 from soko.escrow.domain import EscrowPolicy, UndeliveredRule
 from soko.fx.domain import FxPolicy, parse_corridors, parse_pivot
@@ -44,9 +46,12 @@ from soko.payments.fees import (
     fee_table,
 )
 from soko.payouts.ports import PayoutRail
+from soko.payouts.rails.mpesa import MpesaPayoutRail
 from soko.payouts.rails.sandbox import CrashingPayoutRail, SandboxPayoutRail
 from soko.people.domain import HOME_CURRENCY, check_merchant_category, served_countries
 from soko.people.kyc import TierLimits, tier_of
+from soko.rails.mpesa.callbacks import SAFARICOM_CALLBACK_NETWORKS
+from soko.rails.mpesa.daraja import DarajaClient, MpesaSettings, ShortcodeType
 
 if not __debug__:  # pragma: no cover - the check itself is the point
     raise SystemExit("Soko keeps its assertions on: run it without python -O.")
@@ -152,13 +157,69 @@ def merchant_rates(settings: Settings) -> dict[tuple[str, str], MerchantRate]:
     return merged
 
 
-def payout_rail(settings: Settings, engine: Engine, clock: Clock) -> PayoutRail:
+def mpesa_settings(settings: Settings) -> MpesaSettings | None:
+    """Daraja's settings from SOKO_MPESA_*: None when none of the required ones is set (M-Pesa
+    is off); a ValueError naming the missing ones when only some are."""
+    required = {
+        "SOKO_MPESA_BASE_URL": settings.mpesa_base_url,
+        "SOKO_MPESA_CONSUMER_KEY": settings.mpesa_consumer_key,
+        "SOKO_MPESA_CONSUMER_SECRET": settings.mpesa_consumer_secret,
+        "SOKO_MPESA_SHORTCODE": settings.mpesa_shortcode,
+        "SOKO_MPESA_PASSKEY": settings.mpesa_passkey,
+        "SOKO_MPESA_CALLBACK_BASE_URL": settings.mpesa_callback_base_url,
+        "SOKO_MPESA_CALLBACK_TOKEN": settings.mpesa_callback_token,
+    }
+    missing = [name for name, value in required.items() if not value]
+    if len(missing) == len(required):
+        return None
+    if missing:
+        raise ValueError(f"M-Pesa is half set up: set {', '.join(missing)} too")
+    assert settings.mpesa_base_url and settings.mpesa_consumer_key and settings.mpesa_shortcode
+    assert settings.mpesa_consumer_secret and settings.mpesa_passkey
+    assert settings.mpesa_callback_base_url and settings.mpesa_callback_token
+    networks = tuple(
+        ipaddress.ip_network(text.strip())
+        for text in settings.mpesa_callback_networks.split(",")
+        if text.strip()
+    )
+    path = settings.mpesa_certificate_path
+    password = settings.mpesa_initiator_password
+    return MpesaSettings(
+        base_url=settings.mpesa_base_url,
+        consumer_key=settings.mpesa_consumer_key,
+        consumer_secret=settings.mpesa_consumer_secret.get_secret_value(),
+        shortcode=settings.mpesa_shortcode,
+        passkey=settings.mpesa_passkey.get_secret_value(),
+        callback_base_url=settings.mpesa_callback_base_url,
+        callback_token=settings.mpesa_callback_token.get_secret_value(),
+        shortcode_type=ShortcodeType(settings.mpesa_shortcode_type),
+        till_number=settings.mpesa_till_number,
+        initiator_name=settings.mpesa_initiator_name,
+        initiator_password="" if password is None else password.get_secret_value(),
+        certificate_pem="" if path is None else Path(path).read_text(encoding="ascii"),
+        allowed_callback_networks=networks or SAFARICOM_CALLBACK_NETWORKS,
+    )
+
+
+def payout_rail(
+    settings: Settings, engine: Engine, clock: Clock, daraja: DarajaClient | None = None
+) -> PayoutRail:
     """The rail SOKO_PAYOUT_RAIL names; a real one gets its branch (and credentials) here."""
     rail: PayoutRail
     match settings.payout_rail:
         case "sandbox":
             rail = SandboxPayoutRail(
                 engine, clock, RandomIds(clock), seconds=settings.sandbox_payout_seconds
+            )
+        case "mpesa":
+            if daraja is None or settings.mpesa_shortcode is None:
+                raise ValueError("SOKO_PAYOUT_RAIL=mpesa needs the SOKO_MPESA_* settings")
+            rail = MpesaPayoutRail(
+                engine,
+                clock,
+                daraja,
+                shortcode=settings.mpesa_shortcode,
+                status_after_seconds=settings.mpesa_status_after_seconds,
             )
     if settings.fault.startswith("payout_"):
         # Tests only: the crash tests kill the worker at a chosen point of a payout.
@@ -228,7 +289,9 @@ class Runtime:
             close_idle()
         self.engine.dispose()
         # The HTTP gateways keep connections open for reuse.
-        for gateway in (self.context.webhook_sender, self.context.sms_sender):
+        mpesa = self.context.mpesa
+        daraja = None if mpesa is None else mpesa.daraja
+        for gateway in (self.context.webhook_sender, self.context.sms_sender, daraja):
             close = getattr(gateway, "close", None)
             if close is not None:
                 close()
@@ -244,6 +307,7 @@ def build(
     settings = settings or Settings()
     # Before anything is opened: a bad FX setting stops start-up with nothing to close.
     fx = fx_policy(settings)
+    daraja_settings = mpesa_settings(settings)
     clock = clock or SystemClock()
     engine = create_engine(
         settings.database_url,
@@ -254,6 +318,18 @@ def build(
     if upgrade_schema:
         schema.upgrade(engine)
     kyc = kyc_limits(settings)
+    daraja = None if daraja_settings is None else DarajaClient(daraja_settings)
+    rail = payout_rail(settings, engine, clock, daraja)
+    mpesa = None
+    if daraja_settings is not None and daraja is not None:
+        mpesa = Mpesa(
+            daraja=daraja,
+            shortcode=daraja_settings.shortcode,
+            callback_token=daraja_settings.callback_token,
+            callback_networks=daraja_settings.allowed_callback_networks,
+            query_after_seconds=settings.mpesa_query_after_seconds,
+            b2c=rail if isinstance(rail, MpesaPayoutRail) else None,
+        )
     context = Context(
         unit_of_work=SqlUnitOfWorkFactory(
             engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
@@ -281,12 +357,13 @@ def build(
             allow_private_networks=settings.webhook_allow_private_networks
         ),
         sms_sender=sms_sender(settings),
-        payout_rail=payout_rail(settings, engine, clock),
+        payout_rail=rail,
         payout_lease_seconds=settings.payout_lease_seconds,
         outbox_lease_seconds=settings.outbox_lease_seconds,
         apply_carrier_step=escrow_service.apply_carrier_step_in,
         credit=credit_policy(settings),
         repay_from_sale=credit_service.repay_from_sale,
         fx=fx,
+        mpesa=mpesa,
     )
     return Runtime(settings=settings, engine=engine, context=context)

@@ -50,10 +50,11 @@ class Settings(BaseSettings):
     unclaimed_transfer_seconds: int = Field(
         default=limits.UNCLAIMED_TRANSFER_SECONDS, ge=60, le=limits.PENDING_TIMEOUT_SECONDS_MAX
     )
-    #: The rail that pays merchants out. Only "sandbox" so far (payouts/rails/sandbox.py): a real
-    #: bank or mobile-money adapter is one more value here and one more branch in
+    #: The rail that pays merchants out: "sandbox" (payouts/rails/sandbox.py) or "mpesa" (B2C
+    #: through Daraja, payouts/rails/mpesa.py; needs the SOKO_MPESA_* settings and the
+    #: initiator's). A real bank adapter is one more value here and one more branch in
     #: bootstrap.payout_rail(), with its own credentials as further settings.
-    payout_rail: Literal["sandbox"] = "sandbox"
+    payout_rail: Literal["sandbox", "mpesa"] = "sandbox"
     #: The sandbox rail completes a payout this many seconds after it was submitted (0 in tests).
     sandbox_payout_seconds: int = Field(
         default=limits.SANDBOX_PAYOUT_SECONDS, ge=0, le=limits.SANDBOX_PAYOUT_SECONDS_MAX
@@ -143,6 +144,37 @@ class Settings(BaseSettings):
         ge=limits.FX_QUOTE_SECONDS_MIN,
         le=limits.FX_QUOTE_SECONDS_MAX,
     )
+    #: M-Pesa (Safaricom Daraja, docs/mpesa.md). All of base URL, consumer key and secret, short
+    #: code, passkey, callback base URL and callback token set: M-Pesa is on; none: it is off
+    #: (its endpoints answer mpesa_not_configured); some: start-up stops and names the rest.
+    mpesa_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    mpesa_consumer_key: str | None = None
+    mpesa_consumer_secret: SecretStr | None = None
+    #: The paybill (or a Buy Goods head office) number money comes in at and leaves from.
+    mpesa_shortcode: str | None = Field(default=None, pattern=r"^[0-9]{5,8}$")
+    mpesa_shortcode_type: Literal["paybill", "till"] = "paybill"
+    mpesa_till_number: str | None = Field(default=None, pattern=r"^[0-9]{5,8}$")
+    #: The Lipa na M-Pesa Online passkey (the STK password is made from it).
+    mpesa_passkey: SecretStr | None = None
+    #: The B2C and reversal initiator, its password, and the path of Safaricom's certificate
+    #: (PEM) the password is encrypted with. Needed for payouts and reversals only.
+    mpesa_initiator_name: str = ""
+    mpesa_initiator_password: SecretStr | None = None
+    mpesa_certificate_path: str | None = None
+    #: Where Daraja reaches this server (https in production): callbacks go to
+    #: <callback_base_url>/<callback_token>/stk, /c2b/confirmation, /b2c/result ...
+    mpesa_callback_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    #: A long random secret in every callback URL (Daraja signs nothing): at least 16 letters
+    #: and digits.
+    mpesa_callback_token: SecretStr | None = Field(default=None, min_length=16)
+    #: Comma-separated networks callbacks are believed from; empty: Safaricom's published ones.
+    #: Behind a proxy the address seen is the proxy's: keep the check at the proxy then.
+    mpesa_callback_networks: str = ""
+    #: A deposit with no callback is asked about (STK query) this long after the push.
+    mpesa_query_after_seconds: int = Field(default=120, ge=1, le=86_400)
+    #: A B2C payout with no Result is asked about (transaction status) this long after.
+    mpesa_status_after_seconds: int = Field(default=600, ge=0, le=86_400)
+
     #: Public name shown in the API documents.
     operator_name: str = "Soko"
 

@@ -10,6 +10,7 @@ from typing import Protocol, Self
 
 from soko.credit.domain import CreditPolicy
 from soko.credit.ports import CreditRepository
+from soko.deposits.ports import DepositRepository, Mpesa
 from soko.escrow.domain import EscrowAction, EscrowPolicy
 from soko.escrow.ports import EscrowRepository
 from soko.escrow.tracking.ports import ShipmentsRepository
@@ -40,6 +41,7 @@ class UnitOfWork(Protocol):
     shipments: ShipmentsRepository
     credit: CreditRepository
     fx: FxRepository
+    deposits: DepositRepository
 
     def commit(self) -> None: ...
 
@@ -118,6 +120,8 @@ class Context:
     #: The operator's FX settings (SOKO_FX_*): pivot, corridors, rate age, quote lifetime. No
     #: corridor by default: no conversion is offered until the operator opens one.
     fx: FxPolicy
+    #: The operator's M-Pesa short code and Daraja client (SOKO_MPESA_*); None: M-Pesa is off.
+    mpesa: Mpesa | None = None
 
 
 def noop_backoff(attempt: int) -> None:

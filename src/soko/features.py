@@ -27,6 +27,7 @@ FEATURES: Final = (
     "credit",
     "fx",
     "rails",
+    "deposits",
 )
 
 

@@ -498,6 +498,7 @@ class FlakyRail:
     def __init__(self, inner: PayoutRail, failures: int) -> None:
         self.inner = inner
         self.name = inner.name
+        self.ledger_account = inner.ledger_account
         self.failures = failures
 
     def _maybe_fail(self) -> None:

@@ -19,6 +19,8 @@ from soko.db.deferred import DeferredWrites, Transaction
 from soko.db.driver import sqlalchemy_errors
 from soko.db.engine import READ_ONLY_OPTION, is_postgresql
 from soko.db.idempotency import SqlIdempotencyRepository
+from soko.deposits.ports import DepositRepository
+from soko.deposits.storage import SqlDepositRepository
 from soko.escrow.ports import EscrowRepository
 from soko.escrow.storage import SqlEscrowRepository
 from soko.escrow.tracking.ports import ShipmentsRepository
@@ -285,6 +287,7 @@ class SqlUnitOfWork:
             connection, self._deferred, row_locks=row_locks
         )
         self.fx: FxRepository = SqlFxRepository(connection, row_locks=row_locks)
+        self.deposits: DepositRepository = SqlDepositRepository(connection, row_locks=row_locks)
         return self
 
     def _open(self) -> Connection:

@@ -32,6 +32,7 @@ class AccountCode(StrEnum):
     LENDER_CAPITAL = "lender_capital"
     SUSPENSE = "suspense"
     COMMISSION_EXPENSE = "commission_expense"
+    MPESA_FLOAT = "mpesa_float"
 
 
 #: How many accounts share the fee account's role per currency (ADR 0011). Fixed for life: a
@@ -59,6 +60,13 @@ class SystemAccount:
         assert 0 <= bucket < self.buckets, (self.code, bucket)
         base = f"{self.code.value}:{currency}"
         return base if bucket == 0 else f"{base}:{bucket}"
+
+    def qualified_name(self, currency: str, qualifier: str) -> str:
+        """The name of one of several accounts of an unbucketed role, told apart by what they
+        stand for: ``mpesa_float:KES:174379`` is the float of M-Pesa short code 174379."""
+        # Only an unbucketed role: a bucket's name ends in its number, as a short code would.
+        assert self.buckets == 1 and qualifier.isalnum(), (self.code, qualifier)
+        return f"{self.code.value}:{currency}:{qualifier}"
 
     def names(self, currency: str) -> list[str]:
         return [self.name(currency, bucket) for bucket in range(self.buckets)]
@@ -122,6 +130,13 @@ SYSTEM_ACCOUNTS: Final[dict[AccountCode, SystemAccount]] = {
             AccountFlags.NONE,
             "Commissions the operator pays agents for deposits: its cost (debit-normal), paid "
             "for out of fee revenue when the operator settles its books.",
+        ),
+        SystemAccount(
+            AccountCode.MPESA_FLOAT,
+            _ASSET,
+            "Money the operator holds at M-Pesa, one account per short code "
+            "(`mpesa_float:KES:<short code>`). Deposits and C2B payments debit it, B2C payouts "
+            "and reversals credit it, never more than came in.",
         ),
     )
 }

@@ -65,24 +65,29 @@ def system_account_in(
     currency: str,
     *,
     spread_by: str | None = None,
+    qualifier: str | None = None,
 ) -> Account:
     """The operator's `code` account in `currency`, opened on first use.
 
     A role split into buckets (fees, ADR 0011) gives the bucket of `spread_by`, the account
     that pays into it: each payer always meets the same bucket, and payers with different
-    buckets never wait for each other. Without `spread_by`, the first bucket.
+    buckets never wait for each other. Without `spread_by`, the first bucket. A `qualifier`
+    names one of several accounts of a role (the M-Pesa float of one short code).
 
     Two transactions may both find it missing; the loser's insert hits the unique name and its
     whole transaction retries, finding the winner's account.
     """
-    system = SYSTEM_ACCOUNTS[code]
-    name = system.name(currency, 0 if spread_by is None else system.bucket_for(spread_by))
+    name = _system_name(code, currency, spread_by, qualifier)
     found = uow.ledger.get_account_by_name(name)
     if found is not None:
         return found
     Currency.of(currency)
     account = Account(
-        id=ctx.ids.new("acc"), currency=currency, code=code, flags=system.flags, name=name
+        id=ctx.ids.new("acc"),
+        currency=currency,
+        code=code,
+        flags=SYSTEM_ACCOUNTS[code].flags,
+        name=name,
     )
     uow.ledger.insert_account(account, ctx.clock.now())
     return account
@@ -95,15 +100,25 @@ def system_account_id_in(
     currency: str,
     *,
     spread_by: str | None = None,
+    qualifier: str | None = None,
 ) -> str:
     """`system_account_in`'s id only: what a movement needs, and the storage may remember it
     (a payment then finds its fee bucket without a round trip)."""
-    system = SYSTEM_ACCOUNTS[code]
-    name = system.name(currency, 0 if spread_by is None else system.bucket_for(spread_by))
+    name = _system_name(code, currency, spread_by, qualifier)
     found = uow.ledger.account_id_by_name(name)
     if found is not None:
         return found
-    return system_account_in(uow, ctx, code, currency, spread_by=spread_by).id
+    return system_account_in(uow, ctx, code, currency, spread_by=spread_by, qualifier=qualifier).id
+
+
+def _system_name(
+    code: AccountCode, currency: str, spread_by: str | None, qualifier: str | None
+) -> str:
+    system = SYSTEM_ACCOUNTS[code]
+    if qualifier is not None:
+        assert spread_by is None, (spread_by, qualifier)
+        return system.qualified_name(currency, qualifier)
+    return system.name(currency, 0 if spread_by is None else system.bucket_for(spread_by))
 
 
 def system_account(ctx: Context, code: AccountCode, currency: str) -> Account:

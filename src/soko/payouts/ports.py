@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from soko.kernel.ports import GatewayFailed
+from soko.ledger.chart import AccountCode
 from soko.payouts.domain import Destination, Payout, PayoutState, RailStatus
 
 
@@ -56,6 +57,9 @@ class PayoutRail(Protocol):
 
     #: Stored on each payout: a payout is always finished by the rail that took it.
     name: str
+    #: The system account a payout's hold credits, as the money leaves it: settlement for a
+    #: bank, the M-Pesa float of its short code (code, qualifier) for M-Pesa.
+    ledger_account: tuple[AccountCode, str | None]
 
     def submit(self, payout_id: str, amount: int, currency: str, destination: Destination) -> str:
         """Hand the payout to the rail; returns the rail's reference.

@@ -105,7 +105,9 @@ def request_payout(
                 account_id=account.id,
                 available=available,
             )
-        settlement_id = ledger.system_account_id_in(uow, ctx, AccountCode.SETTLEMENT, currency)
+        # Where the money leaves by: settlement for a bank, the M-Pesa float for M-Pesa.
+        code, qualifier = ctx.payout_rail.ledger_account
+        settlement_id = ledger.system_account_id_in(uow, ctx, code, currency, qualifier=qualifier)
         fees_id = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, currency,
                                               spread_by=wallet.account_id)  # fmt: skip
         payout_id = ctx.ids.new("po")

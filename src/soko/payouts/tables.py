@@ -97,3 +97,32 @@ sandbox_rail_payouts = Table(
     CheckConstraint("outcome IN ('paid', 'failed')", name="outcome_valid"),
     CheckConstraint("submissions >= 1", name="submissions_positive"),
 )
+
+# The M-Pesa payout rail's own books (payouts/rails/mpesa.py, migration 0013): what it sent to
+# Daraja's B2C API and what M-Pesa answered, written in its own short transactions. Its rows
+# outlive a worker killed mid-call, so a payout is never sent to M-Pesa twice.
+mpesa_b2c_payouts = Table(
+    "mpesa_b2c_payouts",
+    metadata,
+    # The payout id, which is also the OriginatorConversationID Daraja echoes in its Result.
+    Column("payout_id", String(40), primary_key=True),
+    Column("shortcode", String(12), nullable=False),
+    Column("phone", String(12), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("conversation_id", String(64), nullable=True),
+    # The OriginatorConversationID of the last transaction status query about it.
+    Column("status_query_id", String(64), nullable=True, unique=True),
+    Column("receipt", String(20), nullable=True, unique=True),
+    Column("result_code", String(32), nullable=True),
+    Column("reason", String(200), nullable=True),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Column("status_asked_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(
+        "state IN ('sending', 'submitted', 'unknown', 'paid', 'failed')", name="state_valid"
+    ),
+    CheckConstraint("(state = 'paid') = (receipt IS NOT NULL)", name="paid_has_receipt"),
+    CheckConstraint("(state = 'failed') = (reason IS NOT NULL)", name="failed_has_reason"),
+)

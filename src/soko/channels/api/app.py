@@ -30,6 +30,7 @@ from soko.channels.web import forms as web_forms
 from soko.channels.web import routes as web_routes
 from soko.credit import api as credit
 from soko.db import schema
+from soko.deposits import api as deposits
 from soko.escrow import api as escrow
 from soko.escrow.tracking import api as shipments
 from soko.fx import api as fx
@@ -66,8 +67,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     docs.install(app)
     web_forms.install(app)
     for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
-                   sessions, qr, webhooks, payouts, escrow, shipments, credit, fx):  # fmt: skip
+                   sessions, qr, webhooks, payouts, escrow, shipments, credit, fx,
+                   deposits):  # fmt: skip
         app.include_router(module.router)
+    # Daraja's callbacks: believed by path token and source network, outside the API document.
+    app.include_router(deposits.callback_router)
     # The public pay page of payment requests: HTML, outside the JSON API's document.
     app.include_router(web_routes.router)
     # The signed-in web app for people (/app), and USSD (off unless SOKO_USSD_TOKEN is set).

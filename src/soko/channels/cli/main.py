@@ -23,6 +23,7 @@ from soko.credit import service as credit
 from soko.credit.service import CurrencyPortfolio
 from soko.db import schema
 from soko.demo import DEMO_FX_CORRIDORS, DEMO_PIN, load_demo
+from soko.deposits import service as mpesa
 from soko.escrow.tracking import service as shipments
 from soko.escrow.tracking.domain import TrackingEventKind, parse_occurred_at
 from soko.fx import service as fx
@@ -36,6 +37,7 @@ from soko.ledger.reconcile import reconcile as reconcile_ledger
 from soko.people import access
 from soko.people import service as people
 from soko.people.domain import UserKind
+from soko.rails.mpesa.statement import StatementInvalid
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,6 +66,9 @@ fx_app = typer.Typer(help="Cross-border FX: rates, quotes, liquidity.", no_args_
 app.add_typer(fx_app, name="fx")
 fx_rates_app = typer.Typer(help="FX rates: set one, or import a file.", no_args_is_help=True)
 fx_app.add_typer(fx_rates_app, name="rates")
+mpesa_app = typer.Typer(help="M-Pesa: C2B URLs, payments in suspense, reversals.",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(mpesa_app, name="mpesa")
 
 console = Console()
 errors_console = Console(stderr=True)
@@ -183,10 +188,32 @@ def db_current() -> None:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+class Rail(StrEnum):
+    MPESA = "mpesa"
+
+
 @app.command()
 @refusals_as_exit_codes
-def reconcile() -> None:
-    """Check every ledger invariant; exit 1 with a report if any fails."""
+def reconcile(
+    rail: Annotated[
+        Rail | None,
+        typer.Option(help="Match this rail's statement (STATEMENT) against the ledger instead."),
+    ] = None,
+    statement: Annotated[
+        Path | None,
+        typer.Argument(
+            help="With --rail mpesa: the organisation statement CSV.", exists=True, dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Check every ledger invariant; exit 1 with a report if any fails. With --rail mpesa and a
+    statement: list what the M-Pesa statement and the ledger each have that the other lacks."""
+    if rail is not None or statement is not None:
+        if rail is None or statement is None:
+            errors_console.print("give both --rail mpesa and the statement's path")
+            raise typer.Exit(EXIT_REFUSED)
+        _reconcile_statement(statement)
+        return
     runtime = bootstrap.build(upgrade_schema=True)
     try:
         report = reconcile_ledger(runtime.context)
@@ -207,6 +234,43 @@ def reconcile() -> None:
         for problem in check.problems:
             errors_console.print(f"[red]{check.name}[/red]: {problem}")
     raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _reconcile_statement(path: Path) -> None:
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        try:
+            found = mpesa.match_statement_text(runtime.context, path.read_text(encoding="utf-8"))
+        except StatementInvalid as error:
+            errors_console.print(f"statement_invalid: {error}", soft_wrap=True)
+            raise typer.Exit(EXIT_REFUSED) from error
+    finally:
+        runtime.close()
+    table = Table(title=f"M-Pesa statement {path.name} against the ledger")
+    table.add_column("receipt")
+    table.add_column("what")
+    table.add_column("statement", justify="right")
+    table.add_column("ledger", justify="right")
+    for row in found.missing_in_ledger:
+        table.add_row(row.receipt, "missing in the ledger", _kes(row.amount_minor), "")
+    for entry in found.missing_in_statement:
+        table.add_row(entry.receipt, "missing in the statement", "", _kes(entry.amount_minor))
+    for mismatch in found.mismatched:
+        table.add_row(mismatch.receipt, "amounts or directions differ",
+                      _kes(mismatch.statement_amount_minor),
+                      _kes(mismatch.ledger_amount_minor))  # fmt: skip
+    for receipt in found.duplicate_receipts:
+        table.add_row(receipt, "appears twice", "", "")
+    if not found.agrees:
+        console.print(table)
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    console.print(f"[green]The M-Pesa statement and the ledger agree[/green] "
+                  f"({len(found.charges)} charge rows, {len(found.not_completed)} not completed "
+                  "rows left out).")  # fmt: skip
+
+
+def _kes(minor: int) -> str:
+    return Money.of(minor, "KES").to_decimal_string()
 
 
 @app.command()
@@ -856,6 +920,80 @@ def ussd(
             inputs.extend(entry.split("*"))
     finally:
         runtime.close()
+
+
+# --- M-Pesa ---------------------------------------------------------------------------------------
+
+
+@mpesa_app.command("register-urls")
+@refusals_as_exit_codes
+def mpesa_register_urls() -> None:
+    """Register this server's C2B validation and confirmation URLs with Daraja."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        registration = mpesa.register_c2b_urls(runtime.context)
+    finally:
+        runtime.close()
+    console.print(f"C2B URLs registered (Daraja's reference {registration or 'none'}).")
+
+
+@mpesa_app.command("assign")
+@refusals_as_exit_codes
+def mpesa_assign(
+    trans_id: Annotated[str, typer.Argument(help="The M-Pesa TransID held in suspense.")],
+    user_id: Annotated[str, typer.Argument(help="Whose wallet it goes to (usr_...).")],
+) -> None:
+    """Give a C2B payment held in suspense to its owner's wallet."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        payment = mpesa.assign_c2b(runtime.context, trans_id, user_id)
+    finally:
+        runtime.close()
+    console.print(f"{payment.trans_id}: KES {_kes(payment.amount)} to {payment.user_id}.")
+
+
+@mpesa_app.command("reverse")
+@refusals_as_exit_codes
+def mpesa_reverse(
+    trans_id: Annotated[str, typer.Argument(help="The M-Pesa receipt to send back.")],
+) -> None:
+    """Ask M-Pesa to send a deposit or C2B payment back to its payer; the ledger follows only
+    when M-Pesa confirms (its Result comes to the callback URL)."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        reversal = mpesa.request_reversal(runtime.context, trans_id)
+    finally:
+        runtime.close()
+    console.print(f"{reversal.id}: reversal of {reversal.receipt} is {reversal.state.value}.")
+
+
+@app.command("mpesa-sandbox")
+def mpesa_sandbox(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8099,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Run a local Daraja sandbox (tests and demos only: anyone who reaches it can script it)."""
+    from soko.rails.mpesa.sandbox import DarajaSandbox  # noqa: PLC0415 - only this command
+
+    sandbox = DarajaSandbox()
+    credentials = sandbox.credentials()
+    certificate = Path("mpesa-sandbox-cert.pem")
+    certificate.write_text(sandbox.certificate_pem, encoding="ascii")
+    base = f"http://{host}:{port}"
+    console.print(f"Daraja sandbox on [bold]{base}[/bold]. Point Soko at it with:")
+    for name, value in (
+        ("SOKO_MPESA_BASE_URL", base),
+        ("SOKO_MPESA_CONSUMER_KEY", credentials.consumer_key),
+        ("SOKO_MPESA_CONSUMER_SECRET", credentials.consumer_secret),
+        ("SOKO_MPESA_SHORTCODE", credentials.shortcode),
+        ("SOKO_MPESA_PASSKEY", credentials.passkey),
+        ("SOKO_MPESA_INITIATOR_NAME", credentials.initiator_name),
+        ("SOKO_MPESA_INITIATOR_PASSWORD", credentials.initiator_password),
+        ("SOKO_MPESA_CERTIFICATE_PATH", str(certificate.resolve())),
+        ("SOKO_MPESA_CALLBACK_NETWORKS", "127.0.0.1/32"),
+    ):
+        console.print(f"export {name}={value}", highlight=False, soft_wrap=True)
+    sandbox.run(host=host, port=port)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,12 @@ from soko.credit.errors import (
     RepaymentExceedsOutstanding,
     ScorecardInvalid,
 )
+from soko.deposits.errors import (
+    DepositNotFound,
+    MpesaAmountInvalid,
+    MpesaNotConfigured,
+    MpesaPhoneInvalid,
+)
 from soko.escrow.errors import (
     DeliveryCodeIncorrect,
     DeliveryCodeLocked,
@@ -128,6 +134,11 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     FxRateStale: "There is no current exchange rate for these currencies.",
     FxPairUnknown: "There is no exchange rate for these currencies.",
     FxLiquidityInsufficient: "Soko cannot pay out in that currency at the moment.",
+    # Money in from M-Pesa.
+    MpesaAmountInvalid: "M-Pesa takes whole shillings, from KES 1 to KES 250,000.",
+    MpesaPhoneInvalid: "Enter a Kenyan M-Pesa number, like 0712 345 678.",
+    MpesaNotConfigured: "M-Pesa top-ups are not available here yet.",
+    DepositNotFound: "There is no such top-up.",
 }
 
 

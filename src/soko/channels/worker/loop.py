@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from soko.context import Context
 from soko.credit import service as credit
+from soko.deposits import service as deposits
 from soko.escrow import service as escrow
 from soko.kernel import idempotency
 from soko.ledger import service as ledger
@@ -47,6 +48,8 @@ JOBS: tuple[Job, ...] = (
     Job("deliver_webhooks", webhooks.deliver_due),
     Job("send_sms", sms.send_due),
     Job("advance_payouts", payouts.advance_payouts),
+    # M-Pesa deposits with no callback in time: asked about (STK query) and settled.
+    Job("check_mpesa_deposits", deposits.check_deposits),
     Job("run_escrow_timers", _run_escrow_timers),
     # Minimums the sales did not cover, late fees and write-offs; each loan in its own
     # transaction, so a crash part-way leaves every loan done or untouched.

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from soko.db.engine import READ_ONLY_OPTION
 from soko.kernel.ports import Clock, IdGenerator
+from soko.ledger.chart import AccountCode
 from soko.payouts.domain import BankAccount, Destination, RailOutcome, RailStatus
 from soko.payouts.ports import PayoutRail, PayoutRailUnavailable
 from soko.payouts.tables import sandbox_rail_payouts as books
@@ -37,6 +38,7 @@ class SandboxPayoutRail:
     """A payout rail that pays (or fails) by its documented rules, a set time after submission."""
 
     name = "sandbox"
+    ledger_account: tuple[AccountCode, str | None] = (AccountCode.SETTLEMENT, None)
 
     def __init__(self, engine: Engine, clock: Clock, ids: IdGenerator, *, seconds: int) -> None:
         assert seconds >= 0, seconds
@@ -123,6 +125,7 @@ class CrashingPayoutRail:
         self._inner = inner
         self._fault = fault
         self.name = inner.name
+        self.ledger_account = inner.ledger_account
 
     def submit(self, payout_id: str, amount: int, currency: str, destination: Destination) -> str:
         reference = self._inner.submit(payout_id, amount, currency, destination)
