@@ -302,7 +302,8 @@ def _percent(value: Fraction, decimals: int = 1) -> str:
     return f"{sign}{whole}{'.' + digits if digits else ''}%"
 
 
-def _bps_percent(bps: int | Fraction) -> str:
+def bps_percent(bps: int | Fraction) -> str:
+    """Basis points as an exact percentage ("12.5%", "4%"): what an offer's terms print."""
     # Two places: a basis point is 0.01 %, so a limit of 2,000 bp and a rate of 2,001 bp differ.
     return _percent(Fraction(bps, _BPS), decimals=2)
 
@@ -401,12 +402,12 @@ FEATURES: Final[Mapping[str, FeatureSpec]] = {
         _spec(
             "largest_week_share_bps",
             lambda f: (
-                f"Your biggest week brought {_bps_percent(f.largest_week_share_bps)} of your "
+                f"Your biggest week brought {bps_percent(f.largest_week_share_bps)} of your "
                 "sales in the last 13 weeks."
             ),
-            lambda b: f"Bring at least {_bps_percent(b)} of a quarter's sales in one week.",
+            lambda b: f"Bring at least {bps_percent(b)} of a quarter's sales in one week.",
             lambda b: (
-                f"Spread your sales: keep any one week under {_bps_percent(b)} of a quarter's "
+                f"Spread your sales: keep any one week under {bps_percent(b)} of a quarter's "
                 f"sales {_RAISE}"
             ),
         ),
@@ -421,22 +422,22 @@ FEATURES: Final[Mapping[str, FeatureSpec]] = {
         _spec(
             "repeat_payer_bps",
             lambda f: (
-                f"{_bps_percent(f.repeat_payer_bps)} of your customers paid you more than once."
+                f"{bps_percent(f.repeat_payer_bps)} of your customers paid you more than once."
             ),
-            lambda b: f"Have at least {_bps_percent(b)} of your customers come back {_RAISE}",
-            lambda b: f"Have fewer than {_bps_percent(b)} of your customers come back.",
+            lambda b: f"Have at least {bps_percent(b)} of your customers come back {_RAISE}",
+            lambda b: f"Have fewer than {bps_percent(b)} of your customers come back.",
         ),
         _spec(
             "refund_rate_bps",
-            lambda f: f"You refunded {_bps_percent(f.refund_rate_bps)} of your sales.",
-            lambda b: f"Refund at least {_bps_percent(b)} of your sales.",
-            lambda b: f"Keep refunds below {_bps_percent(b)} of your sales {_RAISE}",
+            lambda f: f"You refunded {bps_percent(f.refund_rate_bps)} of your sales.",
+            lambda b: f"Refund at least {bps_percent(b)} of your sales.",
+            lambda b: f"Keep refunds below {bps_percent(b)} of your sales {_RAISE}",
         ),
         _spec(
             "dispute_rate_bps",
-            lambda f: f"{_bps_percent(f.dispute_rate_bps)} of your payments were disputed.",
-            lambda b: f"Have at least {_bps_percent(b)} of your payments disputed.",
-            lambda b: f"Keep disputes below {_bps_percent(b)} of your payments {_RAISE}",
+            lambda f: f"{bps_percent(f.dispute_rate_bps)} of your payments were disputed.",
+            lambda b: f"Have at least {bps_percent(b)} of your payments disputed.",
+            lambda b: f"Keep disputes below {bps_percent(b)} of your payments {_RAISE}",
         ),
         _spec(
             "tenure_days",
@@ -447,13 +448,13 @@ FEATURES: Final[Mapping[str, FeatureSpec]] = {
         _spec(
             "balance_cover_bps",
             lambda f: (
-                f"Your average balance was {_bps_percent(f.balance_cover_bps)} of a typical "
+                f"Your average balance was {bps_percent(f.balance_cover_bps)} of a typical "
                 "week's sales."
             ),
             lambda b: (
-                f"Keep an average balance of at least {_bps_percent(b)} of a week's sales {_RAISE}"
+                f"Keep an average balance of at least {bps_percent(b)} of a week's sales {_RAISE}"
             ),
-            lambda b: f"Keep your average balance below {_bps_percent(b)} of a week's sales.",
+            lambda b: f"Keep your average balance below {bps_percent(b)} of a week's sales.",
         ),
         _spec(
             "zero_balance_days",
@@ -1009,20 +1010,20 @@ def _history_refusals(
             f"Sell on at least {rules.min_active_days} days in a quarter to get an offer.",
         ))  # fmt: skip
     if features.refund_rate_bps > rules.max_refund_rate_bps:
-        limit = _bps_percent(rules.max_refund_rate_bps)
+        limit = bps_percent(rules.max_refund_rate_bps)
         refusals.append(Reason(
             "refunds_too_high",
-            f"You refunded {_bps_percent(features.refund_rate_bps)} of your sales; an offer "
+            f"You refunded {bps_percent(features.refund_rate_bps)} of your sales; an offer "
             f"needs at most {limit}.",
         ))  # fmt: skip
         remedies.append(Reason(
             "refunds_too_high", f"Keep refunds to {limit} of your sales or less to get an offer."
         ))  # fmt: skip
     if features.dispute_rate_bps > rules.max_dispute_rate_bps:
-        limit = _bps_percent(rules.max_dispute_rate_bps)
+        limit = bps_percent(rules.max_dispute_rate_bps)
         refusals.append(Reason(
             "disputes_too_high",
-            f"{_bps_percent(features.dispute_rate_bps)} of your payments were disputed; an "
+            f"{bps_percent(features.dispute_rate_bps)} of your payments were disputed; an "
             f"offer needs at most {limit}.",
         ))  # fmt: skip
         remedies.append(Reason(

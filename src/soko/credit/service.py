@@ -35,6 +35,7 @@ from soko.credit.domain import (
     RepaymentKind,
     SalesDay,
     StoredOffer,
+    bps_percent,
     compute_features,
     decide,
     declining_rate,
@@ -245,7 +246,7 @@ def _announce_offer(uow: UnitOfWork, ctx: Context, merchant: Merchant, offer: St
     assert user is not None
     sms.queue(uow, ctx, phone=user.phone, text=fit(
         f"Soko: {merchant.trading_name} can borrow up to {limit} from its sales. Fee "
-        f"{offer.fee_bps / 100:.2f}%, repaid as {offer.withhold_bps / 100:.0f}% of each sale. "
+        f"{bps_percent(offer.fee_bps)}, repaid as {bps_percent(offer.withhold_bps)} of each sale. "
         f"Offer {offer.id}"))  # fmt: skip
 
 
@@ -325,7 +326,7 @@ def accept_offer(
         owed = Money.of(loan.total_repayable_minor, loan.currency)
         sms.queue(uow, ctx, phone=user.phone, text=fit(
             f"Soko: {amount} from loan {loan.id} is in your wallet. You repay {owed} in all, "
-            f"{loan.withhold_bps / 100:.0f}% of each sale."
+            f"{bps_percent(loan.withhold_bps)} of each sale."
             if loan.repayment is Repayment.REVENUE
             else f"Soko: {amount} from loan {loan.id} is in your wallet. You repay {owed} in "
             f"{loan.instalments} instalments."))  # fmt: skip

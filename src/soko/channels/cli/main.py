@@ -20,6 +20,7 @@ from soko import bootstrap
 from soko.channels.ussd import menus as ussd_menus
 from soko.config import Settings
 from soko.credit import service as credit
+from soko.credit.domain import bps_percent
 from soko.credit.service import CurrencyPortfolio
 from soko.db import schema
 from soko.demo import DEMO_FX_CORRIDORS, DEMO_PIN, load_demo
@@ -485,7 +486,7 @@ def _print_demo(runtime: bootstrap.Runtime) -> bool:
     else:
         console.print(
             f"Its credit offer {offer.id}: up to {Money.of(offer.limit_minor, offer.currency)}, "
-            f"fee {offer.fee_bps / 100:.2f}% once, repaid as {offer.withhold_bps / 100:.2f}% "
+            f"fee {bps_percent(offer.fee_bps)} once, repaid as {bps_percent(offer.withhold_bps)} "
             f"of each sale within {offer.term_days} days; open until "
             f"{offer.expires_at.date().isoformat()}.",
             soft_wrap=True,
@@ -641,7 +642,7 @@ def credit_score(
     else:
         console.print(
             f"Offer: up to {Money.of(offer.limit_minor, offer.currency)}, fee "
-            f"{offer.fee_bps / 100:.2f}%, {offer.withhold_bps / 100:.2f}% of each sale, "
+            f"{bps_percent(offer.fee_bps)}, {bps_percent(offer.withhold_bps)} of each sale, "
             f"{offer.term_days} days; valid until {offer.expires_on.isoformat()}.",
             soft_wrap=True,
         )
