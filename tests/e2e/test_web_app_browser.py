@@ -45,18 +45,18 @@ def test_a_buyer_pays_into_escrow_and_the_seller_releases_it_with_the_code(
     buyer_phone = browser.new_context(viewport=PHONE)
     buyer = buyer_phone.new_page()
     sign_in(buyer, served, amina.phone, "2468")
-    expect(buyer.get_by_test_id("balance-KES")).to_have_text("KES 10000.00")
+    expect(buyer.get_by_test_id("balance-KES")).to_have_text("KES 10,000.00")
     buyer.get_by_role("link", name="Your escrow orders").click()
     buyer.get_by_test_id(f"order-{order.id}").click()
-    expect(buyer.get_by_test_id("amount")).to_have_text("KES 4500.00")
+    expect(buyer.get_by_test_id("amount")).to_have_text("KES 4,500.00")
     paying = buyer.get_by_role("form", name="Pay into escrow")
     paying.get_by_label("Your PIN").fill("1111")
-    paying.get_by_role("button", name="Pay KES 4500.00 into escrow").click()
+    paying.get_by_role("button", name="Pay KES 4,500.00 into escrow").click()
     expect(buyer.get_by_role("alert")).to_contain_text("Wrong PIN")
     assert escrow.get_order(ctx, order.id).state is EscrowState.CREATED
     paying = buyer.get_by_role("form", name="Pay into escrow")
     paying.get_by_label("Your PIN").fill("2468")
-    paying.get_by_role("button", name="Pay KES 4500.00 into escrow").click()
+    paying.get_by_role("button", name="Pay KES 4,500.00 into escrow").click()
     expect(buyer.get_by_role("heading", name="Paid into escrow")).to_be_visible()
     code = buyer.get_by_test_id("delivery-code").inner_text()
     assert len(code) == 6 and code.isdigit()
@@ -78,7 +78,7 @@ def test_a_buyer_pays_into_escrow_and_the_seller_releases_it_with_the_code(
     entering.get_by_label("Your PIN").fill("1357")
     entering.get_by_role("button", name="Release the money").click()
     expect(seller.get_by_role("heading", name="Released")).to_be_visible()
-    expect(seller.get_by_test_id("amount")).to_have_text("KES 4477.50")
+    expect(seller.get_by_test_id("amount")).to_have_text("KES 4,477.50")
     assert balance(ctx, kiosk.user_id) == 447_750
 
     # The buyer's phone sees it too; signing out ends the visit.

@@ -162,7 +162,7 @@ def test_every_page_needs_a_session_and_sign_out_ends_it(trade: Trade) -> None:
     client.cookies.clear()
     signed_in(client, trade.buyer, BUYER_PIN)
     home = client.get("/app")
-    assert home.status_code == 200 and "KES 10000.00" in home.text
+    assert home.status_code == 200 and "KES 10,000.00" in home.text
     for header, value in (
         ("cache-control", "no-store"),
         ("x-frame-options", "DENY"),
@@ -245,8 +245,8 @@ def test_the_buyer_pays_sees_the_code_of_the_sms_and_the_seller_releases_with_it
     listed = buyer.get("/app/orders").text
     assert made.id in listed and "You buy from Mama Njeri&#39;s Kiosk" in listed
     page = buyer.get(f"/app/orders/{made.id}").text
-    assert "KES 4500.00" in page and "2 &times; Kitenge fabric, 6 yards" in page
-    assert "Pay KES 4500.00 into escrow" in page and "Enter the buyer" not in page
+    assert "KES 4,500.00" in page and "2 &times; Kitenge fabric, 6 yards" in page
+    assert "Pay KES 4,500.00 into escrow" in page and "Enter the buyer" not in page
     paid, _ = post_form(buyer, made.id, "fund", pin=BUYER_PIN)
     assert paid.status_code == 200, paid.text
     assert "Paid into escrow" in paid.text and "Give it only when you have the goods" in paid.text
@@ -274,7 +274,7 @@ def test_the_buyer_pays_sees_the_code_of_the_sms_and_the_seller_releases_with_it
     fees_before = fees(ctx)
     released, _ = post_form(seller, made.id, "delivery-code", code=code, pin=SELLER_PIN)
     assert released.status_code == 200, released.text
-    assert "Released" in released.text and "KES 4477.50" in released.text
+    assert "Released" in released.text and "KES 4,477.50" in released.text
     assert escrow.get_order(ctx, made.id).state is S.RELEASED
     assert balance(ctx, trade.seller.user_id) == PRICE - FEE
     assert balance(ctx, trade.buyer.id) == available(ctx, trade.buyer.id) == 1_000_000 - PRICE

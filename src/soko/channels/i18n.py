@@ -1,14 +1,14 @@
 """Languages: every channel's words in English and Kiswahili, and money in local format.
 
 The words are gettext catalogues, read with babel at start-up from
-`channels/locale/<language>/LC_MESSAGES/soko.po` (no compile step: the .po is the catalogue).
+`channels/locale/<language>/LC_MESSAGES/*.po` (no compile step: the .po is the catalogue).
 English is the source language: its msgids are the texts, so it needs no catalogue. A text is
 looked up with `translator(language)(text)`, then filled in with `str.format`, so a translation
 may put the facts (`{amount}`, `{name}`) in its own order.
 
-Adding a language (French, say): add `locale/fr/LC_MESSAGES/soko.po` with a msgstr for every
-msgid of `locale/sw/LC_MESSAGES/soko.po`, and the language's own name to `NAMES`. It is offered
-everywhere at once; `COUNTRY_LANGUAGES` decides which countries default to it.
+Adding a language (French, say): add `locale/fr/LC_MESSAGES/` with a msgstr for every
+msgid of the `locale/sw/LC_MESSAGES/*.po` files, and the language's own name to `NAMES`. It is
+offered everywhere at once; `COUNTRY_LANGUAGES` decides which countries default to it.
 tests/ussd/test_i18n.py checks that every catalogue translates every text the channels use.
 """
 
@@ -42,18 +42,21 @@ Translate = Callable[[str], str]
 
 
 def _load() -> dict[str, dict[str, str]]:
-    """Every catalogue under LOCALE_DIR: msgid -> msgstr, leaving out untranslated and fuzzy."""
+    """Every catalogue under LOCALE_DIR: msgid -> msgstr, leaving out untranslated and fuzzy.
+
+    A language's texts may be split over several files (`soko.po` for USSD and SMS, `web.po`
+    and one per group of web pages): they are read as one catalogue."""
     catalogues: dict[str, dict[str, str]] = {SOURCE: {}}
-    for po in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+    for po in sorted(LOCALE_DIR.glob("*/LC_MESSAGES/*.po")):
         language = po.parent.parent.name
         with po.open("rb") as file:
             catalogue = read_po(file, locale=language, domain=DOMAIN)
-        catalogues[language] = {
-            str(message.id): str(message.string)
+        catalogues.setdefault(language, {}).update(
+            (str(message.id), str(message.string))
             for message in catalogue
             if message.id and message.string and not message.fuzzy
             and isinstance(message.id, str) and isinstance(message.string, str)
-        }  # fmt: skip
+        )  # fmt: skip
     return catalogues
 
 

@@ -25,9 +25,8 @@ from soko.channels.api.schemas import (
     refer_to_offered_currencies,
 )
 from soko.channels.ussd import gateway as ussd_gateway
-from soko.channels.web import app_routes as web_app_routes
 from soko.channels.web import forms as web_forms
-from soko.channels.web import routes as web_routes
+from soko.channels.web import site as web_site
 from soko.credit import api as credit
 from soko.db import schema
 from soko.deposits import api as deposits
@@ -72,10 +71,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(module.router)
     # Daraja's callbacks: believed by path token and source network, outside the API document.
     app.include_router(deposits.callback_router)
-    # The public pay page of payment requests: HTML, outside the JSON API's document.
-    app.include_router(web_routes.router)
-    # The signed-in web app for people (/app), and USSD (off unless SOKO_USSD_TOKEN is set).
-    app.include_router(web_app_routes.router)
+    # The web (HTML, outside the JSON API's document): the public pay page of payment requests
+    # and the signed-in app for people (/app).
+    for router in web_site.ROUTERS:
+        app.include_router(router)
+    # USSD (off unless SOKO_USSD_TOKEN is set).
     app.include_router(ussd_gateway.router)
     _complete_document(app, offered_currencies=sorted(runtime.context.kyc_limits))
 

@@ -9,19 +9,29 @@ and change nothing. Someone else's order is "not found", exactly as an unknown o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import phonenumbers
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
+from soko.channels.web.visit import (
+    SIGN_IN,
+    STALE_FORM,
+    KeyField,
+    PinField,
+    Visit,
+    money_text,
+    redirect,
+    visit_or_redirect,
+    when_text,
+)
 from soko.context import Context
 from soko.escrow import service as escrow
 from soko.escrow.domain import TRANSITIONS, EscrowAction, EscrowOrder, EscrowState
@@ -29,7 +39,6 @@ from soko.escrow.errors import EscrowNotFound
 from soko.escrow.service import DeliveryCode
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
-from soko.kernel.money import Currency, Money
 from soko.people import access, wallets
 from soko.people import service as users
 from soko.people.domain import HOME_CURRENCY, User
@@ -39,10 +48,6 @@ router = APIRouter(
 )
 
 A, S = EscrowAction, EscrowState
-SIGN_IN = f"{session.PATH}/sign-in"
-
-#: What a form says when its key is missing, forged, or drawn for another session or form.
-STALE_FORM = "This form is out of date. Please try again."
 
 #: One line on where each state leaves the money.
 _STATE_TEXT = {
@@ -58,46 +63,6 @@ _STATE_TEXT = {
 }
 
 OrderId = Annotated[str, Path(max_length=64)]
-# Fields default to empty so that a missing one is refused on the page, not as JSON.
-PinField = Annotated[str, Form(max_length=16)]
-KeyField = Annotated[str, Form(max_length=limits.IDEMPOTENCY_KEY_LENGTH_MAX)]
-
-
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """A request from a signed-in person."""
-
-    request: Request
-    ctx: Context
-    user: User
-    token: str
-
-    def key(self, purpose: str) -> str:
-        return session.form_key(self.ctx, self.token, purpose)
-
-    def page(self, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-        context = context | {"user_name": self.user.name, "sign_out_key": self.key("sign-out")}
-        return templates.TemplateResponse(
-            self.request, name, context, status_code=status, headers=HEADERS
-        )
-
-    def message(self, heading: str, text: str, status: int) -> HTMLResponse:
-        return self.page("app_message.html", {"heading": heading, "text": text}, status)
-
-    def not_found(self) -> HTMLResponse:
-        return self.message("Not found", "There is no such order.", 404)
-
-
-def _visit(request: Request, ctx: Context) -> Visit | Response:
-    found = session.signed_in(request, ctx)
-    if found is None:
-        return _redirect(SIGN_IN)
-    user, token = found
-    return Visit(request, ctx, user, token)
-
-
-def _redirect(to: str) -> Response:
-    return RedirectResponse(to, status_code=303, headers=HEADERS)
 
 
 # --- signing in and out ---------------------------------------------------------------------
@@ -106,7 +71,7 @@ def _redirect(to: str) -> Response:
 @router.get("/sign-in", operation_id="signInPage", response_class=HTMLResponse)
 def sign_in_page(request: Request, ctx: ContextDep) -> Response:
     if session.signed_in(request, ctx) is not None:
-        return _redirect(session.PATH)
+        return redirect(session.PATH)
     return _sign_in_form(request, ctx)
 
 
@@ -130,20 +95,20 @@ def sign_in(
     except DomainError as refused:
         return _sign_in_form(request, ctx, phone=phone, country=country,
                              error=_sentence(refused), status=_status(refused))  # fmt: skip
-    response = _redirect(session.PATH)
+    response = redirect(session.PATH)
     session.keep(request, response, made, ctx)
     return response
 
 
 @router.post("/sign-out", operation_id="signOut", response_class=HTMLResponse)
 def sign_out(request: Request, ctx: ContextDep, form_key: KeyField = "") -> Response:
-    visit = _visit(request, ctx)
+    visit = visit_or_redirect(request, ctx)
     if isinstance(visit, Response):
         return visit
     if not session.check_form_key(visit.token, "sign-out", form_key):
         return visit.message("Not signed out", STALE_FORM, 403)
     access.sign_out(ctx, visit.token)  # a copy of the cookie is worth nothing from now on
-    response = _redirect(SIGN_IN)
+    response = redirect(SIGN_IN)
     session.forget(request, response)
     return response
 
@@ -195,15 +160,17 @@ def _countries(ctx: Context) -> list[str]:
 
 @router.get("", operation_id="home", response_class=HTMLResponse)
 def home(request: Request, ctx: ContextDep) -> Response:
-    visit = _visit(request, ctx)
+    visit = visit_or_redirect(request, ctx)
     if isinstance(visit, Response):
         return visit
     shown = [
         {
             "currency": view.wallet.currency,
-            "balance": str(view.balance),
-            "held": str(view.balance - view.available) if view.available != view.balance else None,
-            "available": str(view.available),
+            "balance": visit.money(view.balance),
+            "held": visit.money(view.balance - view.available)
+            if view.available != view.balance
+            else None,
+            "available": visit.money(view.available),
         }
         for view in wallets.list_wallets(ctx, visit.user.id)
     ]
@@ -216,7 +183,7 @@ def orders(
     ctx: ContextDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    visit = _visit(request, ctx)
+    visit = visit_or_redirect(request, ctx)
     if isinstance(visit, Response):
         return visit
     try:
@@ -240,7 +207,7 @@ def orders(
 
 @router.get("/orders/{order_id}", operation_id="orderPage", response_class=HTMLResponse)
 def order_page(request: Request, order_id: OrderId, ctx: ContextDep) -> Response:
-    visit = _visit(request, ctx)
+    visit = visit_or_redirect(request, ctx)
     if isinstance(visit, Response):
         return visit
     order = _order_for(visit, order_id)
@@ -381,7 +348,7 @@ def _checked(
     request: Request, ctx: Context, order_id: str, form: str, form_key: str
 ) -> tuple[Visit, EscrowOrder] | Response:
     """The visit and the order, once the session, the order and the form's key check out."""
-    visit = _visit(request, ctx)
+    visit = visit_or_redirect(request, ctx)
     if isinstance(visit, Response):
         return visit
     order = _order_for(visit, order_id)
@@ -498,8 +465,8 @@ def _status(refused: DomainError) -> int:
 
 
 def _money(amount_minor: int, currency: str) -> str:
-    return str(Money(amount_minor, Currency.of(currency)))
+    return money_text(amount_minor, currency)
 
 
 def _when(ctx: Context, at: datetime) -> str:
-    return at.astimezone(ctx.timezone).strftime("%d %b %Y %H:%M")
+    return when_text(ctx, at)

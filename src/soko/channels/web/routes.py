@@ -31,6 +31,9 @@ from soko.people import service as users
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(forms.text_only)])
 templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
+# Pages drawn without a visit (the pay page, sign-in) speak the source language; a visit's
+# page passes its own `_` and `money` (visit.py), which take precedence.
+templates.env.globals["_"] = lambda text: text
 
 #: What the page says of a request that can no longer be paid.
 _STATUS_TEXT = {

@@ -1,0 +1,15 @@
+"""The web's routers, in the order they are matched: the public pages, then the signed-in app.
+
+A group of pages (consumer.py, merchant.py, agent.py, account.py) adds its router here once.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from soko.channels.web import app_routes, routes
+
+ROUTERS: list[APIRouter] = [
+    routes.router,
+    app_routes.router,
+]

@@ -1,0 +1,159 @@
+"""What every signed-in page of the web app shares: the visit, its language, and its forms.
+
+A page module (consumer.py, merchant.py, agent.py, account.py, app_routes.py) starts each route
+with `visit_or_redirect`; without a session that is a redirect to sign in. `Visit.page` draws a
+template with what the layout needs: the person's name and role, the sign-out form's key, `_`
+(the person's language: `{{ _("Send money") }}`, then `.format(...)` for facts) and `money`
+(an amount the local way, `KES 1,500.00`).
+
+Amounts are typed as decimals ("1500", "1,500.50") and read with `amount_from_text`; a text
+that is not an amount in that currency is refused on the form, never rounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Final
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from soko.channels import i18n
+from soko.channels.web import session
+from soko.channels.web.routes import _HEADERS as HEADERS
+from soko.channels.web.routes import templates
+from soko.context import Context
+from soko.kernel import limits
+from soko.kernel.money import Currency, Money
+from soko.people.domain import User, UserKind
+
+SIGN_IN: Final = f"{session.PATH}/sign-in"
+
+
+def N_(text: str) -> str:  # noqa: N802 (gettext's name for it)
+    """Marks a text for translation where it is defined; `visit._(text)` translates it where
+    it is shown. tests/web/test_web_i18n.py collects every `_("...")` and `N_("...")`."""
+    return text
+
+
+#: What a form says when its key is missing, forged, or drawn for another session or form.
+STALE_FORM: Final = N_("This form is out of date. Please try again.")
+#: What a form says of an amount it cannot read.
+AMOUNT_UNREADABLE: Final = N_("Type the amount in figures, like 1500 or 1500.50.")
+
+# Fields default to empty so that a missing one is refused on the page, not as JSON.
+PinField = Annotated[str, Form(max_length=16)]
+KeyField = Annotated[str, Form(max_length=limits.IDEMPOTENCY_KEY_LENGTH_MAX)]
+AmountField = Annotated[str, Form(max_length=32)]
+PhoneField = Annotated[str, Form(max_length=limits.PHONE_TEXT_LENGTH_MAX)]
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A request from a signed-in person."""
+
+    request: Request
+    ctx: Context
+    user: User
+    token: str
+
+    @property
+    def language(self) -> str:
+        return i18n.language_for(self.user.language, self.user.country)
+
+    def _(self, text: str) -> str:
+        """`text` in the person's language."""
+        return i18n.translator(self.language)(text)
+
+    def money(self, amount: Money | int, currency: str | Currency | None = None) -> str:
+        """An amount the local way: `visit.money(money)` or `visit.money(150000, "KES")`."""
+        return money_text(amount, currency, self.language, self.user.country)
+
+    def when(self, at: datetime) -> str:
+        return when_text(self.ctx, at)
+
+    def key(self, purpose: str) -> str:
+        return session.form_key(self.ctx, self.token, purpose)
+
+    def check_key(self, purpose: str, key: str) -> bool:
+        return session.check_form_key(self.token, purpose, key)
+
+    @property
+    def is_merchant(self) -> bool:
+        return self.user.kind is UserKind.MERCHANT
+
+    @property
+    def is_agent(self) -> bool:
+        return self.user.kind is UserKind.AGENT
+
+    def page(self, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+        context = {
+            "user_name": self.user.name,
+            "role": self.user.kind.value,
+            "sign_out_key": self.key("sign-out"),
+            "language": self.language,
+            "_": self._,
+            "money": self.money,
+        } | context
+        return templates.TemplateResponse(
+            self.request, name, context, status_code=status, headers=HEADERS
+        )
+
+    def message(self, heading: str, text: str, status: int) -> HTMLResponse:
+        return self.page("app_message.html", {"heading": heading, "text": text}, status)
+
+    def not_found(self, text: str = "There is no such order.") -> HTMLResponse:
+        return self.message(self._("Not found"), self._(text), 404)
+
+
+def visit_or_redirect(request: Request, ctx: Context) -> Visit | Response:
+    """The signed-in visit, or a redirect to sign in."""
+    found = session.signed_in(request, ctx)
+    if found is None:
+        return redirect(SIGN_IN)
+    user, token = found
+    return Visit(request, ctx, user, token)
+
+
+def redirect(to: str) -> Response:
+    return RedirectResponse(to, status_code=303, headers=HEADERS)
+
+
+def money_text(
+    amount: Money | int,
+    currency: str | Currency | None = None,
+    language: str = i18n.SOURCE,
+    country: str | None = None,
+) -> str:
+    if not isinstance(amount, Money):
+        assert currency is not None, "an amount in minor units needs its currency"
+        code = currency if isinstance(currency, Currency) else Currency.of(currency)
+        amount = Money(amount, code)
+    return i18n.format_money(amount, language, country)
+
+
+def when_text(ctx: Context, at: datetime) -> str:
+    """A time in the operator's time zone: `06 Dec 2026 14:02`."""
+    return at.astimezone(ctx.timezone).strftime("%d %b %Y %H:%M")
+
+
+def amount_from_text(text: str, currency: Currency) -> Money | None:
+    """The amount a person typed ("1500", "1,500.50", "KES 1500"), or None when it is not a
+    positive amount with at most the currency's decimals. Never rounded."""
+    cleaned = text.strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
+    if cleaned.upper().startswith(currency.code):
+        cleaned = cleaned[len(currency.code) :]
+    if not cleaned or len(cleaned) > 24 or not all(c.isdigit() or c == "." for c in cleaned):
+        return None
+    if not cleaned.isascii():
+        return None
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    minor = value.scaleb(currency.exponent)
+    if value <= 0 or minor != minor.to_integral_value():
+        return None
+    return Money(int(minor), currency)
