@@ -17,9 +17,10 @@ from soko.channels.api.app import create_app
 from soko.config import Settings
 from soko.kernel import limits
 from soko.notify import service as webhooks
+from soko.notify.domain import EventType
 from soko.people import access
 
-PAYMENT = "payment.succeeded"
+PAYMENT = EventType.PAYMENT_SUCCEEDED
 
 
 @pytest.fixture

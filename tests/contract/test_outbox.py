@@ -12,7 +12,7 @@ from soko.bootstrap import Runtime
 from soko.context import Context, UnitOfWork
 from soko.kernel.transactions import in_transaction
 from soko.notify import service as webhooks
-from soko.notify.domain import Attempted
+from soko.notify.domain import Attempted, EventType
 from soko.notify.tables import sms_messages, webhook_deliveries
 from soko.people import service as users
 from soko.people.domain import UserKind
@@ -35,7 +35,9 @@ def queue_events(ctx: Context, count: int) -> str:
 
     def work(uow: UnitOfWork) -> None:
         for n in range(count):
-            webhooks.emit(uow, ctx, owner_id=shop.id, type="payment.succeeded", data={"n": n})
+            webhooks.emit(
+                uow, ctx, owner_id=shop.id, type=EventType.PAYMENT_SUCCEEDED, data={"n": n}
+            )
 
     in_transaction(ctx, work)
     return new.endpoint.id

@@ -45,7 +45,7 @@ from soko.people.domain import User, UserKind
 from soko.people.errors import UserKindMismatch, UserNotFound
 from soko.people.service import MerchantDetails
 
-PAYMENT = EventType.PAYMENT_SUCCEEDED.value
+PAYMENT = EventType.PAYMENT_SUCCEEDED
 
 
 def build(database_url: str, clock: FakeClock, tmp_path: Path) -> Runtime:
@@ -84,7 +84,7 @@ def merchant(ctx: Context, phone: str = "+254722123456") -> User:
     )
 
 
-def emit(ctx: Context, owner: User, type: str = PAYMENT, **data: object) -> None:
+def emit(ctx: Context, owner: User, type: EventType = PAYMENT, **data: object) -> None:
     def work(uow: UnitOfWork) -> None:
         webhooks.emit(uow, ctx, owner_id=owner.id, type=type, data=data or {"amount": "1.00"})
 

@@ -70,6 +70,7 @@ from soko.ledger.chart import SYSTEM_ACCOUNTS, AccountCode, TransferCode
 from soko.ledger.domain import TransferRequest, move
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
+from soko.notify.domain import EventType
 from soko.notify.sms import fit
 from soko.people.domain import Merchant, User, UserKind
 from soko.people.errors import UserKindMismatch, UserNotFound
@@ -240,7 +241,7 @@ def _view(merchant_id: str, decision: StoredDecision, offers: list[StoredOffer])
 
 def _announce_offer(uow: UnitOfWork, ctx: Context, merchant: Merchant, offer: StoredOffer) -> None:
     limit = Money.of(offer.limit_minor, offer.currency)
-    webhooks.emit(uow, ctx, owner_id=merchant.user_id, type="loan.offered",
+    webhooks.emit(uow, ctx, owner_id=merchant.user_id, type=EventType.LOAN_OFFERED,
                   data=offer_event(offer))  # fmt: skip
     user = uow.people.get_user(merchant.user_id)
     assert user is not None
@@ -322,7 +323,9 @@ def accept_offer(
                  amount=loan.principal_minor, currency=loan.currency,
                  code=TransferCode.LOAN_DISBURSEMENT, reference=loan.id),
         ])  # fmt: skip
-        webhooks.emit(uow, ctx, owner_id=merchant_id, type="loan.disbursed", data=loan_event(loan))
+        webhooks.emit(
+            uow, ctx, owner_id=merchant_id, type=EventType.LOAN_DISBURSED, data=loan_event(loan)
+        )
         owed = Money.of(loan.total_repayable_minor, loan.currency)
         sms.queue(uow, ctx, phone=user.phone, text=fit(
             f"Soko: {amount} from loan {loan.id} is in your wallet. You repay {owed} in all, "
@@ -541,7 +544,7 @@ def _repay_in(
     if loan.outstanding_minor == 0:
         loan = replace(loan, status=LoanStatus.REPAID, closed_at=now)
         uow.people.set_open_loan(loan.merchant_id, None)
-        webhooks.emit(uow, ctx, owner_id=loan.merchant_id, type="loan.repaid",
+        webhooks.emit(uow, ctx, owner_id=loan.merchant_id, type=EventType.LOAN_REPAID,
                       data=loan_event(loan))  # fmt: skip
     uow.credit.update_loan(loan)
     uow.credit.insert_repayment(repayment)
@@ -609,7 +612,7 @@ def _collect_in(uow: UnitOfWork, ctx: Context, loan_id: str) -> bool:
         fee = late_fee(missing, policy) * (len(unmet) - loan.missed_periods)
         loan = replace(loan, missed_periods=len(unmet), late_fees_minor=loan.late_fees_minor + fee)
         owed = Money.of(missing + fee, loan.currency)
-        webhooks.emit(uow, ctx, owner_id=loan.merchant_id, type="loan.overdue",
+        webhooks.emit(uow, ctx, owner_id=loan.merchant_id, type=EventType.LOAN_OVERDUE,
                       data=loan_event(loan) | {"overdue": owed.to_decimal_string()})  # fmt: skip
         sms.queue(uow, ctx, phone=user.phone, text=fit(
             f"Soko: loan {loan.id} is behind by {owed}. Sell through Soko or repay from your "

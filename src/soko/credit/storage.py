@@ -25,10 +25,10 @@ from soko.credit.tables import credit_decisions, credit_offers, loan_repayments,
 from soko.db.deferred import DeferredWrites
 from soko.escrow.tables import escrow_disputes, escrow_orders
 from soko.kernel.ports import TransientConflict
+from soko.payments.domain import SALE_KINDS
 from soko.payments.tables import payments
 
 #: Payments that are a merchant's sales: at the till, by QR or request, and escrow releases.
-SALE_KINDS = ("merchant", "escrow")
 _MICROS_PER_DAY = 86_400_000_000
 
 # A sale's sweep reads, updates and adds to these in every payment to a borrowing merchant:

@@ -58,9 +58,10 @@ from soko.ledger.domain import TransferRequest, hold, move, post, void
 from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
+from soko.notify.domain import EventType
 from soko.notify.sms import fits
 from soko.payments import service as payments
-from soko.payments.domain import Payment, text_name
+from soko.payments.domain import Payment, PaymentKind, text_name
 from soko.payments.fees import merchant_rate
 from soko.people.domain import User, UserKind, parse_phone
 from soko.people.errors import (
@@ -76,13 +77,13 @@ A, S = EscrowAction, EscrowState
 
 #: The webhook event each new state sends the seller.
 _EVENTS = {
-    S.FUNDED: "escrow.funded",
-    S.SHIPPED: "escrow.shipped",
-    S.DELIVERED: "escrow.delivered",
-    S.RELEASED: "escrow.released",
-    S.REFUNDED: "escrow.refunded",
-    S.DISPUTED: "escrow.disputed",
-    S.RESOLVED: "escrow.resolved",
+    S.FUNDED: EventType.ESCROW_FUNDED,
+    S.SHIPPED: EventType.ESCROW_SHIPPED,
+    S.DELIVERED: EventType.ESCROW_DELIVERED,
+    S.RELEASED: EventType.ESCROW_RELEASED,
+    S.REFUNDED: EventType.ESCROW_REFUNDED,
+    S.DISPUTED: EventType.ESCROW_DISPUTED,
+    S.RESOLVED: EventType.ESCROW_RESOLVED,
 }
 
 
@@ -588,7 +589,8 @@ def _fund(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> EscrowOrder:
     seller_wallet = wallet_for(uow, ctx, _user(uow, order.seller_id), order.currency)
     uow.people.insert_payment(
         Payment(
-            id=ctx.ids.new("pay"), kind="escrow", currency=order.currency, amount=order.amount,
+            id=ctx.ids.new("pay"), kind=PaymentKind.ESCROW, currency=order.currency,
+            amount=order.amount,
             fee=0, commission=0, payer_wallet_id=wallet.id, payee_wallet_id=seller_wallet.id,
             payee_phone=None, message=f"escrow order {order.id}", hold_id=hold_id,
             fee_hold_id=None, created_at=ctx.clock.now(),

@@ -58,8 +58,9 @@ from soko.ledger.domain import TransferRequest, move
 from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
+from soko.notify.domain import EventType
 from soko.payments import service as payments
-from soko.payments.domain import Payment, received_text
+from soko.payments.domain import Payment, PaymentKind, received_text
 from soko.payments.errors import MerchantNotFound
 from soko.payments.fees import FeeKind, fee_table, merchant_rate
 from soko.people.domain import Merchant, User, UserKind, Wallet, parse_phone
@@ -304,7 +305,7 @@ def send_converted(
             # Between one's own wallets it is a conversion (POST /v1/fx/conversions).
             raise RecipientIsSender()
         return _accept(
-            uow, ctx, payer=sender, quote_id=quote_id, amount=amount, kind="fx_p2p",
+            uow, ctx, payer=sender, quote_id=quote_id, amount=amount, kind=PaymentKind.FX_P2P,
             payee=recipient, payee_wallet=payee_wallet, message=message,
         )  # fmt: skip
 
@@ -319,7 +320,7 @@ def convert(ctx: Context, *, owner_id: str, quote_id: str, idempotency_key: str 
     def work(uow: UnitOfWork) -> Payment:
         owner = _user(uow, owner_id)
         return _accept(
-            uow, ctx, payer=owner, quote_id=quote_id, amount=None, kind="fx_conversion",
+            uow, ctx, payer=owner, quote_id=quote_id, amount=None, kind=PaymentKind.FX_CONVERSION,
             payee=owner, payee_wallet=None, message=None,
         )  # fmt: skip
 
@@ -365,7 +366,7 @@ def pay_merchant_converted(
         if payer.kind is UserKind.AGENT:
             raise UserKindMismatch("an agent's float serves cash in and out, not purchases")
         return _accept(
-            uow, ctx, payer=payer, quote_id=quote_id, amount=amount, kind="fx_merchant",
+            uow, ctx, payer=payer, quote_id=quote_id, amount=amount, kind=PaymentKind.FX_MERCHANT,
             payee=_user(uow, merchant.user_id), payee_wallet=None, message=message,
             merchant=merchant,
         )  # fmt: skip
@@ -380,7 +381,7 @@ def _accept(
     payer: User,
     quote_id: str,
     amount: Money | None,
-    kind: str,
+    kind: PaymentKind,
     payee: User,
     payee_wallet: Wallet | None,
     message: str | None,
@@ -491,7 +492,9 @@ def _accept(
     if merchant is not None:
         payee_name = merchant.trading_name
         event = payments.payment_event(payment) | {"fx_quote_id": quote.id}
-        webhooks.emit(uow, ctx, owner_id=merchant.user_id, type="payment.succeeded", data=event)
+        webhooks.emit(
+            uow, ctx, owner_id=merchant.user_id, type=EventType.PAYMENT_SUCCEEDED, data=event
+        )
     _text(uow, ctx, payment, amounts, payer=(payer, payer_wallet), payee=(payee, payee_wallet),
           payee_name=payee_name)  # fmt: skip
     return payment

@@ -98,12 +98,42 @@ def refunded_text(refund_id: str, amount: Money, merchant_name: str, balance: Mo
     )
 
 
+class PaymentKind(StrEnum):
+    """What a payment was: the `kind` of its record, of the API's `Payment`, of webhooks."""
+
+    P2P = "p2p"
+    CASH_IN = "cash_in"
+    CASH_OUT = "cash_out"
+    FLOAT_TOPUP = "float_topup"
+    MERCHANT = "merchant"
+    ESCROW = "escrow"
+    #: Cross-currency (soko.fx): to a person, to a merchant, between one's own wallets.
+    FX_P2P = "fx_p2p"
+    FX_MERCHANT = "fx_merchant"
+    FX_CONVERSION = "fx_conversion"
+
+
+#: What a person pays out of their own wallet: what the KYC day and month limits count.
+OUTGOING_KINDS: Final = frozenset(
+    {
+        PaymentKind.P2P,
+        PaymentKind.CASH_OUT,
+        PaymentKind.MERCHANT,
+        PaymentKind.ESCROW,
+        PaymentKind.FX_P2P,
+        PaymentKind.FX_MERCHANT,
+    }
+)
+#: What a merchant sold: what merchant credit scores and sweeps.
+SALE_KINDS: Final = (PaymentKind.MERCHANT, PaymentKind.ESCROW)
+
+
 @dataclass(frozen=True, slots=True)
 class Payment:
     """The business record of a movement between people: who, how much, what fee, why."""
 
     id: str
-    kind: str
+    kind: PaymentKind
     currency: str
     amount: int
     fee: int
@@ -126,7 +156,7 @@ class Payment:
 
     @property
     def refundable(self) -> int:
-        return self.amount - self.refunded if self.kind == "merchant" else 0
+        return self.amount - self.refunded if self.kind is PaymentKind.MERCHANT else 0
 
 
 @dataclass(frozen=True, slots=True)

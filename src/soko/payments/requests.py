@@ -21,6 +21,7 @@ from soko.kernel.idempotency import run_idempotent
 from soko.kernel.money import Currency, Money
 from soko.kernel.transactions import in_transaction
 from soko.notify import service as webhooks
+from soko.notify.domain import EventType
 from soko.payments import service as payments
 from soko.payments.domain import Payment, PaymentRequest, PaymentRequestStatus
 from soko.payments.errors import (
@@ -202,7 +203,7 @@ def pay_request(
         )  # fmt: skip
         uow.merchant_payments.set_request_status(found.id, PaymentRequestStatus.PAID, payment.id)
         webhooks.emit(
-            uow, ctx, owner_id=found.merchant_id, type="payment_request.paid",
+            uow, ctx, owner_id=found.merchant_id, type=EventType.PAYMENT_REQUEST_PAID,
             data={"payment_request_id": found.id, "reference": found.reference,
                   "payment_id": payment.id, "amount": asked.to_decimal_string(),
                   "currency": found.currency},

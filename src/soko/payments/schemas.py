@@ -15,7 +15,13 @@ from pydantic.config import JsonDict
 
 from soko.channels.api.schemas import MoneyIn, MoneyPublic, Phone, Pin, Region, _In
 from soko.kernel import limits
-from soko.payments.domain import Payment, PaymentRequest, PaymentRequestStatus, Refund
+from soko.payments.domain import (
+    Payment,
+    PaymentKind,
+    PaymentRequest,
+    PaymentRequestStatus,
+    Refund,
+)
 
 # --- payments ----------------------------------------------------------------------------------
 
@@ -131,10 +137,7 @@ class FloatTopUpCreate(_In):
 
 class PaymentPublic(BaseModel):
     id: str
-    kind: str = Field(
-        examples=["p2p", "cash_in", "cash_out", "float_topup", "merchant", "escrow", "fx_p2p",
-                  "fx_merchant", "fx_conversion"]
-    )  # fmt: skip
+    kind: PaymentKind = Field(examples=["p2p"])
     amount: MoneyPublic
     fee: MoneyPublic = Field(
         description="Paid by the payer on top of the amount; for a merchant payment, the "

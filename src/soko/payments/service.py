@@ -25,8 +25,11 @@ from soko.ledger.domain import Account, TransferRequest, hold, move
 from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
+from soko.notify.domain import EventType
 from soko.payments.domain import (
+    OUTGOING_KINDS,
     Payment,
+    PaymentKind,
     Refund,
     fee_to_return,
     held_for_you_text,
@@ -60,7 +63,6 @@ _Record = TypeVar("_Record", Payment, Refund)
 #: Money leaving a wallet by the customer's own choice: what the daily and monthly limits count.
 #: The fx_ kinds are cross-currency payments to others (soko.fx records them, counting the
 #: amount converted); converting between one's own wallets (fx_conversion) is not counted.
-OUTGOING_KINDS = frozenset({"p2p", "cash_out", "merchant", "escrow", "fx_p2p", "fx_merchant"})
 
 
 def send_money(
@@ -121,7 +123,7 @@ def send_money(
                                 TransferCode.P2P)  # fmt: skip
             fee_hold_id = legs.hold(sender_wallet.account_id, fees_id, fee, TransferCode.FEE)
         ledger.record(uow, ctx, legs.requests)
-        payment = _record(uow, ctx, legs, "p2p", amount, payer=sender_wallet,
+        payment = _record(uow, ctx, legs, PaymentKind.P2P, amount, payer=sender_wallet,
                           payee=recipient_wallet, fee=fee, commission=0, payee_phone=phone,
                           message=message, hold_id=hold_id, fee_hold_id=fee_hold_id)  # fmt: skip
         _text(uow, ctx, payment, payer=(sender, sender_wallet),
@@ -191,7 +193,7 @@ def cash_in(
                   TransferCode.CASH_IN)  # fmt: skip
         legs.move(expense_id, float_wallet.account_id, commission, TransferCode.COMMISSION)
         ledger.record(uow, ctx, legs.requests)
-        payment = _record(uow, ctx, legs, "cash_in", amount, payer=float_wallet,
+        payment = _record(uow, ctx, legs, PaymentKind.CASH_IN, amount, payer=float_wallet,
                           payee=customer_wallet, fee=0, commission=commission)  # fmt: skip
         _text(uow, ctx, payment, payer=(agent, float_wallet), payee=(customer, customer_wallet))
         return payment
@@ -238,7 +240,7 @@ def cash_out(
         legs.move(customer_wallet.account_id, fees_id, fee, TransferCode.FEE)
         legs.move(fees_id, float_wallet.account_id, commission, TransferCode.COMMISSION)
         ledger.record(uow, ctx, legs.requests)
-        payment = _record(uow, ctx, legs, "cash_out", amount, payer=customer_wallet,
+        payment = _record(uow, ctx, legs, PaymentKind.CASH_OUT, amount, payer=customer_wallet,
                           payee=float_wallet, fee=fee, commission=commission)  # fmt: skip
         _text(uow, ctx, payment, payer=(customer, customer_wallet), payee=(agent, float_wallet))
         return payment
@@ -266,7 +268,7 @@ def top_up_float(
         legs.move(settlement_id, float_wallet.account_id, amount.amount_minor,
                   TransferCode.FLOAT_TOPUP)  # fmt: skip
         ledger.record(uow, ctx, legs.requests)
-        payment = _record(uow, ctx, legs, "float_topup", amount, payer=None,
+        payment = _record(uow, ctx, legs, PaymentKind.FLOAT_TOPUP, amount, payer=None,
                           payee=float_wallet, fee=0, commission=0)  # fmt: skip
         _text(uow, ctx, payment, payer=None, payee=(agent, float_wallet))
         return payment
@@ -351,10 +353,10 @@ def pay_merchant_in(
         )  # fmt: skip
     # The records first and the transfers last: from `record` on, the merchant's row is locked
     # until commit, and only the texts (which tell the new balances) come after it.
-    payment = _record(uow, ctx, legs, "merchant", amount, payer=payer_wallet,
+    payment = _record(uow, ctx, legs, PaymentKind.MERCHANT, amount, payer=payer_wallet,
                       payee=merchant_wallet, fee=fee, commission=0, message=message)  # fmt: skip
     event = payment_event(payment) | dict(notify or {})
-    webhooks.emit(uow, ctx, owner_id=merchant.user_id, type="payment.succeeded", data=event)
+    webhooks.emit(uow, ctx, owner_id=merchant.user_id, type=EventType.PAYMENT_SUCCEEDED, data=event)
     ledger.record(uow, ctx, legs.requests)
     _text(uow, ctx, payment, payer=(payer, payer_wallet), payee=(merchant_user, merchant_wallet),
           payee_name=merchant.trading_name)  # fmt: skip
@@ -387,7 +389,7 @@ def refund(
         if payment is None or merchant_wallet is None or merchant_wallet.user_id != merchant_id:
             # Another merchant's payment reads as no payment at all.
             raise PaymentNotFound(payment_id=payment_id)
-        if payment.kind != "merchant" or payment.payer_wallet_id is None:
+        if payment.kind is not PaymentKind.MERCHANT or payment.payer_wallet_id is None:
             raise PaymentNotRefundable(f"{payment_id} is a {payment.kind} payment")
         if amount.currency.code != payment.currency:
             raise CurrencyMismatch(
@@ -430,7 +432,7 @@ def refund(
         )
         uow.merchant_payments.add_refund(made)
         webhooks.emit(
-            uow, ctx, owner_id=merchant_id, type="refund.succeeded", data=refund_event(made)
+            uow, ctx, owner_id=merchant_id, type=EventType.REFUND_SUCCEEDED, data=refund_event(made)
         )
         merchant = uow.people.get_merchant(merchant_id)
         customer = _user(uow, payer_wallet.user_id)
@@ -648,7 +650,7 @@ def _record(
     uow: UnitOfWork,
     ctx: Context,
     legs: _Legs,
-    kind: str,
+    kind: PaymentKind,
     amount: Money,
     *,
     payer: Wallet | None,
@@ -695,7 +697,11 @@ def _text(
     texts = []
     if payer is not None:
         person, wallet = payer
-        fee = Money.of(payment.fee, payment.currency) if payment.kind != "merchant" else None
+        fee = (
+            Money.of(payment.fee, payment.currency)
+            if payment.kind is not PaymentKind.MERCHANT
+            else None
+        )
         to = payee_name or (payee[0].name if payee is not None else payment.payee_phone or "")
         texts.append((person.phone, paid_text(payment.id, amount, to, fee, _balance(uow, wallet))))
     if payee is not None:
@@ -819,7 +825,7 @@ def repeated_payment(
     ctx: Context,
     *,
     payer_id: str,
-    kind: str,
+    kind: PaymentKind,
     amount: Money,
     within_seconds: int,
     payee_phone: str | None = None,

@@ -35,6 +35,7 @@ from soko.ledger.domain import hold, post, void
 from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
+from soko.notify.domain import EventType
 from soko.payments.fees import FeeKind, fee_table
 from soko.payouts.domain import (
     Destination,
@@ -343,7 +344,7 @@ def _notify(uow: UnitOfWork, ctx: Context, payout: Payout) -> None:
         uow,
         ctx,
         owner_id=payout.merchant_id,
-        type=f"payout.{payout.state.value}",
+        type=EventType(f"payout.{payout.state.value}"),
         data=event_data(payout),
     )
     merchant = uow.people.get_user(payout.merchant_id)

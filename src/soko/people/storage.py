@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from soko.kernel.ports import TransientConflict
 from soko.ledger.domain import TransferFlags
 from soko.ledger.tables import pending_transfers, transfers
-from soko.payments.domain import Payment
+from soko.payments.domain import Payment, PaymentKind
 from soko.payments.tables import payments, refunds
 from soko.people.domain import (
     ApiKey,
@@ -694,7 +694,7 @@ def _wallet(row: Row[Any]) -> Wallet:
 def payment_from_row(row: Row[Any]) -> Payment:
     return Payment(
         id=row.id,
-        kind=row.kind,
+        kind=PaymentKind(row.kind),
         currency=row.currency,
         amount=row.amount,
         fee=row.fee,

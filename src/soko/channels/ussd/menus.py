@@ -49,7 +49,7 @@ from soko.kernel.money import Currency, Money
 from soko.notify.sms import GSM7_BASIC, gsm7_septets
 from soko.payments import requests as payment_requests
 from soko.payments import service as payments
-from soko.payments.domain import Payment, PaymentRequest, text_name
+from soko.payments.domain import Payment, PaymentKind, PaymentRequest, text_name
 from soko.payments.errors import MerchantNotFound
 from soko.people import access, wallets
 from soko.people import service as users
@@ -523,7 +523,7 @@ class AmountEntry(Menu):
         payee = _person(d, self.phone)
         payer_id = d.user.id
         repeated = payments.repeated_payment(
-            d.ctx, payer_id=payer_id, kind=self.flow, amount=amount,
+            d.ctx, payer_id=payer_id, kind=PaymentKind(self.flow), amount=amount,
             within_seconds=limits.USSD_REPEAT_SECONDS,
             payee_phone=self.phone if self.flow == "p2p" else None,
             payee_user_id=None if payee is None else payee.id,
@@ -694,7 +694,7 @@ class TillAmount(Menu):
         confirm = TillConfirm(self.till, amount)
         merchant = users.find_by_till(d.ctx, self.till)
         repeated = payments.repeated_payment(
-            d.ctx, payer_id=d.user.id, kind="merchant", amount=amount,
+            d.ctx, payer_id=d.user.id, kind=PaymentKind.MERCHANT, amount=amount,
             within_seconds=limits.USSD_REPEAT_SECONDS, payee_user_id=merchant.user_id,
         )  # fmt: skip
         if repeated is not None:
