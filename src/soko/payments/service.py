@@ -46,7 +46,15 @@ from soko.payments.errors import (
 )
 from soko.payments.fees import FeeKind, fee_table, merchant_rate
 from soko.people import service as users
-from soko.people.domain import Merchant, User, UserKind, Wallet, check_served, parse_phone
+from soko.people.domain import (
+    Merchant,
+    User,
+    UserKind,
+    Wallet,
+    agent_subject,
+    check_served,
+    parse_phone,
+)
 from soko.people.errors import (
     MessageTooLong,
     RecipientIsSender,
@@ -209,9 +217,15 @@ def cash_out(
     amount: Money,
     pin: str,
     idempotency_key: str | None,
+    pin_typed_at_agent: bool = False,
 ) -> Payment:
     """A customer takes cash from an agent: e-money to the agent's float, a fee to the operator,
-    part of the fee to the agent as commission. The customer confirms with the PIN."""
+    part of the fee to the agent as commission. The customer confirms with the PIN.
+
+    `pin_typed_at_agent`: the customer typed the PIN on the agent's phone (the web app's agent
+    pages), not their own. Wrong PINs then count against the customer's lock as always, and
+    also against the agent, as ADR 0019 counts them per address: an agent can try at most
+    `limits.PIN_TRIES_PER_ADDRESS_MAX` wrong PINs per window over all its customers."""
     check_amount(ctx, amount)
     request = {"amount": amount.to_decimal_string(), "currency": amount.currency.code,
                "agent_id": agent_id}  # fmt: skip
@@ -247,7 +261,8 @@ def cash_out(
 
     # The PIN is checked (and a wrong one counted) in its own transaction, before the money
     # moves; a replay of an already completed cash-out needs the PIN too.
-    users.verify_pin(ctx, customer_id, pin)
+    tried_from = agent_subject(agent_id) if pin_typed_at_agent else None
+    users.verify_pin(ctx, customer_id, pin, tried_from=tried_from)
     return _idempotent(ctx, f"user:{customer_id}:cash_out", idempotency_key, request, work)
 
 
@@ -821,6 +836,41 @@ def commissions_since(ctx: Context, agent_id: str, currency: Currency, since: da
     return in_transaction(ctx, work, read_only=True)
 
 
+@dataclass(frozen=True, slots=True)
+class AgentActivity:
+    """One cash-in or cash-out at an agent, with the customer as the agent knows them."""
+
+    payment: Payment
+    customer_name: str
+    customer_phone: str
+
+
+def agent_activity(ctx: Context, agent_id: str, since: datetime, limit: int) -> list[AgentActivity]:
+    """The agent's cash-ins and cash-outs since `since` in every currency, newest first, at
+    most `limit`; each with its customer (the other wallet of the payment)."""
+
+    def work(uow: UnitOfWork) -> list[AgentActivity]:
+        agent = _user(uow, agent_id, kind=UserKind.AGENT)
+        found: list[Payment] = []
+        for wallet in uow.people.list_wallets(agent.id):
+            found += uow.people.payments_of(wallet.id, role="either",
+                                            kinds={"cash_in", "cash_out"}, since=since,
+                                            limit=limit)  # fmt: skip
+        found.sort(key=lambda payment: (payment.created_at, payment.id), reverse=True)
+        shown = []
+        for payment in found[:limit]:
+            other = (
+                payment.payee_wallet_id if payment.kind == "cash_in" else payment.payer_wallet_id
+            )
+            theirs = None if other is None else uow.people.get_wallet(other)
+            customer = None if theirs is None else uow.people.get_user(theirs.user_id)
+            shown.append(AgentActivity(payment, "" if customer is None else customer.name,
+                                       "" if customer is None else customer.phone))  # fmt: skip
+        return shown
+
+    return in_transaction(ctx, work, read_only=True)
+
+
 def repeated_payment(
     ctx: Context,
     *,
@@ -858,8 +908,10 @@ def repeated_payment(
 
 __all__ = [
     "OUTGOING_KINDS",
+    "AgentActivity",
     "Received",
     "Sales",
+    "agent_activity",
     "cash_in",
     "cash_out",
     "cash_out_fee",

@@ -321,6 +321,12 @@ def address_subject(client: str) -> str:
     return f"address:{address}"
 
 
+def agent_subject(agent_id: str) -> str:
+    """What tries typed on an agent's phone are counted under (a customer's PIN at cash-out):
+    the agent, whatever address its phone has."""
+    return f"agent:{agent_id}"[: limits.PIN_TRY_SUBJECT_LENGTH_MAX]
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str

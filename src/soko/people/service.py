@@ -238,7 +238,7 @@ def unlock_pin(ctx: Context, user_id: str) -> User:
     return in_transaction(ctx, work)
 
 
-def verify_pin(ctx: Context, user_id: str, pin: str) -> User:
+def verify_pin(ctx: Context, user_id: str, pin: str, *, tried_from: str | None = None) -> User:
     """Check a person's PIN, counting wrong tries; the fifth wrong one in a row locks it, for 15
     minutes, an hour, then a day (ADR 0019), and ends the person's sessions.
 
@@ -250,9 +250,13 @@ def verify_pin(ctx: Context, user_id: str, pin: str) -> User:
     so (`PinBusy`), not that a lock exists. A try cut short by a crash counts as wrong once
     `limits.PIN_CHECK_SECONDS_MAX` have passed. A wrong PIN is remembered although the
     operation it guarded does not happen.
+
+    `tried_from` names where the PIN was typed when that is not the person's own phone (an
+    agent's, `agent_subject`): wrong tries are then also counted against it, in the windows
+    ADR 0019 keeps per client address, so one source cannot try many people's PINs.
     """
     check_pin(pin)
-    return _check(ctx, _Person(user_id), pin, address=None)
+    return _check(ctx, _Person(user_id), pin, address=tried_from)
 
 
 def check_credentials(
