@@ -853,14 +853,17 @@ def agent_activity(ctx: Context, agent_id: str, since: datetime, limit: int) -> 
         agent = _user(uow, agent_id, kind=UserKind.AGENT)
         found: list[Payment] = []
         for wallet in uow.people.list_wallets(agent.id):
-            found += uow.people.payments_of(wallet.id, role="either",
-                                            kinds={"cash_in", "cash_out"}, since=since,
-                                            limit=limit)  # fmt: skip
+            found += uow.people.payments_of(
+                wallet.id, role="either", kinds={PaymentKind.CASH_IN, PaymentKind.CASH_OUT},
+                since=since, limit=limit,
+            )  # fmt: skip
         found.sort(key=lambda payment: (payment.created_at, payment.id), reverse=True)
         shown = []
         for payment in found[:limit]:
             other = (
-                payment.payee_wallet_id if payment.kind == "cash_in" else payment.payer_wallet_id
+                payment.payee_wallet_id
+                if payment.kind is PaymentKind.CASH_IN
+                else payment.payer_wallet_id
             )
             theirs = None if other is None else uow.people.get_wallet(other)
             customer = None if theirs is None else uow.people.get_user(theirs.user_id)

@@ -77,7 +77,7 @@ from soko.kernel.errors import DomainError
 from soko.kernel.money import Currency, Money
 from soko.ledger.errors import ExceedsCredits
 from soko.payments import service as payments
-from soko.payments.domain import Payment
+from soko.payments.domain import Payment, PaymentKind
 from soko.people import service as users
 from soko.people import wallets
 from soko.people.domain import HOME_CURRENCY, User
@@ -164,7 +164,9 @@ def agent_home(request: Request, ctx: ContextDep) -> Response:
         {
             "id": done.payment.id,
             "kind": done.payment.kind,
-            "label": visit._("Cash-in") if done.payment.kind == "cash_in" else visit._("Cash-out"),
+            "label": visit._("Cash-in")
+            if done.payment.kind is PaymentKind.CASH_IN
+            else visit._("Cash-out"),
             "customer": done.customer_name,
             "phone": done.customer_phone,
             "amount": visit.money(done.payment.amount, done.payment.currency),
