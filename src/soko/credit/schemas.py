@@ -14,25 +14,22 @@ from soko.credit.domain import (
     Loan,
     LoanRepayment,
     Method,
-    Reason,
     StoredOffer,
     flat_fee,
 )
-from soko.credit.service import CreditOffers, CurrencyPortfolio, Due, InstalmentTerms, Segment
+from soko.credit.service import CreditOffers, CurrencyPortfolio, Due, InstalmentTerms
 from soko.kernel import limits
 
 # --- offers ------------------------------------------------------------------------------------
 
 
 class ReasonPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str = Field(
         description="Stable snake_case: branch or translate on this.", examples=["tenure_too_short"]
     )
     text: str = Field(description="The reason in plain words, for the merchant.")
-
-    @classmethod
-    def of(cls, reason: Reason) -> ReasonPublic:
-        return cls(code=reason.code, text=reason.text)
 
 
 class OfferPublic(BaseModel):
@@ -99,8 +96,8 @@ class CreditOffersPublic(BaseModel):
         return cls(
             merchant_id=found.merchant_id,
             offers=[OfferPublic.of(offer) for offer in found.offers],
-            reasons=[ReasonPublic.of(r) for r in found.reasons],
-            improvements=[ReasonPublic.of(r) for r in found.improvements],
+            reasons=[ReasonPublic.model_validate(r) for r in found.reasons],
+            improvements=[ReasonPublic.model_validate(r) for r in found.improvements],
             score=None if decision is None else decision.score,
             grade=None if decision is None else decision.grade,
             scorecard_version=None if decision is None else decision.scorecard_version,
@@ -316,19 +313,12 @@ class SchedulePublic(BaseModel):
 
 
 class SegmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     key: str = Field(description="The grade, or the scorecard version.")
     loans: int
     written_off: int
     default_rate_bps: int = Field(description="Loans written off per 10 000, rounded up.")
-
-    @classmethod
-    def of(cls, segment: Segment) -> SegmentPublic:
-        return cls(
-            key=segment.key,
-            loans=segment.loans,
-            written_off=segment.written_off,
-            default_rate_bps=segment.default_rate_bps,
-        )
 
 
 class CurrencyPortfolioPublic(BaseModel):
@@ -363,8 +353,8 @@ class CurrencyPortfolioPublic(BaseModel):
             par1=money(book.at_risk_minor[0]),
             par30=money(book.at_risk_minor[1]),
             par90=money(book.at_risk_minor[2]),
-            by_grade=[SegmentPublic.of(s) for s in book.by_grade],
-            by_scorecard=[SegmentPublic.of(s) for s in book.by_scorecard],
+            by_grade=[SegmentPublic.model_validate(s) for s in book.by_grade],
+            by_scorecard=[SegmentPublic.model_validate(s) for s in book.by_scorecard],
         )
 
 

@@ -120,7 +120,7 @@ def list_endpoints(
         owner_id = caller.user_id
     page = webhooks.list_endpoints(ctx, owner_id, limit=limit, cursor=cursor)
     return Page(
-        items=[WebhookEndpointPublic.of(endpoint) for endpoint in page.endpoints],
+        items=[WebhookEndpointPublic.model_validate(endpoint) for endpoint in page.endpoints],
         next_cursor=page.next_cursor,
     )
 
@@ -133,7 +133,7 @@ def list_endpoints(
 )
 def get_endpoint(endpoint: VisibleEndpoint) -> WebhookEndpointPublic:
     """An endpoint (never its secret)."""
-    return WebhookEndpointPublic.of(endpoint)
+    return WebhookEndpointPublic.model_validate(endpoint)
 
 
 @router.delete(
@@ -168,7 +168,7 @@ def list_deliveries(
     """The endpoint's deliveries, newest first, with their attempts and last error."""
     page = webhooks.list_deliveries(ctx, endpoint.id, status=status, limit=limit, cursor=cursor)
     return Page(
-        items=[WebhookDeliveryPublic.of(delivery) for delivery in page.deliveries],
+        items=[WebhookDeliveryPublic.model_validate(delivery) for delivery in page.deliveries],
         next_cursor=page.next_cursor,
     )
 
@@ -181,4 +181,4 @@ def list_deliveries(
 )
 def retry_delivery(delivery: VisibleDelivery, ctx: ContextDep) -> WebhookDeliveryPublic:
     """Send a dead delivery again, at once, with a new round of attempts."""
-    return WebhookDeliveryPublic.of(webhooks.retry_delivery(ctx, delivery.id))
+    return WebhookDeliveryPublic.model_validate(webhooks.retry_delivery(ctx, delivery.id))

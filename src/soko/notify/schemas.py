@@ -14,7 +14,7 @@ from pydantic.config import JsonValue
 
 from soko.channels.api.schemas import _In
 from soko.kernel import limits
-from soko.notify.domain import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from soko.notify.domain import EVENT_TYPES
 from soko.notify.service import NewWebhookEndpoint
 
 # --- webhooks ----------------------------------------------------------------------------------
@@ -60,23 +60,14 @@ class WebhookEndpointCreate(_In):
 
 
 class WebhookEndpointPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     owner_id: str
     url: str
     event_types: list[str]
     enabled: bool
     created_at: datetime
-
-    @classmethod
-    def of(cls, endpoint: WebhookEndpoint) -> WebhookEndpointPublic:
-        return cls(
-            id=endpoint.id,
-            owner_id=endpoint.owner_id,
-            url=endpoint.url,
-            event_types=list(endpoint.event_types),
-            enabled=endpoint.enabled,
-            created_at=endpoint.created_at,
-        )
 
 
 class WebhookEndpointCreated(WebhookEndpointPublic):
@@ -87,10 +78,14 @@ class WebhookEndpointCreated(WebhookEndpointPublic):
 
     @classmethod
     def of_new(cls, new: NewWebhookEndpoint) -> WebhookEndpointCreated:
-        return cls(**WebhookEndpointPublic.of(new.endpoint).model_dump(), secret=new.secret)
+        return cls(
+            **WebhookEndpointPublic.model_validate(new.endpoint).model_dump(), secret=new.secret
+        )
 
 
 class WebhookDeliveryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     event_id: str = Field(description="Also the webhook-id header: receivers drop repeats by it.")
     event_type: str
@@ -105,19 +100,3 @@ class WebhookDeliveryPublic(BaseModel):
     last_error: str | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, delivery: WebhookDelivery) -> WebhookDeliveryPublic:
-        return cls(
-            id=delivery.id,
-            event_id=delivery.event_id,
-            event_type=delivery.event_type,
-            endpoint_id=delivery.endpoint_id,
-            status=delivery.status,  # type: ignore[arg-type]  # the CHECK keeps it one of three
-            attempts=delivery.attempts,
-            next_attempt_at=delivery.next_attempt_at,
-            last_status_code=delivery.last_status_code,
-            last_error=delivery.last_error,
-            created_at=delivery.created_at,
-            updated_at=delivery.updated_at,
-        )

@@ -18,9 +18,7 @@ from soko.channels.api.deps import Caller, ContextDep, OperatorCaller
 from soko.channels.api.schemas import Name, Page, problem_responses
 from soko.escrow.tracking import service as shipments
 from soko.escrow.tracking.domain import (
-    Carrier,
     EventSource,
-    Shipment,
     ShipmentStep,
     TrackingEvent,
     TrackingEventKind,
@@ -74,21 +72,13 @@ class CarrierCreate(_In):
 
 
 class CarrierPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     name: str
     enabled: bool
     created_at: datetime
     disabled_at: datetime | None
-
-    @classmethod
-    def of(cls, carrier: Carrier) -> CarrierPublic:
-        return cls(
-            code=carrier.code,
-            name=carrier.name,
-            enabled=carrier.enabled,
-            created_at=carrier.created_at,
-            disabled_at=carrier.disabled_at,
-        )
 
 
 class CarrierCreated(CarrierPublic):
@@ -99,7 +89,7 @@ class CarrierCreated(CarrierPublic):
 
     @classmethod
     def of_new(cls, new: NewCarrier) -> CarrierCreated:
-        return cls(**CarrierPublic.of(new.carrier).model_dump(), secret=new.secret)
+        return cls(**CarrierPublic.model_validate(new.carrier).model_dump(), secret=new.secret)
 
 
 class CarrierEventBody(BaseModel):
@@ -190,6 +180,8 @@ class TrackingEventPublic(BaseModel):
 
 
 class ShipmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     order_id: str
     carrier_code: str
@@ -200,18 +192,6 @@ class ShipmentPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, shipment: Shipment) -> ShipmentPublic:
-        return cls(
-            id=shipment.id,
-            order_id=shipment.order_id,
-            carrier_code=shipment.carrier_code,
-            tracking_number=shipment.tracking_number,
-            step=shipment.step,
-            created_at=shipment.created_at,
-            updated_at=shipment.updated_at,
-        )
-
 
 class ShipmentTracked(ShipmentPublic):
     events: list[TrackingEventPublic] = Field(
@@ -221,7 +201,7 @@ class ShipmentTracked(ShipmentPublic):
     @classmethod
     def of_tracked(cls, tracked: TrackedShipment) -> ShipmentTracked:
         return cls(
-            **ShipmentPublic.of(tracked.shipment).model_dump(),
+            **ShipmentPublic.model_validate(tracked.shipment).model_dump(),
             events=[TrackingEventPublic.of(event) for event in tracked.events],
         )
 
@@ -238,7 +218,7 @@ class TrackingEventRecorded(BaseModel):
     def of(cls, recorded: RecordedEvent) -> TrackingEventRecorded:
         return cls(
             event=TrackingEventPublic.of(recorded.event),
-            shipment=ShipmentPublic.of(recorded.shipment),
+            shipment=ShipmentPublic.model_validate(recorded.shipment),
             repeat=recorded.repeat,
         )
 
@@ -282,7 +262,7 @@ def list_carriers(
     """Carriers by code, disabled ones included (operator key)."""
     page = shipments.list_carriers(ctx, limit=limit, cursor=cursor)
     return Page(
-        items=[CarrierPublic.of(carrier) for carrier in page.carriers],
+        items=[CarrierPublic.model_validate(carrier) for carrier in page.carriers],
         next_cursor=page.next_cursor,
     )
 
