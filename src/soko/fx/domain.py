@@ -825,9 +825,6 @@ class Quote:
     def target(self) -> Currency:
         return self.amounts.target.currency
 
-    def usable_at(self, now: datetime) -> bool:
-        return self.used_at is None and now < self.expires_at
-
 
 def price_with_fees(
     mid: Fraction,

@@ -13,7 +13,7 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     │   └── AccountNotFound, DebitAccountNotFound, CreditAccountNotFound, TransferNotFound,
     │       PendingTransferNotFound
     ├── Conflict                     kind=conflict
-    │   └── AccountExists, PendingTransferAlreadyPosted, PendingTransferAlreadyVoided,
+    │   └── PendingTransferAlreadyPosted, PendingTransferAlreadyVoided,
     │       PendingTransferAlreadyExpired, PendingTransferNotExpired
     └── Rejected                     kind=rejected
         └── OverflowsDebits, OverflowsCredits, ExceedsCredits, ExceedsDebits,
@@ -41,11 +41,6 @@ class CustomerAccountMayNotOverdraw(InvalidInput):
 class AccountNotFound(NotFound):
     code = "account_not_found"
     title = "The account does not exist."
-
-
-class AccountExists(Conflict):
-    code = "account_exists"
-    title = "An account with this name already exists with different fields."
 
 
 # --- ledger: transfers, in TigerBeetle's order of precedence ----------------------------------

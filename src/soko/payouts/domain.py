@@ -135,13 +135,6 @@ def destination_fields(destination: Destination) -> dict[str, str]:
     return {"type": destination.kind, "phone": destination.phone}
 
 
-def destination_of(fields: dict[str, str]) -> Destination:
-    """The inverse of `destination_fields` (for stored, already checked values)."""
-    if fields["type"] == "bank_account":
-        return BankAccount(fields["bank_code"], fields["account_number"], fields["account_name"])
-    return MobileMoney(fields["phone"])
-
-
 def _clean(text: object) -> str:
     return text.strip().upper() if isinstance(text, str) else ""
 

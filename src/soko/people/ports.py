@@ -68,15 +68,11 @@ class PeopleRepository(Protocol):
 
     def list_wallets(self, user_id: str) -> list[Wallet]: ...
 
-    def outgoing_since(self, wallet_id: str, kinds: Collection[str], since: datetime) -> int:
-        """Minor units the wallet paid out in payments of `kinds` since `since` (not counting
-        held payments that expired back)."""
-        ...
-
     def outgoing_totals(
         self, wallet_id: str, kinds: Collection[str], day: datetime, month: datetime
     ) -> tuple[int, int]:
-        """`outgoing_since` from `day` and from `month`, in one query."""
+        """Minor units the wallet paid out in payments of `kinds` since `day` and since `month`,
+        in one query (not counting held payments that expired back)."""
         ...
 
     def net_after(self, account_id: str, transfer_id: str) -> int:

@@ -283,9 +283,6 @@ class SqlPeopleRepository:
         query = sa.select(wallets).where(wallets.c.user_id == user_id).order_by(wallets.c.currency)
         return [_wallet(row) for row in self._conn.execute(query)]
 
-    def outgoing_since(self, wallet_id: str, kinds: Collection[str], since: datetime) -> int:
-        return self.outgoing_totals(wallet_id, kinds, since, since)[1]
-
     def outgoing_totals(
         self, wallet_id: str, kinds: Collection[str], day: datetime, month: datetime
     ) -> tuple[int, int]:
