@@ -512,7 +512,7 @@ def pay_till(
     try:
         merchant = users.find_by_till(ctx, till)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused), status=404)
+        return _pay_forms(visit, **typed, error=_sentence(visit, refused), status=422)
     try:
         users.verify_pin(ctx, visit.user.id, pin)
         paid = payments.pay_merchant(
@@ -568,7 +568,7 @@ def pay_request(
     try:
         found = payment_requests.get_request(ctx, request_id)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused), status=404)
+        return _pay_forms(visit, **typed, error=_sentence(visit, refused), status=422)
     asked = Money(found.amount, Currency.of(found.currency))
     try:
         users.verify_pin(ctx, visit.user.id, pin)
@@ -596,7 +596,7 @@ def pay_qr_review(
     if not visit.check_key("pay-qr", form_key):
         return _pay_forms(visit, **typed, error=visit._(STALE_FORM), status=403)
     try:
-        paying = _qr_paying(visit, payload)
+        paying = _qr_paying(visit, payload) if payload else visit._(PAYLOAD_REQUIRED)
     except DomainError as refused:
         return _pay_forms(visit, **typed, error=_sentence(visit, refused),
                           status=status_for(refused))  # fmt: skip
