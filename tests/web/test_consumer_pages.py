@@ -443,6 +443,19 @@ def test_the_statement_pages_and_switches_currency(w: World) -> None:
     assert "You have no wallet yet" in w.client.get("/app/statement").text
 
 
+def test_odd_text_in_a_query_is_refused_as_any_other(w: World) -> None:
+    # (A NUL anywhere in a query is refused by the app before any page: 400.)
+    for query in ({"cursor": "tr_\x00"}, {"cursor": "x" * 500}, {"q": "\x00"}):
+        assert w.client.get("/app/statement", params=query).status_code in (200, 400, 422)
+    stale = w.client.get("/app/statement", params={"cursor": "x" * 500})
+    assert "out of date" in alert(stale.text)
+    for query in ({"ref": "INV-7", "till": "12\x00"}, {"ref": "INV-7", "till": "12 34"}):
+        assert w.client.get("/app/pay/request", params=query).status_code in (400, 422)
+    wide_digits = "".join(chr(0xFF10 + int(d)) for d in "123456")  # digits, but not ASCII
+    response = w.client.get("/app/pay/request", params={"ref": "INV-7", "till": wide_digits})
+    assert alert(response.text) == "There is no till with this number."
+
+
 def test_the_pages_need_a_session(w: World) -> None:
     anonymous = TestClient(w.client.app, follow_redirects=False)
     for path in ("/app/statement", "/app/send", "/app/pay", "/app/pay/request?ref=x"):

@@ -44,6 +44,7 @@ from soko.payments import requests as payment_requests
 from soko.payments import service as payments
 from soko.payments.domain import Payment, PaymentRequest, PaymentRequestStatus
 from soko.payments.errors import (
+    MerchantNotFound,
     PaymentRequestAlreadyPaid,
     PaymentRequestCancelled,
     PaymentRequestExpired,
@@ -157,6 +158,8 @@ def statement(
             "consumer_statement.html", context | {"error": visit._(problem)}, status=422
         )
     try:
+        if cursor and not is_id(cursor, "tr"):
+            raise CursorInvalid()  # not one of ours: never worth a query
         lines, after = _statement_lines(visit, view.wallet.id, search, cursor or None)
     except CursorInvalid:
         lines, after = _statement_lines(visit, view.wallet.id, search, None)
@@ -682,6 +685,8 @@ def _request_for(visit: Visit, ref: str, till: str) -> PaymentRequest:
         raise PaymentRequestNotFound()
     elif not till:
         raise ValueError(TILL_REQUIRED)
+    elif not till.isascii() or not till.isdigit():
+        raise MerchantNotFound(till_number=till)  # a till is digits: anything else is no till
     else:
         found = payment_requests.find_request(visit.ctx, till_number=till, reference=ref)
     _check_open(visit, found)
