@@ -323,6 +323,24 @@ def test_a_request_s_qr_code_pays_the_request(w: World) -> None:
     )
 
 
+def test_only_the_pay_page_runs_a_script_and_only_its_own(w: World) -> None:
+    page = w.client.get("/app/pay")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "default-src 'none'" in policy
+    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/app/scan.js" defer>']
+    script = w.client.get("/app/scan.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        "text/javascript"
+    )
+    assert "BarcodeDetector" in script.text
+    for path in ("/app/send", "/app/statement"):
+        other = w.client.get(path)
+        assert "script" not in other.headers["content-security-policy"]
+        assert "<script" not in other.text
+    anonymous = TestClient(w.client.app, follow_redirects=False)
+    assert anonymous.get("/app/scan.js").headers["location"] == "/app/sign-in"
+
+
 def test_a_static_code_asks_the_amount_on_the_till_form(w: World) -> None:
     review = review_qr(w, qr.merchant_code(w.ctx, w.kiosk.user_id).payload())
     assert review.status_code == 200

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
 from soko.channels.web.messages import message_for, status_for, wait_in_units
+from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.visit import (
     AMOUNT_UNREADABLE,
     N_,
@@ -442,6 +444,23 @@ def _person(user: User | None, phone: str) -> str:
 
 # --- paying ---------------------------------------------------------------------------------
 
+#: The camera scanner of the pay page (a progressive enhancement: the page works without it).
+SCAN_SCRIPT: Final = (Path(__file__).parent / "static" / "consumer_scan.js").read_bytes()
+#: The pay page's policy: every page's, and this one same-origin script.
+SCAN_POLICY: Final = HEADERS["Content-Security-Policy"].replace(
+    "default-src 'none';", "default-src 'none'; script-src 'self';", 1
+)
+assert "script-src 'self'" in SCAN_POLICY, SCAN_POLICY
+
+
+@router.get("/scan.js")
+def scan_script(request: Request, ctx: ContextDep) -> Response:
+    visit = visit_or_redirect(request, ctx)
+    if isinstance(visit, Response):
+        return visit
+    return Response(SCAN_SCRIPT, media_type="text/javascript; charset=utf-8", headers={
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Paying:
@@ -759,7 +778,9 @@ def _pay_forms(
         "error_form": error_form,
         "notice": notice,
     }
-    return visit.page("consumer_pay.html", context, status)
+    page = visit.page("consumer_pay.html", context, status)
+    page.headers["Content-Security-Policy"] = SCAN_POLICY
+    return page
 
 
 def _pay_confirm(
