@@ -22,6 +22,7 @@ from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
 from soko.channels.web.visit import (
+    N_,
     SIGN_IN,
     STALE_FORM,
     KeyField,
@@ -341,6 +342,48 @@ def enter_code(
     )
 
 
+#: What a buyer may say went wrong (consumer_dispute.html offers them), as escrow stores it.
+DISPUTE_REASONS = frozenset({"not_received", "not_as_described", "damaged", "other"})
+FROZEN = N_("The money stays frozen until Soko has heard you and the seller, and settles it.")
+
+
+@router.post("/orders/{order_id}/dispute", operation_id="openDispute", response_class=HTMLResponse)
+def open_dispute(
+    request: Request,
+    order_id: OrderId,
+    *,
+    ctx: ContextDep,
+    reason: Annotated[str, Form(max_length=32)] = "",
+    message: Annotated[str, Form(max_length=4 * limits.DISPUTE_TEXT_LENGTH_MAX)] = "",
+    pin: PinField = "",
+    form_key: KeyField = "",
+) -> Response:
+    """The buyer disputes before release: the money stays frozen until the operator settles."""
+    checked = _checked(request, ctx, order_id, "dispute", form_key)
+    if not isinstance(checked, tuple):
+        return checked
+    visit, order = checked
+    try:
+        users.verify_pin(ctx, visit.user.id, pin)
+        disputed = escrow.dispute(
+            ctx, buyer_id=visit.user.id, order_id=order.id,
+            reason=reason if reason in DISPUTE_REASONS else "other", message=message.strip(),
+            idempotency_key=session.idempotency_key(form_key),
+        )  # fmt: skip
+    except DomainError as refused:
+        return _refused(visit, order_id, refused, "dispute")
+    return visit.page(
+        "app_done.html",
+        {
+            "heading": visit._(N_("Dispute opened")),
+            "order_id": disputed.id,
+            "amount": _money(disputed.amount, disputed.currency),
+            "lines": [visit._(FROZEN)],
+            "code": None,
+        },
+    )
+
+
 # --- the pieces -----------------------------------------------------------------------------
 
 
@@ -400,6 +443,7 @@ def _order_page(
         "show_code": buyer and (order.state, A.ENTER_DELIVERY_CODE) in TRANSITIONS,
         "confirm": buyer and (order.state, A.CONFIRM_RECEIPT) in TRANSITIONS,
         "enter_code": not buyer and (order.state, A.ENTER_DELIVERY_CODE) in TRANSITIONS,
+        "dispute": buyer and (order.state, A.DISPUTE) in TRANSITIONS,
     }
     deadlines = [("Ship by", order.deadlines.ship_by), ("Deliver by", order.deadlines.deliver_by)]
     if order.deadlines.inspection_ends is not None:

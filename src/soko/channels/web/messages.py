@@ -52,12 +52,31 @@ from soko.fx.errors import (
     FxRateStale,
     FxTierTooLow,
 )
-from soko.kernel.errors import DomainError, SessionInvalid, TextInvalid, TransactionConflict
+from soko.kernel.errors import (
+    CurrencyNotOffered,
+    DomainError,
+    IdempotencyKeyReused,
+    SessionInvalid,
+    TextInvalid,
+    TransactionConflict,
+)
 from soko.ledger.errors import ExceedsCredits
 from soko.payments.errors import (
+    AmountDiffersFromRequest,
+    AmountRequired,
+    MerchantNotFound,
     PaymentRequestAlreadyPaid,
     PaymentRequestCancelled,
     PaymentRequestExpired,
+    PaymentRequestNotFound,
+    ReferenceInvalid,
+)
+from soko.payments.qr.errors import (
+    QrChecksumInvalid,
+    QrCurrencyUnknown,
+    QrFieldInvalid,
+    QrMalformed,
+    QrNotPayable,
 )
 from soko.people.errors import (
     CountryNotServed,
@@ -65,6 +84,7 @@ from soko.people.errors import (
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
+    MessageTooLong,
     PhoneNumberInvalid,
     PinBusy,
     PinIncorrect,
@@ -139,6 +159,20 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     MpesaPhoneInvalid: "Enter a Kenyan M-Pesa number, like 0712 345 678.",
     MpesaNotConfigured: "M-Pesa top-ups are not available here yet.",
     DepositNotFound: "There is no such top-up.",
+    # Sending and paying from the web app (consumer.py).
+    MerchantNotFound: "There is no till with this number.",
+    PaymentRequestNotFound: "There is no payment request with this reference or link.",
+    ReferenceInvalid: "A reference is 1 to 25 letters, digits or signs.",
+    AmountDiffersFromRequest: "The amount is not what the shop asked for.",
+    AmountRequired: "Type the amount to pay.",
+    MessageTooLong: "The message is too long.",
+    CurrencyNotOffered: "Soko holds no wallets in that currency.",
+    IdempotencyKeyReused: "This form was sent already with other details. Please start again.",
+    QrMalformed: "This is not a payment QR code, or part of it is missing.",
+    QrChecksumInvalid: "This QR code text is damaged. Copy it again.",
+    QrFieldInvalid: "This is not a payment QR code, or part of it is missing.",
+    QrCurrencyUnknown: "This QR code is in a currency Soko does not know.",
+    QrNotPayable: "This QR code is not for a shop on Soko.",
 }
 
 

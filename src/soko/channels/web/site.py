@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from soko.channels.web import agent, app_routes, routes
+from soko.channels.web import agent, app_routes, consumer, routes
 
 ROUTERS: list[APIRouter] = [
     routes.router,
     app_routes.router,
     agent.router,
+    consumer.router,
 ]
