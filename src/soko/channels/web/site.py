@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from soko.channels.web import app_routes, routes
+from soko.channels.web import account, app_routes, routes
 
 ROUTERS: list[APIRouter] = [
     routes.router,
     app_routes.router,
+    account.router,
+    account.public,
 ]
