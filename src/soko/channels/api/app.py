@@ -25,7 +25,7 @@ from soko.channels.api.schemas import (
     refer_to_offered_currencies,
 )
 from soko.channels.ussd import gateway as ussd_gateway
-from soko.channels.web import errors as web_errors
+from soko.channels.web import error_pages as web_errors
 from soko.channels.web import forms as web_forms
 from soko.channels.web import site as web_site
 from soko.credit import api as credit
