@@ -138,7 +138,7 @@ def test_sign_up_with_the_code_from_the_sms_then_a_pin(site: Site) -> None:
     assert "sign-up code" in text and len(text) <= 160
     code = site.code(number)
     # Codes are kept hashed only.
-    with site.ctx.unit_of_work(read_only=True) as uow:
+    with site.ctx.unit_of_work() as uow:  # get_code locks the row: not a read-only one
         kept = uow.people.get_code(number, "sign_up")
     assert kept is not None and kept.code_hash is not None and code not in kept.code_hash
     done = enter_code(site, page, code)
