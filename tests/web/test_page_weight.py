@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fakes import FakeClock
-from merchants import consumer, key, kes, phone, shop
+from merchants import consumer, kes, key, phone, shop
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
 from soko.escrow import service as escrow
