@@ -14,13 +14,23 @@ from httpx import Response
 from fakes import FakeClock
 from merchants import consumer, phone
 from soko.bootstrap import Runtime
+from soko.channels import i18n
 from soko.channels.api.app import create_app
 from soko.channels.web import session
+from soko.channels.web.account import (
+    _HAS_ACCOUNT_TEXT,
+    _NO_ACCOUNT_TEXT,
+    _RESET_TEXT,
+    _SIGN_UP_TEXT,
+)
+from soko.channels.web.messages import MESSAGES, sentence_for, wait_in_units
 from soko.context import Context
 from soko.kernel import limits
+from soko.notify.sms import fits
 from soko.people import access
 from soko.people import service as users
 from soko.people.domain import User
+from soko.people.errors import PinIncorrect, PinLocked
 
 PIN = "2468"
 
@@ -372,3 +382,32 @@ def test_only_local_app_pages_are_returned_to(site: Site, target: str) -> None:
     response = site.client.post("/app/sign-in", data=hidden | {
         "phone": user.phone, "pin": "2468", "next": target})  # fmt: skip
     assert response.headers["location"] == "/app", target
+
+
+# --- the web's error sentences in every language ------------------------------------------------
+
+
+@pytest.mark.parametrize("language", [code for code in i18n.LANGUAGES if code != i18n.SOURCE])
+def test_every_error_sentence_of_the_web_has_its_translation(language: str) -> None:
+    catalogue = i18n.catalogue(language)
+    missing = sorted(set(MESSAGES.values()) - set(catalogue))
+    assert not missing, missing
+
+
+def test_a_sentence_speaks_the_persons_language_with_its_facts() -> None:
+    swahili = i18n.translator("sw")
+    locked = PinLocked(retry_after=15 * 60)
+    assert sentence_for(locked) == (
+        "Your PIN is locked after too many wrong tries. Try again in 15 minutes."
+    )
+    assert sentence_for(locked, swahili).endswith("Jaribu tena baada ya dakika 15.")
+    assert sentence_for(PinIncorrect(tries_left=1), swahili) == (
+        "PIN si sahihi. Tafadhali jaribu tena. Imebaki nafasi 1."
+    )
+    assert wait_in_units(24 * 3600) == (24, "hour")  # as USSD reads it
+
+
+@pytest.mark.parametrize("text", [_SIGN_UP_TEXT, _HAS_ACCOUNT_TEXT, _RESET_TEXT, _NO_ACCOUNT_TEXT])
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_every_code_text_fits_one_sms(text: str, language: str) -> None:
+    assert fits(i18n.translator(language)(text).format(code="123456"))
