@@ -204,6 +204,17 @@ def test_codes_per_number_are_limited_per_hour(site: Site) -> None:
     assert send_code(site, number).status_code == 200
 
 
+def test_one_address_may_not_spray_codes_over_many_numbers(site: Site) -> None:
+    for _ in range(limits.PIN_TRIES_PER_ADDRESS_MAX):
+        assert send_code(site, phone()).status_code == 200
+    number = phone()
+    refused = send_code(site, number)
+    assert refused.status_code == 422 and "Too many codes" in refused.text
+    assert site.texts(number) == []
+    site.clock.advance(limits.PIN_TRIES_WINDOW_SECONDS)
+    assert send_code(site, number).status_code == 200
+
+
 def test_a_registered_number_is_texted_to_sign_in_and_the_page_says_no_more(site: Site) -> None:
     someone = consumer(site.ctx, "Amina")
     fresh = send_code(site, phone())

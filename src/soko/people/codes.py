@@ -21,6 +21,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Literal
 
 from soko.context import Context, UnitOfWork
@@ -30,14 +31,16 @@ from soko.people import service as users
 from soko.people.domain import (
     User,
     UserKind,
+    address_subject,
     check_name,
     check_pin,
     check_served,
     code_usable,
+    count_address_try,
     next_code,
     parse_phone,
 )
-from soko.people.errors import CodeExpired, CodeIncorrect, CodeSendsExceeded
+from soko.people.errors import CodeExpired, CodeIncorrect, CodeSendsExceeded, PinTriesExceeded
 
 Purpose = Literal["sign_up", "reset_pin"]
 #: Queues the text for the number in the code's transaction: (uow, phone in E.164, the number's
@@ -52,15 +55,20 @@ def send_code(
     phone: str,
     default_region: str | None = None,
     deliver: Deliver,
+    client: str | None = None,
 ) -> str:
     """Send a fresh code to the number (it replaces one waiting); returns the number in E.164.
-    Refused with `CodeSendsExceeded` (and `retry_after`) once the number has had its codes."""
+    Refused with `CodeSendsExceeded` (and `retry_after`) once the number has had its codes, or
+    the client address `client` has asked for as many codes as it may try PINs in a window
+    (texts cost money: one address may not spray them over many numbers)."""
     e164 = parse_phone(phone, default_region)
     check_served(e164, ctx.countries)
     code = ctx.ids.digits(limits.CODE_DIGITS)
     code_hash = ctx.pins.hash(code)
 
     def work(uow: UnitOfWork) -> None:
+        if client is not None:
+            _count_send_from(uow, client, ctx.clock.now())
         last = uow.people.get_code(e164, purpose)
         kept = next_code(last, e164, purpose, code_hash, ctx.clock.now())
         if isinstance(kept, int):
@@ -117,6 +125,15 @@ def reset_pin(
 
     _redeem(ctx, "reset_pin", e164, code, matches)
     return users.set_pin(ctx, found[0].id, new_pin)
+
+
+def _count_send_from(uow: UnitOfWork, client: str, now: datetime) -> None:
+    subject = ("codes:" + address_subject(client))[: limits.PIN_TRY_SUBJECT_LENGTH_MAX]
+    window = uow.people.address_tries(subject)
+    counted = count_address_try(window, now)
+    if isinstance(counted, PinTriesExceeded):
+        raise CodeSendsExceeded(**counted.context)
+    uow.people.put_address_tries(subject, counted, new=window is None)
 
 
 def _id_text(national_id: str) -> str:

@@ -296,8 +296,10 @@ def _send(
         if purpose == "sign_up":
             check_name(name)
         e164 = codes.send_code(
-            ctx, purpose=purpose, phone=phone, default_region=region, deliver=_deliver(ctx, purpose)
-        )
+            ctx, purpose=purpose, phone=phone, default_region=region,
+            deliver=_deliver(ctx, purpose),
+            client=None if request.client is None else request.client.host,
+        )  # fmt: skip
     except DomainError as refused:
         return _number_form(request, ctx, purpose, fields, refused)
     return _code_form(request, purpose, {"phone": e164, "name": name})
