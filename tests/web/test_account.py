@@ -422,3 +422,13 @@ def test_a_sentence_speaks_the_persons_language_with_its_facts() -> None:
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_every_code_text_fits_one_sms(text: str, language: str) -> None:
     assert fits(i18n.translator(language)(text).format(code="123456"))
+
+
+def test_codes_long_over_are_forgotten_by_the_worker_job(site: Site) -> None:
+    number = phone()
+    send_code(site, number)
+    site.clock.advance(2 * 24 * 3600)
+    assert users.forget_pin_tries(site.ctx) >= 1
+    with site.ctx.unit_of_work() as uow:
+        assert uow.people.get_code(number, "sign_up") is None
+    assert send_code(site, number).status_code == 200

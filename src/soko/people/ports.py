@@ -155,8 +155,8 @@ class PeopleRepository(Protocol):
         ...
 
     def forget_pin_tries(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` address windows and unknown numbers' states of each kind last
-        touched before `before`; how many."""
+        """Delete up to `limit` address windows, unknown numbers' states and one-time codes of
+        each kind last touched before `before`; how many."""
         ...
 
     def payments_of(

@@ -611,7 +611,15 @@ class SqlPeopleRepository:
             oldest = sa.select(key).where(column < before).limit(limit).scalar_subquery()
             result = self._conn.execute(table.delete().where(key.in_(oldest)))
             forgotten += result.rowcount
-        return forgotten
+        # Codes whose window of sends and whose code are both long over.
+        pair = sa.tuple_(web_codes.c.phone, web_codes.c.purpose)
+        over = (
+            sa.select(web_codes.c.phone, web_codes.c.purpose)
+            .where(web_codes.c.window_started_at < before, web_codes.c.expires_at < before)
+            .limit(limit)
+        )
+        result = self._conn.execute(web_codes.delete().where(pair.in_(over)))
+        return forgotten + result.rowcount
 
     # --- a wallet's payments, for reports (sales, commissions, a repeated payment) ----------------
 

@@ -174,4 +174,5 @@ web_codes = Table(
     Column("sends", Integer, nullable=False),
     CheckConstraint("purpose IN ('sign_up', 'reset_pin')", name="purpose_valid"),
     CheckConstraint("tries_left >= 0 AND sends >= 0", name="counts_valid"),
+    Index("ix_web_codes_window_started_at", "window_started_at"),
 )

@@ -36,7 +36,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("phone", "purpose", name=op.f("pk_web_codes")),
     )
+    op.create_index(
+        "ix_web_codes_window_started_at", "web_codes", ["window_started_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_web_codes_window_started_at", table_name="web_codes")
     op.drop_table("web_codes")
