@@ -126,12 +126,13 @@ def test_sign_up_sign_out_forgotten_pin_change_pin_and_kiswahili(
     clock.advance(limits.WEB_SESSION_IDLE_SECONDS + 1)
     page.reload()
     expect(page).to_have_url(re.compile(r"/app/sign-in\?next=%2Fapp%2Forders$"))
-    # No one is signed in to ask: the sign-in page speaks the browser's language.
-    page.get_by_label("Phone number").fill(local)
+    # No one is signed in to ask: the sign-in page speaks the language chosen last.
+    page.get_by_label("Nambari ya simu").fill(local)
     page.get_by_label("PIN", exact=True).fill("3690")
-    page.get_by_role("button", name="Sign in").click()
+    inspect(page, "account-sign-in-kiswahili")
+    page.get_by_role("button", name="Ingia").click()
     expect(page).to_have_url(f"{served}/app/orders")
 
     page.goto(f"{served}/app/no-such-page")
-    expect(page.get_by_role("link", name="Go to the home page")).to_be_visible()
+    expect(page.get_by_role("link", name="Nenda ukurasa wa mwanzo")).to_be_visible()
     inspect(page, "account-not-found")

@@ -320,6 +320,9 @@ def test_change_pin_and_language(site: Site) -> None:
     assert chosen.status_code == 303
     swahili = site.client.get("/app/account").text
     assert 'lang="sw"' in swahili and "Badilisha PIN" in swahili
+    # Pages without a session speak it too (a cookie that names no one).
+    assert site.client.cookies.get(session.LANGUAGE_COOKIE) == "sw"
+    assert 'lang="sw"' in site.client.get("/app/no-such-page").text
     bad = site.client.post("/app/account/language", data={
         "form_key": key_of(swahili, "/app/account/language"), "language": "xx"})  # fmt: skip
     assert bad.status_code == 422 and 'role="alert"' in bad.text

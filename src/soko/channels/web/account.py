@@ -250,7 +250,9 @@ def choose_language(
     except DomainError as refused:
         return _account(visit, error=sentence_for(refused, visit._), error_form="language",
                         status=status_for(refused))  # fmt: skip
-    return redirect(f"{session.PATH}/account?done=language")
+    response = redirect(f"{session.PATH}/account?done=language")
+    session.remember_language(request, response, language)
+    return response
 
 
 # --- the pieces -------------------------------------------------------------------------------

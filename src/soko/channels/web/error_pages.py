@@ -19,6 +19,7 @@ from soko.channels.api import problems
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
+from soko.channels.web.session import LANGUAGE_COOKIE
 from soko.channels.web.visit import N_
 from soko.kernel.errors import DomainError
 
@@ -42,7 +43,11 @@ def is_web_path(path: str) -> bool:
 
 
 def language_of(request: Request) -> str:
-    """The visitor's language from the browser's Accept-Language (no session to ask)."""
+    """The visitor's language without a session to ask: the one they last chose here (a
+    cookie), else the browser's Accept-Language."""
+    kept = request.cookies.get(LANGUAGE_COOKIE)
+    if kept in i18n.LANGUAGES:
+        return str(kept)
     for part in request.headers.get("accept-language", "")[:200].split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if code in i18n.LANGUAGES:

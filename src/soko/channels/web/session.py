@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
+from soko.channels import i18n
 from soko.context import Context
 from soko.kernel import limits
 from soko.kernel.errors import SessionInvalid
@@ -31,6 +32,10 @@ from soko.people import access
 from soko.people.domain import User
 
 COOKIE = "soko_session"
+#: The person's language, for the pages drawn without a session (sign-in after an expired
+#: session, error pages): not a secret, and it names no one.
+LANGUAGE_COOKIE = "soko_language"
+_LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 SIGN_IN_COOKIE = "soko_sign_in"
 PATH = "/app"
 #: How long a drawn sign-in form stays usable.
@@ -62,9 +67,19 @@ def signed_in(request: Request, ctx: Context) -> tuple[User, str] | None:
 def keep(request: Request, response: Response, session: access.Session) -> None:
     """Set the session cookie, kept to the session's cap: the server ends it sooner when idle."""
     _set(request, response, COOKIE, session.token, limits.WEB_SESSION_SECONDS_MAX)
+    remember_language(request, response, i18n.language_for(session.user.language,
+                                                           session.user.country))  # fmt: skip
     response.delete_cookie(
         SIGN_IN_COOKIE, path=PATH, secure=_https(request), httponly=True, samesite="strict"
     )
+
+
+def remember_language(request: Request, response: Response, language: str) -> None:
+    """Keep the person's language for the pages drawn before they sign in again."""
+    response.set_cookie(
+        LANGUAGE_COOKIE, language, max_age=_LANGUAGE_COOKIE_SECONDS, path="/",
+        secure=_https(request), httponly=True, samesite="lax",
+    )  # fmt: skip
 
 
 def forget(request: Request, response: Response) -> None:
