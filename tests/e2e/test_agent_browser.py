@@ -5,9 +5,9 @@ who finds no agent pages. Every main screen is inspected (screenshot, width, axe
 
 from __future__ import annotations
 
+from phone_checks import inspect
 from playwright.sync_api import BrowserContext, Page, expect
 
-from conftest import inspect
 from fakes import FakeClock
 from merchants import balance, consumer, kes, key
 from merchants import phone as new_number

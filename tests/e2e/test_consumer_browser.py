@@ -4,11 +4,9 @@ and a buyer's dispute. Every main screen is inspected (screenshot, width, axe-co
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
+from phone_checks import inspect
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from merchants import balance, consumer, kes, key, shop
@@ -20,20 +18,6 @@ from soko.payments import service as payments
 from soko.payments.domain import PaymentRequestStatus
 from soko.payments.qr import service as qr
 
-
-def _inspect() -> Callable[[Page, str], None]:
-    # tests/e2e/conftest.py's `inspect`: conftest modules are not importable by name (each
-    # directory's is "conftest"), so it is loaded from its file.
-    path = Path(__file__).with_name("conftest.py")
-    spec = importlib.util.spec_from_file_location("e2e_conftest_for_consumer", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found: Callable[[Page, str], None] = module.inspect
-    return found
-
-
-inspect = _inspect()
 PIN = "2468"
 
 

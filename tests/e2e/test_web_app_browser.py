@@ -21,7 +21,7 @@ PHONE = {"width": 360, "height": 740}  # a small phone
 
 
 def sign_in(page: Page, served: str, phone: str, pin: str) -> None:
-    page.goto(f"{served}/app/orders")  # not signed in: sent to sign in
+    page.goto(f"{served}/app")  # not signed in: sent to sign in
     expect(page).to_have_url(f"{served}/app/sign-in")
     page.get_by_label("Phone number").fill(phone)
     page.get_by_label("PIN").fill(pin)

@@ -66,6 +66,18 @@ PIN_TRY_SUBJECT_LENGTH_MAX: Final = 64
 PIN_TRIES_FORGOTTEN_PER_BATCH_MAX: Final = 1000
 #: A user session (bearer token) lives this long.
 SESSION_SECONDS_MAX: Final = 15 * 60
+#: A web app session slides while in use: it ends after this long without a page, and at the
+#: latest this long after signing in. It is extended only once less than half the idle window
+#: remains, so a busy person's pages do not each write to the database.
+WEB_SESSION_IDLE_SECONDS: Final = 30 * 60
+WEB_SESSION_SECONDS_MAX: Final = 12 * 3600
+#: One-time codes sent by SMS (signing up, a forgotten PIN): their digits, how long one is good
+#: for, the tries one code allows, and how many are sent to one number in an hour.
+CODE_DIGITS: Final = 6
+CODE_SECONDS: Final = 10 * 60
+CODE_TRIES_MAX: Final = 5
+CODE_SENDS_PER_WINDOW_MAX: Final = 3
+CODE_SENDS_WINDOW_SECONDS: Final = 3600
 #: Payment requests: the merchant's reference fits the EMV QR "reference label" (25 characters);
 #: a request may be paid from a minute to 30 days after it is made (default a day).
 PAYMENT_REQUEST_REFERENCE_LENGTH_MAX: Final = 25

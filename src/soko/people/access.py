@@ -93,16 +93,18 @@ def sign_in(
     pin: str,
     default_region: str | None = None,
     client: str | None = None,
+    seconds: int = limits.SESSION_SECONDS_MAX,
 ) -> Session:
-    """Phone number and PIN for a short-lived bearer token. Wrong PINs count towards the lock,
-    and from the client address `client` towards its limit. A number without an account is
-    refused exactly as a wrong PIN is (`CredentialsInvalid`, ADR 0019)."""
+    """Phone number and PIN for a short-lived bearer token, good for `seconds` (the web app's
+    slide on with `use_session`). Wrong PINs count towards the lock, and from the client
+    address `client` towards its limit. A number without an account is refused exactly as a
+    wrong PIN is (`CredentialsInvalid`, ADR 0019)."""
     user = users.check_credentials(
         ctx, phone=phone, pin=pin, default_region=default_region, client=client
     )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
-    expires_at = now + timedelta(seconds=limits.SESSION_SECONDS_MAX)
+    expires_at = now + timedelta(seconds=seconds)
     in_transaction(
         ctx, lambda uow: uow.people.insert_session(_digest(token), user.id, expires_at, now)
     )
@@ -129,6 +131,36 @@ def authenticate_session(ctx: Context, token: str | None) -> User:
     user = in_transaction(ctx, work, read_only=True)
     if user is None:
         raise SessionInvalid()
+    return user
+
+
+def use_session(ctx: Context, token: str | None, *, idle_seconds: int, cap_seconds: int) -> User:
+    """`authenticate_session` for a session that lasts while in use: each use moves its end to
+    `idle_seconds` from now, never past `cap_seconds` after signing in. The end is written only
+    once less than half the idle time remains, so most pages write nothing."""
+    if not token or not token.startswith(TOKEN_PREFIX):
+        raise SessionInvalid()
+    digest = _digest(token)
+    now = ctx.clock.now()
+
+    def read(uow: UnitOfWork) -> tuple[User, datetime, datetime] | None:
+        times = uow.people.session_times(digest, now)
+        if times is None:
+            return None
+        user_id, expires_at, created_at = times
+        user = uow.people.get_user(user_id)
+        return None if user is None else (user, expires_at, created_at)
+
+    found = in_transaction(ctx, read, read_only=True)
+    if found is None:
+        raise SessionInvalid()
+    user, expires_at, created_at = found
+    if expires_at - now < timedelta(seconds=idle_seconds / 2):
+        later = min(
+            now + timedelta(seconds=idle_seconds), created_at + timedelta(seconds=cap_seconds)
+        )
+        if later > expires_at:
+            in_transaction(ctx, lambda uow: uow.people.extend_session(digest, later, now))
     return user
 
 

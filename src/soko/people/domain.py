@@ -430,3 +430,55 @@ class ApiKey:
     revoked: bool
     #: Set when read back for a listing (a key being made or checked does not need it).
     created_at: datetime | None = None
+
+
+# --- one-time codes sent by SMS ----------------------------------------------------------------
+
+#: What a code is for: opening an account, or choosing a new PIN in place of a forgotten one.
+CODE_PURPOSES: Final = ("sign_up", "reset_pin")
+
+
+@dataclass(frozen=True, slots=True)
+class OneTimeCode:
+    """The code waiting for one number and purpose (argon2-hashed; None once used), and how many
+    codes were sent to it in the current window."""
+
+    phone: str
+    purpose: str
+    code_hash: str | None
+    expires_at: datetime
+    tries_left: int
+    window_started_at: datetime
+    sends: int
+
+
+def next_code(
+    last: OneTimeCode | None, phone: str, purpose: str, code_hash: str, now: datetime
+) -> OneTimeCode | int:
+    """The code to keep when a new one is sent, or the seconds to wait when the number has had
+    its codes for this window. A new code replaces the one waiting."""
+    window = timedelta(seconds=limits.CODE_SENDS_WINDOW_SECONDS)
+    if last is None or last.window_started_at + window <= now:
+        started, sends = now, 0
+    else:
+        started, sends = last.window_started_at, last.sends
+    if sends >= limits.CODE_SENDS_PER_WINDOW_MAX:
+        return max(1, int((started + window - now).total_seconds()))
+    return OneTimeCode(
+        phone=phone,
+        purpose=purpose,
+        code_hash=code_hash,
+        expires_at=now + timedelta(seconds=limits.CODE_SECONDS),
+        tries_left=limits.CODE_TRIES_MAX,
+        window_started_at=started,
+        sends=sends + 1,
+    )
+
+
+def code_usable(code: OneTimeCode | None, now: datetime) -> bool:
+    return (
+        code is not None
+        and code.code_hash is not None
+        and code.tries_left > 0
+        and code.expires_at > now
+    )

@@ -13,7 +13,8 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     │   └── PinBusy, PhoneNumberTaken
     ├── Rejected                     kind=rejected
     │   └── CountryNotServed, PinTriesExceeded, ExceedsTransactionLimit, ExceedsDailyLimit,
-    │       ExceedsMonthlyLimit, ExceedsBalanceLimit
+    │       ExceedsMonthlyLimit, ExceedsBalanceLimit, CodeIncorrect, CodeExpired,
+    │       CodeSendsExceeded
     ├── Forbidden                    kind=forbidden
     │   └── PinIncorrect, PinLocked, PinNotSet
     └── Unauthenticated              kind=unauthenticated
@@ -174,3 +175,26 @@ class ExceedsMonthlyLimit(Rejected):
 class ExceedsBalanceLimit(Rejected):
     code = "exceeds_balance_limit"
     title = "The receiving wallet would hold more than its KYC tier's maximum balance."
+
+
+# --- one-time codes sent by SMS (codes.py) -----------------------------------------------------
+
+
+class CodeIncorrect(Rejected):
+    """The code (or, resetting a PIN, the national id number on record) is wrong; the code's
+    tries left are in `tries_left`."""
+
+    code = "code_incorrect"
+    title = "The code is wrong, or does not match what Soko has on record."
+
+
+class CodeExpired(Rejected):
+    """No code is waiting for this number: never sent, used, out of tries or too old."""
+
+    code = "code_expired"
+    title = "The code has expired or was used; ask for a new one."
+
+
+class CodeSendsExceeded(Rejected):
+    code = "code_sends_exceeded"
+    title = "Too many codes were sent to this number; wait before asking again (see retry_after)."

@@ -10,6 +10,7 @@ from soko.payments.domain import Payment
 from soko.people.domain import (
     ApiKey,
     Merchant,
+    OneTimeCode,
     PaymentSides,
     PinState,
     TryWindow,
@@ -117,6 +118,16 @@ class PeopleRepository(Protocol):
         """The user of an unexpired session, if any."""
         ...
 
+    def session_times(
+        self, token_hash: str, now: datetime
+    ) -> tuple[str, datetime, datetime] | None:
+        """The user, expiry and start of an unexpired session, if any."""
+        ...
+
+    def extend_session(self, token_hash: str, expires_at: datetime, now: datetime) -> None:
+        """Move an unexpired session's expiry later to `expires_at` (never earlier)."""
+        ...
+
     def end_sessions_of(self, user_id: str, now: datetime) -> int:
         """Expire every session of the user now; how many were still open."""
         ...
@@ -140,8 +151,8 @@ class PeopleRepository(Protocol):
         ...
 
     def forget_pin_tries(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` address windows and unknown numbers' states of each kind last
-        touched before `before`; how many."""
+        """Delete up to `limit` address windows, unknown numbers' states and one-time codes of
+        each kind last touched before `before`; how many."""
         ...
 
     def payments_of(
@@ -154,6 +165,18 @@ class PeopleRepository(Protocol):
         self, wallet_id: str, *, role: Role, kinds: Collection[str], since: datetime
     ) -> tuple[int, int, int]:
         """How many such payments, their amounts and their commissions, in all."""
+        ...
+
+    def get_code(self, phone: str, purpose: str) -> OneTimeCode | None:
+        """The code kept for the number and purpose (locked for update)."""
+        ...
+
+    def put_code(self, code: OneTimeCode, *, new: bool) -> None:
+        """Raises `TransientConflict` if `new` and another transaction created it meanwhile."""
+        ...
+
+    def use_code(self, phone: str, purpose: str, code_hash: str) -> bool:
+        """Mark the code used if it is still this one; whether it was."""
         ...
 
     def get_ussd_session(self, session_id: str) -> UssdSession | None: ...

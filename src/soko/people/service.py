@@ -402,7 +402,8 @@ def _stand_in_hash(pins: PinHasher) -> str:
 
 def forget_pin_tries(ctx: Context) -> int:
     """Drop the PIN tries counted for addresses and unknown numbers that no longer matter: a
-    window long over, a number untouched for longer than its longest lock (a worker job)."""
+    window long over, a number untouched for longer than its longest lock; and the one-time
+    codes (codes.py) whose code and window of sends are both over (a worker job)."""
     longest = max(limits.PIN_TRIES_WINDOW_SECONDS, *limits.PIN_LOCK_SECONDS)
     before = ctx.clock.now() - timedelta(seconds=longest + limits.PIN_CHECK_SECONDS_MAX)
     return in_transaction(

@@ -17,6 +17,7 @@ from soko.payments.tables import payments, refunds
 from soko.people.domain import (
     ApiKey,
     Merchant,
+    OneTimeCode,
     Party,
     PaymentSides,
     PinState,
@@ -37,6 +38,7 @@ from soko.people.tables import (
     users,
     ussd_sessions,
     wallets,
+    web_codes,
 )
 
 _POSTED = (int(TransferFlags.NONE), int(TransferFlags.POST_PENDING))
@@ -448,6 +450,27 @@ class SqlPeopleRepository:
         user_id: str | None = self._conn.execute(_SESSION_USER, parameters).scalar()
         return user_id
 
+    def session_times(
+        self, token_hash: str, now: datetime
+    ) -> tuple[str, datetime, datetime] | None:
+        row = self._conn.execute(
+            sa.select(sessions.c.user_id, sessions.c.expires_at, sessions.c.created_at).where(
+                sessions.c.token_hash == token_hash, sessions.c.expires_at > now
+            )
+        ).first()
+        return None if row is None else (row.user_id, row.expires_at, row.created_at)
+
+    def extend_session(self, token_hash: str, expires_at: datetime, now: datetime) -> None:
+        self._conn.execute(
+            sessions.update()
+            .where(
+                sessions.c.token_hash == token_hash,
+                sessions.c.expires_at > now,
+                sessions.c.expires_at < expires_at,
+            )
+            .values(expires_at=expires_at)
+        )
+
     def end_sessions_of(self, user_id: str, now: datetime) -> int:
         result = self._conn.execute(
             sessions.update()
@@ -479,6 +502,62 @@ class SqlPeopleRepository:
                 self._conn.execute(address_pin_tries.insert(), values | {"subject": subject})
         except sa.exc.IntegrityError as error:
             raise TransientConflict(f"PIN tries of {subject} counted meanwhile") from error
+
+    # --- one-time codes sent by SMS --------------------------------------------------------------
+
+    def get_code(self, phone: str, purpose: str) -> OneTimeCode | None:
+        query = sa.select(web_codes).where(
+            web_codes.c.phone == phone, web_codes.c.purpose == purpose
+        )
+        if self._row_locks:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return OneTimeCode(
+            phone=row.phone,
+            purpose=row.purpose,
+            code_hash=row.code_hash,
+            expires_at=row.expires_at,
+            tries_left=row.tries_left,
+            window_started_at=row.window_started_at,
+            sends=row.sends,
+        )
+
+    def put_code(self, code: OneTimeCode, *, new: bool) -> None:
+        values = {
+            "code_hash": code.code_hash,
+            "expires_at": code.expires_at,
+            "tries_left": code.tries_left,
+            "window_started_at": code.window_started_at,
+            "sends": code.sends,
+        }
+        if not new:
+            self._conn.execute(
+                web_codes.update()
+                .where(web_codes.c.phone == code.phone, web_codes.c.purpose == code.purpose)
+                .values(values)
+            )
+            return
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    web_codes.insert(), values | {"phone": code.phone, "purpose": code.purpose}
+                )
+        except sa.exc.IntegrityError as error:
+            raise TransientConflict(f"a code for {code.phone} kept meanwhile") from error
+
+    def use_code(self, phone: str, purpose: str, code_hash: str) -> bool:
+        result = self._conn.execute(
+            web_codes.update()
+            .where(
+                web_codes.c.phone == phone,
+                web_codes.c.purpose == purpose,
+                web_codes.c.code_hash == code_hash,
+            )
+            .values(code_hash=None)
+        )
+        return bool(result.rowcount)
 
     def unknown_number_pin(self, phone: str) -> PinState | None:
         query = sa.select(unknown_number_pins).where(unknown_number_pins.c.phone == phone)
@@ -529,7 +608,15 @@ class SqlPeopleRepository:
             oldest = sa.select(key).where(column < before).limit(limit).scalar_subquery()
             result = self._conn.execute(table.delete().where(key.in_(oldest)))
             forgotten += result.rowcount
-        return forgotten
+        # Codes whose window of sends and whose code are both long over.
+        pair = sa.tuple_(web_codes.c.phone, web_codes.c.purpose)
+        over = (
+            sa.select(web_codes.c.phone, web_codes.c.purpose)
+            .where(web_codes.c.window_started_at < before, web_codes.c.expires_at < before)
+            .limit(limit)
+        )
+        result = self._conn.execute(web_codes.delete().where(pair.in_(over)))
+        return forgotten + result.rowcount
 
     # --- a wallet's payments, for reports (sales, commissions, a repeated payment) ----------------
 

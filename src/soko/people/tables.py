@@ -1,5 +1,6 @@
-"""People's tables (migrations 0002, 0011 and 0012): users, merchants, wallets, keys, sessions,
-the PIN tries counted by client address and for numbers without an account, and USSD sessions."""
+"""People's tables (migrations 0002, 0011, 0012, 0014): users, merchants, wallets, keys,
+sessions, the PIN tries counted by client address and for numbers without an account, USSD
+sessions, and the one-time codes sent by SMS."""
 
 from __future__ import annotations
 
@@ -155,4 +156,23 @@ ussd_sessions = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("offered IN (0, 1)", name="offered_boolean"),
     Index("ix_ussd_sessions_phone_updated_at", "phone", "updated_at"),
+)
+
+# --- one-time codes sent by SMS (migration 0014) ------------------------------------------------
+
+#: The code waiting for a number, per purpose (sign-up, forgotten PIN): argon2-hashed, and NULL
+#: once used; with the codes sent to that number in the current window.
+web_codes = Table(
+    "web_codes",
+    metadata,
+    Column("phone", String(20), primary_key=True),
+    Column("purpose", String(16), primary_key=True),
+    Column("code_hash", Text, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("tries_left", Integer, nullable=False),
+    Column("window_started_at", UtcDateTime, nullable=False),
+    Column("sends", Integer, nullable=False),
+    CheckConstraint("purpose IN ('sign_up', 'reset_pin')", name="purpose_valid"),
+    CheckConstraint("tries_left >= 0 AND sends >= 0", name="counts_valid"),
+    Index("ix_web_codes_window_started_at", "window_started_at"),
 )

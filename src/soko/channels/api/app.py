@@ -25,6 +25,7 @@ from soko.channels.api.schemas import (
     refer_to_offered_currencies,
 )
 from soko.channels.ussd import gateway as ussd_gateway
+from soko.channels.web import error_pages as web_errors
 from soko.channels.web import forms as web_forms
 from soko.channels.web import site as web_site
 from soko.credit import api as credit
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     docs.install(app)
     web_forms.install(app)
+    web_errors.install(app)  # after problems: HTML pages on the web's own paths
     for module in (users, wallets, transfers, merchant_payments, payment_requests, cash, keys,
                    sessions, qr, webhooks, payouts, escrow, shipments, credit, fx,
                    deposits):  # fmt: skip

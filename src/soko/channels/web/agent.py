@@ -507,4 +507,4 @@ def _sentence(visit: Visit, form: str, refused: DomainError) -> str:
             text = visit._(CUSTOMER_FULL)
         case ExceedsTransactionLimit() | ExceedsDailyLimit() | ExceedsMonthlyLimit():
             text = visit._(CUSTOMER_LIMIT)
-    return text if text is not None else visit._(sentence_for(refused))
+    return text if text is not None else sentence_for(refused, visit._)

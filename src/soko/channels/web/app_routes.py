@@ -16,8 +16,10 @@ import phonenumbers
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from soko.channels import i18n
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
+from soko.channels.web.error_pages import language_of
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
@@ -52,15 +54,15 @@ A, S = EscrowAction, EscrowState
 
 #: One line on where each state leaves the money.
 _STATE_TEXT = {
-    S.CREATED: "Waiting for the buyer to pay into escrow.",
-    S.FUNDED: "Paid into escrow. Waiting for the seller to ship.",
-    S.SHIPPED: "On its way. The money stays held until the buyer has the goods.",
-    S.DELIVERED: "Delivered. The seller is paid when the inspection time ends.",
-    S.DISPUTED: "Disputed. The money is frozen until Soko settles it.",
-    S.RELEASED: "Done. The money was released to the seller.",
-    S.CANCELLED: "Cancelled before anything was paid.",
-    S.REFUNDED: "Refunded to the buyer.",
-    S.RESOLVED: "The dispute was settled by Soko.",
+    S.CREATED: N_("Waiting for the buyer to pay into escrow."),
+    S.FUNDED: N_("Paid into escrow. Waiting for the seller to ship."),
+    S.SHIPPED: N_("On its way. The money stays held until the buyer has the goods."),
+    S.DELIVERED: N_("Delivered. The seller is paid when the inspection time ends."),
+    S.DISPUTED: N_("Disputed. The money is frozen until Soko settles it."),
+    S.RELEASED: N_("Done. The money was released to the seller."),
+    S.CANCELLED: N_("Cancelled before anything was paid."),
+    S.REFUNDED: N_("Refunded to the buyer."),
+    S.RESOLVED: N_("The dispute was settled by Soko."),
 }
 
 OrderId = Annotated[str, Path(max_length=64)]
@@ -69,11 +71,19 @@ OrderId = Annotated[str, Path(max_length=64)]
 # --- signing in and out ---------------------------------------------------------------------
 
 
+NextField = Annotated[str, Form(max_length=512)]
+
+
 @router.get("/sign-in", operation_id="signInPage", response_class=HTMLResponse)
-def sign_in_page(request: Request, ctx: ContextDep) -> Response:
+def sign_in_page(
+    request: Request,
+    ctx: ContextDep,
+    next: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    back = session.safe_next(next)
     if session.signed_in(request, ctx) is not None:
-        return redirect(session.PATH)
-    return _sign_in_form(request, ctx)
+        return redirect(back or session.PATH)
+    return _sign_in_form(request, ctx, back=back or "")
 
 
 @router.post("/sign-in", operation_id="createSession", response_class=HTMLResponse)
@@ -85,19 +95,26 @@ def sign_in(
     country: Annotated[str, Form(max_length=2)] = "",
     pin: PinField = "",
     form_key: KeyField = "",
+    next: NextField = "",
 ) -> Response:
+    back = session.safe_next(next) or ""
     if not session.check_sign_in_form_key(request, form_key):
         return _sign_in_form(request, ctx, phone=phone, country=country, error=STALE_FORM,
-                             status=403)  # fmt: skip
+                             status=403, back=back)  # fmt: skip
     region = country if country in _countries(ctx) else None
     try:
         client = None if request.client is None else request.client.host
-        made = access.sign_in(ctx, phone=phone, pin=pin, default_region=region, client=client)
+        made = access.sign_in(
+            ctx, phone=phone, pin=pin, default_region=region, client=client,
+            seconds=limits.WEB_SESSION_IDLE_SECONDS,
+        )  # fmt: skip
     except DomainError as refused:
-        return _sign_in_form(request, ctx, phone=phone, country=country,
-                             error=_sentence(refused), status=_status(refused))  # fmt: skip
-    response = redirect(session.PATH)
-    session.keep(request, response, made, ctx)
+        translate = i18n.translator(language_of(request))
+        return _sign_in_form(request, ctx, phone=phone, country=country, back=back,
+                             error=sentence_for(refused, translate),
+                             status=_status(refused))  # fmt: skip
+    response = redirect(back or session.PATH)
+    session.keep(request, response, made)
     return response
 
 
@@ -107,7 +124,7 @@ def sign_out(request: Request, ctx: ContextDep, form_key: KeyField = "") -> Resp
     if isinstance(visit, Response):
         return visit
     if not session.check_form_key(visit.token, "sign-out", form_key):
-        return visit.message("Not signed out", STALE_FORM, 403)
+        return visit.message(visit._("Not signed out"), visit._(STALE_FORM), 403)
     access.sign_out(ctx, visit.token)  # a copy of the cookie is worth nothing from now on
     response = redirect(SIGN_IN)
     session.forget(request, response)
@@ -122,28 +139,48 @@ def _sign_in_form(
     country: str = "",
     error: str | None = None,
     status: int = 200,
+    back: str = "",
 ) -> HTMLResponse:
-    countries = _countries(ctx)
+    """The sign-in form, in the browser's language (no one is signed in to ask)."""
+    language = language_of(request)
+    translate = i18n.translator(language)
     key = session.new_sign_in_key()
     response = templates.TemplateResponse(
         request,
         "app_sign_in.html",
         {
             "phone": phone,
-            "countries": [
-                (code, f"+{phonenumbers.country_code_for_region(code)} ({code})")
-                for code in countries
-            ],
-            # The operator's own country first: its first currency's.
-            "country": country if country in countries else countries[0] if countries else "",
-            "error": error,
+            "countries": country_choices(ctx),
+            "country": chosen_country(ctx, country),
+            "error": error if error is None or error != STALE_FORM else translate(STALE_FORM),
             "form_key": key,
+            "next": back,
+            "_": translate,
+            "language": language,
         },
         status_code=status,
         headers=HEADERS,
     )
     session.remember_sign_in_key(request, response, key)
     return response
+
+
+def country_choices(ctx: Context) -> list[tuple[str, str]]:
+    """The countries a phone number may be dialled from, as a form's choices."""
+    return [
+        (code, f"+{phonenumbers.country_code_for_region(code)} ({code})")
+        for code in _countries(ctx)
+    ]
+
+
+def chosen_country(ctx: Context, country: str) -> str:
+    """The country chosen on a form, else the operator's own: its first currency's."""
+    countries = _countries(ctx)
+    return country if country in countries else countries[0] if countries else ""
+
+
+def countries(ctx: Context) -> list[str]:
+    return _countries(ctx)
 
 
 def _countries(ctx: Context) -> list[str]:
@@ -196,7 +233,9 @@ def orders(
         {
             "id": order.id,
             "amount": _money(order.amount, order.currency),
-            "role": "You buy from" if order.buyer_id == visit.user.id else "You sell to",
+            "role": N_("You buy from {other}")
+            if order.buyer_id == visit.user.id
+            else N_("You sell to {other}"),
             "other": names.other_party(visit.user, order),
             "state": order.state.value,
             "created": _when(ctx, order.created_at),
@@ -246,10 +285,14 @@ def fund(
     return visit.page(
         "app_done.html",
         {
-            "heading": "Paid into escrow",
+            "heading": visit._("Paid into escrow"),
             "order_id": funded.id,
             "amount": _money(funded.amount, funded.currency),
-            "lines": [f"Held for {_Names(ctx).seller(funded)} until you have the goods."],
+            "lines": [
+                visit._("Held for {seller} until you have the goods.").format(
+                    seller=_Names(ctx).seller(funded)
+                )
+            ],
             "code": code,
         },
     )
@@ -292,10 +335,14 @@ def confirm(
     return visit.page(
         "app_done.html",
         {
-            "heading": "Released",
+            "heading": visit._("Released"),
             "order_id": released.id,
             "amount": _money(released.released, released.currency),
-            "lines": [f"Paid to {_Names(ctx).seller(released)}. Thank you for confirming."],
+            "lines": [
+                visit._("Paid to {seller}. Thank you for confirming.").format(
+                    seller=_Names(ctx).seller(released)
+                )
+            ],
             "code": None,
         },
     )
@@ -329,13 +376,17 @@ def enter_code(
     return visit.page(
         "app_done.html",
         {
-            "heading": "Released",
+            "heading": visit._("Released"),
             "order_id": released.id,
             "amount": paid,
             "lines": [
-                f"Paid into your wallet for order {released.id[-8:]}: "
-                f"{_money(released.released, released.currency)} less a fee of "
-                f"{_money(released.fee, released.currency)}."
+                visit._(
+                    "Paid into your wallet for order {number}: {amount} less a fee of {fee}."
+                ).format(
+                    number=released.id[-8:],
+                    amount=_money(released.released, released.currency),
+                    fee=_money(released.fee, released.currency),
+                )
             ],
             "code": None,
         },
@@ -421,9 +472,9 @@ def _refused(visit: Visit, order_id: str, refused: DomainError, form: str) -> Re
         return visit.not_found()
     if isinstance(refused, EscrowNotFound):
         # A party to the order, but not the one this step is for.
-        return _order_page(visit, order, error="This step is not yours to take.",
+        return _order_page(visit, order, error=visit._("This step is not yours to take."),
                            error_form=form, status=404)  # fmt: skip
-    return _order_page(visit, order, error=_sentence(refused), error_form=form,
+    return _order_page(visit, order, error=sentence_for(refused, visit._), error_form=form,
                        status=_status(refused))  # fmt: skip
 
 
@@ -436,6 +487,8 @@ def _order_page(
     error_form: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    if error == STALE_FORM:
+        error = visit._(STALE_FORM)
     ctx = visit.ctx
     buyer = order.buyer_id == visit.user.id
     can = {
@@ -445,23 +498,26 @@ def _order_page(
         "enter_code": not buyer and (order.state, A.ENTER_DELIVERY_CODE) in TRANSITIONS,
         "dispute": buyer and (order.state, A.DISPUTE) in TRANSITIONS,
     }
-    deadlines = [("Ship by", order.deadlines.ship_by), ("Deliver by", order.deadlines.deliver_by)]
+    deadlines = [
+        (N_("Ship by"), order.deadlines.ship_by),
+        (N_("Deliver by"), order.deadlines.deliver_by),
+    ]
     if order.deadlines.inspection_ends is not None:
-        deadlines.append(("Inspection ends", order.deadlines.inspection_ends))
+        deadlines.append((N_("Inspection ends"), order.deadlines.inspection_ends))
     settled = []
     if order.released:
-        settled.append(("Released to the seller", _money(order.released, order.currency)))
+        settled.append((N_("Released to the seller"), _money(order.released, order.currency)))
         if not buyer:
-            settled.append(("Fee", _money(order.fee, order.currency)))
+            settled.append((N_("Fee"), _money(order.fee, order.currency)))
     if order.refunded:
-        settled.append(("Refunded to the buyer", _money(order.refunded, order.currency)))
+        settled.append((N_("Refunded to the buyer"), _money(order.refunded, order.currency)))
     context = {
         "order_id": order.id,
         "amount": _money(order.amount, order.currency),
         "items": order.items,
         "description": order.description,
         "role": "buyer" if buyer else "seller",
-        "other_label": "Seller" if buyer else "Buyer",
+        "other_label": N_("Seller") if buyer else N_("Buyer"),
         "other": _Names(ctx).other_party(visit.user, order),
         "state": order.state.value,
         "state_text": _STATE_TEXT[order.state],
@@ -498,10 +554,6 @@ class _Names:
             buyer = users.get_user(self._ctx, order.buyer_id)
             self._seen[order.buyer_id] = f"{buyer.name} ({buyer.phone})"
         return self._seen[order.buyer_id]
-
-
-def _sentence(refused: DomainError) -> str:
-    return sentence_for(refused)
 
 
 def _status(refused: DomainError) -> int:

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
-from soko.channels.web.messages import message_for, status_for, wait_in_units
+from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.visit import (
     AMOUNT_UNREADABLE,
@@ -848,19 +848,4 @@ def _done(visit: Visit, paid: Payment, heading: str, lines: list[str]) -> HTMLRe
 def _sentence(visit: Visit, refused: DomainError) -> str:
     """messages.py's sentence in the person's language, with the facts they act on: the tries
     left, and how long to wait."""
-    text = visit._(message_for(refused))
-    left = refused.context.get("tries_left", refused.context.get("attempts_left"))
-    if isinstance(left, int) and not isinstance(left, bool) and left > 0:
-        many = N_("{count} tries left.") if left != 1 else N_("{count} try left.")
-        text = f"{text} {visit._(many).format(count=left)}"
-    wait = refused.context.get("retry_after")
-    if isinstance(wait, int) and not isinstance(wait, bool) and wait > 1:
-        count, unit = wait_in_units(wait)
-        after = {
-            ("minute", True): N_("Try again in {count} minute."),
-            ("minute", False): N_("Try again in {count} minutes."),
-            ("hour", True): N_("Try again in {count} hour."),
-            ("hour", False): N_("Try again in {count} hours."),
-        }[(unit, count == 1)]
-        text = f"{text} {visit._(after).format(count=count)}"
-    return text
+    return sentence_for(refused, visit._)

@@ -41,8 +41,10 @@ async def refuse(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FormTextInvalid)
     text = html.escape(message_for(TextInvalid()))
     page = (
-        '<!doctype html><html lang="en"><meta charset="utf-8"><title>Not sent</title>'
-        f'<p role="alert">{text}</p></html>'
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Not sent</title>"
+        f'<p role="alert">{text}</p><p><a href="/">Soko</a></p></html>'
     )
     return HTMLResponse(page, status_code=422, headers=_HEADERS)
 

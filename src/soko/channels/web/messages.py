@@ -7,6 +7,7 @@ error shows its title.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Literal
 
 from soko.credit.errors import (
@@ -79,6 +80,9 @@ from soko.payments.qr.errors import (
     QrNotPayable,
 )
 from soko.people.errors import (
+    CodeExpired,
+    CodeIncorrect,
+    CodeSendsExceeded,
     CountryNotServed,
     CredentialsInvalid,
     ExceedsDailyLimit,
@@ -173,6 +177,28 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     QrFieldInvalid: "This is not a payment QR code, or part of it is missing.",
     QrCurrencyUnknown: "This QR code is in a currency Soko does not know.",
     QrNotPayable: "This QR code is not for a shop on Soko.",
+    # Signing up and a forgotten PIN (account.py): codes sent by SMS.
+    CodeIncorrect: "That code is wrong, or the national ID number does not match.",
+    CodeExpired: "This code has expired or was used. Ask for a new one.",
+    CodeSendsExceeded: "Too many codes were sent to this number.",
+}
+
+
+def N_(text: str) -> str:  # noqa: N802 (gettext's name for it)
+    """Marks a text for translation (tests/web/test_web_i18n.py collects it)."""
+    return text
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+#: The facts added to a sentence, and a wait in each unit, one and many.
+_TRIES_LEFT: Final = (N_("{count} try left."), N_("{count} tries left."))
+_TRY_AGAIN: Final = N_("Try again in {wait}.")
+_UNITS: Final = {
+    "minute": (N_("{count} minute"), N_("{count} minutes")),
+    "hour": (N_("{count} hour"), N_("{count} hours")),
 }
 
 
@@ -180,16 +206,19 @@ def message_for(error: DomainError) -> str:
     return MESSAGES.get(type(error), error.title)
 
 
-def sentence_for(error: DomainError) -> str:
-    """The table's sentence with the facts a person acts on: the tries left where a wrong one
-    is counted, and how long to wait where a lock or limit says."""
-    text = message_for(error)
+def sentence_for(error: DomainError, translate: Callable[[str], str] = _as_is) -> str:
+    """The table's sentence, in the language of `translate` (`visit._`; the table's English
+    without one), with the facts a person acts on: the tries left where a wrong one is counted,
+    and how long to wait where a lock or limit says. The table's sentences are translated in
+    locale/*/LC_MESSAGES/web_account.po."""
+    text = translate(message_for(error))
     left = error.context.get("tries_left", error.context.get("attempts_left"))
     if isinstance(left, int) and not isinstance(left, bool) and left > 0:
-        text = f"{text} {left} {'try' if left == 1 else 'tries'} left."
+        tries = translate(_TRIES_LEFT[0] if left == 1 else _TRIES_LEFT[1])
+        text = f"{text} {tries.format(count=left)}"
     wait = error.context.get("retry_after")
     if isinstance(wait, int) and not isinstance(wait, bool) and wait > 1:
-        text = f"{text} Try again in {wait_text(wait)}."
+        text = f"{text} {translate(_TRY_AGAIN).format(wait=wait_text(wait, translate))}"
     return text
 
 
@@ -200,10 +229,11 @@ def wait_in_units(seconds: int) -> tuple[int, Literal["hour", "minute"]]:
     return -(-seconds // 60), "minute"
 
 
-def wait_text(seconds: int) -> str:
+def wait_text(seconds: int, translate: Callable[[str], str] = _as_is) -> str:
     """A wait in the unit a person reads it in: "15 minutes", "1 hour", "24 hours"."""
     count, unit = wait_in_units(seconds)
-    return f"{count} {unit}{'s' if count != 1 else ''}"
+    one, many = _UNITS[unit]
+    return translate(one if count == 1 else many).format(count=count)
 
 
 def status_for(error: DomainError) -> int:

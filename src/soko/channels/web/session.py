@@ -1,9 +1,13 @@
 """The web app's session cookie and the keys its forms carry (CSRF and idempotency in one).
 
 The session token from `access.sign_in` lives in one cookie: HttpOnly (no script reads it),
-SameSite=Strict (no other site's page sends it), Path=/app, Secure over https, and gone when
-the session ends. Each form also carries a key made when it was drawn: a fresh id and an HMAC
-of it and the form's purpose under the session token. Only a page drawn for this session can
+SameSite=Strict (no other site's page sends it), Path=/app, Secure over https. The session
+lasts while in use: `limits.WEB_SESSION_IDLE_SECONDS` after the last page, at most
+`limits.WEB_SESSION_SECONDS_MAX` after signing in (`access.use_session`); the cookie lives to
+that cap and the server decides.
+
+Each form also carries a key made when it was drawn: a fresh id and an HMAC of it and the form's
+purpose under the session token. Only a page drawn for this session can
 produce it, a key made for one order's form fails on another's, and the same key posted twice
 is the same idempotency key, so a double tap moves money once.
 
@@ -16,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
+from soko.channels import i18n
 from soko.context import Context
 from soko.kernel import limits
 from soko.kernel.errors import SessionInvalid
@@ -26,6 +32,10 @@ from soko.people import access
 from soko.people.domain import User
 
 COOKIE = "soko_session"
+#: The person's language, for the pages drawn without a session (sign-in after an expired
+#: session, error pages): not a secret, and it names no one.
+LANGUAGE_COOKIE = "soko_language"
+_LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 SIGN_IN_COOKIE = "soko_sign_in"
 PATH = "/app"
 #: How long a drawn sign-in form stays usable.
@@ -33,6 +43,8 @@ SIGN_IN_FORM_SECONDS = 15 * 60
 _MAC_HEX_CHARS = 32
 #: Tokens are far shorter: anything longer is not one, and is not worth hashing.
 _TOKEN_LENGTH_MAX = 128
+#: The longest page address kept to return to after signing in.
+_NEXT_LENGTH_MAX = 512
 
 
 def signed_in(request: Request, ctx: Context) -> tuple[User, str] | None:
@@ -41,18 +53,33 @@ def signed_in(request: Request, ctx: Context) -> tuple[User, str] | None:
     if token is None or len(token) > _TOKEN_LENGTH_MAX:
         return None
     try:
-        return access.authenticate_session(ctx, token), token
+        user = access.use_session(
+            ctx,
+            token,
+            idle_seconds=limits.WEB_SESSION_IDLE_SECONDS,
+            cap_seconds=limits.WEB_SESSION_SECONDS_MAX,
+        )
     except SessionInvalid:
         return None
+    return user, token
 
 
-def keep(request: Request, response: Response, session: access.Session, ctx: Context) -> None:
-    """Set the session cookie; the browser drops it when the session ends."""
-    seconds = int((session.expires_at - ctx.clock.now()).total_seconds())
-    _set(request, response, COOKIE, session.token, max(0, seconds))
+def keep(request: Request, response: Response, session: access.Session) -> None:
+    """Set the session cookie, kept to the session's cap: the server ends it sooner when idle."""
+    _set(request, response, COOKIE, session.token, limits.WEB_SESSION_SECONDS_MAX)
+    remember_language(request, response, i18n.language_for(session.user.language,
+                                                           session.user.country))  # fmt: skip
     response.delete_cookie(
         SIGN_IN_COOKIE, path=PATH, secure=_https(request), httponly=True, samesite="strict"
     )
+
+
+def remember_language(request: Request, response: Response, language: str) -> None:
+    """Keep the person's language for the pages drawn before they sign in again."""
+    response.set_cookie(
+        LANGUAGE_COOKIE, language, max_age=_LANGUAGE_COOKIE_SECONDS, path="/",
+        secure=_https(request), httponly=True, samesite="lax",
+    )  # fmt: skip
 
 
 def forget(request: Request, response: Response) -> None:
@@ -94,6 +121,26 @@ def check_sign_in_form_key(request: Request, key: str) -> bool:
     if not kept or not key:
         return False
     return hmac.compare_digest(kept.encode(), key.encode())
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a page of the app to return to after signing in (a local path under
+    /app, never another site, scheme or host); otherwise None."""
+    if not target or len(target) > _NEXT_LENGTH_MAX or not target.isascii():
+        return None
+    if not (target == PATH or target.startswith((PATH + "/", PATH + "?"))):
+        return None
+    if "\\" in target or "//" in target or any(ord(c) < 0x21 or c == "\x7f" for c in target):
+        return None
+    if (
+        any(part in {".", ".."} for part in target.split("?")[0].split("/"))
+        or "%2e" in target.lower()
+    ):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path.startswith(f"{PATH}/sign-"):
+        return None
+    return target
 
 
 def _mac(token: str, purpose: str, nonce: str) -> str:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from soko.channels.web import agent, app_routes, consumer, routes
+from soko.channels.web import account, agent, app_routes, consumer, routes
 
 ROUTERS: list[APIRouter] = [
     routes.router,
     app_routes.router,
     agent.router,
     consumer.router,
+    account.router,
+    account.public,
 ]

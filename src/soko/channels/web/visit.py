@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Match
 
 from soko.channels import i18n
 from soko.channels.web import session
@@ -109,12 +111,31 @@ class Visit:
 
 
 def visit_or_redirect(request: Request, ctx: Context) -> Visit | Response:
-    """The signed-in visit, or a redirect to sign in."""
+    """The signed-in visit, or a redirect to sign in that comes back to this page after."""
     found = session.signed_in(request, ctx)
     if found is None:
-        return redirect(SIGN_IN)
+        return redirect(sign_in_address(request))
     user, token = found
     return Visit(request, ctx, user, token)
+
+
+def sign_in_address(request: Request) -> str:
+    """The sign-in page, with the page to come back to (`?next=`): this one for a page, the
+    page a form was drawn on when that shares the form's address; home otherwise."""
+    here = request.url.path
+    if request.method != "GET" and not _has_page(request):
+        return SIGN_IN
+    if request.method == "GET" and request.url.query:
+        here = f"{here}?{request.url.query}"
+    back = session.safe_next(here)
+    if back is None or back == session.PATH:
+        return SIGN_IN
+    return f"{SIGN_IN}?{urlencode({'next': back})}"
+
+
+def _has_page(request: Request) -> bool:
+    scope = {**request.scope, "method": "GET"}
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
 
 
 def redirect(to: str) -> Response:
