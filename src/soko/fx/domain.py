@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
@@ -73,6 +73,7 @@ __all__ = [
     "Role",
     "check_corridor",
     "check_quote_matches",
+    "check_quote_pays",
     "check_quote_usable",
     "conversion_legs",
     "converted_text",
@@ -81,6 +82,7 @@ __all__ = [
     "parse_corridors",
     "parse_pivot",
     "parse_rate",
+    "paying",
     "price_quote",
     "price_with_fees",
     "rate_decimal",
@@ -711,6 +713,30 @@ def check_quote_matches(
         raise FxQuoteMismatch(f"The quote debits {amounts.source_debit}, not {source_amount}.")
     if target_amount is not None and target_amount != amounts.target:
         raise FxQuoteMismatch(f"The quote pays {amounts.target}, not {target_amount}.")
+
+
+def check_quote_pays(amounts: QuoteAmounts, price: Money) -> None:
+    """A quote pays a fixed price (a payment request, a dynamic QR code, an escrow order) only
+    if it is the least quote for it: its target covers ``price`` and is over it by less than
+    one source minor unit's worth at the mid rate (a target-amount quote for the price always
+    is). The payee then receives exactly ``price``; the few target minor units a target quote
+    may give over it (when one source minor unit is worth more than one target minor unit) stay
+    in the target liquidity account, as every rounding does (docs/fx.md)."""
+    target = amounts.target.currency
+    if price.currency != target:
+        raise FxQuoteMismatch(f"The quote pays {target}; the price is in {price.currency}.")
+    over = amounts.target.amount_minor - price.amount_minor
+    if over < 0 or over >= _minor_mid(amounts.mid, amounts.source_debit.currency, target):
+        raise FxQuoteMismatch(
+            f"The quote pays {amounts.target}, not {price}: quote the price as target_amount."
+        )
+
+
+def paying(amounts: QuoteAmounts, price: Money) -> QuoteAmounts:
+    """The quote's amounts with the payee receiving exactly ``price`` (``check_quote_pays``
+    first): the rest of the quote's target is never paid out."""
+    check_quote_pays(amounts, price)
+    return replace(amounts, target=price)
 
 
 # --- the legs of a conversion -------------------------------------------------------------------

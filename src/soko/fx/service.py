@@ -15,7 +15,7 @@ which `POST /v1/transfers` calls when given a quote_id), a conversion between on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from soko.fx.domain import (
     derive_rate,
     find_corridor,
     parse_rate,
+    paying,
     price_with_fees,
     sent_abroad_text,
 )
@@ -58,10 +59,12 @@ from soko.ledger.domain import TransferRequest, move
 from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
+from soko.payments import requests as payment_requests
 from soko.payments import service as payments
 from soko.payments.domain import Payment, received_text
-from soko.payments.errors import MerchantNotFound
+from soko.payments.errors import AmountDiffersFromRequest, MerchantNotFound
 from soko.payments.fees import FeeKind, fee_table, merchant_rate
+from soko.payments.qr.domain import read_merchant_qr
 from soko.people.domain import Merchant, User, UserKind, Wallet, parse_phone
 from soko.people.errors import (
     MessageTooLong,
@@ -336,9 +339,11 @@ def pay_merchant_converted(
     merchant_id: str | None = None,
     amount: Money | None = None,
     message: str | None = None,
+    deliver: Money | None = None,
 ) -> Payment:
     """Pay a merchant in its settlement currency out of a wallet in another, at the payer's
-    quote. The merchant then pays its discount rate on what it received, as for any payment."""
+    quote. The merchant then pays its discount rate on what it received, as for any payment.
+    With `deliver` (a price), the merchant receives exactly it (`check_quote_pays`)."""
     if (till_number is None) == (merchant_id is None):
         raise RecipientRequired("name the merchant by till_number or merchant_id")
     _check_message(message)
@@ -352,7 +357,6 @@ def pay_merchant_converted(
     }
 
     def work(uow: UnitOfWork) -> Payment:
-        payer = _user(uow, payer_id)
         if till_number is not None:
             merchant = uow.people.get_merchant_by_till(till_number)
         else:
@@ -360,14 +364,127 @@ def pay_merchant_converted(
             merchant = uow.people.get_merchant(merchant_id)
         if merchant is None:
             raise MerchantNotFound(till_number=till_number, merchant_id=merchant_id)
-        if payer.id == merchant.user_id:
-            raise RecipientIsSender()
-        if payer.kind is UserKind.AGENT:
-            raise UserKindMismatch("an agent's float serves cash in and out, not purchases")
-        return _accept(
-            uow, ctx, payer=payer, quote_id=quote_id, amount=amount, kind="fx_merchant",
-            payee=_user(uow, merchant.user_id), payee_wallet=None, message=message,
-            merchant=merchant,
+        return _pay_merchant(uow, ctx, payer_id=payer_id, merchant=merchant, quote_id=quote_id,
+                             amount=amount, message=message, deliver=deliver)  # fmt: skip
+
+    if deliver is not None:
+        request |= {"deliver": str(deliver)}
+    return _idempotent(ctx, f"user:{payer_id}:merchant", idempotency_key, request, work)
+
+
+def _pay_merchant(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    payer_id: str,
+    merchant: Merchant,
+    quote_id: str,
+    amount: Money | None,
+    message: str | None,
+    deliver: Money | None = None,
+    notify: Mapping[str, Any] | None = None,
+) -> Payment:
+    payer = _user(uow, payer_id)
+    if payer.id == merchant.user_id:
+        raise RecipientIsSender()
+    if payer.kind is UserKind.AGENT:
+        raise UserKindMismatch("an agent's float serves cash in and out, not purchases")
+    return _accept(
+        uow, ctx, payer=payer, quote_id=quote_id, amount=amount, kind="fx_merchant",
+        payee=_user(uow, merchant.user_id), payee_wallet=None, message=message,
+        merchant=merchant, deliver=deliver, notify=notify,
+    )  # fmt: skip
+
+
+def pay_request_converted(
+    ctx: Context,
+    *,
+    payer_id: str,
+    request_id: str,
+    quote_id: str,
+    idempotency_key: str | None,
+    amount: Money | None = None,
+) -> Payment:
+    """Pay a merchant's payment request from a wallet in another currency, at the payer's
+    quote: the merchant receives exactly the amount asked, in the request's currency, and the
+    payer is debited the quote's source amount. The quote must be the least one for the amount
+    asked (a target-amount quote for it; `fx_quote_mismatch` otherwise). `amount`, if the
+    payer's app sends what it showed, is the amount asked or the quote's source amount."""
+    request = {
+        "payment_request_id": request_id,
+        "quote_id": quote_id,
+        "amount": None if amount is None else str(amount),
+    }
+
+    def work(uow: UnitOfWork) -> Payment:
+        found = payment_requests.lock_open_request(uow, ctx, request_id)
+        asked = Money(found.amount, Currency.of(found.currency))
+        if amount is not None and amount.currency == asked.currency and amount != asked:
+            raise AmountDiffersFromRequest(f"the request is for {asked}", amount=str(asked))
+        merchant = uow.people.get_merchant(found.merchant_id)
+        assert merchant is not None, found
+        payment = _pay_merchant(
+            uow, ctx, payer_id=payer_id, merchant=merchant, quote_id=quote_id,
+            amount=None if amount is None or amount.currency == asked.currency else amount,
+            message=found.reference, deliver=asked,
+            notify={"payment_request_id": found.id, "reference": found.reference},
+        )  # fmt: skip
+        payment_requests.mark_request_paid(uow, ctx, found, payment)
+        return payment
+
+    # The scope of plain request payments: one key pays one request, whatever the currencies.
+    return _idempotent(ctx, f"user:{payer_id}:payment_request", idempotency_key, request, work)
+
+
+def pay_code_converted(
+    ctx: Context,
+    *,
+    payer_id: str,
+    payload: str,
+    quote_id: str,
+    idempotency_key: str | None,
+    amount: Money | None = None,
+) -> Payment:
+    """Pay a scanned merchant QR code from a wallet in another currency, at the payer's quote.
+
+    A code naming a payment request pays that request (`pay_request_converted`); a dynamic code
+    pays exactly its amount (the quote must be the least one for it); a static code pays the
+    quote's target amount. The code's currency must be the quote's target. `amount`, if sent,
+    is the code's amount or the quote's source amount (for a static code: either side of the
+    quote)."""
+    scanned = read_merchant_qr(payload, guid=ctx.qr_guid).merchant
+    asked = scanned.amount
+    if (
+        asked is not None
+        and amount is not None
+        and amount.currency == asked.currency
+        and amount != asked
+    ):
+        raise AmountDiffersFromRequest(f"the code asks for {asked}", amount=str(asked))
+    if scanned.request_id is not None:
+        return pay_request_converted(
+            ctx, payer_id=payer_id, request_id=scanned.request_id, quote_id=quote_id,
+            idempotency_key=idempotency_key, amount=amount,
+        )  # fmt: skip
+    request = {
+        "payload": payload,
+        "quote_id": quote_id,
+        "amount": None if amount is None else str(amount),
+    }
+
+    def work(uow: UnitOfWork) -> Payment:
+        merchant = uow.people.get_merchant_by_till(scanned.merchant_id)
+        if merchant is None:
+            raise MerchantNotFound(till_number=scanned.merchant_id)
+        if merchant.settlement_currency != scanned.currency.code:
+            raise FxQuoteMismatch(
+                f"The code asks for {scanned.currency}; the merchant is paid in "
+                f"{merchant.settlement_currency}."
+            )
+        return _pay_merchant(
+            uow, ctx, payer_id=payer_id, merchant=merchant, quote_id=quote_id,
+            amount=None if asked is not None and amount == asked else amount,
+            message=scanned.reference, deliver=asked,
         )  # fmt: skip
 
     return _idempotent(ctx, f"user:{payer_id}:merchant", idempotency_key, request, work)
@@ -385,9 +502,15 @@ def _accept(
     payee_wallet: Wallet | None,
     message: str | None,
     merchant: Merchant | None = None,
+    deliver: Money | None = None,
+    notify: Mapping[str, Any] | None = None,
 ) -> Payment:
     """Accept the payer's quote inside the caller's transaction: one batch of legs, the payment
-    and the quote marked used, or nothing at all."""
+    and the quote marked used, or nothing at all.
+
+    `deliver` is a fixed price the payee must receive exactly (a payment request, a dynamic QR
+    code): the quote must be the least one for it (`check_quote_pays`). `notify` adds fields to
+    a merchant's payment.succeeded event."""
     # The quote's row first: a second acceptance waits here and then finds it used.
     quote = uow.fx.lock_quote(quote_id)
     if quote is None or quote.owner_id != payer.id:
@@ -395,7 +518,7 @@ def _accept(
         raise FxQuoteNotFound(quote_id=quote_id)
     now = ctx.clock.now()
     check_quote_usable(expires_at=quote.expires_at, used=quote.used_at is not None, now=now)
-    amounts = quote.amounts
+    amounts = quote.amounts if deliver is None else paying(quote.amounts, deliver)
     source, target = quote.source, quote.target
     if merchant is not None and merchant.settlement_currency != target.code:
         raise FxQuoteMismatch(
@@ -490,7 +613,7 @@ def _accept(
     payee_name = None
     if merchant is not None:
         payee_name = merchant.trading_name
-        event = payments.payment_event(payment) | {"fx_quote_id": quote.id}
+        event = payments.payment_event(payment) | {"fx_quote_id": quote.id} | dict(notify or {})
         webhooks.emit(uow, ctx, owner_id=merchant.user_id, type="payment.succeeded", data=event)
     _text(uow, ctx, payment, amounts, payer=(payer, payer_wallet), payee=(payee, payee_wallet),
           payee_name=payee_name)  # fmt: skip
@@ -668,7 +791,9 @@ __all__ = [
     "import_rates",
     "is_stale",
     "list_rates",
+    "pay_code_converted",
     "pay_merchant_converted",
+    "pay_request_converted",
     "positions",
     "price",
     "send_converted",
