@@ -816,6 +816,10 @@ class FxPolicy:
     )
     rate_max_age_seconds: int = RATE_MAX_AGE_SECONDS_DEFAULT
     quote_seconds: int = 300
+    #: Where the rate file is fetched from (SOKO_FX_RATES_URL); None: nothing is fetched.
+    rates_url: str | None = None
+    #: The source fetched rates are stored under.
+    rates_source: str = "ecb"
 
     def __post_init__(self) -> None:
         Currency.of(self.pivot)

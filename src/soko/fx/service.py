@@ -45,8 +45,12 @@ from soko.fx.errors import (
     FxPeriodInvalid,
     FxQuoteMismatch,
     FxQuoteNotFound,
+    FxRateFileInvalid,
+    FxRateStale,
+    FxRatesUnavailable,
 )
 from soko.fx.ports import CurrencyVolume, RatesStored
+from soko.fx.rate_feed import fetch_rate_file
 from soko.fx.rate_files import OPERATOR_SOURCE, RateFileFormat, read_rate_file
 from soko.kernel import limits
 from soko.kernel.errors import AmountMustBePositive, CurrencyNotOffered
@@ -118,6 +122,44 @@ def import_rates(
     Importing the same file again adds nothing."""
     parsed = read_rate_file(data, source=source)
     now = ctx.clock.now()
+    ids = [ctx.ids.new("fxr") for _ in parsed.rates]
+    stored = in_transaction(ctx, lambda uow: uow.fx.store_rates(parsed.rates, ids, now))
+    return RatesImported(parsed.format, stored, parsed.ignored)
+
+
+def fetch_rates(
+    ctx: Context,
+    *,
+    url: str | None = None,
+    fetch: Callable[[str], bytes] = fetch_rate_file,
+) -> RatesImported:
+    """Fetch the rate file at `url` (by default SOKO_FX_RATES_URL: the ECB's daily reference
+    rates, say) and import it, all of it or none. Refused, with nothing changed:
+
+    - no source configured, no connection, a timeout, an answer other than 200, or a body too
+      large for a rate file: `FxRatesUnavailable`;
+    - a malformed or partial file: `FxRateFileInvalid`, naming where;
+    - a stale file, whose newest rate is older than SOKO_FX_RATE_MAX_AGE_SECONDS (a mirror that
+      stopped updating), or one dated ahead of now: `FxRateStale`. Its rates could price no
+      quote, and storing them would only hide that the feed is stuck.
+    """
+    source_url = url or ctx.fx.rates_url
+    if source_url is None:
+        raise FxRatesUnavailable("No rate source is configured: set SOKO_FX_RATES_URL.")
+    parsed = read_rate_file(fetch(source_url), source=ctx.fx.rates_source)
+    if not parsed.rates:
+        raise FxRateFileInvalid(
+            f"{source_url}: no rate of a currency Soko holds; nothing imported."
+        )
+    now = ctx.clock.now()
+    newest = max(rate.as_of for rate in parsed.rates)
+    oldest_allowed = now - timedelta(seconds=ctx.fx.rate_max_age_seconds)
+    if newest < oldest_allowed or newest > now + timedelta(seconds=RATE_CLOCK_SKEW_SECONDS):
+        raise FxRateStale(
+            f"{source_url} holds rates of {newest.isoformat()}, not between "
+            f"{oldest_allowed.isoformat()} and now; nothing was imported.",
+            as_of=newest.isoformat(),
+        )
     ids = [ctx.ids.new("fxr") for _ in parsed.rates]
     stored = in_transaction(ctx, lambda uow: uow.fx.store_rates(parsed.rates, ids, now))
     return RatesImported(parsed.format, stored, parsed.ignored)
@@ -786,6 +828,7 @@ __all__ = [
     "RatesImported",
     "convert",
     "create_quote",
+    "fetch_rates",
     "fund_liquidity",
     "get_quote",
     "import_rates",
