@@ -8,6 +8,7 @@ Kampala (UGX) pays Amina and Wanjiru's kiosk in Nairobi (KES).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from soko.channels.api.app import create_app
 from soko.config import Settings
 from soko.fx import service as fx
 from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
 from soko.ledger.reconcile import reconcile
 from soko.payments import service as payments
 from soko.people import access
@@ -512,3 +515,123 @@ def test_qr_codes_are_paid_from_ugx_with_a_quote(fx_api: Api, fx_people: People)
         json={"payload": static["payload"], "quote_id": right["id"]},
     )
     assert stolen.status_code == 404 and stolen.json()["code"] == "fx_quote_not_found"
+
+
+# --- escrow orders funded from another currency -------------------------------------------------
+
+
+def escrow_order(api: Api, people: People, amount: str) -> Any:
+    made = api.client.post(
+        "/v1/escrow-orders",
+        json={
+            "buyer_phone": people.okello.phone,
+            "amount": kes(amount),
+            "items": [{"name": "Kitenge fabric, 6 yards", "quantity": 2}],
+            "ship_by": (api.clock.now() + timedelta(days=2)).isoformat(),
+        },
+        headers=api.moving(api.merchant_key(people.shop)),
+    )
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def liquidity(api: Api, currency: str) -> int:
+    """What the operator's FX liquidity in `currency` can still pay: escrow holds count."""
+    return next(
+        (total.balance - total.debits_pending for total in ledger.system_totals(api.ctx)
+         if total.code is AccountCode.FX_LIQUIDITY and total.currency == currency),
+        0,
+    )  # fmt: skip
+
+
+def test_an_escrow_order_funded_in_ugx_pays_the_seller_kes(fx_api: Api, fx_people: People) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    order = escrow_order(fx_api, fx_people, "2000.00")
+    made = quote(fx_api, okello, target_amount=order["amount"]).json()
+    path = f"/v1/escrow-orders/{order['id']}"
+    funded = fx_api.client.post(
+        f"{path}/fund", headers=fx_api.moving(okello, "esc-fx"), json={"quote_id": made["id"]}
+    )
+    assert funded.status_code == 200, funded.text
+    assert (funded.json()["state"], funded.json()["fx_quote_id"]) == ("funded", made["id"])
+    replay = fx_api.client.post(
+        f"{path}/fund", headers=fx_api.moving(okello, "esc-fx"), json={"quote_id": made["id"]}
+    )
+    assert replay.json() == funded.json()
+    assert fx_api.balance(fx_people.okello, "UGX") == str(200000 - 57878)
+    # The rate moves a lot after funding: the order stays what it was locked at.
+    fx_api.client.put("/v1/fx/rates/USD/KES", headers=fx_api.operator, json={"rate": "100"})
+    released = fx_api.client.post(f"{path}/confirm", headers=fx_api.moving(okello), json={})
+    assert released.status_code == 200, released.text
+    assert released.json()["state"] == "released"
+    # The seller gets exactly the order's amount less its discount fee, in KES.
+    fee = released.json()["fee"]["amount"]
+    paid = Money.parse("2000.00", "KES") - Money.parse(fee, "KES")
+    assert fx_api.balance(fx_people.shop, "KES") == paid.to_decimal_string()
+
+
+@pytest.mark.parametrize("how", ["seller_cancels", "split"])
+def test_a_refund_gives_back_the_buyers_own_currency_at_the_locked_rate(
+    fx_api: Api, fx_people: People, how: str
+) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    shop = fx_api.merchant_key(fx_people.shop)
+    before_ugx, before_kes = liquidity(fx_api, "UGX"), liquidity(fx_api, "KES")
+    order = escrow_order(fx_api, fx_people, "2000.00")
+    made = quote(fx_api, okello, target_amount=order["amount"]).json()
+    path = f"/v1/escrow-orders/{order['id']}"
+    funded = fx_api.client.post(
+        f"{path}/fund", headers=fx_api.moving(okello), json={"quote_id": made["id"]}
+    )
+    assert funded.status_code == 200, funded.text
+    assert liquidity(fx_api, "KES") == before_kes - 200000  # held from the KES liquidity
+    # Whatever the rate does meanwhile, a refund is at the rate locked at funding.
+    fx_api.client.put("/v1/fx/rates/USD/UGX", headers=fx_api.operator, json={"rate": "5000"})
+    if how == "seller_cancels":
+        done = fx_api.client.post(f"{path}/cancel", headers=fx_api.moving(shop), json={})
+        assert done.status_code == 200, done.text
+        assert done.json()["state"] == "refunded"
+        # All of it back, spread and fee included; both liquidities as before.
+        assert fx_api.balance(fx_people.okello, "UGX") == "200000"
+        assert (liquidity(fx_api, "UGX"), liquidity(fx_api, "KES")) == (before_ugx, before_kes)
+        return
+    disputed = fx_api.client.post(
+        f"{path}/disputes",
+        json={"reason": "not_as_described", "message": "Wrong colour.", "evidence": []},
+        headers=fx_api.moving(okello),
+    )
+    assert disputed.status_code == 201, disputed.text
+    resolved = fx_api.client.post(
+        f"{path}/disputes/resolve",
+        headers=fx_api.moving(fx_api.operator),
+        json={"outcome": "split", "to_buyer": kes("500.00"), "to_seller": kes("1500.00")},
+    )
+    assert resolved.status_code == 200, resolved.text
+    # A quarter back: of UGX 56,517 converted 14,129 (rounded down), of UGX 1,361 spread and
+    # fee 340: UGX 14,469 in all.
+    assert fx_api.balance(fx_people.okello, "UGX") == str(200000 - 57878 + 14129 + 340)
+    assert liquidity(fx_api, "KES") == before_kes - 150000
+
+
+def test_escrow_funding_with_a_wrong_quote_changes_nothing(fx_api: Api, fx_people: People) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    order = escrow_order(fx_api, fx_people, "2000.00")
+    path = f"/v1/escrow-orders/{order['id']}/fund"
+    before = fx_api.transfers()
+    wrong = quote(fx_api, okello, target_amount=kes("1000.00")).json()
+    refused = fx_api.client.post(
+        path, headers=fx_api.moving(okello), json={"quote_id": wrong["id"]}
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "fx_quote_mismatch"
+    right = quote(fx_api, okello, target_amount=kes("2000.00")).json()
+    fx_api.clock.advance(seconds=301)
+    expired = fx_api.client.post(
+        path, headers=fx_api.moving(okello), json={"quote_id": right["id"]}
+    )
+    assert expired.status_code == 409 and expired.json()["code"] == "fx_quote_expired"
+    assert fx_api.transfers() == before
+    shop = fx_api.merchant_key(fx_people.shop)
+    assert (
+        fx_api.client.get(f"/v1/escrow-orders/{order['id']}", headers=shop).json()["state"]
+        == "created"
+    )

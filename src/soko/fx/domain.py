@@ -71,6 +71,7 @@ __all__ = [
     "QuoteAmounts",
     "Rate",
     "Role",
+    "Unwound",
     "check_corridor",
     "check_quote_matches",
     "check_quote_pays",
@@ -87,6 +88,7 @@ __all__ = [
     "price_with_fees",
     "rate_decimal",
     "sent_abroad_text",
+    "unwound_share",
 ]
 
 # --- settings' names and bounds -----------------------------------------------------------------
@@ -737,6 +739,33 @@ def paying(amounts: QuoteAmounts, price: Money) -> QuoteAmounts:
     first): the rest of the quote's target is never paid out."""
     check_quote_pays(amounts, price)
     return replace(amounts, target=price)
+
+
+@dataclass(frozen=True, slots=True)
+class Unwound:
+    """What undoing part of a conversion gives the payer back, in the source currency."""
+
+    converted: Money
+    #: Of the spread and the fee together.
+    charges: Money
+
+    @property
+    def total(self) -> Money:
+        return self.converted + self.charges
+
+
+def unwound_share(amounts: QuoteAmounts, share: Fraction) -> Unwound:
+    """``share`` (0 to 1) of a conversion given back at its own locked rate: of the converted
+    amount and of the spread and fee, each rounded DOWN to a source minor unit (the platform
+    keeps less than one unit of each, never the payer's); all of it when ``share`` is 1."""
+    assert 0 <= share <= 1, share
+    charges = amounts.spread + amounts.fee
+    return Unwound(
+        converted=Money(amounts.converted.amount_minor * share.numerator // share.denominator,
+                        amounts.converted.currency),
+        charges=Money(charges.amount_minor * share.numerator // share.denominator,
+                      charges.currency),
+    )  # fmt: skip
 
 
 # --- the legs of a conversion -------------------------------------------------------------------

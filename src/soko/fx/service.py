@@ -16,8 +16,9 @@ which `POST /v1/transfers` calls when given a quote_id), a conversion between on
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from soko.context import Context, UnitOfWork
@@ -39,6 +40,7 @@ from soko.fx.domain import (
     paying,
     price_with_fees,
     sent_abroad_text,
+    unwound_share,
 )
 from soko.fx.errors import (
     FxLiquidityInsufficient,
@@ -662,6 +664,99 @@ def _accept(
     return payment
 
 
+# --- a quote locked for a hold: escrow orders funded from another currency (ADR 0022) -------------
+
+
+def take_quote(uow: UnitOfWork, ctx: Context, *, payer: User, quote_id: str, price: Money) -> Quote:
+    """Inside the caller's transaction: the payer's quote, locked, usable now, within its
+    corridor, and the least one for `price` (`check_quote_pays`), with its target set to exactly
+    `price`. The caller books the legs (`funding_legs`) and marks it used (`mark_quote_used`)."""
+    quote = uow.fx.lock_quote(quote_id)
+    if quote is None or quote.owner_id != payer.id:
+        raise FxQuoteNotFound(quote_id=quote_id)
+    check_quote_usable(expires_at=quote.expires_at, used=quote.used_at is not None,
+                       now=ctx.clock.now())  # fmt: skip
+    amounts = paying(quote.amounts, price)
+    check_corridor(find_corridor(ctx.fx.corridors, quote.source, quote.target),
+                   amounts.source_debit, payer.kyc_tier)  # fmt: skip
+    return replace(quote, amounts=amounts)
+
+
+def funding_legs(
+    uow: UnitOfWork, ctx: Context, quote: Quote, *, payer_account_id: str, reference: str
+) -> list[TransferRequest]:
+    """The payer's side of a conversion: the converted amount to the source currency's
+    liquidity, the spread and the fee to fee income. The target side is the caller's (escrow
+    holds it from the target currency's liquidity)."""
+    source = quote.source.code
+    roles = {
+        Role.PAYER_WALLET: payer_account_id,
+        Role.LIQUIDITY_SOURCE: ledger.system_account_id_in(
+            uow, ctx, AccountCode.FX_LIQUIDITY, source
+        ),
+        Role.FEE_INCOME: ledger.system_account_id_in(
+            uow, ctx, AccountCode.FEES, source, spread_by=payer_account_id
+        ),
+    }
+    return [
+        move(ctx.ids.new("tr"), debit_account_id=roles[leg.debit],
+             credit_account_id=roles[leg.credit], amount=leg.amount.amount_minor,
+             currency=source, code=_LEG_CODES[leg.kind], reference=reference)
+        for leg in conversion_legs(quote.amounts)
+        if leg.kind is not LegKind.DELIVERY
+    ]  # fmt: skip
+
+
+def unwinding_legs(
+    uow: UnitOfWork,
+    ctx: Context,
+    quote_id: str,
+    *,
+    share: Fraction,
+    reference: str,
+) -> list[TransferRequest]:
+    """Give back `share` (0 to 1) of what the payer paid for a used quote, to the wallet that
+    paid, in the payer's currency, at the quote's locked rate: that share of the converted
+    amount from the source currency's liquidity, and of the spread and fee from fee income
+    (`unwound_share`: rounded down, by less than one minor unit each; all of it when the share
+    is 1). The caller returns the target
+    side to the target liquidity (escrow voids its hold)."""
+    quote = uow.fx.get_quote(quote_id)
+    assert quote is not None and quote.payment_id is not None, quote_id
+    # Back to the wallet that paid: the payment that used the quote names it.
+    payment = uow.people.get_payment(quote.payment_id)
+    assert payment is not None and payment.payer_wallet_id is not None, quote
+    wallet = uow.people.get_wallet(payment.payer_wallet_id)
+    assert wallet is not None, payment
+    payer_account_id = wallet.account_id
+    back = unwound_share(quote.amounts, share)
+    source = quote.source.code
+    liquidity = ledger.system_account_id_in(uow, ctx, AccountCode.FX_LIQUIDITY, source)
+    fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, source,
+                                       spread_by=payer_account_id)  # fmt: skip
+    return [
+        move(ctx.ids.new("tr"), debit_account_id=debit, credit_account_id=payer_account_id,
+             amount=amount.amount_minor, currency=source, code=TransferCode.REFUND,
+             reference=reference)
+        for debit, amount in ((liquidity, back.converted), (fees, back.charges))
+        if amount.is_positive()
+    ]  # fmt: skip
+
+
+def check_liquidity(uow: UnitOfWork, ctx: Context, currency: str, paying_out: Money) -> None:
+    """After the caller posted a payout from `currency`'s liquidity: refuse it (the whole
+    transaction rolls back) if the liquidity, locked now, went below zero."""
+    account_id = ledger.system_account_id_in(uow, ctx, AccountCode.FX_LIQUIDITY, currency)
+    if uow.ledger.lock_accounts([account_id])[account_id].available < 0:
+        raise FxLiquidityInsufficient(
+            f"The {currency} liquidity cannot pay {paying_out} now.", currency=currency
+        )
+
+
+def mark_quote_used(uow: UnitOfWork, ctx: Context, quote_id: str, *, payment_id: str) -> None:
+    uow.fx.mark_used(quote_id, used_at=ctx.clock.now(), payment_id=payment_id)
+
+
 def _text(
     uow: UnitOfWork,
     ctx: Context,
@@ -826,14 +921,17 @@ __all__ = [
     "Positions",
     "Price",
     "RatesImported",
+    "check_liquidity",
     "convert",
     "create_quote",
     "fetch_rates",
     "fund_liquidity",
+    "funding_legs",
     "get_quote",
     "import_rates",
     "is_stale",
     "list_rates",
+    "mark_quote_used",
     "pay_code_converted",
     "pay_merchant_converted",
     "pay_request_converted",
@@ -841,4 +939,6 @@ __all__ = [
     "price",
     "send_converted",
     "set_rate",
+    "take_quote",
+    "unwinding_legs",
 ]
