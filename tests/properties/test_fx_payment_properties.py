@@ -6,7 +6,8 @@ liquidity never pays more than the converted amount is worth at the mid rate.
 
 UGX->KES is the case where one source minor unit (a shilling, 3.5 KES cents) is worth more
 than one target minor unit, so the least quote for a price may pay a few cents over it: those
-stay in the liquidity, never with the merchant.
+stay in the liquidity, never with the merchant. And an escrow order funded from UGX settles in
+KES at the rate locked at funding, whatever the rate does before it closes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from fractions import Fraction
 from itertools import count
 
@@ -23,8 +25,10 @@ from hypothesis import strategies as st
 
 from soko.bootstrap import Runtime
 from soko.context import Context, UnitOfWork
+from soko.escrow import service as escrow
+from soko.escrow.domain import OrderItem
 from soko.fx import service as fx
-from soko.fx.domain import FxPolicy, parse_corridors
+from soko.fx.domain import FxPolicy, parse_corridors, unwound_share
 from soko.fx.errors import FxAmountOutsideCorridor, FxAmountTooSmall
 from soko.kernel.money import Money
 from soko.kernel.transactions import in_transaction
@@ -182,4 +186,73 @@ def test_a_request_paid_across_currencies_moves_exactly_its_price(  # noqa: PLR0
                                              100 if source == "KES" else 1)  # fmt: skip
     assert price_minor <= quote.amounts.converted.amount_minor * mid_minor
     assert payment_requests.get_request(ctx, asked.id).payment_id == payment.id
+    assert reconcile(ctx).passed
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    usd_kes=rates(10, 999),
+    usd_ugx=rates(1_000, 9_999),
+    price_minor=st.integers(100, 5_000_000),
+    to_seller_share=st.fractions(0, 1, max_denominator=7),
+)
+def test_an_escrow_order_funded_across_currencies_settles_at_the_locked_rate(
+    world: World, usd_kes: Fraction, usd_ugx: Fraction, price_minor: int,
+    to_seller_share: Fraction,
+) -> None:  # fmt: skip
+    """UGX funds a KES order; then any split between seller and buyer (all to one side
+    included) at any later rate: no money created or lost, the seller gets exactly its part,
+    the buyer exactly its share of what it paid, rounded down by under a shilling per part."""
+    ctx = world.ctx
+    for quote_currency, rate in (("KES", usd_kes), ("UGX", usd_ugx)):
+        fx.set_rate(ctx, base="USD", quote=quote_currency,
+                    rate=f"{rate.numerator / rate.denominator:.4f}")  # fmt: skip
+    buyer, seller = world.payers["UGX"], world.merchants["KES"]
+    price = Money.of(price_minor, "KES")
+    n = next(world.keys)
+    order = escrow.create_order(
+        ctx, seller_id=seller.id, buyer_id=buyer.id, amount=price,
+        items=[OrderItem("Fabric", 1)], ship_by=ctx.clock.now() + timedelta(days=2),
+        idempotency_key=f"o-{n}",
+    )  # fmt: skip
+    try:
+        quote = fx.create_quote(ctx, owner_id=buyer.id, source="UGX", target="KES",
+                                target_amount=price)  # fmt: skip
+    except (FxAmountTooSmall, FxAmountOutsideCorridor):
+        return
+    if quote.amounts.source_debit.amount_minor > balance(ctx, buyer, "UGX"):
+        return
+    people = [buyer, seller]
+    before = money_per_currency(ctx, people)
+    buyer_before, seller_before = balance(ctx, buyer, "UGX"), balance(ctx, seller, "KES")
+    escrow.fund(ctx, buyer_id=buyer.id, order_id=order.id, idempotency_key=f"f-{n}",
+                quote_id=quote.id)  # fmt: skip
+    assert money_per_currency(ctx, people) == before
+    assert buyer_before - balance(ctx, buyer, "UGX") == quote.amounts.source_debit.amount_minor
+    # The rate moves before the order closes; nothing about the order does.
+    fx.set_rate(ctx, base="USD", quote="UGX", rate="9999.9999")
+    to_seller = price_minor * to_seller_share.numerator // to_seller_share.denominator
+    escrow.dispute(ctx, buyer_id=buyer.id, order_id=order.id, reason="not_as_described",
+                   message="No.", idempotency_key=f"d-{n}")  # fmt: skip
+    if to_seller in (0, price_minor):
+        closed = escrow.resolve(ctx, order_id=order.id, idempotency_key=f"s-{n}",
+                                outcome="refund" if to_seller == 0 else "release")  # fmt: skip
+    else:
+        closed = escrow.resolve(
+            ctx, order_id=order.id, outcome="split", idempotency_key=f"s-{n}",
+            to_buyer=Money.of(price_minor - to_seller, "KES"),
+            to_seller=Money.of(to_seller, "KES"),
+        )  # fmt: skip
+    assert money_per_currency(ctx, people) == before
+    assert balance(ctx, seller, "KES") - seller_before == to_seller - closed.fee
+    refunded = Fraction(price_minor - to_seller, price_minor)
+    back = unwound_share(quote.amounts, refunded).total.amount_minor
+    paid = quote.amounts.source_debit.amount_minor
+    assert balance(ctx, buyer, "UGX") - (buyer_before - paid) == back
+    # Its share of what it paid, less under one shilling for each of the two parts.
+    assert 0 <= paid * refunded - back < 2
     assert reconcile(ctx).passed
