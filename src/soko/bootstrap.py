@@ -256,6 +256,8 @@ def fx_policy(settings: Settings) -> FxPolicy:
         corridors=parse_corridors(settings.fx_corridors),
         rate_max_age_seconds=settings.fx_rate_max_age_seconds,
         quote_seconds=settings.fx_quote_seconds,
+        rates_url=settings.fx_rates_url,
+        rates_source=settings.fx_rates_source,
     )
 
 

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     fx_rate_max_age_seconds: int = Field(
         default=fx_domain.RATE_MAX_AGE_SECONDS_DEFAULT, ge=60, le=limits.FX_RATE_MAX_AGE_SECONDS_MAX
     )
+    #: Where `soko fx rates fetch` and the worker's fetch_fx_rates job read a rate file, such as
+    #: the ECB's daily reference rates, https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml
+    #: (docs/fx.md, "Rates from a URL"). Unset (the default), nothing is fetched.
+    fx_rates_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    #: The source the fetched rates are stored under (`ecb` for the ECB's file).
+    fx_rates_source: str = Field(default="ecb", pattern=r"^[a-z0-9_.-]{1,40}$")
     #: How long an FX quote may be accepted after it was made.
     fx_quote_seconds: int = Field(
         default=limits.FX_QUOTE_SECONDS_DEFAULT,

@@ -8,6 +8,7 @@ Kampala (UGX) pays Amina and Wanjiru's kiosk in Nairobi (KES).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,13 @@ from soko.channels.api.app import create_app
 from soko.config import Settings
 from soko.fx import service as fx
 from soko.kernel.money import Money
+from soko.ledger import service as ledger
+from soko.ledger.chart import AccountCode
 from soko.ledger.reconcile import reconcile
 from soko.payments import service as payments
 from soko.people import access
 from soko.people import service as users
+from soko.people.domain import User
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fx"
 CORRIDORS = '{"UGX>KES": {"spread_bps": 150, "min": "1000", "max": "5000000", "kyc_tier": 1}}'
@@ -353,3 +357,281 @@ def test_positions_are_for_operators(fx_api: Api, fx_people: People) -> None:
         params={"since": "2026-01-02T00:00:00+00:00", "until": "2026-01-01T00:00:00+00:00"},
     )
     assert (backwards.status_code, backwards.json()["code"]) == (422, "fx_period_invalid")
+
+
+# --- payment requests and QR codes paid from another currency -----------------------------------
+
+
+def ask(api: Api, shop: User, amount: str, reference: str = "INV-7") -> Any:
+    made = api.client.post(
+        "/v1/payment-requests",
+        headers=api.moving(api.merchant_key(shop)),
+        json={"amount": kes(amount), "reference": reference},
+    )
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def test_a_payment_request_is_paid_from_ugx_with_a_quote(fx_api: Api, fx_people: People) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    asked = ask(fx_api, fx_people.shop, "2000.00")
+    # Shown before paying: the quote for the request's amount, on both sides.
+    made = quote(fx_api, okello, target_amount=asked["amount"]).json()
+    assert made["target_amount"] == kes("2000.00")
+    assert made["source_amount"] == ugx("57878")
+    path = f"/v1/payment-requests/{asked['id']}/pay"
+    body = {"quote_id": made["id"], "amount": made["source_amount"]}
+    paid = fx_api.client.post(path, headers=fx_api.moving(okello, "prq-fx-1"), json=body)
+    assert paid.status_code == 201, paid.text
+    payment = paid.json()
+    assert payment["kind"] == "fx_merchant"
+    assert payment["target_amount"] == kes("2000.00")
+    replay = fx_api.client.post(path, headers=fx_api.moving(okello, "prq-fx-1"), json=body)
+    assert replay.status_code == 201 and replay.json() == payment
+    shop = fx_api.merchant_key(fx_people.shop)
+    seen = fx_api.client.get(f"/v1/payment-requests/{asked['id']}", headers=shop).json()
+    assert (seen["status"], seen["payment_id"]) == ("paid", payment["id"])
+    assert fx_api.balance(fx_people.okello, "UGX") == str(200000 - 57878)
+    # Paid once: another quote for the same request is refused, nothing moves.
+    before = fx_api.transfers()
+    again = quote(fx_api, okello, target_amount=asked["amount"]).json()
+    twice = fx_api.client.post(path, headers=fx_api.moving(okello), json={"quote_id": again["id"]})
+    assert twice.status_code == 409
+    assert twice.json()["code"] == "payment_request_already_paid"
+    assert fx_api.transfers() == before
+
+
+@pytest.mark.parametrize(
+    ("quoted", "code", "status"),
+    [
+        # A quote for another amount: the merchant would not get exactly what it asked.
+        ({"source_amount": ugx("100000")}, "fx_quote_mismatch", 422),
+        ({"target_amount": kes("1990.00")}, "fx_quote_mismatch", 422),
+    ],
+)
+def test_a_quote_that_does_not_pay_the_request_is_refused(
+    fx_api: Api, fx_people: People, quoted: dict[str, Any], code: str, status: int
+) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    asked = ask(fx_api, fx_people.shop, "2000.00")
+    made = quote(fx_api, okello, **quoted).json()
+    before = fx_api.transfers()
+    refused = fx_api.client.post(
+        f"/v1/payment-requests/{asked['id']}/pay",
+        headers=fx_api.moving(okello),
+        json={"quote_id": made["id"]},
+    )
+    assert refused.status_code == status, refused.text
+    assert refused.json()["code"] == code
+    assert fx_api.transfers() == before
+    # The quote was not used: it still pays what it was made for.
+    kept = fx_api.client.get(f"/v1/fx/quotes/{made['id']}", headers=okello).json()
+    assert kept["used_at"] is None
+
+
+def test_an_expired_quote_or_another_amount_leaves_the_request_open(
+    fx_api: Api, fx_people: People
+) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    asked = ask(fx_api, fx_people.shop, "2000.00")
+    made = quote(fx_api, okello, target_amount=asked["amount"]).json()
+    path = f"/v1/payment-requests/{asked['id']}/pay"
+    wrong = fx_api.client.post(
+        path, headers=fx_api.moving(okello), json={"quote_id": made["id"], "amount": kes("20.00")}
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["code"] == "amount_differs_from_request"
+    fx_api.clock.advance(seconds=301)
+    before = fx_api.transfers()
+    expired = fx_api.client.post(path, headers=fx_api.moving(okello), json={"quote_id": made["id"]})
+    assert expired.status_code == 409
+    assert expired.json()["code"] == "fx_quote_expired"
+    assert fx_api.transfers() == before
+    shop = fx_api.merchant_key(fx_people.shop)
+    assert (
+        fx_api.client.get(f"/v1/payment-requests/{asked['id']}", headers=shop).json()["status"]
+        == "open"
+    )
+
+
+def test_qr_codes_are_paid_from_ugx_with_a_quote(fx_api: Api, fx_people: People) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    shop = fx_api.merchant_key(fx_people.shop)
+    # A request's dynamic code: scanning it pays that request, exactly its amount.
+    asked = ask(fx_api, fx_people.shop, "150.00", reference="TABLE-4")
+    code = fx_api.client.get(f"/v1/payment-requests/{asked['id']}/qr", headers=shop).json()
+    made = quote(fx_api, okello, target_amount=kes("150.00")).json()
+    paid = fx_api.client.post(
+        "/v1/qr-payments",
+        headers=fx_api.moving(okello),
+        json={"payload": code["payload"], "quote_id": made["id"]},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["target_amount"] == kes("150.00")
+    seen = fx_api.client.get(f"/v1/payment-requests/{asked['id']}", headers=shop).json()
+    assert seen["status"] == "paid"
+
+    # A dynamic till code with an amount: the quote must be the one for that amount.
+    dynamic = fx_api.client.get(
+        f"/v1/merchants/{fx_people.shop.id}/qr", headers=shop, params={"amount": "80.00"}
+    ).json()["payload"]
+    wrong = quote(fx_api, okello, target_amount=kes("90.00")).json()
+    refused = fx_api.client.post(
+        "/v1/qr-payments",
+        headers=fx_api.moving(okello),
+        json={"payload": dynamic, "quote_id": wrong["id"]},
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "fx_quote_mismatch"
+    right = quote(fx_api, okello, target_amount=kes("80.00")).json()
+    paid = fx_api.client.post(
+        "/v1/qr-payments",
+        headers=fx_api.moving(okello, "qr-fx-dyn"),
+        json={"payload": dynamic, "quote_id": right["id"], "amount": kes("80.00")},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["target_amount"] == kes("80.00")
+    replay = fx_api.client.post(
+        "/v1/qr-payments",
+        headers=fx_api.moving(okello, "qr-fx-dyn"),
+        json={"payload": dynamic, "quote_id": right["id"], "amount": kes("80.00")},
+    )
+    assert replay.json() == paid.json()
+
+    # A static code: the merchant receives the quote's target amount.
+    static = fx_api.client.get(f"/v1/merchants/{fx_people.shop.id}/qr", headers=shop).json()
+    any_quote = quote(fx_api, okello, source_amount=ugx("20000")).json()
+    paid = fx_api.client.post(
+        "/v1/qr-payments",
+        headers=fx_api.moving(okello),
+        json={"payload": static["payload"], "quote_id": any_quote["id"]},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["target_amount"] == any_quote["target_amount"]
+    # Someone else's quote reads as none.
+    amina = fx_api.sign_in(fx_people.amina, PINS["amina"])
+    stolen = fx_api.client.post(
+        "/v1/qr-payments",
+        headers=fx_api.moving(amina),
+        json={"payload": static["payload"], "quote_id": right["id"]},
+    )
+    assert stolen.status_code == 404 and stolen.json()["code"] == "fx_quote_not_found"
+
+
+# --- escrow orders funded from another currency -------------------------------------------------
+
+
+def escrow_order(api: Api, people: People, amount: str) -> Any:
+    made = api.client.post(
+        "/v1/escrow-orders",
+        json={
+            "buyer_phone": people.okello.phone,
+            "amount": kes(amount),
+            "items": [{"name": "Kitenge fabric, 6 yards", "quantity": 2}],
+            "ship_by": (api.clock.now() + timedelta(days=2)).isoformat(),
+        },
+        headers=api.moving(api.merchant_key(people.shop)),
+    )
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def liquidity(api: Api, currency: str) -> int:
+    """What the operator's FX liquidity in `currency` can still pay: escrow holds count."""
+    return next(
+        (total.balance - total.debits_pending for total in ledger.system_totals(api.ctx)
+         if total.code is AccountCode.FX_LIQUIDITY and total.currency == currency),
+        0,
+    )  # fmt: skip
+
+
+def test_an_escrow_order_funded_in_ugx_pays_the_seller_kes(fx_api: Api, fx_people: People) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    order = escrow_order(fx_api, fx_people, "2000.00")
+    made = quote(fx_api, okello, target_amount=order["amount"]).json()
+    path = f"/v1/escrow-orders/{order['id']}"
+    funded = fx_api.client.post(
+        f"{path}/fund", headers=fx_api.moving(okello, "esc-fx"), json={"quote_id": made["id"]}
+    )
+    assert funded.status_code == 200, funded.text
+    assert (funded.json()["state"], funded.json()["fx_quote_id"]) == ("funded", made["id"])
+    replay = fx_api.client.post(
+        f"{path}/fund", headers=fx_api.moving(okello, "esc-fx"), json={"quote_id": made["id"]}
+    )
+    assert replay.json() == funded.json()
+    assert fx_api.balance(fx_people.okello, "UGX") == str(200000 - 57878)
+    # The rate moves a lot after funding: the order stays what it was locked at.
+    fx_api.client.put("/v1/fx/rates/USD/KES", headers=fx_api.operator, json={"rate": "100"})
+    released = fx_api.client.post(f"{path}/confirm", headers=fx_api.moving(okello), json={})
+    assert released.status_code == 200, released.text
+    assert released.json()["state"] == "released"
+    # The seller gets exactly the order's amount less its discount fee, in KES.
+    fee = released.json()["fee"]["amount"]
+    paid = Money.parse("2000.00", "KES") - Money.parse(fee, "KES")
+    assert fx_api.balance(fx_people.shop, "KES") == paid.to_decimal_string()
+
+
+@pytest.mark.parametrize("how", ["seller_cancels", "split"])
+def test_a_refund_gives_back_the_buyers_own_currency_at_the_locked_rate(
+    fx_api: Api, fx_people: People, how: str
+) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    shop = fx_api.merchant_key(fx_people.shop)
+    before_ugx, before_kes = liquidity(fx_api, "UGX"), liquidity(fx_api, "KES")
+    order = escrow_order(fx_api, fx_people, "2000.00")
+    made = quote(fx_api, okello, target_amount=order["amount"]).json()
+    path = f"/v1/escrow-orders/{order['id']}"
+    funded = fx_api.client.post(
+        f"{path}/fund", headers=fx_api.moving(okello), json={"quote_id": made["id"]}
+    )
+    assert funded.status_code == 200, funded.text
+    assert liquidity(fx_api, "KES") == before_kes - 200000  # held from the KES liquidity
+    # Whatever the rate does meanwhile, a refund is at the rate locked at funding.
+    fx_api.client.put("/v1/fx/rates/USD/UGX", headers=fx_api.operator, json={"rate": "5000"})
+    if how == "seller_cancels":
+        done = fx_api.client.post(f"{path}/cancel", headers=fx_api.moving(shop), json={})
+        assert done.status_code == 200, done.text
+        assert done.json()["state"] == "refunded"
+        # All of it back, spread and fee included; both liquidities as before.
+        assert fx_api.balance(fx_people.okello, "UGX") == "200000"
+        assert (liquidity(fx_api, "UGX"), liquidity(fx_api, "KES")) == (before_ugx, before_kes)
+        return
+    disputed = fx_api.client.post(
+        f"{path}/disputes",
+        json={"reason": "not_as_described", "message": "Wrong colour.", "evidence": []},
+        headers=fx_api.moving(okello),
+    )
+    assert disputed.status_code == 201, disputed.text
+    resolved = fx_api.client.post(
+        f"{path}/disputes/resolve",
+        headers=fx_api.moving(fx_api.operator),
+        json={"outcome": "split", "to_buyer": kes("500.00"), "to_seller": kes("1500.00")},
+    )
+    assert resolved.status_code == 200, resolved.text
+    # A quarter back: of UGX 56,517 converted 14,129 (rounded down), of UGX 1,361 spread and
+    # fee 340: UGX 14,469 in all.
+    assert fx_api.balance(fx_people.okello, "UGX") == str(200000 - 57878 + 14129 + 340)
+    assert liquidity(fx_api, "KES") == before_kes - 150000
+
+
+def test_escrow_funding_with_a_wrong_quote_changes_nothing(fx_api: Api, fx_people: People) -> None:
+    okello = fx_api.sign_in(fx_people.okello, PINS["okello"])
+    order = escrow_order(fx_api, fx_people, "2000.00")
+    path = f"/v1/escrow-orders/{order['id']}/fund"
+    before = fx_api.transfers()
+    wrong = quote(fx_api, okello, target_amount=kes("1000.00")).json()
+    refused = fx_api.client.post(
+        path, headers=fx_api.moving(okello), json={"quote_id": wrong["id"]}
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "fx_quote_mismatch"
+    right = quote(fx_api, okello, target_amount=kes("2000.00")).json()
+    fx_api.clock.advance(seconds=301)
+    expired = fx_api.client.post(
+        path, headers=fx_api.moving(okello), json={"quote_id": right["id"]}
+    )
+    assert expired.status_code == 409 and expired.json()["code"] == "fx_quote_expired"
+    assert fx_api.transfers() == before
+    shop = fx_api.merchant_key(fx_people.shop)
+    assert (
+        fx_api.client.get(f"/v1/escrow-orders/{order['id']}", headers=shop).json()["state"]
+        == "created"
+    )

@@ -3,6 +3,10 @@ and the demo's corridor: on a real database, through the same use cases as the A
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,28 @@ def test_the_demo_funds_liquidity_and_prices_kampala_to_nairobi(sqlite_url: str)
     assert "KES 3485.68" in quoted
     again = soko(env, "demo")
     assert "already loaded" in again
+
+
+def test_rates_are_fetched_from_the_configured_url(env: dict[str, str], tmp_path: Path) -> None:
+    """`soko fx rates fetch`: the ECB's real file, dated today, from a local server."""
+    today = datetime.now(UTC).date().isoformat()
+    daily = (FIXTURES / "eurofxref-daily.xml").read_text().replace("2022-07-08", today)
+    (tmp_path / "eurofxref-daily.xml").write_text(daily)
+    (tmp_path / "old.xml").write_text(daily.replace(today, "2022-07-08"))
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        configured = env | {"SOKO_FX_RATES_URL": f"{base}/eurofxref-daily.xml"}
+        fetched = soko(configured, "fx", "rates", "fetch")
+        assert "Fetched ecb_xml: 9 added, 0 corrected, 0 unchanged; left out" in fetched
+        stale = runner.invoke(app, ["fx", "rates", "fetch", "--url", f"{base}/old.xml"], env=env)
+        assert stale.exit_code == 2 and "fx_rate_stale" in stale.output
+        missing = runner.invoke(app, ["fx", "rates", "fetch"], env=env)
+        assert missing.exit_code == 2 and "fx_rates_unavailable" in missing.output
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

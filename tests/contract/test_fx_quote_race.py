@@ -25,9 +25,11 @@ from soko.kernel.money import Money
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode
 from soko.ledger.reconcile import reconcile
+from soko.payments import requests as payment_requests
 from soko.payments import service as payments
 from soko.people import service as users
 from soko.people.domain import User, UserKind
+from soko.people.service import MerchantDetails
 
 RACE_TIMEOUT = 60
 CORRIDORS = '{"UGX>KES": {"spread_bps": 150, "max": "5000000", "kyc_tier": 0}}'
@@ -131,4 +133,40 @@ def test_liquidity_pays_exactly_what_it_holds_under_concurrent_conversions(ctx: 
     assert outcomes == Counter({"ok": 3, "fx_liquidity_insufficient": contenders - 3})
     left = ledger.system_total(ctx, AccountCode.FX_LIQUIDITY, "KES").balance
     assert left == each.amount_minor - 1
+    assert reconcile(ctx).passed
+
+
+@pytest.mark.parametrize("contenders", [2, 6])
+def test_a_request_paid_at_once_across_currencies_is_paid_once(
+    ctx: Context, contenders: int
+) -> None:
+    """Several payers (each with their own quote for the price) and a till payment with one of
+    those quotes race for one payment request: it is paid once, each quote used at most once."""
+    kato = agent(ctx)
+    people = [payer(ctx, n, kato) for n in range(contenders)]
+    kiosk = MerchantDetails(trading_name="Kiosk", category_code="5411")
+    shop = users.register(
+        ctx, kind=UserKind.MERCHANT, phone="+254722100201", name="Wanjiru", merchant=kiosk
+    )
+    fx.fund_liquidity(ctx, amount=Money.parse("100000.00", "KES"), idempotency_key="kes")
+    price = Money.parse("2000.00", "KES")
+    asked = payment_requests.create_request(ctx, merchant_id=shop.id, amount=price,
+                                            reference="INV-1", idempotency_key="r")  # fmt: skip
+    quotes = [fx.create_quote(ctx, owner_id=person.id, source="UGX", target="KES",
+                              target_amount=price) for person in people]  # fmt: skip
+    start = threading.Barrier(contenders)
+
+    def run(i: int) -> str:
+        start.wait()
+        return outcome(lambda: fx.pay_request_converted(
+            ctx, payer_id=people[i].id, request_id=asked.id, quote_id=quotes[i].id,
+            idempotency_key=f"p-{i}"))  # fmt: skip
+
+    outcomes = Counter(race(contenders, run))
+    assert outcomes == Counter({"ok": 1, "payment_request_already_paid": contenders - 1})
+    paid = payment_requests.get_request(ctx, asked.id)
+    used = [q for q in quotes if fx.get_quote(ctx, q.id).payment_id is not None]
+    assert [fx.get_quote(ctx, q.id).payment_id for q in used] == [paid.payment_id]
+    kes_paid = 100_000_00 - ledger.system_total(ctx, AccountCode.FX_LIQUIDITY, "KES").balance
+    assert kes_paid == price.amount_minor
     assert reconcile(ctx).passed

@@ -19,6 +19,7 @@ from soko.fx.domain import (
     Role,
     check_corridor,
     check_quote_matches,
+    check_quote_pays,
     check_quote_usable,
     conversion_legs,
     converted_text,
@@ -27,10 +28,12 @@ from soko.fx.domain import (
     parse_corridors,
     parse_pivot,
     parse_rate,
+    paying,
     price_quote,
     price_with_fees,
     rate_decimal,
     sent_abroad_text,
+    unwound_share,
 )
 from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch, DomainError
 from soko.kernel.money import Currency, Money
@@ -569,3 +572,61 @@ def test_the_fx_texts_fit_one_sms_with_long_names() -> None:
     assert "You paid UGX 7000000; " in sent and "gets KES 243999.99" in sent
     converted = converted_text("pay_01JH0000000000000000000000", debit, target, balance)
     assert "You converted UGX 7000000 to KES 243999.99." in converted
+
+
+# --- a fixed price paid through a quote, and a conversion given back -----------------------------
+
+_UGX_KES_MID = Fraction("129.25") / Fraction("3652.40")
+
+
+@pytest.mark.parametrize(
+    ("quoted_target", "price", "pays"),
+    [
+        (200000, 200000, True),  # the quote for the price itself
+        # A shilling is worth 3.5 cents: the least quote for KES 2000.01 pays 2000.04; the
+        # merchant gets 2000.01 and the 3 cents stay in the liquidity.
+        (200001, 200001, True),
+        (200001, 200004, True),
+        (200000, 200001, False),  # short of the price
+        (200004, 200000, False),  # a whole shilling more than the price needs
+        (100000, 200000, False),
+    ],
+)
+def test_check_quote_pays(quoted_target: int, price: int, pays: bool) -> None:
+    ugx, kes = Currency.of("UGX"), Currency.of("KES")
+    amounts = price_quote(_UGX_KES_MID, 150, 0, ugx, kes, target_amount=Money(quoted_target, kes))
+    if pays:
+        paid = paying(amounts, Money(price, kes))
+        assert paid.target == Money(price, kes)
+        assert paid.source_debit == amounts.source_debit
+    else:
+        with pytest.raises(errors.FxQuoteMismatch):
+            check_quote_pays(amounts, Money(price, kes))
+
+
+def test_a_price_in_another_currency_is_a_mismatch() -> None:
+    ugx, kes = Currency.of("UGX"), Currency.of("KES")
+    amounts = price_quote(_UGX_KES_MID, 150, 0, ugx, kes, target_amount=Money(200000, kes))
+    with pytest.raises(errors.FxQuoteMismatch):
+        check_quote_pays(amounts, Money(57378, ugx))
+
+
+@pytest.mark.parametrize(
+    ("share", "converted", "charges"),
+    [
+        (Fraction(1), 56517, 1361),  # all of it: exactly what was paid
+        (Fraction(0), 0, 0),
+        (Fraction(1, 4), 14129, 340),  # rounded down: the platform keeps under a unit of each
+        (Fraction(3, 4), 42387, 1020),
+    ],
+)
+def test_unwound_share(share: Fraction, converted: int, charges: int) -> None:
+    ugx, kes = Currency.of("UGX"), Currency.of("KES")
+    amounts = price_quote(_UGX_KES_MID, 150, 500, ugx, kes, target_amount=Money(200000, kes))
+    assert (amounts.converted.amount_minor, (amounts.spread + amounts.fee).amount_minor) == (
+        56517,
+        1361,
+    )
+    back = unwound_share(amounts, share)
+    assert (back.converted.amount_minor, back.charges.amount_minor) == (converted, charges)
+    assert back.total.amount_minor <= amounts.source_debit.amount_minor

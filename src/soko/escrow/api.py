@@ -27,6 +27,7 @@ from soko.escrow.schemas import (
     DisputePublic,
     DisputeResolve,
     EscrowActor,
+    EscrowFund,
     EscrowOrderCreate,
     EscrowOrderPublic,
     EscrowShip,
@@ -139,12 +140,14 @@ def _actor(caller: Principal, body: EscrowActor | DeliveryCodeEnter) -> str:
     responses=_MOVE_PROBLEMS,
 )
 def fund(
-    order_id: str, body: EscrowActor, caller: Caller, key: IdempotencyKey, ctx: ContextDep
+    order_id: str, body: EscrowFund, caller: Caller, key: IdempotencyKey, ctx: ContextDep
 ) -> EscrowOrderPublic:
     """The buyer pays into escrow: held, visible to both, spendable by neither. The buyer gets
-    a one-time delivery code by SMS to give at handover."""
+    a one-time delivery code by SMS to give at handover. With a `quote_id`, the buyer pays the
+    quote's source amount from a wallet in another currency and the order's amount is held in
+    its own currency: the rate is locked now (docs/escrow.md, "Funded in another currency")."""
     return _public(escrow.fund(ctx, buyer_id=_actor(caller, body), order_id=order_id,
-                               idempotency_key=key))  # fmt: skip
+                               idempotency_key=key, quote_id=body.quote_id))  # fmt: skip
 
 
 @router.post(

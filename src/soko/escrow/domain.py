@@ -288,6 +288,9 @@ class EscrowOrder:
     updated_at: datetime
     #: The parcel's shipment (escrow.tracking) once the seller shipped.
     shipment_id: str | None = None
+    #: The FX quote the buyer funded it with, from a wallet in another currency: a refund gives
+    #: back the buyer's own currency at that quote (ADR 0022).
+    fx_quote_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,18 @@ class EscrowActor(_In):
     )
 
 
+class EscrowFund(EscrowActor):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"quote_id": "fxq_01JH4Y9S4P0Z"}]})
+
+    quote_id: str | None = Field(
+        default=None,
+        description="An FX quote (POST /v1/fx/quotes with the order's amount as target_amount) "
+        "to fund the order from a wallet in another currency, at a rate locked now: the seller "
+        "is paid the order's amount in its currency; a refund gives back what the buyer paid.",
+        examples=["fxq_01JH4Y9S4P0Z"],
+    )
+
+
 class EscrowShip(EscrowActor):
     model_config = ConfigDict(
         json_schema_extra={
@@ -210,6 +222,11 @@ class EscrowOrderPublic(BaseModel):
     released: MoneyPublic = Field(description="The seller's part once closed, before its fee.")
     fee: MoneyPublic
     refunded: MoneyPublic = Field(description="The buyer's part once closed.")
+    fx_quote_id: str | None = Field(
+        default=None,
+        description="The FX quote the buyer funded the order with from a wallet in another "
+        "currency (GET /v1/fx/quotes/{id}): a refund gives back that currency's amount.",
+    )
     shipment_id: str | None = Field(
         description="The parcel's shipment once shipped: GET /v1/shipments/{shipment_id}."
     )
@@ -236,6 +253,7 @@ class EscrowOrderPublic(BaseModel):
             fee=money(order.fee),
             refunded=money(order.refunded),
             shipment_id=order.shipment_id,
+            fx_quote_id=order.fx_quote_id,
             created_at=order.created_at,
             updated_at=order.updated_at,
         )

@@ -14,6 +14,7 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from soko.context import Context, UnitOfWork
@@ -42,6 +43,7 @@ from soko.escrow.errors import (
 )
 from soko.escrow.tracking import service as shipments
 from soko.escrow.tracking.domain import ShipmentStep
+from soko.fx import service as fx
 from soko.kernel import limits
 from soko.kernel.errors import (
     CurrencyMismatch,
@@ -221,17 +223,30 @@ def list_disputes(ctx: Context, order_id: str) -> list[EscrowDispute]:
 # --- the buyer's and seller's moves ---------------------------------------------------------
 
 
-def fund(ctx: Context, *, buyer_id: str, order_id: str, idempotency_key: str | None) -> EscrowOrder:
+def fund(
+    ctx: Context,
+    *,
+    buyer_id: str,
+    order_id: str,
+    idempotency_key: str | None,
+    quote_id: str | None = None,
+) -> EscrowOrder:
     """The buyer pays: the amount moves from the wallet into escrow as a hold, and the buyer
-    gets a one-time delivery code by SMS to give at handover."""
+    gets a one-time delivery code by SMS to give at handover.
+
+    With `quote_id`, the buyer pays from a wallet in another currency at that FX quote (the
+    least one for the order's amount): the rate is locked now, the order's amount is held in
+    its own currency out of the operator's FX liquidity, and a refund later gives back the
+    buyer's own currency at the same quote (ADR 0022)."""
+    request: dict[str, Any] = {"order_id": order_id}
+    if quote_id is not None:
+        request["quote_id"] = quote_id
 
     def work(uow: UnitOfWork) -> EscrowOrder:
         order = _locked(uow, order_id, buyer_id=buyer_id)
-        return _move(uow, ctx, order, A.FUND)
+        return _move(uow, ctx, order, A.FUND, quote_id=quote_id)
 
-    return _idempotent(
-        ctx, f"user:{buyer_id}:escrow_fund", idempotency_key, {"order_id": order_id}, work
-    )
+    return _idempotent(ctx, f"user:{buyer_id}:escrow_fund", idempotency_key, request, work)
 
 
 def ship(
@@ -531,7 +546,7 @@ def run_timers(
 
 def _move(
     uow: UnitOfWork, ctx: Context, order: EscrowOrder, action: EscrowAction, *,
-    to_seller: int | None = None,
+    to_seller: int | None = None, quote_id: str | None = None,
 ) -> EscrowOrder:  # fmt: skip
     """Apply `action` to a locked order: the money, the new state and clocks, events, texts."""
     now = ctx.clock.now()
@@ -540,7 +555,11 @@ def _move(
     )
     moved = replace(order, state=state, updated_at=now)
     if action is A.FUND:
-        moved = _fund(uow, ctx, moved)
+        moved = (
+            _fund(uow, ctx, moved)
+            if quote_id is None
+            else _fund_converted(uow, ctx, moved, quote_id)
+        )
     elif state is S.DISPUTED:
         moved = replace(moved, disputed_from=order.state, disputed_at=now)
     elif action is A.WITHDRAW_DISPUTE:
@@ -608,6 +627,62 @@ def _fund(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> EscrowOrder:
     return replace(order, hold_id=hold_id, code_failures=0)
 
 
+def _fund_converted(
+    uow: UnitOfWork, ctx: Context, order: EscrowOrder, quote_id: str
+) -> EscrowOrder:
+    """Fund the order from the buyer's wallet in another currency at their FX quote, in one
+    batch (docs/escrow.md, "Funded in another currency"): the buyer's currency goes to its FX
+    liquidity (with the spread and fee to fee income), and the order's amount is held from the
+    order currency's liquidity into escrow, the same hold a release posts and a refund voids."""
+    buyer = _user(uow, order.buyer_id)
+    amount = Money(order.amount, Currency.of(order.currency))
+    if buyer.kind is UserKind.AGENT:
+        raise UserKindMismatch("an agent's float serves cash in and out, not purchases")
+    quote = fx.take_quote(uow, ctx, payer=buyer, quote_id=quote_id, price=amount)
+    source = quote.source.code
+    wallet = uow.people.find_wallet(buyer.id, source)
+    if wallet is None:
+        raise ExceedsCredits(f"no {source} wallet: 0 available", available=0)
+    uow.ledger.lock_accounts([wallet.account_id])
+    # The buyer's limits count what they converted, in their currency, as for any FX payment.
+    payments.check_spending_limits(uow, ctx, buyer, wallet.id, quote.amounts.converted)
+    escrow = ledger.system_account_in(uow, ctx, AccountCode.ESCROW, order.currency)
+    liquidity = ledger.system_account_id_in(uow, ctx, AccountCode.FX_LIQUIDITY, order.currency)
+    hold_id = ctx.ids.new("tr")
+    requests = fx.funding_legs(uow, ctx, quote, payer_account_id=wallet.account_id,
+                               reference=order.id)  # fmt: skip
+    requests.append(
+        # No timeout, as for any order: only a release, refund or split resolves it, and what
+        # is not posted to the seller goes back to the liquidity it came from.
+        hold(hold_id, debit_account_id=liquidity, credit_account_id=escrow.id,
+             amount=order.amount, currency=order.currency, code=TransferCode.ESCROW_HOLD,
+             timeout_seconds=0, reference=order.id)
+    )  # fmt: skip
+    ledger.record(uow, ctx, requests)
+    fx.check_liquidity(uow, ctx, order.currency, amount)
+    seller_wallet = wallet_for(uow, ctx, _user(uow, order.seller_id), order.currency)
+    payment = Payment(
+        id=ctx.ids.new("pay"), kind=PaymentKind.ESCROW, currency=source,
+        amount=quote.amounts.converted.amount_minor,
+        fee=(quote.amounts.spread + quote.amounts.fee).amount_minor, commission=0,
+        payer_wallet_id=wallet.id, payee_wallet_id=seller_wallet.id, payee_phone=None,
+        message=f"escrow order {order.id}", hold_id=hold_id, fee_hold_id=None,
+        created_at=ctx.clock.now(),
+    )  # fmt: skip
+    uow.people.insert_payment(payment)
+    fx.mark_quote_used(uow, ctx, quote.id, payment_id=payment.id)
+    code = ctx.ids.digits(limits.DELIVERY_CODE_DIGITS)
+    uow.escrow.set_delivery_code(order.id, code)
+    seller = uow.people.get_merchant(order.seller_id)
+    seller_name = seller.trading_name if seller is not None else "the seller"
+    text = (
+        f"Soko: {quote.amounts.source_debit} paid, {amount} held for order {order.id[-8:]} from "
+        f"{text_name(seller_name)}. Give code {code} to the courier only when you have the goods."
+    )
+    _text(uow, ctx, buyer.phone, text)
+    return replace(order, hold_id=hold_id, code_failures=0, fx_quote_id=quote.id)
+
+
 def _settle(uow: UnitOfWork, ctx: Context, order: EscrowOrder, seller_part: int) -> EscrowOrder:
     """Resolve the buyer's hold: `seller_part` posted to escrow and paid to the seller less its
     fee, the rest back to the buyer. One batch (docs/money-flows.md, "Escrow")."""
@@ -645,8 +720,17 @@ def _settle(uow: UnitOfWork, ctx: Context, order: EscrowOrder, seller_part: int)
                                     wallet_account_id=seller_wallet.account_id,
                                     sale_minor=seller_part, payment_id=order.id)
             )  # fmt: skip
+    refunded = order.amount - seller_part
+    if order.fx_quote_id is not None and refunded:
+        # Funded from another currency: the buyer's share comes back in the buyer's currency at
+        # the rate locked at funding, spread and fee included (ADR 0022); the order currency's
+        # share went back to its liquidity when the hold was voided or partly posted.
+        requests.extend(
+            fx.unwinding_legs(uow, ctx, order.fx_quote_id,
+                              share=Fraction(refunded, order.amount), reference=order.id)
+        )  # fmt: skip
     ledger.record(uow, ctx, requests)
-    return replace(order, released=seller_part, fee=fee, refunded=order.amount - seller_part)
+    return replace(order, released=seller_part, fee=fee, refunded=refunded)
 
 
 def _announce(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> None:

@@ -181,6 +181,7 @@ def _order_values(order: EscrowOrder) -> dict[str, Any]:
         "fee": order.fee,
         "refunded": order.refunded,
         "updated_at": order.updated_at,
+        "fx_quote_id": order.fx_quote_id,
     }
 
 
@@ -209,6 +210,7 @@ def _order(row: Row[Any]) -> EscrowOrder:
         created_at=row.created_at,
         updated_at=row.updated_at,
         shipment_id=row.shipment_id,
+        fx_quote_id=row.fx_quote_id,
     )
 
 

@@ -1,4 +1,4 @@
-"""Escrow's tables (migration 0006): orders and disputes."""
+"""Escrow's tables (migration 0006, 0015): orders and disputes."""
 
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ escrow_orders = Table(
     Column("refunded", BigInteger, nullable=False, server_default=text("0")),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The FX quote the buyer funded the order with, from a wallet in another currency
+    # (migration 0015): what a refund gives back in that currency (docs/escrow.md, ADR 0022).
+    Column("fx_quote_id", String(40), ForeignKey("fx_quotes.id"), nullable=True, unique=True),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(
         "state IN ('created', 'funded', 'shipped', 'delivered', 'disputed', 'released',"

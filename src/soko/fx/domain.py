@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
@@ -71,8 +71,10 @@ __all__ = [
     "QuoteAmounts",
     "Rate",
     "Role",
+    "Unwound",
     "check_corridor",
     "check_quote_matches",
+    "check_quote_pays",
     "check_quote_usable",
     "conversion_legs",
     "converted_text",
@@ -81,10 +83,12 @@ __all__ = [
     "parse_corridors",
     "parse_pivot",
     "parse_rate",
+    "paying",
     "price_quote",
     "price_with_fees",
     "rate_decimal",
     "sent_abroad_text",
+    "unwound_share",
 ]
 
 # --- settings' names and bounds -----------------------------------------------------------------
@@ -713,6 +717,57 @@ def check_quote_matches(
         raise FxQuoteMismatch(f"The quote pays {amounts.target}, not {target_amount}.")
 
 
+def check_quote_pays(amounts: QuoteAmounts, price: Money) -> None:
+    """A quote pays a fixed price (a payment request, a dynamic QR code, an escrow order) only
+    if it is the least quote for it: its target covers ``price`` and is over it by less than
+    one source minor unit's worth at the mid rate (a target-amount quote for the price always
+    is). The payee then receives exactly ``price``; the few target minor units a target quote
+    may give over it (when one source minor unit is worth more than one target minor unit) stay
+    in the target liquidity account, as every rounding does (docs/fx.md)."""
+    target = amounts.target.currency
+    if price.currency != target:
+        raise FxQuoteMismatch(f"The quote pays {target}; the price is in {price.currency}.")
+    over = amounts.target.amount_minor - price.amount_minor
+    if over < 0 or over >= _minor_mid(amounts.mid, amounts.source_debit.currency, target):
+        raise FxQuoteMismatch(
+            f"The quote pays {amounts.target}, not {price}: quote the price as target_amount."
+        )
+
+
+def paying(amounts: QuoteAmounts, price: Money) -> QuoteAmounts:
+    """The quote's amounts with the payee receiving exactly ``price`` (``check_quote_pays``
+    first): the rest of the quote's target is never paid out."""
+    check_quote_pays(amounts, price)
+    return replace(amounts, target=price)
+
+
+@dataclass(frozen=True, slots=True)
+class Unwound:
+    """What undoing part of a conversion gives the payer back, in the source currency."""
+
+    converted: Money
+    #: Of the spread and the fee together.
+    charges: Money
+
+    @property
+    def total(self) -> Money:
+        return self.converted + self.charges
+
+
+def unwound_share(amounts: QuoteAmounts, share: Fraction) -> Unwound:
+    """``share`` (0 to 1) of a conversion given back at its own locked rate: of the converted
+    amount and of the spread and fee, each rounded DOWN to a source minor unit (the platform
+    keeps less than one unit of each, never the payer's); all of it when ``share`` is 1."""
+    assert 0 <= share <= 1, share
+    charges = amounts.spread + amounts.fee
+    return Unwound(
+        converted=Money(amounts.converted.amount_minor * share.numerator // share.denominator,
+                        amounts.converted.currency),
+        charges=Money(charges.amount_minor * share.numerator // share.denominator,
+                      charges.currency),
+    )  # fmt: skip
+
+
 # --- the legs of a conversion -------------------------------------------------------------------
 
 
@@ -790,6 +845,10 @@ class FxPolicy:
     )
     rate_max_age_seconds: int = RATE_MAX_AGE_SECONDS_DEFAULT
     quote_seconds: int = 300
+    #: Where the rate file is fetched from (SOKO_FX_RATES_URL); None: nothing is fetched.
+    rates_url: str | None = None
+    #: The source fetched rates are stored under.
+    rates_source: str = "ecb"
 
     def __post_init__(self) -> None:
         Currency.of(self.pivot)

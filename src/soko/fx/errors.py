@@ -12,7 +12,7 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     │   └── FxQuoteExpired, FxQuoteUsed
     ├── Rejected                     kind=rejected
     │   └── FxRateStale, FxCorridorDisabled, FxAmountOutsideCorridor, FxAmountTooSmall,
-    │       FxLiquidityInsufficient
+    │       FxLiquidityInsufficient, FxRatesUnavailable
     └── Forbidden                    kind=forbidden
         └── FxTierTooLow
 """
@@ -36,6 +36,7 @@ __all__ = [
     "FxRateFileInvalid",
     "FxRateInvalid",
     "FxRateStale",
+    "FxRatesUnavailable",
     "FxTierTooLow",
 ]
 
@@ -51,6 +52,11 @@ class FxRateInvalid(InvalidInput):
 class FxRateFileInvalid(InvalidInput):
     code = "fx_rate_file_invalid"
     title = "The rate file is malformed; none of its rates were imported."
+
+
+class FxRatesUnavailable(Rejected):
+    code = "fx_rates_unavailable"
+    title = "The configured rate source could not be read; no rates were imported."
 
 
 class FxPairUnknown(NotFound):

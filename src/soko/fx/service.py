@@ -15,9 +15,10 @@ which `POST /v1/transfers` calls when given a quote_id), a conversion between on
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from soko.context import Context, UnitOfWork
@@ -36,16 +37,22 @@ from soko.fx.domain import (
     derive_rate,
     find_corridor,
     parse_rate,
+    paying,
     price_with_fees,
     sent_abroad_text,
+    unwound_share,
 )
 from soko.fx.errors import (
     FxLiquidityInsufficient,
     FxPeriodInvalid,
     FxQuoteMismatch,
     FxQuoteNotFound,
+    FxRateFileInvalid,
+    FxRateStale,
+    FxRatesUnavailable,
 )
 from soko.fx.ports import CurrencyVolume, RatesStored
+from soko.fx.rate_feed import fetch_rate_file
 from soko.fx.rate_files import OPERATOR_SOURCE, RateFileFormat, read_rate_file
 from soko.kernel import limits
 from soko.kernel.errors import AmountMustBePositive, CurrencyNotOffered
@@ -59,10 +66,12 @@ from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.domain import EventType
+from soko.payments import requests as payment_requests
 from soko.payments import service as payments
 from soko.payments.domain import Payment, PaymentKind, received_text
-from soko.payments.errors import MerchantNotFound
+from soko.payments.errors import AmountDiffersFromRequest, MerchantNotFound
 from soko.payments.fees import FeeKind, fee_table, merchant_rate
+from soko.payments.qr.domain import read_merchant_qr
 from soko.people.domain import Merchant, User, UserKind, Wallet, parse_phone
 from soko.people.errors import (
     MessageTooLong,
@@ -116,6 +125,44 @@ def import_rates(
     Importing the same file again adds nothing."""
     parsed = read_rate_file(data, source=source)
     now = ctx.clock.now()
+    ids = [ctx.ids.new("fxr") for _ in parsed.rates]
+    stored = in_transaction(ctx, lambda uow: uow.fx.store_rates(parsed.rates, ids, now))
+    return RatesImported(parsed.format, stored, parsed.ignored)
+
+
+def fetch_rates(
+    ctx: Context,
+    *,
+    url: str | None = None,
+    fetch: Callable[[str], bytes] = fetch_rate_file,
+) -> RatesImported:
+    """Fetch the rate file at `url` (by default SOKO_FX_RATES_URL: the ECB's daily reference
+    rates, say) and import it, all of it or none. Refused, with nothing changed:
+
+    - no source configured, no connection, a timeout, an answer other than 200, or a body too
+      large for a rate file: `FxRatesUnavailable`;
+    - a malformed or partial file: `FxRateFileInvalid`, naming where;
+    - a stale file, whose newest rate is older than SOKO_FX_RATE_MAX_AGE_SECONDS (a mirror that
+      stopped updating), or one dated ahead of now: `FxRateStale`. Its rates could price no
+      quote, and storing them would only hide that the feed is stuck.
+    """
+    source_url = url or ctx.fx.rates_url
+    if source_url is None:
+        raise FxRatesUnavailable("No rate source is configured: set SOKO_FX_RATES_URL.")
+    parsed = read_rate_file(fetch(source_url), source=ctx.fx.rates_source)
+    if not parsed.rates:
+        raise FxRateFileInvalid(
+            f"{source_url}: no rate of a currency Soko holds; nothing imported."
+        )
+    now = ctx.clock.now()
+    newest = max(rate.as_of for rate in parsed.rates)
+    oldest_allowed = now - timedelta(seconds=ctx.fx.rate_max_age_seconds)
+    if newest < oldest_allowed or newest > now + timedelta(seconds=RATE_CLOCK_SKEW_SECONDS):
+        raise FxRateStale(
+            f"{source_url} holds rates of {newest.isoformat()}, not between "
+            f"{oldest_allowed.isoformat()} and now; nothing was imported.",
+            as_of=newest.isoformat(),
+        )
     ids = [ctx.ids.new("fxr") for _ in parsed.rates]
     stored = in_transaction(ctx, lambda uow: uow.fx.store_rates(parsed.rates, ids, now))
     return RatesImported(parsed.format, stored, parsed.ignored)
@@ -337,9 +384,11 @@ def pay_merchant_converted(
     merchant_id: str | None = None,
     amount: Money | None = None,
     message: str | None = None,
+    deliver: Money | None = None,
 ) -> Payment:
     """Pay a merchant in its settlement currency out of a wallet in another, at the payer's
-    quote. The merchant then pays its discount rate on what it received, as for any payment."""
+    quote. The merchant then pays its discount rate on what it received, as for any payment.
+    With `deliver` (a price), the merchant receives exactly it (`check_quote_pays`)."""
     if (till_number is None) == (merchant_id is None):
         raise RecipientRequired("name the merchant by till_number or merchant_id")
     _check_message(message)
@@ -353,7 +402,6 @@ def pay_merchant_converted(
     }
 
     def work(uow: UnitOfWork) -> Payment:
-        payer = _user(uow, payer_id)
         if till_number is not None:
             merchant = uow.people.get_merchant_by_till(till_number)
         else:
@@ -361,14 +409,127 @@ def pay_merchant_converted(
             merchant = uow.people.get_merchant(merchant_id)
         if merchant is None:
             raise MerchantNotFound(till_number=till_number, merchant_id=merchant_id)
-        if payer.id == merchant.user_id:
-            raise RecipientIsSender()
-        if payer.kind is UserKind.AGENT:
-            raise UserKindMismatch("an agent's float serves cash in and out, not purchases")
-        return _accept(
-            uow, ctx, payer=payer, quote_id=quote_id, amount=amount, kind=PaymentKind.FX_MERCHANT,
-            payee=_user(uow, merchant.user_id), payee_wallet=None, message=message,
-            merchant=merchant,
+        return _pay_merchant(uow, ctx, payer_id=payer_id, merchant=merchant, quote_id=quote_id,
+                             amount=amount, message=message, deliver=deliver)  # fmt: skip
+
+    if deliver is not None:
+        request |= {"deliver": str(deliver)}
+    return _idempotent(ctx, f"user:{payer_id}:merchant", idempotency_key, request, work)
+
+
+def _pay_merchant(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    payer_id: str,
+    merchant: Merchant,
+    quote_id: str,
+    amount: Money | None,
+    message: str | None,
+    deliver: Money | None = None,
+    notify: Mapping[str, Any] | None = None,
+) -> Payment:
+    payer = _user(uow, payer_id)
+    if payer.id == merchant.user_id:
+        raise RecipientIsSender()
+    if payer.kind is UserKind.AGENT:
+        raise UserKindMismatch("an agent's float serves cash in and out, not purchases")
+    return _accept(
+        uow, ctx, payer=payer, quote_id=quote_id, amount=amount, kind=PaymentKind.FX_MERCHANT,
+        payee=_user(uow, merchant.user_id), payee_wallet=None, message=message,
+        merchant=merchant, deliver=deliver, notify=notify,
+    )  # fmt: skip
+
+
+def pay_request_converted(
+    ctx: Context,
+    *,
+    payer_id: str,
+    request_id: str,
+    quote_id: str,
+    idempotency_key: str | None,
+    amount: Money | None = None,
+) -> Payment:
+    """Pay a merchant's payment request from a wallet in another currency, at the payer's
+    quote: the merchant receives exactly the amount asked, in the request's currency, and the
+    payer is debited the quote's source amount. The quote must be the least one for the amount
+    asked (a target-amount quote for it; `fx_quote_mismatch` otherwise). `amount`, if the
+    payer's app sends what it showed, is the amount asked or the quote's source amount."""
+    request = {
+        "payment_request_id": request_id,
+        "quote_id": quote_id,
+        "amount": None if amount is None else str(amount),
+    }
+
+    def work(uow: UnitOfWork) -> Payment:
+        found = payment_requests.lock_open_request(uow, ctx, request_id)
+        asked = Money(found.amount, Currency.of(found.currency))
+        if amount is not None and amount.currency == asked.currency and amount != asked:
+            raise AmountDiffersFromRequest(f"the request is for {asked}", amount=str(asked))
+        merchant = uow.people.get_merchant(found.merchant_id)
+        assert merchant is not None, found
+        payment = _pay_merchant(
+            uow, ctx, payer_id=payer_id, merchant=merchant, quote_id=quote_id,
+            amount=None if amount is None or amount.currency == asked.currency else amount,
+            message=found.reference, deliver=asked,
+            notify={"payment_request_id": found.id, "reference": found.reference},
+        )  # fmt: skip
+        payment_requests.mark_request_paid(uow, ctx, found, payment)
+        return payment
+
+    # The scope of plain request payments: one key pays one request, whatever the currencies.
+    return _idempotent(ctx, f"user:{payer_id}:payment_request", idempotency_key, request, work)
+
+
+def pay_code_converted(
+    ctx: Context,
+    *,
+    payer_id: str,
+    payload: str,
+    quote_id: str,
+    idempotency_key: str | None,
+    amount: Money | None = None,
+) -> Payment:
+    """Pay a scanned merchant QR code from a wallet in another currency, at the payer's quote.
+
+    A code naming a payment request pays that request (`pay_request_converted`); a dynamic code
+    pays exactly its amount (the quote must be the least one for it); a static code pays the
+    quote's target amount. The code's currency must be the quote's target. `amount`, if sent,
+    is the code's amount or the quote's source amount (for a static code: either side of the
+    quote)."""
+    scanned = read_merchant_qr(payload, guid=ctx.qr_guid).merchant
+    asked = scanned.amount
+    if (
+        asked is not None
+        and amount is not None
+        and amount.currency == asked.currency
+        and amount != asked
+    ):
+        raise AmountDiffersFromRequest(f"the code asks for {asked}", amount=str(asked))
+    if scanned.request_id is not None:
+        return pay_request_converted(
+            ctx, payer_id=payer_id, request_id=scanned.request_id, quote_id=quote_id,
+            idempotency_key=idempotency_key, amount=amount,
+        )  # fmt: skip
+    request = {
+        "payload": payload,
+        "quote_id": quote_id,
+        "amount": None if amount is None else str(amount),
+    }
+
+    def work(uow: UnitOfWork) -> Payment:
+        merchant = uow.people.get_merchant_by_till(scanned.merchant_id)
+        if merchant is None:
+            raise MerchantNotFound(till_number=scanned.merchant_id)
+        if merchant.settlement_currency != scanned.currency.code:
+            raise FxQuoteMismatch(
+                f"The code asks for {scanned.currency}; the merchant is paid in "
+                f"{merchant.settlement_currency}."
+            )
+        return _pay_merchant(
+            uow, ctx, payer_id=payer_id, merchant=merchant, quote_id=quote_id,
+            amount=None if asked is not None and amount == asked else amount,
+            message=scanned.reference, deliver=asked,
         )  # fmt: skip
 
     return _idempotent(ctx, f"user:{payer_id}:merchant", idempotency_key, request, work)
@@ -386,9 +547,15 @@ def _accept(
     payee_wallet: Wallet | None,
     message: str | None,
     merchant: Merchant | None = None,
+    deliver: Money | None = None,
+    notify: Mapping[str, Any] | None = None,
 ) -> Payment:
     """Accept the payer's quote inside the caller's transaction: one batch of legs, the payment
-    and the quote marked used, or nothing at all."""
+    and the quote marked used, or nothing at all.
+
+    `deliver` is a fixed price the payee must receive exactly (a payment request, a dynamic QR
+    code): the quote must be the least one for it (`check_quote_pays`). `notify` adds fields to
+    a merchant's payment.succeeded event."""
     # The quote's row first: a second acceptance waits here and then finds it used.
     quote = uow.fx.lock_quote(quote_id)
     if quote is None or quote.owner_id != payer.id:
@@ -396,7 +563,7 @@ def _accept(
         raise FxQuoteNotFound(quote_id=quote_id)
     now = ctx.clock.now()
     check_quote_usable(expires_at=quote.expires_at, used=quote.used_at is not None, now=now)
-    amounts = quote.amounts
+    amounts = quote.amounts if deliver is None else paying(quote.amounts, deliver)
     source, target = quote.source, quote.target
     if merchant is not None and merchant.settlement_currency != target.code:
         raise FxQuoteMismatch(
@@ -491,13 +658,106 @@ def _accept(
     payee_name = None
     if merchant is not None:
         payee_name = merchant.trading_name
-        event = payments.payment_event(payment) | {"fx_quote_id": quote.id}
+        event = payments.payment_event(payment) | {"fx_quote_id": quote.id} | dict(notify or {})
         webhooks.emit(
             uow, ctx, owner_id=merchant.user_id, type=EventType.PAYMENT_SUCCEEDED, data=event
         )
     _text(uow, ctx, payment, amounts, payer=(payer, payer_wallet), payee=(payee, payee_wallet),
           payee_name=payee_name)  # fmt: skip
     return payment
+
+
+# --- a quote locked for a hold: escrow orders funded from another currency (ADR 0022) -------------
+
+
+def take_quote(uow: UnitOfWork, ctx: Context, *, payer: User, quote_id: str, price: Money) -> Quote:
+    """Inside the caller's transaction: the payer's quote, locked, usable now, within its
+    corridor, and the least one for `price` (`check_quote_pays`), with its target set to exactly
+    `price`. The caller books the legs (`funding_legs`) and marks it used (`mark_quote_used`)."""
+    quote = uow.fx.lock_quote(quote_id)
+    if quote is None or quote.owner_id != payer.id:
+        raise FxQuoteNotFound(quote_id=quote_id)
+    check_quote_usable(expires_at=quote.expires_at, used=quote.used_at is not None,
+                       now=ctx.clock.now())  # fmt: skip
+    amounts = paying(quote.amounts, price)
+    check_corridor(find_corridor(ctx.fx.corridors, quote.source, quote.target),
+                   amounts.source_debit, payer.kyc_tier)  # fmt: skip
+    return replace(quote, amounts=amounts)
+
+
+def funding_legs(
+    uow: UnitOfWork, ctx: Context, quote: Quote, *, payer_account_id: str, reference: str
+) -> list[TransferRequest]:
+    """The payer's side of a conversion: the converted amount to the source currency's
+    liquidity, the spread and the fee to fee income. The target side is the caller's (escrow
+    holds it from the target currency's liquidity)."""
+    source = quote.source.code
+    roles = {
+        Role.PAYER_WALLET: payer_account_id,
+        Role.LIQUIDITY_SOURCE: ledger.system_account_id_in(
+            uow, ctx, AccountCode.FX_LIQUIDITY, source
+        ),
+        Role.FEE_INCOME: ledger.system_account_id_in(
+            uow, ctx, AccountCode.FEES, source, spread_by=payer_account_id
+        ),
+    }
+    return [
+        move(ctx.ids.new("tr"), debit_account_id=roles[leg.debit],
+             credit_account_id=roles[leg.credit], amount=leg.amount.amount_minor,
+             currency=source, code=_LEG_CODES[leg.kind], reference=reference)
+        for leg in conversion_legs(quote.amounts)
+        if leg.kind is not LegKind.DELIVERY
+    ]  # fmt: skip
+
+
+def unwinding_legs(
+    uow: UnitOfWork,
+    ctx: Context,
+    quote_id: str,
+    *,
+    share: Fraction,
+    reference: str,
+) -> list[TransferRequest]:
+    """Give back `share` (0 to 1) of what the payer paid for a used quote, to the wallet that
+    paid, in the payer's currency, at the quote's locked rate: that share of the converted
+    amount from the source currency's liquidity, and of the spread and fee from fee income
+    (`unwound_share`: rounded down, by less than one minor unit each; all of it when the share
+    is 1). The caller returns the target
+    side to the target liquidity (escrow voids its hold)."""
+    quote = uow.fx.get_quote(quote_id)
+    assert quote is not None and quote.payment_id is not None, quote_id
+    # Back to the wallet that paid: the payment that used the quote names it.
+    payment = uow.people.get_payment(quote.payment_id)
+    assert payment is not None and payment.payer_wallet_id is not None, quote
+    wallet = uow.people.get_wallet(payment.payer_wallet_id)
+    assert wallet is not None, payment
+    payer_account_id = wallet.account_id
+    back = unwound_share(quote.amounts, share)
+    source = quote.source.code
+    liquidity = ledger.system_account_id_in(uow, ctx, AccountCode.FX_LIQUIDITY, source)
+    fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, source,
+                                       spread_by=payer_account_id)  # fmt: skip
+    return [
+        move(ctx.ids.new("tr"), debit_account_id=debit, credit_account_id=payer_account_id,
+             amount=amount.amount_minor, currency=source, code=TransferCode.REFUND,
+             reference=reference)
+        for debit, amount in ((liquidity, back.converted), (fees, back.charges))
+        if amount.is_positive()
+    ]  # fmt: skip
+
+
+def check_liquidity(uow: UnitOfWork, ctx: Context, currency: str, paying_out: Money) -> None:
+    """After the caller posted a payout from `currency`'s liquidity: refuse it (the whole
+    transaction rolls back) if the liquidity, locked now, went below zero."""
+    account_id = ledger.system_account_id_in(uow, ctx, AccountCode.FX_LIQUIDITY, currency)
+    if uow.ledger.lock_accounts([account_id])[account_id].available < 0:
+        raise FxLiquidityInsufficient(
+            f"The {currency} liquidity cannot pay {paying_out} now.", currency=currency
+        )
+
+
+def mark_quote_used(uow: UnitOfWork, ctx: Context, quote_id: str, *, payment_id: str) -> None:
+    uow.fx.mark_used(quote_id, used_at=ctx.clock.now(), payment_id=payment_id)
 
 
 def _text(
@@ -664,16 +924,24 @@ __all__ = [
     "Positions",
     "Price",
     "RatesImported",
+    "check_liquidity",
     "convert",
     "create_quote",
+    "fetch_rates",
     "fund_liquidity",
+    "funding_legs",
     "get_quote",
     "import_rates",
     "is_stale",
     "list_rates",
+    "mark_quote_used",
+    "pay_code_converted",
     "pay_merchant_converted",
+    "pay_request_converted",
     "positions",
     "price",
     "send_converted",
     "set_rate",
+    "take_quote",
+    "unwinding_legs",
 ]

@@ -281,3 +281,5 @@ FX_QUOTE_SECONDS_MAX: Final = 3600
 FX_RATE_MAX_AGE_SECONDS_MAX: Final = 31 * 24 * 3600
 #: Rates shown by GET /v1/fx/rates: the newest of each pair, at most this many pairs.
 FX_RATES_SHOWN_MAX: Final = 1000
+#: How long fetching the rate file at SOKO_FX_RATES_URL may take (soko/fx/rate_feed.py).
+FX_RATE_FEED_TIMEOUT_SECONDS: Final = 20

@@ -188,7 +188,7 @@ def pay_request(
                "amount": None if amount is None else str(amount)}  # fmt: skip
 
     def work(uow: UnitOfWork) -> Payment:
-        found = _locked_open(uow, ctx, request_id)
+        found = lock_open_request(uow, ctx, request_id)
         asked = Money(found.amount, Currency.of(found.currency))
         if amount is not None and amount != asked:
             raise AmountDiffersFromRequest(f"the request is for {asked}", amount=str(asked))
@@ -201,13 +201,7 @@ def pay_request(
             uow, ctx, payer, merchant, asked, message=found.reference,
             notify={"payment_request_id": found.id, "reference": found.reference},
         )  # fmt: skip
-        uow.merchant_payments.set_request_status(found.id, PaymentRequestStatus.PAID, payment.id)
-        webhooks.emit(
-            uow, ctx, owner_id=found.merchant_id, type=EventType.PAYMENT_REQUEST_PAID,
-            data={"payment_request_id": found.id, "reference": found.reference,
-                  "payment_id": payment.id, "amount": asked.to_decimal_string(),
-                  "currency": found.currency},
-        )  # fmt: skip
+        mark_request_paid(uow, ctx, found, payment)
         return payment
 
     return run_idempotent(
@@ -218,6 +212,27 @@ def pay_request(
         work=work,
         result=Payment,
     ).value
+
+
+def lock_open_request(uow: UnitOfWork, ctx: Context, request_id: str) -> PaymentRequest:
+    """The request, locked inside the caller's transaction, if it can still be paid: what a
+    payment of it (here, or FX's payment from a wallet in another currency) starts with."""
+    return _locked_open(uow, ctx, request_id)
+
+
+def mark_request_paid(
+    uow: UnitOfWork, ctx: Context, found: PaymentRequest, payment: Payment
+) -> None:
+    """In the payment's transaction: the request is paid by `payment`, and its merchant is told
+    (payment_request.paid, with the amount asked, in the request's currency)."""
+    uow.merchant_payments.set_request_status(found.id, PaymentRequestStatus.PAID, payment.id)
+    asked = Money(found.amount, Currency.of(found.currency))
+    webhooks.emit(
+        uow, ctx, owner_id=found.merchant_id, type=EventType.PAYMENT_REQUEST_PAID,
+        data={"payment_request_id": found.id, "reference": found.reference,
+              "payment_id": payment.id, "amount": asked.to_decimal_string(),
+              "currency": found.currency},
+    )  # fmt: skip
 
 
 def check_reference(reference: str) -> str:
@@ -269,5 +284,7 @@ __all__ = [
     "find_request",
     "get_request",
     "list_requests",
+    "lock_open_request",
+    "mark_request_paid",
     "pay_request",
 ]

@@ -310,7 +310,15 @@ class PaymentRequestPay(_In):
 
     amount: MoneyIn | None = Field(
         default=None,
-        description="What the payer was shown; refused if it is not the requested amount.",
+        description="What the payer was shown; refused if it is not the requested amount "
+        "(with quote_id, the quote's source amount is accepted too).",
+    )
+    quote_id: str | None = Field(
+        default=None,
+        description="An FX quote (POST /v1/fx/quotes with the request's amount as "
+        "target_amount) to pay from a wallet in another currency: the merchant receives exactly "
+        "the amount asked, the payer pays the quote's source amount.",
+        examples=["fxq_01JH…"],
     )
     payer_id: str | None = Field(
         default=None, description="Operator keys only: the user who pays. Others pay as self."

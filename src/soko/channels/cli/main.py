@@ -753,6 +753,32 @@ def fx_rates_import(
     )
 
 
+@fx_rates_app.command("fetch")
+@refusals_as_exit_codes
+def fx_rates_fetch(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Fetch from here instead of SOKO_FX_RATES_URL (http or https)."),
+    ] = None,
+) -> None:
+    """Fetch the rate file at SOKO_FX_RATES_URL (the ECB's daily reference rates) and import it,
+    all of it or none: a source that cannot be read, a malformed file or a stale one changes
+    nothing."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        made = fx.fetch_rates(runtime.context, url=url)
+    finally:
+        runtime.close()
+    stored = made.stored
+    console.print(
+        f"Fetched {made.format.value}: {stored.added} added, {stored.corrected} corrected, "
+        f"{stored.unchanged} unchanged"
+        + (f"; left out {', '.join(made.ignored)}" if made.ignored else "")
+        + ".",
+        soft_wrap=True,
+    )
+
+
 @fx_rates_app.command("set")
 @refusals_as_exit_codes
 def fx_rates_set(

@@ -12,6 +12,7 @@ from soko.context import Context
 from soko.credit import service as credit
 from soko.deposits import service as deposits
 from soko.escrow import service as escrow
+from soko.fx.jobs import RateFetcher
 from soko.kernel import idempotency
 from soko.ledger import service as ledger
 from soko.notify import service as webhooks
@@ -54,6 +55,8 @@ JOBS: tuple[Job, ...] = (
     # Minimums the sales did not cover, late fees and write-offs; each loan in its own
     # transaction, so a crash part-way leaves every loan done or untouched.
     Job("collect_loan_dues", credit.collect_dues),
+    # The ECB's (or another source's) rate file at SOKO_FX_RATES_URL, once an hour at most.
+    Job("fetch_fx_rates", RateFetcher()),
 )
 
 

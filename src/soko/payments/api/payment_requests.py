@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from soko.channels.api.deps import Caller, ContextDep, IdempotencyKey, RuntimeDep
 from soko.channels.api.schemas import MONEY_MOVING_PROBLEMS, Page, problem_responses
+from soko.fx import service as fx
 from soko.kernel import limits
 from soko.payments import requests as payment_requests
 from soko.payments.domain import PaymentRequest
@@ -159,16 +160,27 @@ def pay_request(
     response: Response,
 ) -> PaymentPublic:
     """Pay a request in full from the caller's own wallet. Anyone holding the request's id (the
-    pay link) may pay it, once; an expired, cancelled or paid request is refused.
+    pay link) may pay it, once; an expired, cancelled or paid request is refused. With a
+    `quote_id`, paid from a wallet in another currency: the merchant receives exactly the
+    amount asked and the payer pays the quote's source amount.
 
     Called with the payer's session token, or an operator key naming payer_id.
     """
-    payment = payment_requests.pay_request(
-        ctx,
-        payer_id=caller.acting_for(body.payer_id, "payer_id"),
-        request_id=request_id,
-        amount=None if body.amount is None else body.amount.to_money(),
-        idempotency_key=key,
-    )
+    payer_id = caller.acting_for(body.payer_id, "payer_id")
+    amount = None if body.amount is None else body.amount.to_money()
+    if body.quote_id is not None:
+        # From a wallet in another currency: FX's use case (ADR 0018).
+        payment = fx.pay_request_converted(
+            ctx,
+            payer_id=payer_id,
+            request_id=request_id,
+            quote_id=body.quote_id,
+            amount=amount,
+            idempotency_key=key,
+        )
+    else:
+        payment = payment_requests.pay_request(
+            ctx, payer_id=payer_id, request_id=request_id, amount=amount, idempotency_key=key
+        )
     response.headers["Location"] = f"/v1/payments/{payment.id}"
     return PaymentPublic.of(payment)

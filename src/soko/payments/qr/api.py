@@ -18,6 +18,7 @@ from soko.channels.api.schemas import (
     OfferedCurrencyCode,
     problem_responses,
 )
+from soko.fx import service as fx
 from soko.kernel import limits
 from soko.kernel.money import Currency, Money
 from soko.payments.qr import service as qr
@@ -141,7 +142,15 @@ class QrPay(BaseModel):
     )
     amount: MoneyIn | None = Field(
         default=None,
-        description="Required for a static code; for a dynamic one, refused unless it agrees.",
+        description="Required for a static code without quote_id; for a dynamic one, refused "
+        "unless it agrees (with quote_id, the quote's source amount is accepted too).",
+    )
+    quote_id: str | None = Field(
+        default=None,
+        description="An FX quote to pay from a wallet in another currency than the code's: the "
+        "merchant receives exactly a dynamic code's amount (quote it as target_amount), or a "
+        "static code's quote's target amount; the payer pays the quote's source amount.",
+        examples=["fxq_01JH…"],
     )
     payer_id: str | None = Field(
         default=None, description="Operator keys only: the user who pays. Others pay as self."
@@ -261,15 +270,25 @@ def pay_qr(
     """Pay a scanned merchant code: the payment request it names, the amount a dynamic code
     carries, or, for a static code, the `amount` the payer enters.
 
+    With a `quote_id`, paid from a wallet in another currency at that FX quote.
     Called with the payer's session token, or an operator key naming payer_id.
     """
-    payment = qr.pay_code(
-        ctx,
-        payer_id=caller.acting_for(body.payer_id, "payer_id"),
-        payload=body.payload,
-        amount=None if body.amount is None else body.amount.to_money(),
-        idempotency_key=key,
-    )
+    payer_id = caller.acting_for(body.payer_id, "payer_id")
+    amount = None if body.amount is None else body.amount.to_money()
+    if body.quote_id is not None:
+        # Another currency: FX's use case (ADR 0018).
+        payment = fx.pay_code_converted(
+            ctx,
+            payer_id=payer_id,
+            payload=body.payload,
+            quote_id=body.quote_id,
+            amount=amount,
+            idempotency_key=key,
+        )
+    else:
+        payment = qr.pay_code(
+            ctx, payer_id=payer_id, payload=body.payload, amount=amount, idempotency_key=key
+        )
     response.headers["Location"] = f"/v1/payments/{payment.id}"
     return PaymentPublic.of(payment)
 
