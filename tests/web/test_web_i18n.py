@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_file
+from babel.messages.pofile import read_po
 
 from soko.channels import i18n
 from soko.channels import web as web_package
@@ -51,3 +52,18 @@ def test_every_web_text_is_translated_with_the_same_facts(language: str) -> None
     for text in wanted:
         translated = catalogue[text]
         assert sorted(PLACEHOLDER.findall(translated)) == sorted(PLACEHOLDER.findall(text)), text
+
+
+def test_a_text_in_several_catalogue_files_has_one_translation() -> None:
+    """Page groups keep their own .po files; a text two of them share must read the same in
+    both, or which one wins would depend on the files' order."""
+    for language_dir in sorted(i18n.LOCALE_DIR.iterdir()):
+        seen: dict[str, tuple[str, str]] = {}
+        for po in sorted((language_dir / "LC_MESSAGES").glob("*.po")):
+            with po.open("rb") as file:
+                catalogue = read_po(file, locale=language_dir.name)
+            for message in catalogue:
+                if not message.id or not message.string or not isinstance(message.id, str):
+                    continue
+                earlier = seen.setdefault(message.id, (po.name, str(message.string)))
+                assert earlier[1] == message.string, (message.id, earlier, po.name)
