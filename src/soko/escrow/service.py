@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from soko.context import Context, UnitOfWork
 from soko.escrow.domain import (
@@ -58,7 +58,7 @@ from soko.ledger.domain import TransferRequest, hold, move, post, void
 from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
-from soko.notify.sms import fits
+from soko.notify.sms import N_, compose, fits
 from soko.payments import service as payments
 from soko.payments.domain import Payment, text_name
 from soko.payments.fees import merchant_rate
@@ -597,12 +597,10 @@ def _fund(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> EscrowOrder:
     code = ctx.ids.digits(limits.DELIVERY_CODE_DIGITS)
     uow.escrow.set_delivery_code(order.id, code)
     seller = uow.people.get_merchant(order.seller_id)
-    seller_name = seller.trading_name if seller is not None else "the seller"
-    text = (
-        f"Soko: {amount} held for order {order.id[-8:]} from {text_name(seller_name)}. Give code "
-        f"{code} to the courier only when you have the goods."
-    )
-    _text(uow, ctx, buyer.phone, text)
+    to = sms.reader(buyer)
+    seller_name = seller.trading_name if seller is not None else to._(THE_SELLER)
+    _text(uow, ctx, buyer.phone, compose(to, HELD, amount=amount, ref=order.id[-8:],
+                                         name=text_name(seller_name), code=code))  # fmt: skip
     return replace(order, hold_id=hold_id, code_failures=0)
 
 
@@ -656,24 +654,22 @@ def _announce(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> None:
     ref = order.id[-8:]
     buyer = _user(uow, order.buyer_id)
     seller = _user(uow, order.seller_id)
+    to_buyer, to_seller = sms.reader(buyer), sms.reader(seller)
     match order.state:
         case S.SHIPPED:
-            _text(uow, ctx, buyer.phone, f"Soko: order {ref} has shipped. Your money stays held "
-                  "until you have the goods.")  # fmt: skip
+            _text(uow, ctx, buyer.phone, compose(to_buyer, SHIPPED, ref=ref))
         case S.DELIVERED:
-            _text(uow, ctx, buyer.phone, f"Soko: order {ref} was delivered. Dispute within "
-                  f"{max(1, ctx.escrow.inspection_seconds // 86_400)} days if anything is wrong; "
-                  "then it is paid.")  # fmt: skip
+            days = max(1, ctx.escrow.inspection_seconds // 86_400)
+            _text(uow, ctx, buyer.phone, compose(to_buyer, DELIVERED, ref=ref, days=days))
         case S.DISPUTED:
-            _text(uow, ctx, seller.phone, f"Soko: the buyer disputed order {ref}. The money is "
-                  "frozen until Soko resolves it.")  # fmt: skip
+            _text(uow, ctx, seller.phone, compose(to_seller, DISPUTED, ref=ref))
         case S.RELEASED | S.RESOLVED | S.REFUNDED:
             if order.released:
                 paid = Money(order.released - order.fee, currency)
-                _text(uow, ctx, seller.phone, f"Soko: {paid} released to you for order {ref}.")
+                _text(uow, ctx, seller.phone, compose(to_seller, RELEASED, amount=paid, ref=ref))
             if order.refunded:
                 back = Money(order.refunded, currency)
-                _text(uow, ctx, buyer.phone, f"Soko: {back} refunded to you for order {ref}.")
+                _text(uow, ctx, buyer.phone, compose(to_buyer, REFUNDED, amount=back, ref=ref))
         case _:
             pass
 
@@ -766,6 +762,26 @@ def _close_dispute(uow: UnitOfWork, ctx: Context, order_id: str, *, outcome: str
         replace(found, outcome=outcome, to_buyer=to_buyer, to_seller=to_seller, note=note,
                 closed_at=ctx.clock.now())
     )  # fmt: skip
+
+
+# The texts each side gets, in their language (Kiswahili in locale/sw/LC_MESSAGES/sms.po).
+HELD: Final = N_(
+    "Soko: {amount} held for order {ref} from {name}. Give code {code} to the courier only when "
+    "you have the goods."
+)
+THE_SELLER: Final = N_("the seller")
+SHIPPED: Final = N_(
+    "Soko: order {ref} has shipped. Your money stays held until you have the goods."
+)
+DELIVERED: Final = N_(
+    "Soko: order {ref} was delivered. Dispute within {days} days if anything is wrong; then it "
+    "is paid."
+)
+DISPUTED: Final = N_(
+    "Soko: the buyer disputed order {ref}. The money is frozen until Soko resolves it."
+)
+RELEASED: Final = N_("Soko: {amount} released to you for order {ref}.")
+REFUNDED: Final = N_("Soko: {amount} refunded to you for order {ref}.")
 
 
 def _text(uow: UnitOfWork, ctx: Context, phone: str, text: str) -> None:

@@ -511,14 +511,15 @@ def _text(
     payer_user, payer_wallet = payer
     payee_user, payee_wallet = payee
     if payer_user.id == payee_user.id:
-        text = converted_text(payment.id, amounts.source_debit, amounts.target,
-                              _balance(uow, payer_wallet))  # fmt: skip
+        text = converted_text(sms.reader(payer_user), payment.id, amounts.source_debit,
+                              amounts.target, _balance(uow, payer_wallet))  # fmt: skip
         sms.queue(uow, ctx, phone=payer_user.phone, text=text)
         return
-    sent = sent_abroad_text(payment.id, amounts.source_debit, amounts.target,
-                            payee_name or payee_user.name, _balance(uow, payer_wallet))  # fmt: skip
-    received = received_text(payment.id, amounts.target, payer_user.name,
-                             _balance(uow, payee_wallet))  # fmt: skip
+    sent = sent_abroad_text(sms.reader(payer_user), payment.id, amounts.source_debit,
+                            amounts.target, payee_name or payee_user.name,
+                            balance=_balance(uow, payer_wallet))  # fmt: skip
+    received = received_text(sms.reader(payee_user), payment.id, amounts.target,
+                             payer_user.name, _balance(uow, payee_wallet))  # fmt: skip
     sms.queue_all(uow, ctx, [(payer_user.phone, sent), (payee_user.phone, received)])
 
 

@@ -26,6 +26,7 @@ from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.payments.domain import (
+    OPERATOR,
     Payment,
     Refund,
     fee_to_return,
@@ -130,7 +131,8 @@ def send_money(
         if recipient is None:
             assert phone is not None
             days = max(1, ctx.unclaimed_transfer_seconds // 86_400)
-            sms.queue(uow, ctx, phone=phone, text=held_for_you_text(amount, sender.name, days))
+            text = held_for_you_text(sms.reader_of_phone(phone), amount, sender.name, days)
+            sms.queue(uow, ctx, phone=phone, text=text)
         return payment
 
     return _idempotent(ctx, f"user:{sender_id}:p2p", idempotency_key, request, work)
@@ -435,7 +437,7 @@ def refund(
         merchant = uow.people.get_merchant(merchant_id)
         customer = _user(uow, payer_wallet.user_id)
         assert merchant is not None, merchant_id
-        text = refunded_text(made.id, amount, merchant.trading_name,
+        text = refunded_text(sms.reader(customer), made.id, amount, merchant.trading_name,
                              _balance(uow, payer_wallet))  # fmt: skip
         sms.queue(uow, ctx, phone=customer.phone, text=text)
         return made
@@ -697,11 +699,14 @@ def _text(
         person, wallet = payer
         fee = Money.of(payment.fee, payment.currency) if payment.kind != "merchant" else None
         to = payee_name or (payee[0].name if payee is not None else payment.payee_phone or "")
-        texts.append((person.phone, paid_text(payment.id, amount, to, fee, _balance(uow, wallet))))
+        text = paid_text(sms.reader(person), payment.id, amount, to, fee,
+                         balance=_balance(uow, wallet))  # fmt: skip
+        texts.append((person.phone, text))
     if payee is not None:
         person, wallet = payee
-        sender = payer[0].name if payer is not None else "your operator"
-        text = received_text(payment.id, amount, sender, _balance(uow, wallet))
+        reader = sms.reader(person)
+        sender = payer[0].name if payer is not None else reader._(OPERATOR)
+        text = received_text(reader, payment.id, amount, sender, _balance(uow, wallet))
         texts.append((person.phone, text))
     sms.queue_all(uow, ctx, texts)
 
