@@ -55,7 +55,6 @@ from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import TransferRequest, hold, move, post, void
-from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.sms import N_, compose, fits
@@ -65,6 +64,7 @@ from soko.payments.fees import merchant_rate
 from soko.people.domain import User, UserKind, parse_phone
 from soko.people.errors import (
     MessageTooLong,
+    NoWalletInCurrency,
     RecipientIsSender,
     RecipientRequired,
     UserKindMismatch,
@@ -572,7 +572,9 @@ def _fund(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> EscrowOrder:
     amount = Money(order.amount, Currency.of(order.currency))
     wallet = uow.people.find_wallet(buyer.id, order.currency)
     if wallet is None:
-        raise ExceedsCredits(f"no {order.currency} wallet: 0 available", available=0)
+        raise NoWalletInCurrency(
+            f"no {order.currency} wallet: 0 available", available=0, currency=order.currency
+        )
     uow.ledger.lock_accounts([wallet.account_id])
     payments.check_spending_limits(uow, ctx, buyer, wallet.id, amount)
     escrow = ledger.system_account_in(uow, ctx, AccountCode.ESCROW, order.currency)

@@ -55,7 +55,6 @@ from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import TransferRequest, move
-from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.payments import service as payments
@@ -65,6 +64,7 @@ from soko.payments.fees import FeeKind, fee_table, merchant_rate
 from soko.people.domain import Merchant, User, UserKind, Wallet, parse_phone
 from soko.people.errors import (
     MessageTooLong,
+    NoWalletInCurrency,
     RecipientIsSender,
     RecipientRequired,
     UserKindMismatch,
@@ -403,7 +403,7 @@ def _accept(
         )
     payer_wallet = uow.people.find_wallet(payer.id, source.code)
     if payer_wallet is None:
-        raise ExceedsCredits(f"no {source} wallet: 0 available", available=0)
+        raise NoWalletInCurrency(f"no {source} wallet: 0 available", available=0, currency=source)
     if payee_wallet is None:
         payee_wallet = wallet_for(uow, ctx, payee, target.code)
     check_quote_matches(

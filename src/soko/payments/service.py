@@ -22,7 +22,6 @@ from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import Account, TransferRequest, hold, move
-from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.payments.domain import (
@@ -47,6 +46,7 @@ from soko.people import service as users
 from soko.people.domain import Merchant, User, UserKind, Wallet, check_served, parse_phone
 from soko.people.errors import (
     MessageTooLong,
+    NoWalletInCurrency,
     RecipientIsSender,
     RecipientRequired,
     UserKindMismatch,
@@ -534,7 +534,11 @@ def _existing_wallet(uow: UnitOfWork, user: User, amount: Money) -> Wallet:
     """The paying side must already hold a wallet in the currency (an empty one pays nothing)."""
     wallet = uow.people.find_wallet(user.id, amount.currency.code)
     if wallet is None:
-        raise ExceedsCredits(f"no {amount.currency.code} wallet: 0 available", available=0)
+        raise NoWalletInCurrency(
+            f"no {amount.currency.code} wallet: 0 available",
+            available=0,
+            currency=amount.currency.code,
+        )
     return wallet
 
 

@@ -52,7 +52,7 @@ from soko.payouts.domain import (
 from soko.payouts.errors import PayoutNotFound
 from soko.payouts.ports import PayoutRailUnavailable
 from soko.people.domain import UserKind
-from soko.people.errors import UserKindMismatch, UserNotFound
+from soko.people.errors import NoWalletInCurrency, UserKindMismatch, UserNotFound
 from soko.people.wallets import check_amount
 
 log = logging.getLogger("soko.payouts")
@@ -90,7 +90,9 @@ def request_payout(
             )
         wallet = uow.people.find_wallet(merchant.id, currency)
         if wallet is None:
-            raise ExceedsCredits(f"no {currency} wallet: 0 available", available=0)
+            raise NoWalletInCurrency(
+                f"no {currency} wallet: 0 available", available=0, currency=currency
+            )
         fee = fee_table(ctx.tariff, currency, FeeKind.PAYOUT).fee_for(amount.amount_minor)
         account = uow.ledger.lock_accounts([wallet.account_id])[wallet.account_id]
         # Checked here for a message that names the fee; the ledger checks it again.

@@ -65,6 +65,7 @@ from soko.people.errors import (
     ExceedsDailyLimit,
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
+    NoWalletInCurrency,
     PhoneNumberInvalid,
     PinBusy,
     PinIncorrect,
@@ -88,6 +89,7 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     TextInvalid: "Some of what you typed cannot be read. Please type it again.",
     PinNotSet: "Set a PIN with your operator first.",
     ExceedsCredits: "Not enough money in your wallet.",
+    NoWalletInCurrency: "You have no wallet in this currency.",
     ExceedsDailyLimit: "This would pass your daily limit.",
     ExceedsMonthlyLimit: "This would pass your monthly limit.",
     ExceedsTransactionLimit: "This is above your limit for one payment.",
@@ -150,6 +152,9 @@ def sentence_for(error: DomainError) -> str:
     """The table's sentence with the facts a person acts on: the tries left where a wrong one
     is counted, and how long to wait where a lock or limit says."""
     text = message_for(error)
+    currency = error.context.get("currency")
+    if isinstance(error, NoWalletInCurrency) and isinstance(currency, str):
+        text = f"You have no {currency} wallet."
     left = error.context.get("tries_left", error.context.get("attempts_left"))
     if isinstance(left, int) and not isinstance(left, bool) and left > 0:
         text = f"{text} {left} {'try' if left == 1 else 'tries'} left."
