@@ -121,6 +121,7 @@ RULE_REFUSALS = frozenset(
         "amount_must_be_positive",
         "amount_overflows",
         "exceeds_credits",
+        "no_wallet_in_currency",
         "exceeds_transaction_limit",
         "exceeds_daily_limit",
         "exceeds_monthly_limit",

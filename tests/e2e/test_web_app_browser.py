@@ -67,7 +67,7 @@ def test_a_buyer_pays_into_escrow_and_the_seller_releases_it_with_the_code(
     seller = seller_phone.new_page()
     sign_in(seller, served, users.get_user(ctx, kiosk.user_id).phone, "1357")
     seller.goto(f"{served}/app/orders/{order.id}")
-    expect(seller.get_by_test_id("state")).to_have_text("funded")
+    expect(seller.get_by_test_id("state")).to_have_text("In escrow")
     entering = seller.get_by_role("form", name="Enter the buyer's delivery code")
     entering.get_by_label("Delivery code").fill("000000" if code != "000000" else "111111")
     entering.get_by_label("Your PIN").fill("1357")
@@ -83,7 +83,7 @@ def test_a_buyer_pays_into_escrow_and_the_seller_releases_it_with_the_code(
 
     # The buyer's phone sees it too; signing out ends the visit.
     buyer.goto(f"{served}/app/orders/{order.id}")
-    expect(buyer.get_by_test_id("state")).to_have_text("released")
+    expect(buyer.get_by_test_id("state")).to_have_text("Released")
     buyer.get_by_role("button", name="Sign out").click()
     expect(buyer).to_have_url(f"{served}/app/sign-in")
     buyer.goto(f"{served}/app")

@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from soko.kernel import limits
+from soko.kernel.i18n import LANGUAGES, Wording, wording_for
 from soko.kernel.money import Money
-from soko.notify.sms import fits
+from soko.notify.sms import fits, gsm7_septets
 from soko.payments.domain import (
     TEXT_NAME_WIDTH,
     held_for_you_text,
@@ -26,16 +27,42 @@ amounts = st.builds(
 ids = st.from_regex(r"(pay|rfd)_[0-9A-Z]{26}", fullmatch=True)
 
 
-@given(name=st.text(max_size=200), payment_id=ids, amount=amounts, days=st.integers(1, 366))
-def test_every_text_fits_one_sms(name: str, payment_id: str, amount: Money, days: int) -> None:
+readers = st.builds(
+    wording_for, st.sampled_from([*LANGUAGES, None]), st.sampled_from(["KE", "TZ", "UG", None])
+)
+#: Balances up to a billion (tests/unit/test_sms_texts.py's widest): never cut below that.
+realistic = st.builds(
+    Money.of, st.integers(1, 999_999_999_99), st.sampled_from(sorted(limits.KYC_LIMITS))
+)
+
+
+@given(name=st.text(max_size=200), payment_id=ids, amount=amounts, days=st.integers(1, 366),
+       to=readers)  # fmt: skip
+def test_every_text_fits_one_sms(
+    name: str, payment_id: str, amount: Money, days: int, to: Wording
+) -> None:
     fee = Money.of(min(amount.amount_minor, 10**6), amount.currency.code)
     for text in (
-        paid_text(payment_id, amount, name, fee, amount),
-        received_text(payment_id, amount, name, amount),
-        refunded_text(payment_id, amount, name, amount),
-        held_for_you_text(amount, name, days),
+        paid_text(to, payment_id, amount, name, fee, balance=amount),
+        received_text(to, payment_id, amount, name, amount),
+        refunded_text(to, payment_id, amount, name, amount),
+        held_for_you_text(to, amount, name, days),
     ):
-        assert fits(text), text
+        assert fits(text) and gsm7_septets(text) is not None, text
+
+
+@given(name=st.text(max_size=200), payment_id=ids, amount=realistic, to=readers)
+def test_a_confirmation_keeps_its_balance_whole(
+    name: str, payment_id: str, amount: Money, to: Wording
+) -> None:
+    fee = Money.of(min(amount.amount_minor, 10**6), amount.currency.code)
+    balance = to.money(amount)
+    for text in (
+        paid_text(to, payment_id, amount, name, fee, balance=amount),
+        received_text(to, payment_id, amount, name, amount),
+        refunded_text(to, payment_id, amount, name, amount),
+    ):
+        assert text.endswith(f" {balance}."), text
 
 
 @given(st.text(max_size=200))

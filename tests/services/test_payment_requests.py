@@ -22,7 +22,9 @@ from soko.payments.errors import (
     PaymentRequestNotFound,
     ReferenceInvalid,
 )
-from soko.people.errors import MessageTooLong, UserKindMismatch
+from soko.people import service as users
+from soko.people.domain import UserKind
+from soko.people.errors import MessageTooLong, NoWalletInCurrency, UserKindMismatch
 
 
 def test_a_request_is_paid_once_and_records_its_payment(any_ctx: Context) -> None:
@@ -201,3 +203,33 @@ def test_a_paid_request_can_be_refunded_like_any_merchant_payment(ctx: Context) 
     )  # fmt: skip
     assert balance(ctx, amina.id) == 100_000
     assert reconcile(ctx).passed
+
+
+def test_a_payer_with_no_wallet_in_the_currency_is_told_so_not_short_of_money(
+    any_ctx: Context,
+) -> None:
+    """A Ugandan with shillings but no KES wallet is told they hold no KES wallet (not "not
+    enough money"), at a request, at a till and by QR, and nothing moves."""
+    ctx = any_ctx
+    kiosk = shop(ctx)
+    okello = users.register(ctx, kind=UserKind.CONSUMER, phone="+256772000123", name="Okello",
+                            pin="2468")  # fmt: skip
+    made = payment_requests.create_request(
+        ctx, merchant_id=kiosk.user_id, amount=kes("250.00"), reference="INV-UG",
+        idempotency_key=key(),
+    )  # fmt: skip
+    baraka = consumer(ctx, "Baraka")
+    before = Snapshot.of(ctx)
+    with pytest.raises(NoWalletInCurrency) as refused:
+        payment_requests.pay_request(ctx, payer_id=okello.id, request_id=made.id,
+                                     idempotency_key=key())  # fmt: skip
+    assert refused.value.context["currency"] == "KES"
+    assert refused.value.code == "no_wallet_in_currency"
+    with pytest.raises(NoWalletInCurrency):
+        payments.pay_merchant(ctx, payer_id=okello.id, till_number=kiosk.till_number,
+                              amount=kes("10.00"), idempotency_key=key())  # fmt: skip
+    with pytest.raises(NoWalletInCurrency):
+        payments.send_money(ctx, sender_id=okello.id, to_phone=baraka.phone,
+                            amount=kes("10.00"), idempotency_key=key())  # fmt: skip
+    assert Snapshot.of(ctx) == before
+    assert payment_requests.get_request(ctx, made.id).stored_status is PaymentRequestStatus.OPEN

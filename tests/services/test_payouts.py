@@ -28,6 +28,7 @@ from soko.kernel.errors import (
     IdempotencyKeyReused,
     PageSizeInvalid,
 )
+from soko.kernel.i18n import wording_for
 from soko.kernel.money import Money
 from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
@@ -37,6 +38,7 @@ from soko.ledger.errors import ExceedsCredits
 from soko.ledger.reconcile import reconcile
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
+from soko.notify.sms import fits, gsm7_septets
 from soko.payouts import service as payouts
 from soko.payouts.domain import (
     BankAccount,
@@ -297,10 +299,10 @@ def test_settling_tells_the_merchant_by_webhook_and_sms(
     assert events[1][2]["failure_reason"] == failed.failure_reason
     assert [phone for phone, _ in texts] == [shop.merchant.phone] * 2
     assert texts[0][1] == (
-        f"Soko: your payout of KES 5000.00 to bank 01 a/c ...7890 has been paid. Ref {paid.id}."
+        f"Soko: your payout of KES 5,000.00 to bank 01 a/c ...7890 has been paid. Ref {paid.id}."
     )
-    assert texts[1][1].startswith("Soko: your payout of KES 1000.00 to bank 01 a/c ...0000 failed")
-    assert texts[1][1].endswith("KES 1010.00 is back in your wallet.")
+    assert texts[1][1].startswith("Soko: your payout of KES 1,000.00 to bank 01 a/c ...0000 fail")
+    assert texts[1][1].endswith("KES 1,010.00 is back in your wallet.")
     assert all(len(text) <= 160 and text.isascii() for _, text in texts)
 
 
@@ -314,9 +316,14 @@ def test_sms_text_fits_one_message_whatever_the_reason() -> None:
         failure_reason="r" * limits.PAYOUT_FAILURE_REASON_LENGTH_MAX, polls=0, rail_errors=0,
         next_attempt_at=None, created_at=now, updated_at=now,
     )  # fmt: skip
-    text = payouts.sms_text(payout)
-    assert len(text) <= 160 and text.endswith("is back in your wallet.")
-    assert len(payouts.sms_text(replace(payout, state=PayoutState.PAID))) <= 160
+    for language, ending in (
+        ("en", "is back in your wallet."),
+        ("sw", "imerudi kwenye pochi yako."),
+    ):
+        to = wording_for(language, "KE")
+        text = payouts.sms_text(replace(payout, failure_reason="r\u00e9\u20ac" * 100), to)
+        assert fits(text) and gsm7_septets(text) is not None and text.endswith(ending), text
+        assert fits(payouts.sms_text(replace(payout, state=PayoutState.PAID), to))
 
 
 # --- refusals change nothing --------------------------------------------------------------------

@@ -36,6 +36,7 @@ from soko.fx.domain import (
     unwound_share,
 )
 from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch, DomainError
+from soko.kernel.i18n import wording_for
 from soko.kernel.money import Currency, Money
 from soko.people.kyc import KycTier
 
@@ -568,10 +569,16 @@ def test_a_rate_is_shown_rounded_half_even(value: Fraction, decimals: int, shown
 def test_the_fx_texts_fit_one_sms_with_long_names() -> None:
     debit, target = Money(7_000_000, Currency.of("UGX")), Money(24_399_999, Currency.of("KES"))
     balance = Money(13_000_000, Currency.of("UGX"))
-    sent = sent_abroad_text("pay_01JH0000000000000000000000", debit, target, "N" * 80, balance)
-    assert "You paid UGX 7000000; " in sent and "gets KES 243999.99" in sent
-    converted = converted_text("pay_01JH0000000000000000000000", debit, target, balance)
-    assert "You converted UGX 7000000 to KES 243999.99." in converted
+    english, swahili = wording_for("en", "UG"), wording_for("sw", "UG")
+    payment_id = "pay_01JH0000000000000000000000"
+    sent = sent_abroad_text(english, payment_id, debit, target, "N" * 80, balance=balance)
+    assert "You paid UGX 7,000,000; " in sent and "gets KES 243,999.99" in sent
+    converted = converted_text(english, payment_id, debit, target, balance)
+    assert "You converted UGX 7,000,000 to KES 243,999.99." in converted
+    sent = sent_abroad_text(swahili, payment_id, debit, target, "N" * 80, balance=balance)
+    assert "Umelipa UGX 7,000,000; " in sent and sent.endswith("Salio UGX 13,000,000.")
+    converted = converted_text(swahili, payment_id, debit, target, balance)
+    assert "Umebadilisha UGX 7,000,000 kuwa KES 243,999.99." in converted
 
 
 # --- a fixed price paid through a quote, and a conversion given back -----------------------------

@@ -18,7 +18,8 @@ from soko.kernel import limits
 from soko.kernel.errors import all_error_classes
 from soko.payments import requests as payment_requests
 from soko.payments.domain import PaymentRequest
-from soko.people.domain import Merchant, User
+from soko.people import service as users
+from soko.people.domain import Merchant, User, UserKind
 
 
 @pytest.fixture
@@ -143,3 +144,26 @@ def test_every_error_has_a_short_sentence_for_the_web() -> None:
     for error in all_error_classes():
         text = message_for(error())
         assert 0 < len(text) <= 120 and text.endswith("."), (error, text)
+
+
+def test_a_payer_with_no_wallet_in_the_currency_is_told_so(
+    client: TestClient, runtime: Runtime, invoice: PaymentRequest
+) -> None:
+    okello = users.register(runtime.context, kind=UserKind.CONSUMER, phone="+256772000123",
+                            name="Okello", pin="2468")  # fmt: skip
+    response = client.post(
+        f"/pay/{invoice.id}",
+        data={"phone": okello.phone, "pin": "2468", "idempotency_key": form_key(
+            client.get(f"/pay/{invoice.id}").text)},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "You have no KES wallet." in response.text and "Not enough money" not in response.text
+    assert payment_requests.get_request(runtime.context, invoice.id).payment_id is None
+
+
+def test_the_not_found_page_is_readable_on_a_phone(client: TestClient) -> None:
+    response = client.get("/pay/prq_01JH0000000000000000000000")
+    assert response.status_code == 404
+    page = response.text
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert '<html lang="en">' in page and "There is no such payment request." in page

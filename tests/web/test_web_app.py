@@ -412,3 +412,31 @@ def test_someone_elses_order_is_not_found_as_an_unknown_one(trade: Trade) -> Non
         assert response.status_code == 404
     assert escrow.get_order(ctx, made.id).state is S.CREATED
     assert available(ctx, stranger.id) == available(ctx, trade.buyer.id) == 1_000_000
+
+
+def state_shown(page: str) -> str:
+    found = re.search(r'data-testid="state">([^<]*)</span>\s*([^<]*)</p>', page)
+    assert found is not None, page
+    return f"{found.group(1)} | {found.group(2).strip()}"
+
+
+def test_an_order_reads_in_words_and_each_side_reads_its_own_line(trade: Trade) -> None:
+    made = trade.funded()
+    ship_by = made.deadlines.ship_by.astimezone(trade.ctx.timezone).strftime("%d %b %Y %H:%M")
+    buyer = signed_in(trade.client(), trade.buyer, BUYER_PIN)
+    seller_user = users.get_user(trade.ctx, trade.seller.user_id)
+    seller = signed_in(trade.client(), seller_user, SELLER_PIN)
+    assert state_shown(buyer.get(f"/app/orders/{made.id}").text) == (
+        f"In escrow | Paid into escrow. The seller ships by {ship_by}."
+    )
+    seller_page = seller.get(f"/app/orders/{made.id}").text
+    assert state_shown(seller_page) == f"In escrow | Paid into escrow. Ship it by {ship_by}."
+    assert "Waiting for the seller" not in seller_page
+    listed = seller.get("/app/orders").text
+    assert '<span class="state">In escrow</span>' in listed and ">funded<" not in listed
+    # In Kiswahili, the words and the line are Kiswahili.
+    users.set_language(trade.ctx, seller_user.id, "sw")
+    assert state_shown(seller.get(f"/app/orders/{made.id}").text) == (
+        f"Iko escrow | Imelipwa escrow. Isafirishe kabla ya {ship_by}."
+    )
+    assert '<span class="state">Iko escrow</span>' in seller.get("/app/orders").text

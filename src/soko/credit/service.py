@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 
 from soko.context import Context, UnitOfWork
 from soko.credit.domain import (
@@ -71,7 +71,8 @@ from soko.ledger.domain import TransferRequest, move
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.domain import EventType
-from soko.notify.sms import fit
+from soko.notify.sms import N_, compose
+from soko.payments.domain import text_name
 from soko.people.domain import Merchant, User, UserKind
 from soko.people.errors import UserKindMismatch, UserNotFound
 from soko.people.wallets import wallet_for
@@ -239,16 +240,47 @@ def _view(merchant_id: str, decision: StoredDecision, offers: list[StoredOffer])
     )
 
 
+# The texts a merchant gets, in their language (Kiswahili in locale/sw/LC_MESSAGES/sms.po).
+OFFERED: Final = N_(
+    "Soko: {name} can borrow up to {limit}: fee {rate}, repaid as {share} of each sale. Offer "
+    "{offer}"
+)
+DISBURSED_REVENUE: Final = N_(
+    "Soko: {amount} from loan {loan} is in your wallet. You repay {owed} in all, {share} of "
+    "each sale."
+)
+DISBURSED_INSTALMENTS: Final = N_(
+    "Soko: {amount} from loan {loan} is in your wallet. You repay {owed} in {count} instalments."
+)
+MINIMUM_TAKEN: Final = N_(
+    "Soko: {amount} was taken from your wallet for the minimum due on loan {loan}."
+)
+BEHIND: Final = N_(
+    "Soko: loan {loan} is behind by {owed}. Sell through Soko or repay from your wallet to "
+    "catch up."
+)
+
+
 def _announce_offer(uow: UnitOfWork, ctx: Context, merchant: Merchant, offer: StoredOffer) -> None:
     limit = Money.of(offer.limit_minor, offer.currency)
     webhooks.emit(uow, ctx, owner_id=merchant.user_id, type=EventType.LOAN_OFFERED,
                   data=offer_event(offer))  # fmt: skip
     user = uow.people.get_user(merchant.user_id)
     assert user is not None
-    sms.queue(uow, ctx, phone=user.phone, text=fit(
-        f"Soko: {merchant.trading_name} can borrow up to {limit} from its sales. Fee "
-        f"{bps_percent(offer.fee_bps)}, repaid as {bps_percent(offer.withhold_bps)} of each sale. "
-        f"Offer {offer.id}"))  # fmt: skip
+    sms.queue(
+        uow,
+        ctx,
+        phone=user.phone,
+        text=compose(
+            sms.reader(user),
+            OFFERED,
+            name=text_name(merchant.trading_name),
+            limit=limit,
+            rate=bps_percent(offer.fee_bps),
+            share=bps_percent(offer.withhold_bps),
+            offer=offer.id,
+        ),
+    )
 
 
 # --- loans ----------------------------------------------------------------------------------------
@@ -327,12 +359,13 @@ def accept_offer(
             uow, ctx, owner_id=merchant_id, type=EventType.LOAN_DISBURSED, data=loan_event(loan)
         )
         owed = Money.of(loan.total_repayable_minor, loan.currency)
-        sms.queue(uow, ctx, phone=user.phone, text=fit(
-            f"Soko: {amount} from loan {loan.id} is in your wallet. You repay {owed} in all, "
-            f"{bps_percent(loan.withhold_bps)} of each sale."
+        to = sms.reader(user)
+        sms.queue(uow, ctx, phone=user.phone, text=compose(
+            to, DISBURSED_REVENUE, amount=amount, loan=loan.id, owed=owed,
+            share=bps_percent(loan.withhold_bps))
             if loan.repayment is Repayment.REVENUE
-            else f"Soko: {amount} from loan {loan.id} is in your wallet. You repay {owed} in "
-            f"{loan.instalments} instalments."))  # fmt: skip
+            else compose(to, DISBURSED_INSTALMENTS, amount=amount, loan=loan.id, owed=owed,
+                         count=loan.instalments))  # fmt: skip
         return loan
 
     return run_idempotent(
@@ -599,9 +632,14 @@ def _collect_in(uow: UnitOfWork, ctx: Context, loan_id: str) -> bool:
         loan, _, legs = _repay_in(uow, ctx, loan, wallet.account_id, take,
                                   kind=RepaymentKind.MINIMUM, payment_id=None)  # fmt: skip
         ledger.record(uow, ctx, legs)
-        sms.queue(uow, ctx, phone=user.phone, text=fit(
-            f"Soko: {Money.of(take, loan.currency)} was taken from your wallet for the minimum "
-            f"due on loan {loan.id}."))  # fmt: skip
+        sms.queue(
+            uow,
+            ctx,
+            phone=user.phone,
+            text=compose(
+                sms.reader(user), MINIMUM_TAKEN, amount=Money.of(take, loan.currency), loan=loan.id
+            ),
+        )
         missing -= take
     if missing <= 0 or loan.status is not LoanStatus.ACTIVE:
         return True
@@ -614,9 +652,12 @@ def _collect_in(uow: UnitOfWork, ctx: Context, loan_id: str) -> bool:
         owed = Money.of(missing + fee, loan.currency)
         webhooks.emit(uow, ctx, owner_id=loan.merchant_id, type=EventType.LOAN_OVERDUE,
                       data=loan_event(loan) | {"overdue": owed.to_decimal_string()})  # fmt: skip
-        sms.queue(uow, ctx, phone=user.phone, text=fit(
-            f"Soko: loan {loan.id} is behind by {owed}. Sell through Soko or repay from your "
-            f"wallet to catch up."))  # fmt: skip
+        sms.queue(
+            uow,
+            ctx,
+            phone=user.phone,
+            text=compose(sms.reader(user), BEHIND, loan=loan.id, owed=owed),
+        )
     if late_days >= policy.write_off_after_days:
         loan = _write_off_in(uow, ctx, loan, wallet.account_id)
     uow.credit.update_loan(loan)

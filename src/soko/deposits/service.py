@@ -62,6 +62,7 @@ from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import hold, move, post, void
 from soko.notify import sms_service as sms
+from soko.notify.sms import N_, compose
 from soko.people.domain import UserKind
 from soko.people.errors import UserNotFound
 from soko.people.kyc import check_incoming, tier_of
@@ -375,9 +376,13 @@ def _credit(
                                           deposit.shortcode, transfer_id, deposit.id))  # fmt: skip
     user = uow.people.get_user(deposit.user_id)
     assert user is not None, deposit
-    text = f"Soko: KES {Money.of(deposit.amount, CURRENCY).to_decimal_string()} from M-Pesa"
-    text += f" is in your wallet. Ref {receipt or deposit.account_reference}."
+    text = compose(sms.reader(user), DEPOSITED, amount=Money.of(deposit.amount, CURRENCY),
+                   ref=receipt or deposit.account_reference)  # fmt: skip
     sms.queue(uow, ctx, phone=user.phone, text=text)
+
+
+#: To the depositor, in their language (Kiswahili in locale/sw/LC_MESSAGES/sms.po).
+DEPOSITED: Final = N_("Soko: {amount} from M-Pesa is in your wallet. Ref {ref}.")
 
 
 def _record_receipt(uow: UnitOfWork, ctx: Context, deposit: Deposit, receipt: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 from soko.context import Context, UnitOfWork
 from soko.escrow.domain import (
@@ -57,17 +57,17 @@ from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import TransferRequest, hold, move, post, void
-from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.domain import EventType
-from soko.notify.sms import fits
+from soko.notify.sms import N_, compose, fits
 from soko.payments import service as payments
 from soko.payments.domain import Payment, PaymentKind, text_name
 from soko.payments.fees import merchant_rate
 from soko.people.domain import User, UserKind, parse_phone
 from soko.people.errors import (
     MessageTooLong,
+    NoWalletInCurrency,
     RecipientIsSender,
     RecipientRequired,
     UserKindMismatch,
@@ -592,7 +592,9 @@ def _fund(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> EscrowOrder:
     amount = Money(order.amount, Currency.of(order.currency))
     wallet = uow.people.find_wallet(buyer.id, order.currency)
     if wallet is None:
-        raise ExceedsCredits(f"no {order.currency} wallet: 0 available", available=0)
+        raise NoWalletInCurrency(
+            f"no {order.currency} wallet: 0 available", available=0, currency=order.currency
+        )
     uow.ledger.lock_accounts([wallet.account_id])
     payments.check_spending_limits(uow, ctx, buyer, wallet.id, amount)
     escrow = ledger.system_account_in(uow, ctx, AccountCode.ESCROW, order.currency)
@@ -618,12 +620,10 @@ def _fund(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> EscrowOrder:
     code = ctx.ids.digits(limits.DELIVERY_CODE_DIGITS)
     uow.escrow.set_delivery_code(order.id, code)
     seller = uow.people.get_merchant(order.seller_id)
-    seller_name = seller.trading_name if seller is not None else "the seller"
-    text = (
-        f"Soko: {amount} held for order {order.id[-8:]} from {text_name(seller_name)}. Give code "
-        f"{code} to the courier only when you have the goods."
-    )
-    _text(uow, ctx, buyer.phone, text)
+    to = sms.reader(buyer)
+    seller_name = seller.trading_name if seller is not None else to._(THE_SELLER)
+    _text(uow, ctx, buyer.phone, compose(to, HELD, amount=amount, ref=order.id[-8:],
+                                         name=text_name(seller_name), code=code))  # fmt: skip
     return replace(order, hold_id=hold_id, code_failures=0)
 
 
@@ -642,7 +642,7 @@ def _fund_converted(
     source = quote.source.code
     wallet = uow.people.find_wallet(buyer.id, source)
     if wallet is None:
-        raise ExceedsCredits(f"no {source} wallet: 0 available", available=0)
+        raise NoWalletInCurrency(f"no {source} wallet: 0 available", available=0, currency=source)
     uow.ledger.lock_accounts([wallet.account_id])
     # The buyer's limits count what they converted, in their currency, as for any FX payment.
     payments.check_spending_limits(uow, ctx, buyer, wallet.id, quote.amounts.converted)
@@ -742,24 +742,22 @@ def _announce(uow: UnitOfWork, ctx: Context, order: EscrowOrder) -> None:
     ref = order.id[-8:]
     buyer = _user(uow, order.buyer_id)
     seller = _user(uow, order.seller_id)
+    to_buyer, to_seller = sms.reader(buyer), sms.reader(seller)
     match order.state:
         case S.SHIPPED:
-            _text(uow, ctx, buyer.phone, f"Soko: order {ref} has shipped. Your money stays held "
-                  "until you have the goods.")  # fmt: skip
+            _text(uow, ctx, buyer.phone, compose(to_buyer, SHIPPED, ref=ref))
         case S.DELIVERED:
-            _text(uow, ctx, buyer.phone, f"Soko: order {ref} was delivered. Dispute within "
-                  f"{max(1, ctx.escrow.inspection_seconds // 86_400)} days if anything is wrong; "
-                  "then it is paid.")  # fmt: skip
+            days = max(1, ctx.escrow.inspection_seconds // 86_400)
+            _text(uow, ctx, buyer.phone, compose(to_buyer, DELIVERED, ref=ref, days=days))
         case S.DISPUTED:
-            _text(uow, ctx, seller.phone, f"Soko: the buyer disputed order {ref}. The money is "
-                  "frozen until Soko resolves it.")  # fmt: skip
+            _text(uow, ctx, seller.phone, compose(to_seller, DISPUTED, ref=ref))
         case S.RELEASED | S.RESOLVED | S.REFUNDED:
             if order.released:
                 paid = Money(order.released - order.fee, currency)
-                _text(uow, ctx, seller.phone, f"Soko: {paid} released to you for order {ref}.")
+                _text(uow, ctx, seller.phone, compose(to_seller, RELEASED, amount=paid, ref=ref))
             if order.refunded:
                 back = Money(order.refunded, currency)
-                _text(uow, ctx, buyer.phone, f"Soko: {back} refunded to you for order {ref}.")
+                _text(uow, ctx, buyer.phone, compose(to_buyer, REFUNDED, amount=back, ref=ref))
         case _:
             pass
 
@@ -852,6 +850,26 @@ def _close_dispute(uow: UnitOfWork, ctx: Context, order_id: str, *, outcome: str
         replace(found, outcome=outcome, to_buyer=to_buyer, to_seller=to_seller, note=note,
                 closed_at=ctx.clock.now())
     )  # fmt: skip
+
+
+# The texts each side gets, in their language (Kiswahili in locale/sw/LC_MESSAGES/sms.po).
+HELD: Final = N_(
+    "Soko: {amount} held for order {ref} from {name}. Give code {code} to the courier only when "
+    "you have the goods."
+)
+THE_SELLER: Final = N_("the seller")
+SHIPPED: Final = N_(
+    "Soko: order {ref} has shipped. Your money stays held until you have the goods."
+)
+DELIVERED: Final = N_(
+    "Soko: order {ref} was delivered. Dispute within {days} days if anything is wrong; then it "
+    "is paid."
+)
+DISPUTED: Final = N_(
+    "Soko: the buyer disputed order {ref}. The money is frozen until Soko resolves it."
+)
+RELEASED: Final = N_("Soko: {amount} released to you for order {ref}.")
+REFUNDED: Final = N_("Soko: {amount} refunded to you for order {ref}.")
 
 
 def _text(uow: UnitOfWork, ctx: Context, phone: str, text: str) -> None:

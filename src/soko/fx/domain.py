@@ -48,7 +48,7 @@ from soko.fx.errors import (
 )
 from soko.kernel.errors import AmountMustBePositive, CurrencyMismatch, DomainError
 from soko.kernel.money import CURRENCIES, Currency, Money
-from soko.notify.sms import fits
+from soko.notify.sms import N_, Reader, compose
 from soko.payments.domain import text_name
 from soko.payments.fees import BASIS_POINTS_WHOLE
 from soko.people.kyc import KycTier, tier_of
@@ -936,24 +936,24 @@ def rate_decimal(value: Fraction, decimals: int = 10) -> str:
     return f"{integer}.{fraction}" if fraction else integer
 
 
-def _fits(text: str) -> str:
-    assert fits(text), text
-    return text
+SENT_ABROAD: Final = N_(
+    "Soko: {ref} confirmed. You paid {debit}; {name} gets {target}. Balance {balance}."
+)
+CONVERTED: Final = N_(
+    "Soko: {ref} confirmed. You converted {debit} to {target}. Balance {balance}."
+)
 
 
 def sent_abroad_text(
-    payment_id: str, debit: Money, target: Money, payee_name: str, balance: Money
+    to: Reader, payment_id: str, debit: Money, target: Money, payee_name: str, *, balance: Money
 ) -> str:
     """To a payer whose money went to someone in another currency: what left the wallet (fee
     and spread included), what the payee gets, and what is left."""
-    return _fits(
-        f"Soko: {payment_id[-10:]} confirmed. You paid {debit}; {text_name(payee_name)} gets "
-        f"{target}. Balance {balance}."
-    )
+    return compose(to, SENT_ABROAD, ref=payment_id[-10:], debit=debit, name=text_name(payee_name),
+                   target=target, balance=balance)  # fmt: skip
 
 
-def converted_text(payment_id: str, debit: Money, target: Money, balance: Money) -> str:
+def converted_text(to: Reader, payment_id: str, debit: Money, target: Money, balance: Money) -> str:
     """To a person who converted between their own wallets."""
-    return _fits(
-        f"Soko: {payment_id[-10:]} confirmed. You converted {debit} to {target}. Balance {balance}."
-    )
+    return compose(to, CONVERTED, ref=payment_id[-10:], debit=debit, target=target,
+                   balance=balance)  # fmt: skip

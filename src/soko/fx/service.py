@@ -62,7 +62,6 @@ from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import TransferRequest, move
-from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.domain import EventType
@@ -75,6 +74,7 @@ from soko.payments.qr.domain import read_merchant_qr
 from soko.people.domain import Merchant, User, UserKind, Wallet, parse_phone
 from soko.people.errors import (
     MessageTooLong,
+    NoWalletInCurrency,
     RecipientIsSender,
     RecipientRequired,
     UserKindMismatch,
@@ -571,7 +571,7 @@ def _accept(
         )
     payer_wallet = uow.people.find_wallet(payer.id, source.code)
     if payer_wallet is None:
-        raise ExceedsCredits(f"no {source} wallet: 0 available", available=0)
+        raise NoWalletInCurrency(f"no {source} wallet: 0 available", available=0, currency=source)
     if payee_wallet is None:
         payee_wallet = wallet_for(uow, ctx, payee, target.code)
     check_quote_matches(
@@ -774,14 +774,15 @@ def _text(
     payer_user, payer_wallet = payer
     payee_user, payee_wallet = payee
     if payer_user.id == payee_user.id:
-        text = converted_text(payment.id, amounts.source_debit, amounts.target,
-                              _balance(uow, payer_wallet))  # fmt: skip
+        text = converted_text(sms.reader(payer_user), payment.id, amounts.source_debit,
+                              amounts.target, _balance(uow, payer_wallet))  # fmt: skip
         sms.queue(uow, ctx, phone=payer_user.phone, text=text)
         return
-    sent = sent_abroad_text(payment.id, amounts.source_debit, amounts.target,
-                            payee_name or payee_user.name, _balance(uow, payer_wallet))  # fmt: skip
-    received = received_text(payment.id, amounts.target, payer_user.name,
-                             _balance(uow, payee_wallet))  # fmt: skip
+    sent = sent_abroad_text(sms.reader(payer_user), payment.id, amounts.source_debit,
+                            amounts.target, payee_name or payee_user.name,
+                            balance=_balance(uow, payer_wallet))  # fmt: skip
+    received = received_text(sms.reader(payee_user), payment.id, amounts.target,
+                             payer_user.name, _balance(uow, payee_wallet))  # fmt: skip
     sms.queue_all(uow, ctx, [(payer_user.phone, sent), (payee_user.phone, received)])
 
 

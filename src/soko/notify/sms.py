@@ -4,13 +4,19 @@ One SMS carries 160 septets of the GSM 03.38 alphabet, where the extension chara
 (``^{}\\[~]|€`` and form feed) take two septets each. A text with any other character is sent as
 UCS-2 and carries 70 UTF-16 code units. A text that fits neither is never split into a
 concatenated message: confirmations are one message, and `fit` shortens a text that is too long.
+
+A text is written for its reader: `compose` takes the English text (marked `N_`, translated in
+`locale/*/LC_MESSAGES/sms.po`) and a `Reader` (soko.kernel.i18n.Wording: the recipient's language
+and country), and fills in the facts, amounts in the reader's local format.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 from soko.kernel import limits
+from soko.kernel.money import Money
 from soko.notify.domain import RetrySchedule
 
 #: GSM 03.38 basic character set (without the escape to the extension table).
@@ -26,6 +32,27 @@ SMS_RETRIES = RetrySchedule(
     cap_seconds=limits.SMS_RETRY_CAP_SECONDS,
     attempts_max=limits.SMS_ATTEMPTS_MAX,
 )
+
+
+class Reader(Protocol):
+    """Whom a text is written for: their language's words and their way of writing amounts."""
+
+    def _(self, text: str, /) -> str: ...
+
+    def money(self, amount: Money, /) -> str: ...
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "translated later"
+    """Marks an SMS text for the catalogues (tests/unit/test_sms_texts.py collects them)."""
+    return text
+
+
+def compose(reader: Reader, text: str, /, **facts: object) -> str:
+    """`text` in the reader's language with the facts filled in (Money the reader's way), in
+    one SMS. Every text fits with the widest facts (tests/unit/test_sms_texts.py), so `fit`
+    never cuts one in practice; it is there so that no fact could ever fail a payment."""
+    shown = {k: reader.money(v) if isinstance(v, Money) else v for k, v in facts.items()}
+    return fit(reader._(text).format(**shown))
 
 
 class SmsStatus(StrEnum):

@@ -12,10 +12,23 @@ from datetime import timedelta
 
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
+from soko.kernel.i18n import Wording, wording_for
 from soko.kernel.ports import GatewayFailed
 from soko.kernel.transactions import in_transaction
 from soko.notify.domain import Attempted, DueSms, SmsMessage, after_attempt
 from soko.notify.sms import SMS_RETRIES, SmsStatus, fits
+from soko.people.domain import User, country_of_phone
+
+
+def reader(user: User) -> Wording:
+    """How to write to `user`: in the language they chose, else their country's."""
+    return wording_for(user.language, user.country)
+
+
+def reader_of_phone(phone: str) -> Wording:
+    """How to write to a number with no account yet: in its country's language."""
+    country = country_of_phone(phone)
+    return wording_for(None, country)
 
 
 def queue(uow: UnitOfWork, ctx: Context, *, phone: str, text: str) -> str:

@@ -1,8 +1,9 @@
 """Payment arithmetic and wording: a refund's share of the merchant fee, the texts people get.
 
-Texts go out by SMS, so each fits one 160-character message in the GSM 7-bit alphabet: names
-keep only characters that cost one septet, and are cut to a fixed width (with a marker) rather
-than letting a long name push the amount off the screen.
+Texts go out by SMS, in the reader's language (`notify.sms.compose`; the Kiswahili is in
+`locale/sw/LC_MESSAGES/sms.po`), so each fits one 160-character message in the GSM 7-bit
+alphabet: names keep only characters that cost one septet, and are cut to a fixed width (with a
+marker) rather than letting a long name push the amount off the screen.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Final
 
 from soko.kernel.errors import AmountMustBePositive
 from soko.kernel.money import Money
-from soko.notify.sms import fits
+from soko.notify.sms import N_, Reader, compose
 from soko.payments.errors import ExceedsRefundableAmount
 
 #: A name in a text is cut to this width so the amounts always fit one SMS.
@@ -59,43 +60,47 @@ def text_name(name: str) -> str:
     return kept
 
 
-def _fits(text: str) -> str:
-    assert fits(text), text
-    return text
+PAID: Final = N_("Soko: {ref} confirmed. You paid {amount} to {name}. Balance {balance}.")
+PAID_WITH_FEE: Final = N_(
+    "Soko: {ref} confirmed. You paid {amount} to {name}. Fee {fee}. Balance {balance}."
+)
+RECEIVED: Final = N_("Soko: {ref} confirmed. You received {amount} from {name}. Balance {balance}.")
+HELD_FOR_YOU: Final = N_(
+    "Soko: {name} sent you {amount}. Register with Soko on this number within {days} days to "
+    "receive it."
+)
+REFUNDED: Final = N_("Soko: {ref} confirmed. {name} refunded you {amount}. Balance {balance}.")
+#: Who paid, when the operator did (a payment with no payer wallet).
+OPERATOR: Final = N_("your operator")
 
 
-def paid_text(payment_id: str, amount: Money, payee_name: str, fee: Money | None,
-              balance: Money) -> str:  # fmt: skip
+def paid_text(to: Reader, payment_id: str, amount: Money, payee_name: str, fee: Money | None,
+              *, balance: Money) -> str:  # fmt: skip
     """To the payer: what went, to whom, the fee, and what is left."""
-    fee_part = f" Fee {fee}." if fee is not None and fee.amount_minor else ""
-    return _fits(
-        f"Soko: {payment_id[-10:]} confirmed. You paid {amount} to {text_name(payee_name)}."
-        f"{fee_part} Balance {balance}."
-    )
+    facts = {"ref": payment_id[-10:], "amount": amount, "name": text_name(payee_name),
+             "balance": balance}  # fmt: skip
+    if fee is not None and fee.amount_minor:
+        return compose(to, PAID_WITH_FEE, fee=fee, **facts)
+    return compose(to, PAID, **facts)
 
 
-def received_text(payment_id: str, amount: Money, payer_name: str, balance: Money) -> str:
+def received_text(to: Reader, payment_id: str, amount: Money, payer_name: str,
+                  balance: Money) -> str:  # fmt: skip
     """To the payee: what came in, from whom, and the new balance."""
-    return _fits(
-        f"Soko: {payment_id[-10:]} confirmed. You received {amount} from "
-        f"{text_name(payer_name)}. Balance {balance}."
-    )
+    return compose(to, RECEIVED, ref=payment_id[-10:], amount=amount,
+                   name=text_name(payer_name), balance=balance)  # fmt: skip
 
 
-def held_for_you_text(amount: Money, payer_name: str, days: int) -> str:
+def held_for_you_text(to: Reader, amount: Money, payer_name: str, days: int) -> str:
     """To a number with no Soko account yet: money waits for it."""
-    return _fits(
-        f"Soko: {text_name(payer_name)} sent you {amount}. Register with Soko on this number "
-        f"within {days} days to receive it."
-    )
+    return compose(to, HELD_FOR_YOU, name=text_name(payer_name), amount=amount, days=days)
 
 
-def refunded_text(refund_id: str, amount: Money, merchant_name: str, balance: Money) -> str:
+def refunded_text(to: Reader, refund_id: str, amount: Money, merchant_name: str,
+                  balance: Money) -> str:  # fmt: skip
     """To the customer: a merchant gave money back."""
-    return _fits(
-        f"Soko: {refund_id[-10:]} confirmed. {text_name(merchant_name)} refunded you {amount}. "
-        f"Balance {balance}."
-    )
+    return compose(to, REFUNDED, ref=refund_id[-10:], name=text_name(merchant_name),
+                   amount=amount, balance=balance)  # fmt: skip
 
 
 class PaymentKind(StrEnum):

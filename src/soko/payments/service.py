@@ -22,11 +22,11 @@ from soko.kernel.transactions import in_transaction
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode, TransferCode
 from soko.ledger.domain import Account, TransferRequest, hold, move
-from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.domain import EventType
 from soko.payments.domain import (
+    OPERATOR,
     OUTGOING_KINDS,
     Payment,
     PaymentKind,
@@ -57,6 +57,7 @@ from soko.people.domain import (
 )
 from soko.people.errors import (
     MessageTooLong,
+    NoWalletInCurrency,
     RecipientIsSender,
     RecipientRequired,
     UserKindMismatch,
@@ -140,7 +141,8 @@ def send_money(
         if recipient is None:
             assert phone is not None
             days = max(1, ctx.unclaimed_transfer_seconds // 86_400)
-            sms.queue(uow, ctx, phone=phone, text=held_for_you_text(amount, sender.name, days))
+            text = held_for_you_text(sms.reader_of_phone(phone), amount, sender.name, days)
+            sms.queue(uow, ctx, phone=phone, text=text)
         return payment
 
     return _idempotent(ctx, f"user:{sender_id}:p2p", idempotency_key, request, work)
@@ -452,7 +454,7 @@ def refund(
         merchant = uow.people.get_merchant(merchant_id)
         customer = _user(uow, payer_wallet.user_id)
         assert merchant is not None, merchant_id
-        text = refunded_text(made.id, amount, merchant.trading_name,
+        text = refunded_text(sms.reader(customer), made.id, amount, merchant.trading_name,
                              _balance(uow, payer_wallet))  # fmt: skip
         sms.queue(uow, ctx, phone=customer.phone, text=text)
         return made
@@ -549,7 +551,11 @@ def _existing_wallet(uow: UnitOfWork, user: User, amount: Money) -> Wallet:
     """The paying side must already hold a wallet in the currency (an empty one pays nothing)."""
     wallet = uow.people.find_wallet(user.id, amount.currency.code)
     if wallet is None:
-        raise ExceedsCredits(f"no {amount.currency.code} wallet: 0 available", available=0)
+        raise NoWalletInCurrency(
+            f"no {amount.currency.code} wallet: 0 available",
+            available=0,
+            currency=amount.currency.code,
+        )
     return wallet
 
 
@@ -718,11 +724,14 @@ def _text(
             else None
         )
         to = payee_name or (payee[0].name if payee is not None else payment.payee_phone or "")
-        texts.append((person.phone, paid_text(payment.id, amount, to, fee, _balance(uow, wallet))))
+        text = paid_text(sms.reader(person), payment.id, amount, to, fee,
+                         balance=_balance(uow, wallet))  # fmt: skip
+        texts.append((person.phone, text))
     if payee is not None:
         person, wallet = payee
-        sender = payer[0].name if payer is not None else "your operator"
-        text = received_text(payment.id, amount, sender, _balance(uow, wallet))
+        reader = sms.reader(person)
+        sender = payer[0].name if payer is not None else reader._(OPERATOR)
+        text = received_text(reader, payment.id, amount, sender, _balance(uow, wallet))
         texts.append((person.phone, text))
     sms.queue_all(uow, ctx, texts)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
@@ -36,6 +36,7 @@ from soko.ledger.errors import ExceedsCredits
 from soko.notify import service as webhooks
 from soko.notify import sms_service as sms
 from soko.notify.domain import EventType
+from soko.notify.sms import N_, Reader, compose, fits, gsm7_septets
 from soko.payments.fees import FeeKind, fee_table
 from soko.payouts.domain import (
     Destination,
@@ -52,7 +53,7 @@ from soko.payouts.domain import (
 from soko.payouts.errors import PayoutNotFound
 from soko.payouts.ports import PayoutRailUnavailable
 from soko.people.domain import UserKind
-from soko.people.errors import UserKindMismatch, UserNotFound
+from soko.people.errors import NoWalletInCurrency, UserKindMismatch, UserNotFound
 from soko.people.wallets import check_amount
 
 log = logging.getLogger("soko.payouts")
@@ -90,7 +91,9 @@ def request_payout(
             )
         wallet = uow.people.find_wallet(merchant.id, currency)
         if wallet is None:
-            raise ExceedsCredits(f"no {currency} wallet: 0 available", available=0)
+            raise NoWalletInCurrency(
+                f"no {currency} wallet: 0 available", available=0, currency=currency
+            )
         fee = fee_table(ctx.tariff, currency, FeeKind.PAYOUT).fee_for(amount.amount_minor)
         account = uow.ledger.lock_accounts([wallet.account_id])[wallet.account_id]
         # Checked here for a message that names the fee; the ledger checks it again.
@@ -349,7 +352,7 @@ def _notify(uow: UnitOfWork, ctx: Context, payout: Payout) -> None:
     )
     merchant = uow.people.get_user(payout.merchant_id)
     assert merchant is not None, payout
-    sms.queue(uow, ctx, phone=merchant.phone, text=sms_text(payout))
+    sms.queue(uow, ctx, phone=merchant.phone, text=sms_text(payout, sms.reader(merchant)))
 
 
 def event_data(payout: Payout) -> dict[str, Any]:
@@ -366,19 +369,27 @@ def event_data(payout: Payout) -> dict[str, Any]:
     }
 
 
-def sms_text(payout: Payout) -> str:
-    """One SMS (ASCII, at most 160 characters); the rail's reason is cut to fit."""
-    amount = f"{payout.currency} {_major(payout.amount, payout.currency)}"
+# The merchant's texts, in their language (Kiswahili in locale/sw/LC_MESSAGES/sms.po).
+PAID_TEXT: Final = N_("Soko: your payout of {amount} to {where} has been paid. Ref {payout}.")
+FAILED_TEXT: Final = N_(
+    "Soko: your payout of {amount} to {where} failed ({reason}). {back} is back in your wallet."
+)
+
+
+def sms_text(payout: Payout, to: Reader) -> str:
+    """One SMS in GSM 7-bit, in the reader's language; the rail's reason is cut to fit."""
+    amount = Money.of(payout.amount, payout.currency)
     where = payout.destination.masked()
     if payout.state is PayoutState.PAID:
-        text = f"Soko: your payout of {amount} to {where} has been paid. Ref {payout.id}."
+        text = compose(to, PAID_TEXT, amount=amount, where=where, payout=payout.id)
     else:
-        back = f"{payout.currency} {_major(payout.amount + payout.fee, payout.currency)}"
-        head = f"Soko: your payout of {amount} to {where} failed ("
-        tail = f"). {back} is back in your wallet."
-        room = limits.SMS_SEPTETS_MAX - len(head) - len(tail)
-        text = head + (payout.failure_reason or "")[: max(room, 0)] + tail
-    assert len(text) <= limits.SMS_SEPTETS_MAX and text.isascii(), text
+        back = Money.of(payout.amount + payout.fee, payout.currency)
+        facts = {"amount": amount, "where": where, "back": back}
+        room = limits.SMS_SEPTETS_MAX - len(compose(to, FAILED_TEXT, reason="", **facts))
+        # Only characters of one septet, so that the count above is the reason's true cost.
+        reason = "".join(c for c in payout.failure_reason or "" if gsm7_septets(c) == 1)
+        text = compose(to, FAILED_TEXT, reason=reason[: max(room, 0)], **facts)
+    assert gsm7_septets(text) is not None and fits(text), text
     return text
 
 

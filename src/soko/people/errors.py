@@ -14,7 +14,7 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     ├── Rejected                     kind=rejected
     │   └── CountryNotServed, PinTriesExceeded, ExceedsTransactionLimit, ExceedsDailyLimit,
     │       ExceedsMonthlyLimit, ExceedsBalanceLimit, CodeIncorrect, CodeExpired,
-    │       CodeSendsExceeded
+    │       CodeSendsExceeded, NoWalletInCurrency
     ├── Forbidden                    kind=forbidden
     │   └── PinIncorrect, PinLocked, PinNotSet
     └── Unauthenticated              kind=unauthenticated
@@ -31,6 +31,7 @@ from soko.kernel.errors import (
     Rejected,
     Unauthenticated,
 )
+from soko.ledger.errors import ExceedsCredits
 
 # --- people: phones, PINs, users, KYC tiers and limits -----------------------------------------
 
@@ -130,6 +131,15 @@ class UserNotFound(NotFound):
 class WalletNotFound(NotFound):
     code = "wallet_not_found"
     title = "No such wallet."
+
+
+class NoWalletInCurrency(ExceedsCredits):
+    """The payer holds no wallet in the currency asked (a Ugandan with shillings paying a KES
+    till): it has nothing to spend in it, so it is an `ExceedsCredits`, but told as what it is,
+    since topping up the wallets the payer has would not help. The `currency` is in context."""
+
+    code = "no_wallet_in_currency"
+    title = "The payer holds no wallet in this currency."
 
 
 class PhoneNumberTaken(Conflict):

@@ -97,6 +97,7 @@ from soko.people.errors import (
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
     LanguageInvalid,
+    NoWalletInCurrency,
     PhoneNumberInvalid,
     PinBusy,
     PinIncorrect,
@@ -158,6 +159,7 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     CurrencyMismatch: "That is not your wallet's currency.",
     # Balances and limits.
     ExceedsCredits: "Not enough money in your wallet.",
+    NoWalletInCurrency: "You have no wallet in this currency.",
     ExceedsDailyLimit: "This would pass your daily limit.",
     ExceedsMonthlyLimit: "This would pass your monthly limit.",
     ExceedsTransactionLimit: "This is above your limit for one payment.",

@@ -10,7 +10,7 @@ and change nothing. Someone else's order is "not found", exactly as an unknown o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 import phonenumbers
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -52,18 +52,36 @@ router = APIRouter(
 
 A, S = EscrowAction, EscrowState
 
-#: One line on where each state leaves the money.
-_STATE_TEXT = {
-    S.CREATED: N_("Waiting for the buyer to pay into escrow."),
-    S.FUNDED: N_("Paid into escrow. Waiting for the seller to ship."),
-    S.SHIPPED: N_("On its way. The money stays held until the buyer has the goods."),
-    S.DELIVERED: N_("Delivered. The seller is paid when the inspection time ends."),
-    S.DISPUTED: N_("Disputed. The money is frozen until Soko settles it."),
-    S.RELEASED: N_("Done. The money was released to the seller."),
-    S.CANCELLED: N_("Cancelled before anything was paid."),
-    S.REFUNDED: N_("Refunded to the buyer."),
-    S.RESOLVED: N_("The dispute was settled by Soko."),
+#: Each state in a word or two people read (the `data-testid="state"` text), not its code.
+_STATE_WORD: Final = {
+    S.CREATED: N_("Not paid yet"),
+    S.FUNDED: N_("In escrow"),
+    S.SHIPPED: N_("Shipped"),
+    S.DELIVERED: N_("Delivered"),
+    S.DISPUTED: N_("Disputed"),
+    S.RELEASED: N_("Released"),
+    S.CANCELLED: N_("Cancelled"),
+    S.REFUNDED: N_("Refunded"),
+    S.RESOLVED: N_("Settled"),
 }
+#: One line on where each state leaves the money, as the buyer reads it and as the seller does
+#: ({ship_by}: the shipping deadline).
+_STATE_TEXT: Final = {
+    S.CREATED: (N_("Waiting for you to pay into escrow."),
+                N_("Waiting for the buyer to pay into escrow.")),
+    S.FUNDED: (N_("Paid into escrow. The seller ships by {ship_by}."),
+               N_("Paid into escrow. Ship it by {ship_by}.")),
+    S.SHIPPED: (N_("On its way. The money stays held until you have the goods."),
+                N_("On its way. You are paid when the buyer has the goods.")),
+    S.DELIVERED: (N_("Delivered. The seller is paid when the inspection time ends."),
+                  N_("Delivered. You are paid when the inspection time ends.")),
+    S.DISPUTED: (N_("Disputed. The money is frozen until Soko settles it."),) * 2,
+    S.RELEASED: (N_("Done. The money was released to the seller."),
+                 N_("Done. The money was released to you.")),
+    S.CANCELLED: (N_("Cancelled before anything was paid."),) * 2,
+    S.REFUNDED: (N_("Refunded to you."), N_("Refunded to the buyer.")),
+    S.RESOLVED: (N_("The dispute was settled by Soko."),) * 2,
+}  # fmt: skip
 
 OrderId = Annotated[str, Path(max_length=64)]
 
@@ -237,7 +255,7 @@ def orders(
             if order.buyer_id == visit.user.id
             else N_("You sell to {other}"),
             "other": names.other_party(visit.user, order),
-            "state": order.state.value,
+            "state": visit._(_STATE_WORD[order.state]),
             "created": _when(ctx, order.created_at),
         }
         for order in page.orders
@@ -519,8 +537,10 @@ def _order_page(
         "role": "buyer" if buyer else "seller",
         "other_label": N_("Seller") if buyer else N_("Buyer"),
         "other": _Names(ctx).other_party(visit.user, order),
-        "state": order.state.value,
-        "state_text": _STATE_TEXT[order.state],
+        "state": visit._(_STATE_WORD[order.state]),
+        "state_text": visit._(_STATE_TEXT[order.state][0 if buyer else 1]).format(
+            ship_by=_when(ctx, order.deadlines.ship_by)
+        ),
         "deadlines": [(label, _when(ctx, at)) for label, at in deadlines]
         if order.state not in (S.RELEASED, S.REFUNDED, S.RESOLVED, S.CANCELLED)
         else [],

@@ -89,6 +89,7 @@ from soko.people.errors import (
     ExceedsMonthlyLimit,
     ExceedsTransactionLimit,
     MessageTooLong,
+    NoWalletInCurrency,
     PhoneNumberInvalid,
     PinBusy,
     PinIncorrect,
@@ -112,6 +113,7 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     TextInvalid: "Some of what you typed cannot be read. Please type it again.",
     PinNotSet: "Set a PIN with your operator first.",
     ExceedsCredits: "Not enough money in your wallet.",
+    NoWalletInCurrency: "You have no wallet in this currency.",
     ExceedsDailyLimit: "This would pass your daily limit.",
     ExceedsMonthlyLimit: "This would pass your monthly limit.",
     ExceedsTransactionLimit: "This is above your limit for one payment.",
@@ -196,6 +198,8 @@ def _as_is(text: str) -> str:
 #: The facts added to a sentence, and a wait in each unit, one and many.
 _TRIES_LEFT: Final = (N_("{count} try left."), N_("{count} tries left."))
 _TRY_AGAIN: Final = N_("Try again in {wait}.")
+#: What a payer with no wallet in the currency asked for reads.
+NO_WALLET: Final = N_("You have no {currency} wallet.")
 _UNITS: Final = {
     "minute": (N_("{count} minute"), N_("{count} minutes")),
     "hour": (N_("{count} hour"), N_("{count} hours")),
@@ -207,11 +211,14 @@ def message_for(error: DomainError) -> str:
 
 
 def sentence_for(error: DomainError, translate: Callable[[str], str] = _as_is) -> str:
-    """The table's sentence, in the language of `translate` (`visit._`; the table's English
+    """The table\x27s sentence, in the language of `translate` (`visit._`; the table\x27s English
     without one), with the facts a person acts on: the tries left where a wrong one is counted,
-    and how long to wait where a lock or limit says. The table's sentences are translated in
+    and how long to wait where a lock or limit says. The table\x27s sentences are translated in
     locale/*/LC_MESSAGES/web_account.po."""
     text = translate(message_for(error))
+    currency = error.context.get("currency")
+    if isinstance(error, NoWalletInCurrency) and isinstance(currency, str):
+        text = translate(NO_WALLET).format(currency=currency)
     left = error.context.get("tries_left", error.context.get("attempts_left"))
     if isinstance(left, int) and not isinstance(left, bool) and left > 0:
         tries = translate(_TRIES_LEFT[0] if left == 1 else _TRIES_LEFT[1])

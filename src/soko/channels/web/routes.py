@@ -147,8 +147,13 @@ def _page(
 
 
 def _not_found(request: Request) -> HTMLResponse:
+    # A whole page, as the pay page is: a phone shows it at its width, not zoomed out.
     return HTMLResponse(
-        "<!doctype html><title>Not found</title><p>There is no such payment request.</p>",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Not found</title></head>"
+        '<body style="font-family:sans-serif;margin:1rem;max-width:36rem">'
+        "<h1>Not found</h1><p>There is no such payment request.</p></body></html>",
         status_code=404,
         headers=_HEADERS,
     )
