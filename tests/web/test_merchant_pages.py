@@ -176,6 +176,8 @@ def test_payments_are_paged_newest_first(world: World) -> None:
     assert "KES 101.00" not in first and 'href="/app/shop?page=1"' in first
     second = client.get("/app/shop?page=1").text
     assert "KES 101.00" in second and "KES 100.00" in second and "KES 121.00" not in second
+    for odd in ("abc", "-1", "99999"):
+        assert client.get(f"/app/shop?page={odd}").status_code == 200
 
 
 def test_the_qr_sticker_prints_the_till_and_the_shops_city(world: World) -> None:

@@ -143,12 +143,14 @@ def _amount(visit: Visit, text: str, currency: Currency) -> Money | str:
 
 @router.get("/shop", response_class=HTMLResponse)
 def shop_home(
-    request: Request, ctx: ContextDep, page: Annotated[int, Query(ge=0, le=PAGES_MAX)] = 0
+    request: Request, ctx: ContextDep, page: Annotated[str, Query(max_length=12)] = "0"
 ) -> Response:
     shop = _shop(request, ctx)
     if isinstance(shop, Response):
         return shop
-    return _sales_page(shop, page)
+    # Read here, not by FastAPI: a page number that is not one shows the first page, not JSON.
+    number = int(page) if page.isascii() and page.isdigit() else 0
+    return _sales_page(shop, min(number, PAGES_MAX))
 
 
 @router.post("/shop/payments/{payment_id}/refund", response_class=HTMLResponse)
