@@ -21,6 +21,7 @@ from soko.bootstrap import Runtime
 from soko.escrow import service as escrow
 from soko.escrow.domain import EscrowState, OrderItem
 from soko.escrow.tracking import service as tracking
+from soko.payments import requests as payment_requests
 from soko.payments import service as payments
 from soko.payments.qr import service as qr
 from soko.payments.qr.domain import parse_qr
@@ -150,3 +151,28 @@ def test_a_merchant_sells_prints_refunds_asks_ships_and_borrows(
 
 def phone_number() -> str:
     return new_phone()
+
+
+def test_the_pay_pages_qr_code_is_whole_on_a_small_phone(
+    phone: BrowserContext, served: str, runtime: Runtime
+) -> None:
+    """The defect: the SVG had a width and height but no viewBox, so the CSS that shrinks it to
+    the phone clipped it to its top-left corner, and no phone could scan it."""
+    ctx = runtime.context
+    shop_user = users.register(
+        ctx, kind=UserKind.MERCHANT, phone=phone_number(), name="Nakato",
+        merchant=MerchantDetails(trading_name="Nakato Fabrics", category_code="5651",
+                                 city="Dar es Salaam"),
+    )  # fmt: skip
+    made = payment_requests.create_request(
+        ctx, merchant_id=shop_user.id, amount=kes("25.00"), reference="INV-77",
+        idempotency_key=key(),
+    )  # fmt: skip
+    page = phone.new_page()
+    page.goto(f"{served}/pay/{made.id}")
+    svg = page.locator(".qr svg")
+    expect(svg).to_be_visible()
+    assert svg.bounding_box()["width"] < 300  # type: ignore[index]  # shrunk by the CSS
+    wanted = qr.request_code(ctx, made).payload()
+    assert dict(parse_qr(wanted).tree())["60"] == "Dar es Salaam"
+    assert decoded(page) == [wanted]
