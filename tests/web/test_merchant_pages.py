@@ -298,3 +298,26 @@ def test_a_loan_is_taken_once_and_repaid_from_the_wallet(
 def test_the_qr_payload_the_sticker_draws_is_the_shops(world: World) -> None:
     payload = qr.merchant_code(world.ctx, world.merchant.user_id).payload()
     assert world.merchant.till_number in payload and "6007Nairobi" in payload
+
+
+def test_the_pages_speak_the_merchants_language(world: World) -> None:
+    users.set_language(world.ctx, world.merchant.user_id, "sw")
+    client = world.signed_in()
+    assert "Mauzo ya leo" in client.get("/app/shop").text
+    assert "Namba ya till" in client.get("/app/shop/qr").text
+    assert "Omba malipo" in client.get("/app/shop/requests").text
+    assert "Toa pesa zako" in client.get("/app/shop/payouts").text
+
+
+def test_money_forms_refuse_a_wrong_pin_and_move_nothing(world: World) -> None:
+    world.sale("1500.00")
+    client = world.signed_in()
+    before = available(world.ctx, world.merchant.user_id)
+    refused = post(client, "/app/shop/payouts", "/app/shop/payouts", amount="100", phone="",
+                   pin="0000")  # fmt: skip
+    assert refused.status_code in (401, 403, 422) and "PIN" in alert(refused.text)
+    letters = post(client, "/app/shop/payouts", "/app/shop/payouts", amount="1oo", phone="",
+                   pin=PIN)  # fmt: skip
+    assert letters.status_code == 422 and "figures" in alert(letters.text)
+    assert available(world.ctx, world.merchant.user_id) == before
+    assert payouts.list_payouts(world.ctx, world.merchant.user_id).payouts == []
