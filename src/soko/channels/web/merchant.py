@@ -59,7 +59,6 @@ router = APIRouter(
     prefix=session.PATH, include_in_schema=False, dependencies=[Depends(forms.text_only)]
 )
 
-SHOP: Final = f"{session.PATH}/shop"
 #: Payments received shown per page; pages go back at most this far (older ones: the API).
 PAYMENTS_PER_PAGE: Final = 20
 PAGES_MAX: Final = 25
@@ -236,6 +235,7 @@ def _sales_page(
                 "key": visit.key(f"refund:{paid.id}") if paid.refundable else None,
             }
         )
+    notes = _on_shown_form(notes, {row["id"] for row in rows})
     today_sales = payments.sales_since(ctx, visit.user.id, today)
     month_sales = payments.sales_since(ctx, visit.user.id, month)
     balance = _balance(shop)
@@ -261,6 +261,15 @@ def _sales_page(
         | (notes or {}),
         status,
     )
+
+
+def _on_shown_form(notes: dict[str, str] | None, shown: set[Any]) -> dict[str, str]:
+    """The notes, with a refusal whose form is not on this page (an older page's payment or
+    order) shown at the top of the list instead of nowhere."""
+    notes = dict(notes or {})
+    if notes.get("form") not in shown:
+        notes.pop("form", None)
+    return notes
 
 
 def _daily_sales(shop: Shop, month: datetime, today: datetime) -> list[tuple[datetime, int, Money]]:
@@ -537,6 +546,7 @@ def _orders_page(
                 "key": visit.key(f"ship:{order.id}") if can_ship else None,
             }
         )
+    notes = _on_shown_form(notes, {row["id"] for row in rows})
     return shop.page(
         "merchant_orders.html",
         {
