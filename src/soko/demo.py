@@ -80,9 +80,9 @@ _PEOPLE: tuple[tuple[UserKind, str, str, str | None, MerchantDetails | None], ..
     (UserKind.CONSUMER, "+254722100200", "Baraka Otieno", None, None),
     (UserKind.CONSUMER, "+256782100200", "Okello Moses", "CM88001", None),
     (UserKind.MERCHANT, "+254700100200", "Wanjiru Njeri", "29876543",
-     MerchantDetails("Wanjiru's Kiosk", "5411")),
+     MerchantDetails("Wanjiru's Kiosk", "5411", city="Nairobi")),
     (UserKind.MERCHANT, "+256752100200", "Nakato Sarah", "CF77002",
-     MerchantDetails("Nakato's Salon", "7230")),
+     MerchantDetails("Nakato's Salon", "7230", city="Kampala")),
 )  # fmt: skip
 _MARKER_PHONE = _PEOPLE[0][1]
 

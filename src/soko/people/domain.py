@@ -13,6 +13,7 @@ from typing import Final
 import phonenumbers
 
 from soko.kernel import limits
+from soko.kernel.errors import InvalidInput
 from soko.kernel.money import Currency
 from soko.kernel.text import is_printable_name
 from soko.people.errors import (
@@ -161,6 +162,15 @@ def check_name(name: str) -> str:
     if not 1 <= len(name) <= limits.NAME_LENGTH_MAX or not is_printable_name(name):
         raise NameInvalid()
     return name
+
+
+def check_city(city: str) -> str:
+    """A merchant's city as its owner writes it ("Kampala", "Dar es Salaam"): the same rule as a
+    name, 1 to 80 printable characters, trimmed. The QR code prints a fitted copy of it."""
+    city = city.strip() if isinstance(city, str) else ""
+    if not 1 <= len(city) <= limits.NAME_LENGTH_MAX or not is_printable_name(city):
+        raise InvalidInput("a city is 1 to 80 printable characters", field="city")
+    return city
 
 
 def check_merchant_category(code: str) -> str:
@@ -377,6 +387,9 @@ class Merchant:
     #: The merchant's open loan (soko.credit), kept on this row so that a payment, which reads
     #: the merchant anyway, knows without another read whether part of it repays a loan.
     open_loan_id: str | None = None
+    #: Where the shop trades: its QR code's Merchant City (migration 0016). Empty only on a
+    #: record not yet stored; registration fills it (the operator's city by default).
+    city: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,13 @@ class MerchantCreate(_In):
         json_schema_extra={"pattern": MERCHANT_CATEGORY_PATTERN},
     )
     settlement_currency: CurrencyCode | None = None
+    city: Name | None = Field(
+        default=None,
+        description="Where the shop trades, printed in its QR code (EMVCo Merchant City: "
+        "transliterated to ASCII and cut at a word boundary to 15 characters). The operator's "
+        "city (SOKO_QR_MERCHANT_CITY) by default.",
+        examples=["Kampala"],
+    )
 
 
 class UserCreate(_In):
@@ -52,7 +59,11 @@ class UserCreate(_In):
                     "default_region": "KE",
                     "name": "Wanjiru",
                     "pin": "2468",
-                    "merchant": {"trading_name": "Wanjiru's Kiosk", "category_code": "5411"},
+                    "merchant": {
+                        "trading_name": "Wanjiru's Kiosk",
+                        "category_code": "5411",
+                        "city": "Nakuru",
+                    },
                 }
             ],
             "oneOf": [
@@ -90,6 +101,7 @@ class MerchantPublic(BaseModel):
     category_code: str
     settlement_currency: str
     till_number: str
+    city: str = Field(description="Where the shop trades, as registered.", examples=["Kampala"])
 
     @classmethod
     def of(cls, merchant: Merchant) -> MerchantPublic:
@@ -98,6 +110,7 @@ class MerchantPublic(BaseModel):
             category_code=merchant.category_code,
             settlement_currency=merchant.settlement_currency,
             till_number=merchant.till_number,
+            city=merchant.city,
         )
 
 

@@ -21,6 +21,7 @@ from soko.people.domain import (
     User,
     UserKind,
     address_subject,
+    check_city,
     check_language,
     check_merchant_category,
     check_name,
@@ -59,6 +60,8 @@ class MerchantDetails:
     category_code: str
     #: Defaults to the home currency of the merchant's country.
     settlement_currency: str | None = None
+    #: Where the shop trades (its QR code's city); the operator's city by default.
+    city: str | None = None
 
 
 def register(
@@ -82,7 +85,9 @@ def register(
     pin_hash = ctx.pins.hash(check_pin(pin)) if pin is not None else None
     if (kind is UserKind.MERCHANT) != (merchant is not None):
         raise UserKindMismatch("merchant details go with, and only with, a merchant")
-    details = _checked_merchant(merchant, country) if merchant is not None else None
+    details = (
+        _checked_merchant(merchant, country, ctx.qr_merchant_city) if merchant is not None else None
+    )
     user = User(
         id=ctx.ids.new("usr"),
         kind=kind,
@@ -106,7 +111,7 @@ def register(
     return in_transaction(ctx, work)
 
 
-def _checked_merchant(details: MerchantDetails, country: str) -> Merchant:
+def _checked_merchant(details: MerchantDetails, country: str, default_city: str) -> Merchant:
     currency = details.settlement_currency or home_currency(country).code
     Currency.of(currency)
     return Merchant(
@@ -115,6 +120,7 @@ def _checked_merchant(details: MerchantDetails, country: str) -> Merchant:
         category_code=check_merchant_category(details.category_code),
         settlement_currency=currency,
         till_number="",
+        city=check_city(details.city if details.city is not None else default_city),
     )
 
 

@@ -232,6 +232,7 @@ class SqlPeopleRepository:
                         "category_code": merchant.category_code,
                         "settlement_currency": merchant.settlement_currency,
                         "till_number": merchant.till_number,
+                        "city": merchant.city,
                     },
                 )
         except sa.exc.IntegrityError as error:
@@ -768,6 +769,7 @@ def _merchant(row: Row[Any]) -> Merchant:
         settlement_currency=row.settlement_currency,
         till_number=row.till_number,
         open_loan_id=row.open_loan_id,
+        city=row.city,
     )
 
 

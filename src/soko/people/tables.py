@@ -63,6 +63,8 @@ merchants = Table(
     Column("till_number", String(10), nullable=False, unique=True),
     # The open loan a payment's sweep repays (migration 0009; soko.credit keeps it).
     Column("open_loan_id", String(40), nullable=True),
+    # Where the shop trades, printed in its QR code (migration 0016).
+    Column("city", String(80), nullable=False),
 )
 
 wallets = Table(

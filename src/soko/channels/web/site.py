@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from soko.channels.web import account, agent, app_routes, consumer, routes
+from soko.channels.web import account, agent, app_routes, consumer, merchant, routes
 
 ROUTERS: list[APIRouter] = [
     routes.router,
@@ -16,4 +16,5 @@ ROUTERS: list[APIRouter] = [
     consumer.router,
     account.router,
     account.public,
+    merchant.router,
 ]

@@ -646,6 +646,17 @@ def fit_text(text: str, length_max: int) -> str:
     return squeezed[:length_max].rstrip()
 
 
+def fit_words(text: str, length_max: int) -> str:
+    """``fit_text``, but a text too long is cut at a word boundary ("Dar es Salaam Kariakoo"
+    to 15 is "Dar es Salaam", not "Dar es Salaam K"); a first word longer than ``length_max``
+    alone is cut inside it, as nothing shorter would name the place."""
+    whole = fit_text(text, len(text) * 4 + 4)  # "ß" spelled "ss": never cut here
+    if len(whole) <= length_max:
+        return whole
+    cut = whole[: length_max + 1].rsplit(" ", 1)[0].rstrip()
+    return cut if cut and len(cut) <= length_max else whole[:length_max].rstrip()
+
+
 def _require_text(value: object, field: str, length_max: int) -> None:
     if (
         not isinstance(value, str)
@@ -753,8 +764,9 @@ class MerchantQr:
     ) -> MerchantQr:
         """A code from the merchant's own texts: the name is the first of ``names`` (trading
         name, then the person's name) that survives ``fit_text``, else "Till <number>"; the city
-        is fitted the same way. The reference is taken as given: the merchant chose it for this
-        code, and a silently altered reference would not match their books."""
+        is fitted by ``fit_words``, cut at a word boundary. The reference is taken as given: the
+        merchant chose it for this code, and a silently altered reference would not match their
+        books."""
         fitted = (fit_text(name, NAME_LENGTH_MAX) for name in names)
         name = next((n for n in fitted if n), f"Till {merchant_id}")
         return cls(
@@ -764,7 +776,7 @@ class MerchantQr:
             currency=currency,
             country=country,
             merchant_name=name,
-            merchant_city=fit_text(city, CITY_LENGTH_MAX),
+            merchant_city=fit_words(city, CITY_LENGTH_MAX),
             amount=amount,
             reference=reference,
             request_id=request_id,

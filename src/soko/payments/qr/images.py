@@ -23,12 +23,17 @@ def _symbol(payload: str) -> segno.QRCode:
 
 
 def qr_svg(payload: str) -> str:
-    """The code as a standalone SVG document."""
+    """The code as a standalone SVG document, with its natural width and height and a viewBox:
+    without the viewBox, CSS that shrinks the box (`max-width: 100%` on a narrow phone) clips
+    the drawing to its top-left corner instead of scaling it, and no phone can scan that."""
+    symbol = _symbol(payload)
     buffer = io.BytesIO()
-    _symbol(payload).save(
-        buffer, kind="svg", border=QUIET_ZONE_MODULES, scale=SCALE, title="Payment QR code"
-    )
-    return buffer.getvalue().decode("utf-8")
+    symbol.save(buffer, kind="svg", border=QUIET_ZONE_MODULES, scale=SCALE, title="Payment QR code")
+    width, height = symbol.symbol_size(scale=SCALE, border=QUIET_ZONE_MODULES)
+    svg = buffer.getvalue().decode("utf-8")
+    opening = f'width="{width:g}" height="{height:g}"'
+    assert opening in svg, svg[:200]
+    return svg.replace(opening, f'{opening} viewBox="0 0 {width:g} {height:g}"', 1)
 
 
 def qr_png(payload: str) -> bytes:

@@ -13,7 +13,7 @@ from soko.payments import requests as payment_requests
 from soko.payments import service as payments
 from soko.payments.domain import Payment, PaymentRequest
 from soko.payments.errors import AmountDiffersFromRequest, AmountRequired
-from soko.payments.qr.domain import MerchantQr, read_merchant_qr
+from soko.payments.qr.domain import CITY_LENGTH_MAX, MerchantQr, fit_words, read_merchant_qr
 from soko.people.errors import UserNotFound
 from soko.people.wallets import check_currency_offered
 
@@ -43,7 +43,11 @@ def merchant_code(
             currency=code_currency,
             country=user.country,
             names=(merchant.trading_name, user.name),
-            city=ctx.qr_merchant_city,
+            # The shop's own city; one that no letter of survives (another script) prints as
+            # the operator's city rather than leave the mandatory field empty.
+            city=merchant.city
+            if fit_words(merchant.city, CITY_LENGTH_MAX)
+            else ctx.qr_merchant_city,
             amount=amount,
             reference=reference,
         )

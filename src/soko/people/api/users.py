@@ -37,6 +37,7 @@ def register_user(body: UserCreate, ctx: ContextDep, _caller: OperatorCaller) ->
             trading_name=body.merchant.trading_name,
             category_code=body.merchant.category_code,
             settlement_currency=body.merchant.settlement_currency,
+            city=body.merchant.city,
         )
     )
     user = users.register(
