@@ -44,7 +44,7 @@ from soko.kernel.errors import DomainError
 from soko.kernel.money import Currency, Money
 from soko.payments import requests as payment_requests
 from soko.payments import service as payments
-from soko.payments.domain import Payment, PaymentRequest
+from soko.payments.domain import Payment, PaymentKind, PaymentRequest
 from soko.payments.fees import FeeKind, fee_table
 from soko.payments.qr import service as qr
 from soko.payments.qr.domain import CITY_LENGTH_MAX, fit_words
@@ -128,7 +128,7 @@ def _shop(request: Request, ctx: ContextDep) -> Shop | Response:
 
 
 def _refusal(visit: Visit, refused: DomainError) -> tuple[str, int]:
-    return visit._(sentence_for(refused)), status_for(refused)
+    return sentence_for(refused, visit._), status_for(refused)
 
 
 def _amount(visit: Visit, text: str, currency: Currency) -> Money | str:
@@ -197,7 +197,7 @@ def _received(shop: Shop, payment_id: str) -> Payment | None:
     except DomainError:
         return None
     own = {view.wallet.id for view in wallets.list_wallets(shop.visit.ctx, shop.merchant.user_id)}
-    if payment.payee_wallet_id not in own or payment.kind != "merchant":
+    if payment.payee_wallet_id not in own or payment.kind is not PaymentKind.MERCHANT:
         return None
     return payment
 
