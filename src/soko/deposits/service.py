@@ -926,9 +926,10 @@ _Found = TypeVar("_Found")
 
 
 def _patiently(ctx: Context, find: Callable[[UnitOfWork], _Found | None]) -> _Found | None:
-    """The reversal (or status check) a Result is for. Daraja may POST the Result before Soko has recorded the
-    ids Daraja's answer to the request gave (the two race by milliseconds), so a Result for ids
-    not yet recorded is looked for again a few times, backing off, before it is given up."""
+    """The reversal (or status check) a Result is for. Daraja may POST the Result before Soko
+    has recorded the ids Daraja's answer to the request gave (the two race by milliseconds), so
+    a Result for ids not yet recorded is looked for again a few times, backing off, before it is
+    given up."""
     for attempt in range(1, RESULT_LOOKS_MAX + 1):
         found = in_transaction(ctx, find, read_only=True)
         if found is not None:
@@ -1086,6 +1087,20 @@ def check_statuses(ctx: Context, *, limit: int = CHECKS_PER_TICK_MAX) -> int:
     return len(claimed)
 
 
+def ask_reversal_status(ctx: Context, reversal_id: str) -> Reversal:
+    """An operator asks now about a reversal with no answer (the worker asks by itself)."""
+    settings = mpesa(ctx)
+    check = in_transaction(
+        ctx, lambda uow: uow.deposits.get_check(CheckKind.REVERSAL, reversal_id), read_only=True
+    )
+    if check is None:
+        raise MpesaPaymentNotFound(f"no reversal {reversal_id}", reversal_id=reversal_id)
+    if check.state is CheckState.OPEN:
+        _ask_status(ctx, settings, CheckKind.REVERSAL, check.subject, check.transaction_id,
+                    queries=check.queries + 1)  # fmt: skip
+    return get_reversal(ctx, reversal_id)
+
+
 def record_status_result(ctx: Context, kind: CheckKind, result: TransactionStatusResult) -> str:
     """A Transaction Status Result for a C2B or reversal check: believed only for the query Soko
     sent last (its OriginatorConversationID). Says what came of it."""
@@ -1152,8 +1167,13 @@ def _reversal_status(ctx: Context, check: StatusCheck, result: TransactionStatus
         return _finish_reversal(ctx, reversal.id, succeeded=True, code="0",
                                 desc="Reversed, by M-Pesa's transaction status")  # fmt: skip
     if found.status == STATUS_COMPLETED and check.queries >= REVERSAL_QUERIES_MAX:
-        return _finish_reversal(ctx, reversal.id, succeeded=False, code="not_reversed",
-                                desc="M-Pesa still shows the payment completed, not reversed")  # fmt: skip
+        return _finish_reversal(
+            ctx,
+            reversal.id,
+            succeeded=False,
+            code="not_reversed",
+            desc="M-Pesa still shows the payment completed, not reversed",
+        )
     return "asking_again"
 
 
@@ -1207,8 +1227,10 @@ def credit_statement_receipt(
             return StatementCreditOutcome("already_credited", None)
         deposit = uow.deposits.deposit_by_reference(settings.shortcode, row.account_number)
         if deposit is not None:
-            return _credit_deposit_from_statement(uow, ctx, deposit, row.paid_in_minor or 0,
-                                                  receipt, digest, who, why)  # fmt: skip
+            paid_in = row.paid_in_minor or 0
+            return _credit_deposit_from_statement(
+                uow, ctx, deposit, paid_in, receipt, digest=digest, who=who, why=why
+            )
         facts = C2BFacts(receipt, row.amount_minor, row.account_number, row.other_party,
                          row.completed_at)  # fmt: skip
         what = _credit_c2b(uow, ctx, settings.shortcode, facts)
@@ -1216,8 +1238,18 @@ def credit_statement_receipt(
             return StatementCreditOutcome("already_credited", None)
         payment = uow.deposits.get_c2b(receipt)
         assert payment is not None
-        credit = StatementCredit(receipt, "c2b", receipt, payment.amount, row.account_number[:40],
-                                 digest, who, why, payment.transfer_id, ctx.clock.now())  # fmt: skip
+        credit = StatementCredit(
+            receipt,
+            "c2b",
+            receipt,
+            payment.amount,
+            row.account_number[:40],
+            digest,
+            who,
+            why,
+            payment.transfer_id,
+            ctx.clock.now(),
+        )
         uow.deposits.insert_statement_credit(credit)
         return StatementCreditOutcome(what, credit)
 
@@ -1228,7 +1260,7 @@ def credit_statement_receipt(
 
 
 def _credit_deposit_from_statement(
-    uow: UnitOfWork, ctx: Context, found: Deposit, amount: int, receipt: str, digest: str,
+    uow: UnitOfWork, ctx: Context, found: Deposit, amount: int, receipt: str, *, digest: str,
     who: str, why: str,
 ) -> StatementCreditOutcome:  # fmt: skip
     deposit = uow.deposits.get_deposit(found.id, lock=True)
@@ -1245,9 +1277,16 @@ def _credit_deposit_from_statement(
         what = "receipt_recorded"
     else:
         # A push whose answer was lost has no CheckoutRequestID: the statement's receipt stands in.
-        _credit(uow, ctx, deposit, deposit.state, receipt=receipt, result_code=0,
-                result_desc="paid, by the M-Pesa statement",
-                checkout_request_id=deposit.checkout_request_id or f"statement-{receipt}")  # fmt: skip
+        _credit(
+            uow,
+            ctx,
+            deposit,
+            deposit.state,
+            receipt=receipt,
+            result_code=0,
+            result_desc="paid, by the M-Pesa statement",
+            checkout_request_id=deposit.checkout_request_id or f"statement-{receipt}",
+        )
         what = "credited"
     current = uow.deposits.get_deposit(deposit.id)
     assert current is not None
@@ -1263,8 +1302,8 @@ __all__ = [
     "assign_c2b",
     "check_deposits",
     "check_statuses",
-    "credit_statement_receipt",
     "confirm_c2b",
+    "credit_statement_receipt",
     "get_deposit",
     "match_statement_text",
     "record_status_result",

@@ -13,11 +13,11 @@ from soko.deposits.domain import (
     IN_FLIGHT,
     C2BPayment,
     C2BState,
+    CheckKind,
+    CheckState,
     Deposit,
     DepositOutcome,
     DepositState,
-    CheckKind,
-    CheckState,
     Receipt,
     Reversal,
     ReversalState,
@@ -342,7 +342,6 @@ class SqlDepositRepository:
             .values(values)
         )
         return result.rowcount == 1
-
 
     # --- transaction status checks ---
 

@@ -74,9 +74,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=200), nullable=False),
         sa.Column("transfer_id", sa.String(length=40), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "amount > 0", name=op.f("ck_mpesa_statement_credits_amount_positive")
-        ),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_mpesa_statement_credits_amount_positive")),
         sa.CheckConstraint(
             "kind IN ('stk', 'c2b')", name=op.f("ck_mpesa_statement_credits_kind_valid")
         ),
