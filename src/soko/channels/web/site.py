@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from soko.channels.web import app_routes, routes
+from soko.channels.web import app_routes, deposits, routes
 
 ROUTERS: list[APIRouter] = [
     routes.router,
     app_routes.router,
+    deposits.router,
 ]
