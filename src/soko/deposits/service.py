@@ -1255,7 +1255,7 @@ def credit_statement_receipt(
 
     outcome = in_transaction(ctx, work)
     if outcome.credit is not None:
-        log.warning("receipt %s credited from the statement by %s: %s", receipt, who, why)
+        log.info("receipt %s credited from the statement by %s: %s", receipt, who, why)
     return outcome
 
 
