@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from mpesa_world import MpesaWorld, wait_for
 
 from merchants import balance
+from mpesa_world import MpesaWorld, wait_for
 from soko.deposits.domain import DepositState
 from soko.people import service as users
 from soko.rails.mpesa.sandbox import CallbackMode, Kind, Script
@@ -81,8 +81,8 @@ def test_a_prompt_daraja_refuses_says_so(world: MpesaWorld, ussd: Ussd) -> None:
 def test_in_kiswahili(world: MpesaWorld, ussd: Ussd) -> None:
     users.set_language(ussd.ctx, ussd.amina.id, "sw")
     screens = ussd.session(ussd.amina.phone, "9", "250", "1")
-    assert screens[0].endswith("\n9 Weka pesa kutoka M-Pesa")
-    assert screens[1].startswith("CON Weka pesa kutoka M-Pesa\nWeka kiasi (KES):")
+    assert screens[0].endswith("\n9 Weka pesa kwa M-Pesa")
+    assert screens[1].startswith("CON Weka pesa kwa M-Pesa\nWeka kiasi (KES):")
     assert screens[2].startswith("CON Weka KES")
     assert screens[3].startswith("END Angalia simu yako: M-Pesa itakuomba kulipa KES")
 
@@ -91,6 +91,9 @@ def test_merchants_see_it_after_their_shop(world: MpesaWorld, ussd: Ussd) -> Non
     screens = ussd.session(ussd.shop_phone, "10")
     assert screens[0].endswith("\n9 My shop\n10 Top up from M-Pesa")
     assert screens[1].startswith("CON Top up from M-Pesa")
+    users.set_language(ussd.ctx, ussd.kiosk.user_id, "sw")
+    longest = ussd.session(ussd.shop_phone)[0]  # ten options, in the longer language: fits
+    assert longest.endswith("\n9 Duka langu\n10 Weka pesa kwa M-Pesa")
     assert AMINA_PIN  # the top-up asks for no Soko PIN: M-Pesa's own prompt takes the M-Pesa PIN
 
 

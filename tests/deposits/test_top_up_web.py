@@ -139,5 +139,5 @@ def test_in_kiswahili(world: MpesaWorld, client: TestClient) -> None:
     users.set_language(world.ctx, amina.id, "sw")
     signed_in(client, amina)
     page = client.get("/app/top-up")
-    assert "Weka pesa kutoka M-Pesa" in page.text and "Nambari ya M-Pesa" in page.text
+    assert "Weka pesa kwa M-Pesa" in page.text and "Nambari ya M-Pesa" in page.text
     assert ">Weka pesa</a>" in page.text
