@@ -330,6 +330,10 @@ def build(
             callback_token=daraja_settings.callback_token,
             callback_networks=daraja_settings.allowed_callback_networks,
             query_after_seconds=settings.mpesa_query_after_seconds,
+            status_after_seconds=settings.mpesa_status_after_seconds,
+            checks_by_status=bool(
+                daraja_settings.initiator_name and daraja_settings.certificate_pem
+            ),
             b2c=rail if isinstance(rail, MpesaPayoutRail) else None,
         )
     context = Context(

@@ -22,7 +22,7 @@ from soko.channels.api.deps import Caller, ContextDep, IdempotencyKey, OperatorC
 from soko.channels.api.schemas import MONEY_MOVING_PROBLEMS, problem_responses
 from soko.context import Context
 from soko.deposits import service as deposits
-from soko.deposits.domain import Deposit
+from soko.deposits.domain import CheckKind, Deposit
 from soko.deposits.errors import DepositNotFound
 from soko.deposits.ports import Mpesa
 from soko.deposits.schemas import (
@@ -225,6 +225,16 @@ def _status_timeout(ctx: Context, settings: Mpesa, body: object) -> str:
     return "ignored"  # the next status poll asks again
 
 
+def _c2b_status_result(ctx: Context, settings: Mpesa, body: object) -> str:
+    result = callbacks.parse_transaction_status_result(body)
+    return deposits.record_status_result(ctx, CheckKind.C2B, result)
+
+
+def _reversal_status_result(ctx: Context, settings: Mpesa, body: object) -> str:
+    result = callbacks.parse_transaction_status_result(body)
+    return deposits.record_status_result(ctx, CheckKind.REVERSAL, result)
+
+
 def _reversal_result(ctx: Context, settings: Mpesa, body: object) -> str:
     return deposits.record_reversal_result(ctx, callbacks.parse_reversal_result(body))
 
@@ -251,6 +261,12 @@ _ROUTES: dict[str, tuple[_Apply, _Answer | None]] = {
     "status/timeout": (_status_timeout, None),
     "reversal/result": (_reversal_result, None),
     "reversal/timeout": (_reversal_timeout, None),
+    # Transaction status queries Soko sends for C2B payments and reversals (its worker asks
+    # again after a timeout).
+    "status/c2b/result": (_c2b_status_result, None),
+    "status/c2b/timeout": (_status_timeout, None),
+    "status/reversal/result": (_reversal_status_result, None),
+    "status/reversal/timeout": (_status_timeout, None),
 }
 
 

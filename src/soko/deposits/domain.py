@@ -241,3 +241,77 @@ def bill_reference_kind(reference: str) -> tuple[str, str] | None:
     if cleaned.isdecimal() and 5 <= len(cleaned) <= 8:
         return ("till", cleaned)
     return None
+
+
+class CheckKind(StrEnum):
+    """What a transaction status query is asked for."""
+
+    #: A C2B confirmation, credited only once M-Pesa's own status query confirms it.
+    C2B = "c2b"
+    #: A reversal whose request answer or Result was lost: the original receipt's status says.
+    REVERSAL = "reversal"
+
+
+class CheckState(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCheck:
+    """A transaction Soko asks M-Pesa's Transaction Status API about until it has an answer.
+
+    Its Result is believed only when it answers the very query Soko sent: its
+    OriginatorConversationID is the one Daraja's synchronous answer (over TLS, to Soko's own
+    request) gave, which a forger on the callback path cannot know.
+    """
+
+    kind: CheckKind
+    #: The C2B TransID, or the reversal's id.
+    subject: str
+    #: The M-Pesa receipt asked about (the C2B TransID, or the payment being reversed).
+    transaction_id: str
+    state: CheckState
+    #: OriginatorConversationID of the last query sent (None before the first).
+    query_id: str | None
+    queries: int
+    next_check_at: datetime | None
+    amount: int
+    #: What the C2B confirmation said (empty for a reversal).
+    shortcode: str
+    bill_ref_number: str
+    msisdn: str
+    paid_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+#: M-Pesa's words for a transaction's state in a status Result.
+STATUS_COMPLETED: Final = "Completed"
+STATUS_REVERSED: Final = "Reversed"
+
+
+def status_delay_seconds(first_seconds: int, queries: int) -> int:
+    """Wait before the next status query: the configured wait, then doubling, capped."""
+    return query_delay_seconds(first_seconds, queries)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementCredit:
+    """The audit record of a receipt an operator credited from the organisation statement."""
+
+    receipt: str
+    #: "stk" (a deposit whose callback was lost) or "c2b" (a confirmation that never came).
+    kind: str
+    #: The deposit's id, or the C2B TransID.
+    source_id: str
+    amount: int
+    account_number: str
+    #: Of the statement file the receipt was read from.
+    statement_sha256: str
+    credited_by: str
+    reason: str
+    #: The movement it caused (None when the receipt only completed a deposit already paid).
+    transfer_id: str | None
+    created_at: datetime

@@ -6,7 +6,7 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
     ├── InvalidInput                 kind=invalid
     │   └── MpesaAmountInvalid, MpesaPhoneInvalid
     ├── NotFound                     kind=not_found
-    │   └── DepositNotFound, MpesaPaymentNotFound
+    │   └── DepositNotFound, MpesaPaymentNotFound, MpesaReceiptNotInStatement
     ├── Conflict                     kind=conflict
     │   └── MpesaPaymentNotInSuspense, MpesaReversalNotAllowed
     └── Rejected                     kind=rejected
@@ -36,6 +36,11 @@ class DepositNotFound(NotFound):
 class MpesaPaymentNotFound(NotFound):
     code = "mpesa_payment_not_found"
     title = "No M-Pesa payment with this transaction id is in Soko's books."
+
+
+class MpesaReceiptNotInStatement(NotFound):
+    code = "mpesa_receipt_not_in_statement"
+    title = "The M-Pesa statement shows no completed payment in with this receipt and amount."
 
 
 class MpesaPaymentNotInSuspense(Conflict):

@@ -10,12 +10,16 @@ from typing import Protocol
 from soko.deposits.domain import (
     C2BPayment,
     C2BState,
+    CheckKind,
+    CheckState,
     Deposit,
     DepositOutcome,
     DepositState,
     Receipt,
     Reversal,
     ReversalState,
+    StatementCredit,
+    StatusCheck,
 )
 from soko.rails.mpesa.callbacks import (
     B2CResult,
@@ -24,6 +28,7 @@ from soko.rails.mpesa.callbacks import (
 )
 from soko.rails.mpesa.daraja import (
     C2BRegistered,
+    CallbackKind,
     DarajaOutcomeUnknown,
     DarajaRejected,
     DarajaUnavailable,
@@ -78,6 +83,23 @@ class Daraja(Protocol):
         timeout_url: str | None = None,
     ) -> RequestAccepted: ...
 
+    def transaction_status(
+        self,
+        *,
+        transaction_id: str | None = None,
+        originator_conversation_id: str | None = None,
+        remarks: str = "status",
+        occasion: str = "",
+        result_url: str | None = None,
+        timeout_url: str | None = None,
+    ) -> RequestAccepted:
+        """Ask M-Pesa's Transaction Status API; the answer comes to `result_url`."""
+        ...
+
+    def callback_url(self, kind: CallbackKind) -> str:
+        """Where Daraja reaches Soko for `kind` (with the secret token in the path)."""
+        ...
+
 
 class B2CInbox(Protocol):
     """Where the M-Pesa payout rail hears its asynchronous answers (payouts/rails/mpesa.py):
@@ -110,6 +132,12 @@ class Mpesa:
     callback_networks: tuple[Network, ...]
     #: A pending deposit with no callback is asked about (STK query) after this long.
     query_after_seconds: int
+    #: A C2B confirmation or a reversal with no answer is asked about (transaction status)
+    #: this long after, then after doubling waits.
+    status_after_seconds: int = 600
+    #: Whether the initiator is set up: then each C2B confirmation is credited only once M-Pesa's
+    #: Transaction Status API confirms it; without it, on the callback's token and source alone.
+    checks_by_status: bool = False
     #: The M-Pesa payout rail, when SOKO_PAYOUT_RAIL=mpesa.
     b2c: B2CInbox | None = None
 
@@ -146,6 +174,10 @@ class DepositRepository(Protocol):
         queries: int | None = None,
     ) -> bool:
         """Update only if still in `expected`; False if another got there first."""
+        ...
+
+    def deposit_by_reference(self, shortcode: str, account_reference: str) -> Deposit | None:
+        """The one deposit whose STK push carried `account_reference`."""
         ...
 
     def set_deposit_receipt(self, deposit_id: str, receipt: str, now: datetime) -> bool:
@@ -206,3 +238,33 @@ class DepositRepository(Protocol):
         reversal_receipt: str | None = None,
         transfer_id: str | None = None,
     ) -> bool: ...
+
+    def insert_check(self, check: StatusCheck) -> None: ...
+
+    def get_check(
+        self, kind: CheckKind, subject: str, *, lock: bool = False
+    ) -> StatusCheck | None: ...
+
+    def check_by_query(self, kind: CheckKind, query_id: str) -> StatusCheck | None:
+        """The check whose last query Daraja answered with this OriginatorConversationID."""
+        ...
+
+    def claim_due_checks(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[StatusCheck]: ...
+
+    def update_check(
+        self,
+        kind: CheckKind,
+        subject: str,
+        *,
+        state: CheckState,
+        now: datetime,
+        next_check_at: datetime | None,
+        query_id: str | None = None,
+        queries: int | None = None,
+    ) -> bool: ...
+
+    def insert_statement_credit(self, credit: StatementCredit) -> None: ...
+
+    def get_statement_credit(self, receipt: str) -> StatementCredit | None: ...

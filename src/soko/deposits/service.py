@@ -13,25 +13,32 @@ state = ...`), and every M-Pesa receipt is recorded once (`mpesa_receipts`' prim
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Final, TypeVar
 
 from soko.context import Context, UnitOfWork
 from soko.deposits.domain import (
     CURRENCY,
     MINOR_PER_SHILLING,
     SHILLINGS_MAX,
+    STATUS_COMPLETED,
+    STATUS_REVERSED,
     C2BPayment,
     C2BState,
+    CheckKind,
+    CheckState,
     Deposit,
     DepositOutcome,
     DepositState,
     Receipt,
     Reversal,
     ReversalState,
+    StatementCredit,
+    StatusCheck,
     account_reference,
     bill_reference_kind,
     bounded_text,
@@ -39,6 +46,7 @@ from soko.deposits.domain import (
     matches_request,
     msisdn,
     query_delay_seconds,
+    status_delay_seconds,
     whole_shillings,
 )
 from soko.deposits.errors import (
@@ -46,6 +54,7 @@ from soko.deposits.errors import (
     MpesaNotConfigured,
     MpesaPaymentNotFound,
     MpesaPaymentNotInSuspense,
+    MpesaReceiptNotInStatement,
     MpesaReversalNotAllowed,
 )
 from soko.deposits.ports import (
@@ -74,7 +83,9 @@ from soko.rails.mpesa.callbacks import (
     ReversalResult,
     StkCallback,
     StkPayment,
+    TransactionStatusResult,
 )
+from soko.rails.mpesa.daraja import CallbackKind
 from soko.rails.mpesa.statement import (
     Direction,
     LedgerEntry,
@@ -576,66 +587,135 @@ def validate_c2b(ctx: Context, notification: C2BNotification) -> C2BRejection | 
     return in_transaction(ctx, read, read_only=True)
 
 
+@dataclass(frozen=True, slots=True)
+class C2BFacts:
+    """A C2B payment as Soko credits it: from a confirmation, a status check or the statement."""
+
+    trans_id: str
+    amount_minor: int
+    bill_ref_number: str
+    msisdn: str
+    paid_at: datetime
+
+    @classmethod
+    def of(cls, notification: C2BNotification) -> C2BFacts:
+        return cls(notification.trans_id, notification.amount_minor,
+                   notification.bill_ref_number, notification.msisdn,
+                   notification.trans_time)  # fmt: skip
+
+
 def confirm_c2b(ctx: Context, notification: C2BNotification) -> str:
-    """Credit a confirmed C2B payment once per TransID: to the wallet its account reference
-    names (a phone number or a till), or to suspense. Says what came of it: "credited",
-    "suspense", or why nothing moved ("duplicate", "mismatch", "wrong_shortcode",
-    "receipt_reused")."""
+    """Take a C2B confirmation, once per TransID. With the initiator set up (the usual case), it
+    is credited only once M-Pesa's Transaction Status API confirms the payment (the callback is
+    believed on its token and source, which a leaked token defeats); without it, at once. The
+    wallet is the one its account reference names (a phone number or a till), or suspense.
+    Says what came of it: "checking" (a status query asked), "credited", "suspense", or why
+    nothing moved ("duplicate", "mismatch", "wrong_shortcode", "receipt_reused")."""
     settings = mpesa(ctx)
     if notification.business_shortcode != settings.shortcode:
         log.warning("C2B %s for short code %s, not ours", notification.trans_id,
                     notification.business_shortcode)  # fmt: skip
         return "wrong_shortcode"
+    facts = C2BFacts.of(notification)
+    if not settings.checks_by_status:
+        return in_transaction(ctx, lambda uow: _credit_c2b(uow, ctx, settings.shortcode, facts))
+    what = in_transaction(ctx, lambda uow: _hold_for_check(uow, ctx, settings, facts))
+    if what == "checking":
+        _ask_status(ctx, settings, CheckKind.C2B, facts.trans_id, facts.trans_id, queries=1)
+    return what
 
-    def work(uow: UnitOfWork) -> str:
-        existing = uow.deposits.get_c2b(notification.trans_id, lock=True)
-        if existing is not None:
-            if existing.amount != notification.amount_minor:
-                log.warning("C2B %s confirmed again with another amount; nothing moved",
-                            notification.trans_id)  # fmt: skip
-                return "mismatch"
-            return "duplicate"
-        if uow.deposits.get_receipt(notification.trans_id) is not None:
-            log.warning("C2B %s: the receipt is another payment's", notification.trans_id)
-            return "receipt_reused"
-        payee = _payee(uow, notification.bill_ref_number)
-        transfer_id = ctx.ids.new("tr")
-        float_id = _float_id(uow, ctx, settings.shortcode)
-        if payee is None:
-            credit_id = ledger.system_account_id_in(uow, ctx, AccountCode.SUSPENSE, CURRENCY)
-            state = C2BState.SUSPENSE
-        else:
-            user = uow.people.get_user(payee.user_id)
-            assert user is not None
-            credit_id = wallet_for(uow, ctx, user, CURRENCY).account_id
-            state = C2BState.CREDITED
-        ledger.record(uow, ctx, [
-            move(transfer_id, debit_account_id=float_id, credit_account_id=credit_id,
-                 amount=notification.amount_minor, currency=CURRENCY,
-                 code=TransferCode.DEPOSIT, reference=notification.trans_id),
-        ])  # fmt: skip
-        now = ctx.clock.now()
-        uow.deposits.insert_c2b(
-            C2BPayment(
-                trans_id=notification.trans_id,
-                shortcode=settings.shortcode,
-                bill_ref_number=bounded_text(notification.bill_ref_number)[:40],
-                msisdn=notification.msisdn[:64],
-                amount=notification.amount_minor,
-                currency=CURRENCY,
-                state=state,
-                user_id=None if payee is None else payee.user_id,
-                transfer_id=transfer_id,
-                paid_at=notification.trans_time,
-                created_at=now,
-            )
+
+def _known_c2b(uow: UnitOfWork, facts: C2BFacts) -> str | None:
+    """Why a C2B payment must not be credited now (it was, or its receipt is another's)."""
+    existing = uow.deposits.get_c2b(facts.trans_id, lock=True)
+    if existing is not None:
+        if existing.amount != facts.amount_minor:
+            log.warning("C2B %s confirmed again with another amount; nothing moved",
+                        facts.trans_id)  # fmt: skip
+            return "mismatch"
+        return "duplicate"
+    if uow.deposits.get_receipt(facts.trans_id) is not None:
+        log.warning("C2B %s: the receipt is another payment's", facts.trans_id)
+        return "receipt_reused"
+    return None
+
+
+def _hold_for_check(uow: UnitOfWork, ctx: Context, settings: Mpesa, facts: C2BFacts) -> str:
+    known = _known_c2b(uow, facts)
+    if known is not None:
+        return known
+    check = uow.deposits.get_check(CheckKind.C2B, facts.trans_id, lock=True)
+    if check is not None:
+        if check.amount != facts.amount_minor:
+            log.warning("C2B %s confirmed again with another amount; nothing moved",
+                        facts.trans_id)  # fmt: skip
+            return "mismatch"
+        return "duplicate"
+    now = ctx.clock.now()
+    uow.deposits.insert_check(
+        StatusCheck(
+            kind=CheckKind.C2B,
+            subject=facts.trans_id,
+            transaction_id=facts.trans_id,
+            state=CheckState.OPEN,
+            query_id=None,
+            queries=0,
+            next_check_at=now + timedelta(seconds=settings.status_after_seconds),
+            amount=facts.amount_minor,
+            shortcode=settings.shortcode,
+            bill_ref_number=bounded_text(facts.bill_ref_number)[:40],
+            msisdn=facts.msisdn[:64],
+            paid_at=facts.paid_at,
+            created_at=now,
+            updated_at=now,
         )
-        _insert_receipt(uow, ctx, Receipt(notification.trans_id, "c2b", "in",
-                                          notification.amount_minor, settings.shortcode,
-                                          transfer_id, notification.trans_id))  # fmt: skip
-        return state.value
+    )
+    return "checking"
 
-    return in_transaction(ctx, work)
+
+def _credit_c2b(uow: UnitOfWork, ctx: Context, shortcode: str, facts: C2BFacts) -> str:
+    """Float -> the wallet the account reference names (or suspense), once per TransID."""
+    known = _known_c2b(uow, facts)
+    if known is not None:
+        return known
+    payee = _payee(uow, facts.bill_ref_number)
+    transfer_id = ctx.ids.new("tr")
+    float_id = _float_id(uow, ctx, shortcode)
+    if payee is None:
+        credit_id = ledger.system_account_id_in(uow, ctx, AccountCode.SUSPENSE, CURRENCY)
+        state = C2BState.SUSPENSE
+    else:
+        user = uow.people.get_user(payee.user_id)
+        assert user is not None
+        credit_id = wallet_for(uow, ctx, user, CURRENCY).account_id
+        state = C2BState.CREDITED
+    ledger.record(uow, ctx, [
+        move(transfer_id, debit_account_id=float_id, credit_account_id=credit_id,
+             amount=facts.amount_minor, currency=CURRENCY,
+             code=TransferCode.DEPOSIT, reference=facts.trans_id),
+    ])  # fmt: skip
+    now = ctx.clock.now()
+    uow.deposits.insert_c2b(
+        C2BPayment(
+            trans_id=facts.trans_id,
+            shortcode=shortcode,
+            bill_ref_number=bounded_text(facts.bill_ref_number)[:40],
+            msisdn=facts.msisdn[:64],
+            amount=facts.amount_minor,
+            currency=CURRENCY,
+            state=state,
+            user_id=None if payee is None else payee.user_id,
+            transfer_id=transfer_id,
+            paid_at=facts.paid_at,
+            created_at=now,
+        )
+    )
+    _insert_receipt(uow, ctx, Receipt(facts.trans_id, "c2b", "in", facts.amount_minor,
+                                      shortcode, transfer_id, facts.trans_id))  # fmt: skip
+    # A check still open for it (the statement came first) has its answer now.
+    uow.deposits.update_check(CheckKind.C2B, facts.trans_id, state=CheckState.CONFIRMED,
+                              now=now, next_check_at=None)  # fmt: skip
+    return state.value
 
 
 def get_c2b(ctx: Context, trans_id: str) -> C2BPayment:
@@ -717,6 +797,16 @@ def request_reversal(ctx: Context, receipt: str) -> Reversal:
             updated_at=now,
         )
         uow.deposits.insert_reversal(reversal)
+        # Asked about (transaction status) if no Result comes: a reversal never stays unknown.
+        uow.deposits.insert_check(
+            StatusCheck(
+                kind=CheckKind.REVERSAL, subject=reversal.id, transaction_id=receipt,
+                state=CheckState.OPEN, query_id=None, queries=0,
+                next_check_at=now + timedelta(seconds=settings.status_after_seconds),
+                amount=found.amount, shortcode=found.shortcode, bill_ref_number="", msisdn="",
+                paid_at=None, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
         return reversal
 
     reversal = in_transaction(ctx, work)
@@ -837,10 +927,14 @@ def record_reversal_timeout(ctx: Context, timeout: QueueTimeout) -> str:
 RESULT_LOOKS_MAX: Final = 40
 
 
-def _patiently(ctx: Context, find: Callable[[UnitOfWork], Reversal | None]) -> Reversal | None:
-    """The reversal a Result is for. Daraja may POST the Result before Soko has recorded the
-    ids Daraja's answer to the request gave (the two race by milliseconds), so a Result for ids
-    not yet recorded is looked for again a few times, backing off, before it is given up."""
+_Found = TypeVar("_Found")
+
+
+def _patiently(ctx: Context, find: Callable[[UnitOfWork], _Found | None]) -> _Found | None:
+    """The reversal (or status check) a Result is for. Daraja may POST the Result before Soko
+    has recorded the ids Daraja's answer to the request gave (the two race by milliseconds), so
+    a Result for ids not yet recorded is looked for again a few times, backing off, before it is
+    given up."""
     for attempt in range(1, RESULT_LOOKS_MAX + 1):
         found = in_transaction(ctx, find, read_only=True)
         if found is not None:
@@ -862,6 +956,9 @@ def _finish_reversal(
         reversal = uow.deposits.get_reversal(reversal_id, lock=True)
         assert reversal is not None
         if reversal.state not in (ReversalState.REQUESTED, ReversalState.UNKNOWN):
+            if succeeded and reversal.state is ReversalState.FAILED:
+                log.error("reversal %s was taken as failed, but M-Pesa now says it reversed %s:"
+                          " for the operator", reversal.id, reversal.receipt)  # fmt: skip
             return "duplicate"
         state = ReversalState.REVERSED if succeeded else ReversalState.FAILED
         transfer_id = ctx.ids.new("tr")
@@ -874,6 +971,8 @@ def _finish_reversal(
             transfer_id=transfer_id,
         )  # fmt: skip
         assert updated, reversal
+        uow.deposits.update_check(CheckKind.REVERSAL, reversal.id, state=CheckState.CONFIRMED,
+                                  now=ctx.clock.now(), next_check_at=None)  # fmt: skip
         if succeeded:
             found = uow.deposits.get_receipt(reversal.receipt)
             assert found is not None
@@ -927,12 +1026,292 @@ def match_statement_text(ctx: Context, text: str) -> StatementMatch:
     return match_statement(rows, entries)
 
 
+# --- transaction status checks -------------------------------------------------------------------
+
+#: Status checks the worker asks about per tick.
+CHECKS_PER_TICK_MAX: Final = 20
+#: A reversal whose original payment M-Pesa still shows unreversed (Completed) after this many
+#: status queries (doubling waits from SOKO_MPESA_STATUS_AFTER_SECONDS: hours) did not happen.
+REVERSAL_QUERIES_MAX: Final = 6
+#: A C2B confirmation M-Pesa's status query has not confirmed after this many queries is refused.
+C2B_QUERIES_MAX: Final = 6
+
+_STATUS_URLS: Final = {
+    CheckKind.C2B: (CallbackKind.C2B_STATUS_RESULT, CallbackKind.C2B_STATUS_TIMEOUT),
+    CheckKind.REVERSAL: (CallbackKind.REVERSAL_STATUS_RESULT, CallbackKind.REVERSAL_STATUS_TIMEOUT),
+}
+
+
+def _ask_status(
+    ctx: Context, settings: Mpesa, kind: CheckKind, subject: str, transaction_id: str, *,
+    queries: int,
+) -> bool:  # fmt: skip
+    """Send one Transaction Status query (no transaction open) and record the id Daraja gave
+    it: only a Result naming that id is believed. False when Daraja could not be asked (the
+    check stays due, and the worker asks again)."""
+    result_kind, timeout_kind = _STATUS_URLS[kind]
+    try:
+        accepted = settings.daraja.transaction_status(
+            transaction_id=transaction_id,
+            remarks=f"Soko {kind.value} check",
+            result_url=settings.daraja.callback_url(result_kind),
+            timeout_url=settings.daraja.callback_url(timeout_kind),
+        )
+    except (DarajaUnavailable, DarajaRejected, DarajaOutcomeUnknown) as error:
+        log.warning("%s check %s: status query not sent (%s)", kind.value, subject, error)
+        return False
+    now = ctx.clock.now()
+    delay = status_delay_seconds(settings.status_after_seconds, queries - 1)
+    in_transaction(
+        ctx,
+        lambda uow: uow.deposits.update_check(
+            kind, subject, state=CheckState.OPEN, now=now,
+            next_check_at=now + timedelta(seconds=delay),
+            query_id=accepted.originator_conversation_id or None, queries=queries,
+        ),
+    )  # fmt: skip
+    return True
+
+
+def check_statuses(ctx: Context, *, limit: int = CHECKS_PER_TICK_MAX) -> int:
+    """The worker's job: ask M-Pesa's Transaction Status API about C2B confirmations not yet
+    confirmed and reversals with no answer, so none stays unknown. Returns how many it asked
+    about. Nothing to do when M-Pesa is off."""
+    if ctx.mpesa is None:
+        return 0
+    settings = ctx.mpesa
+    assert 0 < limit <= CHECKS_PER_TICK_MAX, limit
+    now = ctx.clock.now()
+    lease_until = now + timedelta(seconds=ctx.payout_lease_seconds)
+    claimed = in_transaction(
+        ctx, lambda uow: uow.deposits.claim_due_checks(now, lease_until, limit)
+    )
+    for check in claimed:
+        _ask_status(ctx, settings, check.kind, check.subject, check.transaction_id,
+                    queries=check.queries + 1)  # fmt: skip
+    return len(claimed)
+
+
+def ask_reversal_status(ctx: Context, reversal_id: str) -> Reversal:
+    """An operator asks now about a reversal with no answer (the worker asks by itself)."""
+    settings = mpesa(ctx)
+    check = in_transaction(
+        ctx, lambda uow: uow.deposits.get_check(CheckKind.REVERSAL, reversal_id), read_only=True
+    )
+    if check is None:
+        raise MpesaPaymentNotFound(f"no reversal {reversal_id}", reversal_id=reversal_id)
+    if check.state is CheckState.OPEN:
+        _ask_status(ctx, settings, CheckKind.REVERSAL, check.subject, check.transaction_id,
+                    queries=check.queries + 1)  # fmt: skip
+    return get_reversal(ctx, reversal_id)
+
+
+def record_status_result(ctx: Context, kind: CheckKind, result: TransactionStatusResult) -> str:
+    """A Transaction Status Result for a C2B or reversal check: believed only for the query Soko
+    sent last (its OriginatorConversationID). Says what came of it."""
+    header = result.header
+    check = _patiently(
+        ctx, lambda uow: uow.deposits.check_by_query(kind, header.originator_conversation_id)
+    )
+    if check is None:
+        log.warning("status Result %s answers no %s query of ours; nothing moved",
+                    header.originator_conversation_id, kind.value)  # fmt: skip
+        return "unknown"
+    if check.state is not CheckState.OPEN:
+        return "duplicate"
+    if kind is CheckKind.C2B:
+        return _c2b_status(ctx, check, result)
+    return _reversal_status(ctx, check, result)
+
+
+def _c2b_status(ctx: Context, check: StatusCheck, result: TransactionStatusResult) -> str:
+    found = result.found
+    settings = mpesa(ctx)
+    if found is None:
+        if check.queries < C2B_QUERIES_MAX:
+            return "asking_again"  # the worker asks again after the wait
+        log.warning("C2B %s: M-Pesa's status query never confirmed it (%s); nothing moved",
+                    check.subject, result.header.result_desc)  # fmt: skip
+        return _close_check(ctx, check, CheckState.REFUSED)
+    ours = not found.credit_party_name or found.credit_party_name.startswith(settings.shortcode)
+    if (
+        found.receipt != check.transaction_id
+        or found.amount_minor != check.amount
+        or found.status != STATUS_COMPLETED
+        or not ours
+    ):
+        log.warning(
+            "C2B %s: M-Pesa says %s of %s cents to %r, not the confirmation's %s; nothing moved",
+            check.subject, found.status, found.amount_minor, found.credit_party_name, check.amount,
+        )  # fmt: skip
+        return _close_check(ctx, check, CheckState.REFUSED)
+    assert check.paid_at is not None, check
+    facts = C2BFacts(check.subject, check.amount, check.bill_ref_number, check.msisdn,
+                     check.paid_at)  # fmt: skip
+
+    def work(uow: UnitOfWork) -> str:
+        current = uow.deposits.get_check(CheckKind.C2B, check.subject, lock=True)
+        if current is None or current.state is not CheckState.OPEN:
+            return "duplicate"
+        return _credit_c2b(uow, ctx, check.shortcode, facts)
+
+    return in_transaction(ctx, work)
+
+
+def _reversal_status(ctx: Context, check: StatusCheck, result: TransactionStatusResult) -> str:
+    reversal = get_reversal(ctx, check.subject)
+    if reversal.state not in (ReversalState.REQUESTED, ReversalState.UNKNOWN):
+        return _close_check(ctx, check, CheckState.CONFIRMED)
+    found = result.found
+    if found is None or found.receipt != reversal.receipt:
+        # M-Pesa could not say: never guess with money; ask again (the waits are capped).
+        log.warning("reversal %s: the status query did not answer (%s); asking again",
+                    reversal.id, result.header.result_desc)  # fmt: skip
+        return "asking_again"
+    if found.status == STATUS_REVERSED:
+        return _finish_reversal(ctx, reversal.id, succeeded=True, code="0",
+                                desc="Reversed, by M-Pesa's transaction status")  # fmt: skip
+    if found.status == STATUS_COMPLETED and check.queries >= REVERSAL_QUERIES_MAX:
+        return _finish_reversal(
+            ctx,
+            reversal.id,
+            succeeded=False,
+            code="not_reversed",
+            desc="M-Pesa still shows the payment completed, not reversed",
+        )
+    return "asking_again"
+
+
+def _close_check(ctx: Context, check: StatusCheck, state: CheckState) -> str:
+    in_transaction(
+        ctx,
+        lambda uow: uow.deposits.update_check(
+            check.kind, check.subject, state=state, now=ctx.clock.now(), next_check_at=None
+        ),
+    )
+    return "refused" if state is CheckState.REFUSED else "closed"
+
+
+# --- receipts only the statement has -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatementCreditOutcome:
+    #: "credited" / "suspense" (money moved now), "receipt_recorded" (a deposit already paid by
+    #: a query got its receipt), or "already_credited" (nothing to do: it was, once, already).
+    what: str
+    credit: StatementCredit | None
+
+
+def credit_statement_receipt(
+    ctx: Context, text: str, receipt: str, *, credited_by: str, reason: str
+) -> StatementCreditOutcome:
+    """Credit an incoming payment the organisation statement shows but Soko never heard of (its
+    callback was lost): an STK deposit found by the account reference its push carried, or a
+    C2B payment to the wallet its account number names (or suspense). Once per receipt, ever,
+    whichever path sees it first; each credit is recorded with who asked, why, and the
+    statement file's digest. Raises `MpesaReceiptNotInStatement` for a receipt the statement
+    does not show as a completed payment in, and `StatementInvalid` for an unreadable file."""
+    settings = mpesa(ctx)
+    rows = [
+        row
+        for row in parse_statement(text)
+        if row.receipt == receipt and not row.is_charge and row.direction is Direction.IN
+    ]
+    if len(rows) != 1 or rows[0].status.strip().lower() != "completed":
+        raise MpesaReceiptNotInStatement(receipt=receipt)
+    row = rows[0]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    who = bounded_text(credited_by)[:64] or "operator"
+    why = bounded_text(reason) or "credited from the M-Pesa statement"
+
+    def work(uow: UnitOfWork) -> StatementCreditOutcome:
+        if uow.deposits.get_receipt(receipt) is not None or (
+            uow.deposits.get_statement_credit(receipt) is not None
+        ):
+            return StatementCreditOutcome("already_credited", None)
+        deposit = uow.deposits.deposit_by_reference(settings.shortcode, row.account_number)
+        if deposit is not None:
+            paid_in = row.paid_in_minor or 0
+            return _credit_deposit_from_statement(
+                uow, ctx, deposit, paid_in, receipt, digest=digest, who=who, why=why
+            )
+        facts = C2BFacts(receipt, row.amount_minor, row.account_number, row.other_party,
+                         row.completed_at)  # fmt: skip
+        what = _credit_c2b(uow, ctx, settings.shortcode, facts)
+        if what not in (C2BState.CREDITED.value, C2BState.SUSPENSE.value):
+            return StatementCreditOutcome("already_credited", None)
+        payment = uow.deposits.get_c2b(receipt)
+        assert payment is not None
+        credit = StatementCredit(
+            receipt,
+            "c2b",
+            receipt,
+            payment.amount,
+            row.account_number[:40],
+            digest,
+            who,
+            why,
+            payment.transfer_id,
+            ctx.clock.now(),
+        )
+        uow.deposits.insert_statement_credit(credit)
+        return StatementCreditOutcome(what, credit)
+
+    outcome = in_transaction(ctx, work)
+    if outcome.credit is not None:
+        log.info("receipt %s credited from the statement by %s: %s", receipt, who, why)
+    return outcome
+
+
+def _credit_deposit_from_statement(
+    uow: UnitOfWork, ctx: Context, found: Deposit, amount: int, receipt: str, *, digest: str,
+    who: str, why: str,
+) -> StatementCreditOutcome:  # fmt: skip
+    deposit = uow.deposits.get_deposit(found.id, lock=True)
+    assert deposit is not None
+    if amount != deposit.amount:
+        raise MpesaReceiptNotInStatement(
+            f"the statement's {receipt} is {amount} cents; deposit {deposit.id} asked for "
+            f"{deposit.amount}", receipt=receipt,
+        )  # fmt: skip
+    if deposit.state is DepositState.PAID:
+        if deposit.receipt is not None:
+            return StatementCreditOutcome("already_credited", None)
+        _record_receipt(uow, ctx, deposit, receipt)
+        what = "receipt_recorded"
+    else:
+        # A push whose answer was lost has no CheckoutRequestID: the statement's receipt stands in.
+        _credit(
+            uow,
+            ctx,
+            deposit,
+            deposit.state,
+            receipt=receipt,
+            result_code=0,
+            result_desc="paid, by the M-Pesa statement",
+            checkout_request_id=deposit.checkout_request_id or f"statement-{receipt}",
+        )
+        what = "credited"
+    current = uow.deposits.get_deposit(deposit.id)
+    assert current is not None
+    credit = StatementCredit(receipt, "stk", deposit.id, deposit.amount,
+                             deposit.account_reference, digest, who, why,
+                             current.transfer_id if what == "credited" else None,
+                             ctx.clock.now())  # fmt: skip
+    uow.deposits.insert_statement_credit(credit)
+    return StatementCreditOutcome(what, credit)
+
+
 __all__ = [
     "assign_c2b",
     "check_deposits",
+    "check_statuses",
     "confirm_c2b",
+    "credit_statement_receipt",
     "get_deposit",
     "match_statement_text",
+    "record_status_result",
     "record_stk_callback",
     "register_c2b_urls",
     "request_deposit",

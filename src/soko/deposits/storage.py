@@ -13,14 +13,25 @@ from soko.deposits.domain import (
     IN_FLIGHT,
     C2BPayment,
     C2BState,
+    CheckKind,
+    CheckState,
     Deposit,
     DepositOutcome,
     DepositState,
     Receipt,
     Reversal,
     ReversalState,
+    StatementCredit,
+    StatusCheck,
 )
-from soko.deposits.tables import mpesa_c2b_payments, mpesa_deposits, mpesa_receipts, mpesa_reversals
+from soko.deposits.tables import (
+    mpesa_c2b_payments,
+    mpesa_deposits,
+    mpesa_receipts,
+    mpesa_reversals,
+    mpesa_statement_credits,
+    mpesa_status_checks,
+)
 from soko.kernel.ports import TransientConflict
 
 
@@ -121,6 +132,16 @@ class SqlDepositRepository:
             .values(values)
         )
         return result.rowcount == 1
+
+    def deposit_by_reference(self, shortcode: str, account_reference: str) -> Deposit | None:
+        query = sa.select(mpesa_deposits).where(
+            mpesa_deposits.c.shortcode == shortcode,
+            mpesa_deposits.c.account_reference == account_reference,
+        )
+        rows = self._conn.execute(query).all()
+        # A reference shared by two deposits (12 random characters: never, in practice) is
+        # nobody's: the operator assigns it.
+        return _deposit(rows[0]) if len(rows) == 1 else None
 
     def set_deposit_receipt(self, deposit_id: str, receipt: str, now: datetime) -> bool:
         result = self._conn.execute(
@@ -321,6 +342,159 @@ class SqlDepositRepository:
             .values(values)
         )
         return result.rowcount == 1
+
+    # --- transaction status checks ---
+
+    def insert_check(self, check: StatusCheck) -> None:
+        self._insert(
+            mpesa_status_checks.insert(),
+            {
+                "kind": check.kind.value,
+                "subject": check.subject,
+                "transaction_id": check.transaction_id,
+                "state": check.state.value,
+                "query_id": check.query_id,
+                "queries": check.queries,
+                "next_check_at": check.next_check_at,
+                "amount": check.amount,
+                "shortcode": check.shortcode,
+                "bill_ref_number": check.bill_ref_number,
+                "msisdn": check.msisdn,
+                "paid_at": check.paid_at,
+                "created_at": check.created_at,
+                "updated_at": check.updated_at,
+            },
+        )
+
+    def get_check(self, kind: CheckKind, subject: str, *, lock: bool = False) -> StatusCheck | None:
+        query = sa.select(mpesa_status_checks).where(
+            mpesa_status_checks.c.kind == kind.value, mpesa_status_checks.c.subject == subject
+        )
+        row = self._conn.execute(self._locked(query, lock)).first()
+        return None if row is None else _check(row)
+
+    def check_by_query(self, kind: CheckKind, query_id: str) -> StatusCheck | None:
+        query = sa.select(mpesa_status_checks).where(
+            mpesa_status_checks.c.kind == kind.value, mpesa_status_checks.c.query_id == query_id
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else _check(row)
+
+    def claim_due_checks(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[StatusCheck]:
+        query = (
+            sa.select(mpesa_status_checks)
+            .where(
+                mpesa_status_checks.c.next_check_at.is_not(None),
+                mpesa_status_checks.c.next_check_at <= now,
+            )
+            .order_by(mpesa_status_checks.c.next_check_at, mpesa_status_checks.c.subject)
+            .limit(limit)
+        )
+        if self._row_locks:
+            query = query.with_for_update(skip_locked=True)
+        claimed = [_check(row) for row in self._conn.execute(query)]
+        for check in claimed:
+            self._conn.execute(
+                mpesa_status_checks.update()
+                .where(
+                    mpesa_status_checks.c.kind == check.kind.value,
+                    mpesa_status_checks.c.subject == check.subject,
+                )
+                .values(next_check_at=lease_until)
+            )
+        return claimed
+
+    def update_check(
+        self,
+        kind: CheckKind,
+        subject: str,
+        *,
+        state: CheckState,
+        now: datetime,
+        next_check_at: datetime | None,
+        query_id: str | None = None,
+        queries: int | None = None,
+    ) -> bool:
+        """Moves an open check (only an open one: the WHERE is the guard)."""
+        values: dict[str, Any] = {
+            "state": state.value,
+            "updated_at": now,
+            "next_check_at": next_check_at,
+        }
+        if query_id is not None:
+            values["query_id"] = query_id
+        if queries is not None:
+            values["queries"] = queries
+        result = self._conn.execute(
+            mpesa_status_checks.update()
+            .where(
+                mpesa_status_checks.c.kind == kind.value,
+                mpesa_status_checks.c.subject == subject,
+                mpesa_status_checks.c.state == CheckState.OPEN.value,
+            )
+            .values(values)
+        )
+        return result.rowcount == 1
+
+    # --- credits from the statement ---
+
+    def insert_statement_credit(self, credit: StatementCredit) -> None:
+        self._insert(
+            mpesa_statement_credits.insert(),
+            {
+                "receipt": credit.receipt,
+                "kind": credit.kind,
+                "source_id": credit.source_id,
+                "amount": credit.amount,
+                "account_number": credit.account_number,
+                "statement_sha256": credit.statement_sha256,
+                "credited_by": credit.credited_by,
+                "reason": credit.reason,
+                "transfer_id": credit.transfer_id,
+                "created_at": credit.created_at,
+            },
+        )
+
+    def get_statement_credit(self, receipt: str) -> StatementCredit | None:
+        query = sa.select(mpesa_statement_credits).where(
+            mpesa_statement_credits.c.receipt == receipt
+        )
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return StatementCredit(
+            receipt=row.receipt,
+            kind=row.kind,
+            source_id=row.source_id,
+            amount=row.amount,
+            account_number=row.account_number,
+            statement_sha256=row.statement_sha256,
+            credited_by=row.credited_by,
+            reason=row.reason,
+            transfer_id=row.transfer_id,
+            created_at=row.created_at,
+        )
+
+
+def _check(row: Row[Any]) -> StatusCheck:
+    return StatusCheck(
+        kind=CheckKind(row.kind),
+        subject=row.subject,
+        transaction_id=row.transaction_id,
+        state=CheckState(row.state),
+        query_id=row.query_id,
+        queries=row.queries,
+        next_check_at=row.next_check_at,
+        amount=row.amount,
+        shortcode=row.shortcode,
+        bill_ref_number=row.bill_ref_number,
+        msisdn=row.msisdn,
+        paid_at=row.paid_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def _deposit_values(deposit: Deposit) -> dict[str, Any]:

@@ -140,3 +140,55 @@ mpesa_receipts = Table(
     CheckConstraint("kind IN ('stk', 'c2b', 'b2c', 'reversal')", name="kind_valid"),
     Index("ix_mpesa_receipts_shortcode", "shortcode"),
 )
+
+# Transactions Soko asks M-Pesa's Transaction Status API about (migration 0017): a C2B
+# confirmation credited only once the query confirms it, and a reversal whose answer was lost.
+mpesa_status_checks = Table(
+    "mpesa_status_checks",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("subject", String(40), primary_key=True),
+    Column("transaction_id", String(20), nullable=False),
+    Column("state", String(16), nullable=False),
+    # The OriginatorConversationID Daraja gave the last query: its Result must name it.
+    Column("query_id", String(64), nullable=True, unique=True),
+    Column("queries", Integer, nullable=False, server_default=text("0")),
+    Column("next_check_at", UtcDateTime, nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("shortcode", String(12), nullable=False),
+    Column("bill_ref_number", String(40), nullable=False),
+    Column("msisdn", String(64), nullable=False),
+    Column("paid_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('c2b', 'reversal')", name="kind_valid"),
+    CheckConstraint("state IN ('open', 'confirmed', 'refused')", name="state_valid"),
+    CheckConstraint("(state = 'open') = (next_check_at IS NOT NULL)", name="open_iff_scheduled"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("queries >= 0", name="queries_non_negative"),
+    Index(
+        "ix_mpesa_status_checks_open_next_check_at",
+        "next_check_at",
+        sqlite_where=text("next_check_at IS NOT NULL"),
+        postgresql_where=text("next_check_at IS NOT NULL"),
+    ),
+)
+
+# Receipts an operator credited from the organisation statement (`soko mpesa credit-receipt`):
+# who, when, from which file, and what was credited. The audit record of each such credit.
+mpesa_statement_credits = Table(
+    "mpesa_statement_credits",
+    metadata,
+    Column("receipt", String(20), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("source_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("account_number", String(40), nullable=False),
+    Column("statement_sha256", String(64), nullable=False),
+    Column("credited_by", String(64), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("transfer_id", String(40), ForeignKey("transfers.id"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("kind IN ('stk', 'c2b')", name="kind_valid"),
+)

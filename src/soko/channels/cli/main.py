@@ -994,6 +994,57 @@ def mpesa_reverse(
     console.print(f"{reversal.id}: reversal of {reversal.receipt} is {reversal.state.value}.")
 
 
+@mpesa_app.command("credit-receipt")
+@refusals_as_exit_codes
+def mpesa_credit_receipt(
+    statement: Annotated[
+        Path,
+        typer.Argument(help="The organisation statement CSV.", exists=True, dir_okay=False),
+    ],
+    receipt: Annotated[str, typer.Argument(help="The M-Pesa receipt the statement shows.")],
+    by: Annotated[str, typer.Option("--by", help="Who credits it (kept in the audit record).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit record).")] = "",
+) -> None:
+    """Credit a payment in that only the statement shows (its callback was lost): a deposit,
+    found by its account reference, or a C2B payment to the wallet its account number names.
+    Once per receipt, ever: a receipt credited already (by any path) moves nothing."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        try:
+            outcome = mpesa.credit_statement_receipt(
+                runtime.context, statement.read_text(encoding="utf-8"), receipt,
+                credited_by=by, reason=reason,
+            )  # fmt: skip
+        except StatementInvalid as error:
+            errors_console.print(f"statement_invalid: {error}", soft_wrap=True)
+            raise typer.Exit(EXIT_REFUSED) from error
+    finally:
+        runtime.close()
+    credit = outcome.credit
+    if credit is None:
+        console.print(f"{receipt}: credited already; nothing moved.")
+        return
+    console.print(
+        f"{receipt}: {outcome.what}, KES {_kes(credit.amount)} ({credit.kind} "
+        f"{credit.source_id}), recorded as credited by {credit.credited_by}."
+    )
+
+
+@mpesa_app.command("check-reversal")
+@refusals_as_exit_codes
+def mpesa_check_reversal(
+    reversal_id: Annotated[str, typer.Argument(help="The reversal (rev_...).")],
+) -> None:
+    """Ask M-Pesa's Transaction Status API now about a reversal with no answer (the worker
+    does so by itself after SOKO_MPESA_STATUS_AFTER_SECONDS); the answer settles it."""
+    runtime = bootstrap.build(upgrade_schema=True)
+    try:
+        reversal = mpesa.ask_reversal_status(runtime.context, reversal_id)
+    finally:
+        runtime.close()
+    console.print(f"{reversal.id}: reversal of {reversal.receipt} is {reversal.state.value}.")
+
+
 @app.command("mpesa-sandbox")
 def mpesa_sandbox(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8099,

@@ -40,6 +40,9 @@ from soko.context import Context
 from soko.credit import service as credit
 from soko.credit.domain import Loan, LoanStatus, StoredOffer, flat_fee
 from soko.credit.errors import OfferExpired
+from soko.deposits import domain as deposits_domain
+from soko.deposits import service as deposits
+from soko.deposits.domain import DepositState
 from soko.escrow import service as escrow
 from soko.escrow.domain import CLOSED, EscrowOrder, EscrowState
 from soko.escrow.errors import EscrowNotFound
@@ -386,6 +389,8 @@ def main_menu(d: Dialogue) -> Menu:
     )
     if d.user.kind is UserKind.MERCHANT:
         options += ((N_("My shop"), shop_menu),)
+    if d.ctx.mpesa is not None and d.currency.code == deposits_domain.CURRENCY:
+        options += ((TOP_UP, TopUpAmount),)
     return Options("Soko", options, top=True)
 
 
@@ -648,6 +653,64 @@ class PhonePin(Pin):
 
 def _short(payment: Payment) -> str:
     return payment.id[-10:]
+
+
+# --- top up from M-Pesa: an amount, a confirmation, the STK prompt on this phone ---------------
+
+TOP_UP: Final = N_("Top up from M-Pesa")
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpAmount(Menu):
+    def prompt(self, d: Dialogue, room: int) -> str:
+        ask = d._("Enter the amount ({currency}):").format(currency=d.currency.code)
+        return _lines(d, d._(TOP_UP), ask)
+
+    def answer(self, d: Dialogue, entry: str, path: Sequence[str], last: bool) -> Menu | Note:
+        amount = _amount(d, entry)
+        if isinstance(amount, Note):
+            return amount
+        try:
+            # Checked here so the caller types it again, rather than at the end.
+            deposits_domain.whole_shillings(amount.amount_minor)
+        except DomainError as refused:
+            return Note(screen_for(refused, d._))
+        return TopUpConfirm(amount)
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpConfirm(Menu):
+    """The last step: "1" sends the STK push (no Soko PIN: the customer's M-Pesa PIN, typed in
+    M-Pesa's own prompt, is what pays). Its answer ends the session; a resent final request
+    gets the same END screen (`_session`), and the push is idempotent on the dialogue's key."""
+
+    amount: Money
+
+    def prompt(self, d: Dialogue, room: int) -> str:
+        asks = d._("Top up {amount} from M-Pesa {phone}?").format(
+            amount=d.money(self.amount), phone=d.user.phone
+        )
+        return _lines(d, asks, d._("1 Confirm"))
+
+    def answer(self, d: Dialogue, entry: str, path: Sequence[str], last: bool) -> Note | Screen:
+        if entry != "1":
+            return Note(d._("Enter 1 to confirm."))
+        if not last:
+            return Screen("END", d._(SESSION_OVER))
+        step = hashlib.sha256("*".join([*path, entry]).encode()).hexdigest()[:16]
+        deposit = deposits.request_deposit(
+            d.ctx, user_id=d.user.id, amount=self.amount, phone=None,
+            idempotency_key=f"ussd:{d.session_id}:{step}",
+        )  # fmt: skip
+        if deposit.state is DepositState.FAILED:
+            return Screen("END", d._("M-Pesa could not send the prompt. Please try again later."))
+        if deposit.state is DepositState.PAID:
+            return Screen("END", d._("{amount} from M-Pesa is in your wallet.").format(
+                amount=d.money(self.amount)))  # fmt: skip
+        return Screen("END", d._(
+            "Check your phone for the M-Pesa prompt to pay {amount}. Enter your M-Pesa PIN "
+            "there. Ref {ref}."
+        ).format(amount=d.money(self.amount), ref=deposit.account_reference))  # fmt: skip
 
 
 # --- pay a till, pay by reference --------------------------------------------------------------

@@ -27,6 +27,7 @@ from soko.credit.errors import (
     RepaymentExceedsOutstanding,
     ScorecardInvalid,
 )
+from soko.deposits.errors import MpesaAmountInvalid, MpesaNotConfigured, MpesaPhoneInvalid
 from soko.escrow.errors import (
     DeliveryCodeBuyerOnly,
     DeliveryCodeIncorrect,
@@ -207,6 +208,10 @@ SCREENS: Final[dict[type[DomainError], str]] = {
     FxRateStale: "No current exchange rate for these currencies.",
     FxPairUnknown: "No exchange rate for these currencies.",
     FxLiquidityInsufficient: "Soko cannot pay out in that currency now.",
+    # Top up from M-Pesa.
+    MpesaAmountInvalid: "M-Pesa moves whole shillings, KES 1 to KES 250,000.",
+    MpesaPhoneInvalid: "M-Pesa needs a Kenyan mobile number.",
+    MpesaNotConfigured: "M-Pesa top-ups are not available yet.",
     # The session itself.
     IdempotencyKeyInvalid: "This session cannot be used. Please dial again.",
     IdempotencyKeyReused: "This session was used for something else. Please dial again.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from soko.channels.web import account, agent, app_routes, consumer, merchant, routes
+from soko.channels.web import account, agent, app_routes, consumer, deposits, merchant, routes
 
 ROUTERS: list[APIRouter] = [
     routes.router,
@@ -17,4 +17,5 @@ ROUTERS: list[APIRouter] = [
     account.router,
     account.public,
     merchant.router,
+    deposits.router,
 ]

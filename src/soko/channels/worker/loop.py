@@ -51,6 +51,8 @@ JOBS: tuple[Job, ...] = (
     Job("advance_payouts", payouts.advance_payouts),
     # M-Pesa deposits with no callback in time: asked about (STK query) and settled.
     Job("check_mpesa_deposits", deposits.check_deposits),
+    # C2B payments not yet confirmed and reversals with no answer: M-Pesa's transaction status.
+    Job("check_mpesa_statuses", deposits.check_statuses),
     Job("run_escrow_timers", _run_escrow_timers),
     # Minimums the sales did not cover, late fees and write-offs; each loan in its own
     # transaction, so a crash part-way leaves every loan done or untouched.

@@ -100,6 +100,12 @@ class CallbackKind(enum.Enum):
     STATUS_TIMEOUT = "status/timeout"
     REVERSAL_RESULT = "reversal/result"
     REVERSAL_TIMEOUT = "reversal/timeout"
+    #: Status queries that confirm a C2B payment before it is credited.
+    C2B_STATUS_RESULT = "status/c2b/result"
+    C2B_STATUS_TIMEOUT = "status/c2b/timeout"
+    #: Status queries about a reversal whose answer or Result was lost.
+    REVERSAL_STATUS_RESULT = "status/reversal/result"
+    REVERSAL_STATUS_TIMEOUT = "status/reversal/timeout"
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -400,6 +406,9 @@ class DarajaClient:
 
     def __repr__(self) -> str:
         return f"DarajaClient({self._settings.base_url!r}, shortcode={self._settings.shortcode})"
+
+    def callback_url(self, kind: CallbackKind) -> str:
+        return self._settings.callback_url(kind)
 
     def close(self) -> None:
         self._http.close()

@@ -38,7 +38,7 @@ QUERY_AFTER = 60
 STATUS_AFTER = 300
 
 
-def wait_for(condition: Callable[[], object], *, seconds: float = 10.0) -> None:
+def wait_for(condition: Callable[[], object], *, seconds: float = 30.0) -> None:
     """Polls `condition` every 10 ms; fails after `seconds` (a bound on the sandbox's threads,
     not a sleep standing in for time)."""
     deadline = time.monotonic() + seconds
