@@ -129,7 +129,7 @@ def top_up(
             idempotency_key=session.idempotency_key(form_key),
         )  # fmt: skip
     except DomainError as refused:
-        return _form(visit, amount=amount, phone=phone, error=visit._(sentence_for(refused)),
+        return _form(visit, amount=amount, phone=phone, error=sentence_for(refused, visit._),
                      status=status_for(refused))  # fmt: skip
     return redirect(f"{session.PATH}/top-up/{deposit.id}")
 
