@@ -9,11 +9,11 @@ import io
 from datetime import timedelta
 
 import zxingcpp
+from phone_checks import inspect
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
 from credit_world import DAY_SECONDS, funded_lender, pay
-from e2e.conftest import inspect
 from fakes import FakeClock
 from merchants import balance, consumer, kes, key
 from merchants import phone as new_phone

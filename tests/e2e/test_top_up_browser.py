@@ -4,34 +4,18 @@ paid when the person checks again (no JavaScript, no timed refresh)."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from phone_checks import inspect
 from playwright.sync_api import BrowserContext, expect
 
 from fakes import FakeClock
 from merchants import balance
 from mpesa_world import MpesaWorld, serve_world, wait_for
 from soko.rails.mpesa.sandbox import CallbackMode, DarajaSandbox, Kind, Script
-
-
-def _e2e_conftest() -> ModuleType:
-    """tests/e2e/conftest.py by its path: `import conftest` names whichever conftest.py of the
-    run came first (tests/contract's, say), not this folder's."""
-    spec = importlib.util.spec_from_file_location(
-        "soko_e2e_conftest", Path(__file__).with_name("conftest.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-inspect = _e2e_conftest().inspect
 
 
 @pytest.fixture
