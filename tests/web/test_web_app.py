@@ -167,6 +167,8 @@ def test_every_page_needs_a_session_and_sign_out_ends_it(trade: Trade) -> None:
     signed_in(client, trade.buyer, BUYER_PIN)
     home = client.get("/app")
     assert home.status_code == 200 and "KES 10,000.00" in home.text
+    # M-Pesa is not set up here: no link to a top-up page that could only say so.
+    assert trade.ctx.mpesa is None and 'href="/app/top-up"' not in home.text
     for header, value in (
         ("cache-control", "no-store"),
         ("x-frame-options", "DENY"),

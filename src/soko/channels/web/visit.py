@@ -98,6 +98,8 @@ class Visit:
             "language": self.language,
             "_": self._,
             "money": self.money,
+            # The M-Pesa top-up is linked only where the operator has set M-Pesa up.
+            "top_up_offered": self.ctx.mpesa is not None,
         } | context
         return templates.TemplateResponse(
             self.request, name, context, status_code=status, headers=HEADERS
