@@ -106,41 +106,42 @@ def features_in(uow: UnitOfWork, ctx: Context, merchant: Merchant, as_of: date) 
     since = _midnight(as_of - timedelta(days=WINDOW_DAYS - 1))
     until = _midnight(as_of + timedelta(days=1))
     epoch = date(1970, 1, 1)
-    days: dict[int, SalesDay] = {}
-    disputes = uow.credit.disputes_by_day(merchant.user_id, since, until)
-    first_sale_on = None
-    distinct = repeat = balance = 0
+    window = uow.credit.window(None if wallet is None else wallet.id, merchant.user_id,
+                               since, until)  # fmt: skip
+    disputes = window.disputes
+    days: dict[int, SalesDay] = {
+        row.day: SalesDay(
+            day=epoch + timedelta(days=row.day),
+            sales_minor=row.sales_minor,
+            sales_count=row.sales_count,
+            refunds_minor=row.refunded_minor,
+            disputes=disputes.get(row.day, 0),
+        )
+        for row in window.days
+    }
+    first_sale_on = (
+        None if window.first_sale_day is None else epoch + timedelta(days=window.first_sale_day)
+    )
+    balance = 0
     if wallet is not None:
-        for row in uow.credit.sales_by_day(wallet.id, since, until):
-            days[row.day] = SalesDay(
-                day=epoch + timedelta(days=row.day),
-                sales_minor=row.sales_minor,
-                sales_count=row.sales_count,
-                refunds_minor=row.refunded_minor,
-                disputes=disputes.get(row.day, 0),
-            )
-        first = uow.credit.first_sale_at(wallet.id)
-        first_sale_on = None if first is None else first.astimezone(UTC).date()
-        distinct, repeat = uow.credit.payer_counts(wallet.id, since, until)
         account = uow.ledger.get_account(wallet.account_id)
         balance = 0 if account is None else max(account.balance, 0)
     for day, count in disputes.items():
         if day not in days:
             days[day] = SalesDay(epoch + timedelta(days=day), 0, 0, 0, count)
-    repaid, late, worst = uow.credit.loan_record(merchant.user_id)
     return compute_features(
         sorted(days.values(), key=lambda d: d.day),
         as_of=as_of,
         first_sale_on=first_sale_on,
-        distinct_payers=distinct,
-        repeat_payers=repeat,
+        distinct_payers=window.distinct_payers,
+        repeat_payers=window.repeat_payers,
         # A daily closing balance is not kept (it would cost every payment a write): the
         # balance today stands for the window's average (docs/credit.md).
         average_balance_minor=balance,
         zero_balance_days=0 if balance > 0 else WINDOW_DAYS,
-        loans_repaid=repaid,
-        loans_late=late,
-        max_days_past_due=worst,
+        loans_repaid=window.loans_repaid,
+        loans_late=window.loans_late,
+        max_days_past_due=window.max_days_past_due,
         currency=currency,
     )
 
