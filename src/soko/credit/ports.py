@@ -41,6 +41,21 @@ class SalesWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class SweepTerms:
+    """What a sale's sweep reads of its locked loan, and no more (it runs in every sale)."""
+
+    currency: str
+    status: LoanStatus
+    withhold_bps: int
+    principal_outstanding_minor: int
+    fee_outstanding_minor: int
+
+    @property
+    def outstanding_minor(self) -> int:
+        return self.principal_outstanding_minor + self.fee_outstanding_minor
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDecision:
     id: str
     merchant_id: str
@@ -89,6 +104,17 @@ class CreditRepository(Protocol):
         ...
 
     def get_loan(self, loan_id: str, *, lock: bool = False) -> Loan | None: ...
+
+    def lock_sweep_terms(self, loan_id: str) -> SweepTerms | None:
+        """Lock the loan (FOR UPDATE on PostgreSQL) and read what a sale's sweep needs of it."""
+        ...
+
+    def record_sweep(self, repayment: LoanRepayment) -> None:
+        """Add a sweep's parts to its locked loan's repaid amounts, and store the repayment.
+
+        Only for a sweep that leaves the loan open: one that closes it goes through
+        `update_loan`, which also stores the status."""
+        ...
 
     def update_loan(self, loan: Loan) -> None:
         """Store the loan's repaid amounts, fees, lateness and status (it is locked)."""

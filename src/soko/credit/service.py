@@ -484,15 +484,35 @@ def repay_from_sale(
 
     Wired into payments as `ctx.repay_from_sale`; payments call it only for a merchant whose row
     names an open loan, so merchants without one pay nothing for it."""
-    loan = uow.credit.get_loan(loan_id, lock=True)
-    if loan is None or loan.status is not LoanStatus.ACTIVE:
+    # Only what a sweep needs, read (and locked) off the row: the loan itself is read only when
+    # this sale repays it in full and closes it.
+    terms = uow.credit.lock_sweep_terms(loan_id)
+    if terms is None or terms.status is not LoanStatus.ACTIVE:
         return []
-    swept = sweep_amount(sale_minor, loan.withhold_bps, loan.outstanding_minor)
+    swept = sweep_amount(sale_minor, terms.withhold_bps, terms.outstanding_minor)
     if swept == 0:
         return []
-    _, _, legs = _repay_in(uow, ctx, loan, wallet_account_id, swept, kind=RepaymentKind.SWEEP,
-                           payment_id=payment_id)  # fmt: skip
-    return legs
+    if swept == terms.outstanding_minor:
+        loan = uow.credit.get_loan(loan_id, lock=True)
+        assert loan is not None, loan_id
+        _, _, legs = _repay_in(uow, ctx, loan, wallet_account_id, swept,
+                               kind=RepaymentKind.SWEEP, payment_id=payment_id)  # fmt: skip
+        return legs
+    principal, fee = split_repayment(
+        swept, terms.principal_outstanding_minor, terms.fee_outstanding_minor
+    )
+    repayment = LoanRepayment(
+        id=ctx.ids.new("lrp"),
+        loan_id=loan_id,
+        kind=RepaymentKind.SWEEP,
+        amount_minor=swept,
+        principal_part_minor=principal,
+        fee_part_minor=fee,
+        payment_id=payment_id,
+        created_at=ctx.clock.now(),
+    )
+    uow.credit.record_sweep(repayment)
+    return _repayment_legs(uow, ctx, terms.currency, wallet_account_id, repayment)
 
 
 def _repay_in(
@@ -522,18 +542,7 @@ def _repay_in(
         payment_id=payment_id,
         created_at=now,
     )
-    legs = []
-    if principal:
-        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
-                         credit_account_id=_receivable(uow, ctx, loan.currency, wallet_account_id),
-                         amount=principal, currency=loan.currency,
-                         code=TransferCode.LOAN_REPAYMENT, reference=repayment.id))  # fmt: skip
-    if fee:
-        fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, loan.currency,
-                                           spread_by=wallet_account_id)  # fmt: skip
-        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
-                         credit_account_id=fees, amount=fee, currency=loan.currency,
-                         code=TransferCode.LOAN_FEE, reference=repayment.id))  # fmt: skip
+    legs = _repayment_legs(uow, ctx, loan.currency, wallet_account_id, repayment)
     loan = replace(
         loan,
         repaid_principal_minor=loan.repaid_principal_minor + principal,
@@ -547,6 +556,27 @@ def _repay_in(
     uow.credit.update_loan(loan)
     uow.credit.insert_repayment(repayment)
     return loan, repayment, legs
+
+
+def _repayment_legs(
+    uow: UnitOfWork, ctx: Context, currency: str, wallet_account_id: str, repayment: LoanRepayment
+) -> list[TransferRequest]:
+    """A repayment's transfers from the merchant's wallet: principal back to its receivable
+    bucket, the fee's part to the fees."""
+    legs = []
+    if repayment.principal_part_minor:
+        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
+                         credit_account_id=_receivable(uow, ctx, currency, wallet_account_id),
+                         amount=repayment.principal_part_minor, currency=currency,
+                         code=TransferCode.LOAN_REPAYMENT, reference=repayment.id))  # fmt: skip
+    if repayment.fee_part_minor:
+        fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, currency,
+                                           spread_by=wallet_account_id)  # fmt: skip
+        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
+                         credit_account_id=fees, amount=repayment.fee_part_minor,
+                         currency=currency, code=TransferCode.LOAN_FEE,
+                         reference=repayment.id))  # fmt: skip
+    return legs
 
 
 # --- the worker: minimums, late fees, write-offs --------------------------------------------

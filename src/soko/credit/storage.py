@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.dialects.sqlite import pysqlite
+from sqlalchemy.engine import Connection, Dialect, Row
 
 from soko.credit.domain import (
     Frequency,
@@ -21,9 +24,11 @@ from soko.credit.domain import (
     RepaymentKind,
     StoredOffer,
 )
-from soko.credit.ports import DaySales, SalesWindow, StoredDecision
+from soko.credit.ports import DaySales, SalesWindow, StoredDecision, SweepTerms
 from soko.credit.tables import credit_decisions, credit_offers, loan_repayments, loans
 from soko.db.deferred import DeferredWrites
+from soko.db.driver import sqlalchemy_errors
+from soko.db.types import to_epoch_micros
 from soko.escrow.tables import escrow_disputes, escrow_orders
 from soko.kernel.ports import TransientConflict
 from soko.payments.tables import payments
@@ -45,6 +50,50 @@ _UPDATE_LOAN = (
     .where(loans.c.id == sa.bindparam("loan_id"))
     .values({c.name: sa.bindparam(f"new_{c.name}") for c in loans.c if c.name not in _LOAN_FIXED})
 )
+
+
+class _SweepSql:
+    """A sale's sweep's statements for one dialect, compiled once from Core and run on the DBAPI
+    cursor, as the ledger's hot statements are (soko.db.driver): through SQLAlchemy's execution
+    path the loan's read, its update and the repayment row cost about as much Python as the rest
+    of the sweep together. Named parameters (`:name` on SQLite, `%(name)s` on psycopg)."""
+
+    def __init__(self, dialect: Dialect, *, row_locks: bool) -> None:
+        self.dialect = dialect
+        self.row_locks = row_locks
+        lock = sa.select(
+            loans.c.currency,
+            loans.c.status,
+            loans.c.withhold_bps,
+            loans.c.principal - loans.c.repaid_principal,
+            loans.c.fee + loans.c.late_fees - loans.c.repaid_fee,
+        ).where(loans.c.id == sa.bindparam("loan_id"))
+        self.lock = self._compile(lock.with_for_update() if row_locks else lock)
+        # Increments: the loan is locked, and even a missed lock could not lose an update.
+        self.add = self._compile(
+            loans.update()
+            .where(loans.c.id == sa.bindparam("b_id"))
+            .values(
+                repaid_principal=loans.c.repaid_principal
+                + sa.bindparam("d_principal", type_=sa.BigInteger()),
+                repaid_fee=loans.c.repaid_fee + sa.bindparam("d_fee", type_=sa.BigInteger()),
+            )
+        )
+        self.insert = self._compile(
+            loan_repayments.insert(), column_keys=[c.name for c in loan_repayments.c]
+        )
+
+    def _compile(self, statement: Any, **kwargs: Any) -> str:
+        # No bind processing happens on this path: every parameter must be a plain value.
+        return str(statement.compile(dialect=self.dialect, **kwargs))
+
+
+@functools.cache
+def _sweep_sql(dialect_name: str) -> _SweepSql:
+    if dialect_name == "sqlite":
+        return _SweepSql(pysqlite.dialect(paramstyle="named"), row_locks=False)
+    dialect = postgresql_psycopg.dialect(paramstyle="pyformat")  # type: ignore[no-untyped-call]
+    return _SweepSql(dialect, row_locks=True)
 
 
 def _day(column: Any, dialect_name: str) -> Any:
@@ -288,6 +337,61 @@ class SqlCreditRepository:
         query = _LOAN_BY_ID_LOCKED if lock and self._row_locks else _LOAN_BY_ID
         row = self._conn.execute(query, {"loan_id": loan_id}).first()
         return None if row is None else _loan(row)
+
+    def lock_sweep_terms(self, loan_id: str) -> SweepTerms | None:
+        sql = _sweep_sql(self._conn.dialect.name)
+        cursor = self._dbapi().cursor()
+        try:
+            with sqlalchemy_errors(self._conn.dialect, sql.lock):
+                cursor.execute(sql.lock, {"loan_id": loan_id})
+                row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        currency, status, withhold_bps, principal_left, fee_left = row
+        return SweepTerms(currency, LoanStatus(status), withhold_bps, principal_left, fee_left)
+
+    def record_sweep(self, repayment: LoanRepayment) -> None:
+        sql = _sweep_sql(self._conn.dialect.name)
+        created_at: Any = repayment.created_at
+        if not sql.row_locks:
+            created_at = to_epoch_micros(created_at)  # SQLite's UtcDateTime, as its type would
+        dbapi = self._dbapi()
+        cursor = dbapi.cursor()
+        # On PostgreSQL both in one pipeline: one round trip while the loan is locked.
+        pipeline = dbapi.pipeline() if sql.row_locks else contextlib.nullcontext()
+        try:
+            with sqlalchemy_errors(self._conn.dialect, sql.add), pipeline:
+                cursor.execute(
+                    sql.add,
+                    {
+                        "d_principal": repayment.principal_part_minor,
+                        "d_fee": repayment.fee_part_minor,
+                        "b_id": repayment.loan_id,
+                    },
+                )
+                cursor.execute(
+                    sql.insert,
+                    {
+                        "id": repayment.id,
+                        "loan_id": repayment.loan_id,
+                        "kind": repayment.kind.value,
+                        "amount": repayment.amount_minor,
+                        "principal_part": repayment.principal_part_minor,
+                        "fee_part": repayment.fee_part_minor,
+                        "payment_id": repayment.payment_id,
+                        "created_at": created_at,
+                    },
+                )
+        finally:
+            cursor.close()
+
+    def _dbapi(self) -> Any:
+        # The transaction's own DBAPI connection: statements on it are inside the same BEGIN.
+        dbapi = self._conn.connection.driver_connection
+        assert dbapi is not None, "a unit of work always holds a live connection"
+        return dbapi
 
     def update_loan(self, loan: Loan) -> None:
         values = {
