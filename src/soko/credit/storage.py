@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Sequence
 from datetime import datetime
@@ -70,7 +69,7 @@ class _SweepSql:
         ).where(loans.c.id == sa.bindparam("loan_id"))
         self.lock = self._compile(lock.with_for_update() if row_locks else lock)
         # Increments: the loan is locked, and even a missed lock could not lose an update.
-        self.add = self._compile(
+        add = (
             loans.update()
             .where(loans.c.id == sa.bindparam("b_id"))
             .values(
@@ -79,9 +78,14 @@ class _SweepSql:
                 repaid_fee=loans.c.repaid_fee + sa.bindparam("d_fee", type_=sa.BigInteger()),
             )
         )
-        self.insert = self._compile(
-            loan_repayments.insert(), column_keys=[c.name for c in loan_repayments.c]
+        insert = loan_repayments.insert().values(
+            {c.name: sa.bindparam(f"r_{c.name}", type_=c.type) for c in loan_repayments.c}
         )
+        #: PostgreSQL: the loan's update rides in the repayment's INSERT as a data-modifying
+        #: CTE (run exactly once, read or not): one statement, one round trip. SQLite has no
+        #: such CTE, and no round trips: two statements.
+        self.add: str | None = None if row_locks else self._compile(add)
+        self.record = self._compile(insert.add_cte(add.cte("added")) if row_locks else insert)
 
     def _compile(self, statement: Any, **kwargs: Any) -> str:
         # No bind processing happens on this path: every parameter must be a plain value.
@@ -357,33 +361,25 @@ class SqlCreditRepository:
         created_at: Any = repayment.created_at
         if not sql.row_locks:
             created_at = to_epoch_micros(created_at)  # SQLite's UtcDateTime, as its type would
-        dbapi = self._dbapi()
-        cursor = dbapi.cursor()
-        # On PostgreSQL both in one pipeline: one round trip while the loan is locked.
-        pipeline = dbapi.pipeline() if sql.row_locks else contextlib.nullcontext()
+        values = {
+            "d_principal": repayment.principal_part_minor,
+            "d_fee": repayment.fee_part_minor,
+            "b_id": repayment.loan_id,
+            "r_id": repayment.id,
+            "r_loan_id": repayment.loan_id,
+            "r_kind": repayment.kind.value,
+            "r_amount": repayment.amount_minor,
+            "r_principal_part": repayment.principal_part_minor,
+            "r_fee_part": repayment.fee_part_minor,
+            "r_payment_id": repayment.payment_id,
+            "r_created_at": created_at,
+        }
+        cursor = self._dbapi().cursor()
         try:
-            with sqlalchemy_errors(self._conn.dialect, sql.add), pipeline:
-                cursor.execute(
-                    sql.add,
-                    {
-                        "d_principal": repayment.principal_part_minor,
-                        "d_fee": repayment.fee_part_minor,
-                        "b_id": repayment.loan_id,
-                    },
-                )
-                cursor.execute(
-                    sql.insert,
-                    {
-                        "id": repayment.id,
-                        "loan_id": repayment.loan_id,
-                        "kind": repayment.kind.value,
-                        "amount": repayment.amount_minor,
-                        "principal_part": repayment.principal_part_minor,
-                        "fee_part": repayment.fee_part_minor,
-                        "payment_id": repayment.payment_id,
-                        "created_at": created_at,
-                    },
-                )
+            with sqlalchemy_errors(self._conn.dialect, sql.record):
+                if sql.add is not None:
+                    cursor.execute(sql.add, values)
+                cursor.execute(sql.record, values)
         finally:
             cursor.close()
 
