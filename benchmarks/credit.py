@@ -30,6 +30,7 @@ check that it still works.
     python benchmarks/credit.py --quick         # CI: 400 per seed
     python benchmarks/credit.py --bands         # the training seed's default rate by band
     python benchmarks/credit.py --store sqlite  # decision times on one store only
+    python benchmarks/credit.py --decisions-only  # decision times (and statements) only
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ tier-2 consumers, merchants), then, in one thread:
 Then what a loan's sweep adds to a merchant payment (soko.credit: the withhold share of each sale
 repays the merchant's open loan in the sale's own batch): merchant payments to a shop with an open
 loan and to a shop without one, interleaved one for one in the same run, each timed on its own
-(wall and CPU) and their statements counted (target: under 15 % more for the borrower; a shop
+(wall and CPU) and their SQLAlchemy statements counted (the sweep's own go straight to the
+driver, as the ledger's do; target: under 15 % more for the borrower; a shop
 without a loan runs no statement for credit at all, which the counts show: its payment sends as
 many statements as a merchant payment did before credit existed).
 And, in the same run on the same database, FX (docs/fx.md):
@@ -30,6 +31,7 @@ sizes so CI can check that it still works.
 
     python benchmarks/payment_path.py                 # both stores, 5 s per measurement
     python benchmarks/payment_path.py --quick         # CI: 1 s, 200 consumers
+    python benchmarks/payment_path.py --sweep-only    # only the sweep's cost, for paired runs
 """
 
 from __future__ import annotations
