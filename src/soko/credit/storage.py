@@ -119,6 +119,44 @@ def _tag(part: int) -> Any:
     return sa.literal_column(str(part), sa.Integer)
 
 
+def _sales_by_day_sqlite(wallet_id: Any, is_sale: Any) -> sa.Select[Any]:
+    """SQLite's sales by day: one index range per day of the window (a recursive CTE of day
+    numbers, each summed by a correlated subquery), not a GROUP BY, which SQLite answers by
+    sorting every sale of the window in a temporary B-tree: 4.6 ms against 10 ms for 20,000
+    sales. The subquery's three sums travel as one JSON array (a scalar subquery returns one
+    value); JSON keeps integers exact."""
+    micros = payments.c.created_at  # integer microseconds on SQLite
+    created = sa.type_coerce(micros, sa.BigInteger)
+    first = sa.bindparam("first_day", type_=sa.BigInteger())
+    end = sa.bindparam("end_day", type_=sa.BigInteger())
+    days = sa.select(first.label("n")).cte("days", recursive=True)
+    days = days.union_all(sa.select((days.c.n + 1).label("n")).where(days.c.n + 1 < end))
+    per_day = (
+        sa.select(
+            sa.func.json_array(
+                sa.func.sum(payments.c.amount), sa.func.count(), sa.func.sum(payments.c.refunded)
+            )
+        )
+        .where(
+            payments.c.payee_wallet_id == wallet_id,
+            created >= days.c.n * _MICROS_PER_DAY,
+            created < (days.c.n + 1) * _MICROS_PER_DAY,
+            is_sale,
+        )
+        .scalar_subquery()
+    )
+    # MATERIALIZED: otherwise SQLite inlines the subquery into each of the four json_extract
+    # below, and reads every day's range four times.
+    each = sa.select(days.c.n, per_day.label("sums")).cte("each_day").prefix_with("MATERIALIZED")
+
+    def part(index: int) -> Any:
+        return sa.cast(sa.func.json_extract(each.c.sums, f"$[{index}]"), sa.BigInteger)
+
+    return sa.select(_tag(_PART_DAY).label("part"), each.c.n, part(0), part(1), part(2)).where(
+        part(1) > 0
+    )
+
+
 @functools.cache
 def _window_statement(dialect_name: str) -> sa.CompoundSelect[Any]:
     """Every input of the features in one UNION ALL, each part tagged by its first column (built
@@ -139,18 +177,21 @@ def _window_statement(dialect_name: str) -> sa.CompoundSelect[Any]:
         is_sale,
     )
     null = sa.null().cast(sa.BigInteger)
-    day = _day(payments.c.created_at, dialect_name)
-    sales = (
-        sa.select(
-            _tag(_PART_DAY).label("part"),
-            day.label("a"),
-            sa.func.sum(payments.c.amount).label("b"),
-            sa.cast(sa.func.count(), sa.BigInteger).label("c"),
-            sa.func.sum(payments.c.refunded).label("d"),
+    if dialect_name == "sqlite":
+        sales = _sales_by_day_sqlite(wallet_id, is_sale)
+    else:
+        day = _day(payments.c.created_at, dialect_name)
+        sales = (
+            sa.select(
+                _tag(_PART_DAY).label("part"),
+                day.label("a"),
+                sa.func.sum(payments.c.amount).label("b"),
+                sa.cast(sa.func.count(), sa.BigInteger).label("c"),
+                sa.func.sum(payments.c.refunded).label("d"),
+            )
+            .where(*in_window)
+            .group_by(day)
         )
-        .where(*in_window)
-        .group_by(day)
-    )
     per_payer = (
         sa.select(payments.c.payer_wallet_id, sa.func.count().label("paid"))
         .where(*in_window, payments.c.payer_wallet_id.is_not(None))
@@ -222,7 +263,15 @@ class SqlCreditRepository:
         # covering index alone (migration 0018), never off the payments' rows.
         rows = self._conn.execute(
             _window_statement(self._conn.dialect.name),
-            {"wallet_id": wallet_id, "merchant_id": merchant_id, "since": since, "until": until},
+            {
+                "wallet_id": wallet_id,
+                "merchant_id": merchant_id,
+                "since": since,
+                "until": until,
+                # SQLite's days, one range each (both are midnights: the ranges are exact).
+                "first_day": int(since.timestamp()) // 86_400,
+                "end_day": int(until.timestamp()) // 86_400,
+            },
         ).all()
         days: list[DaySales] = []
         disputes: dict[int, int] = {}
