@@ -30,6 +30,7 @@ check that it still works.
     python benchmarks/credit.py --quick         # CI: 400 per seed
     python benchmarks/credit.py --bands         # the training seed's default rate by band
     python benchmarks/credit.py --store sqlite  # decision times on one store only
+    python benchmarks/credit.py --decisions-only  # decision times (and statements) only
 """
 
 from __future__ import annotations
@@ -179,7 +180,9 @@ def print_bands(scored: Sequence[Scored], scorecard: Scorecard) -> None:
 # --- the time to decide -------------------------------------------------------------------------
 
 POSTGRES_SERVER = os.environ.get("SOKO_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-DATABASE = "soko_bench_credit"
+#: A database of this run's own: two checkouts timing at once (old code against new) would
+#: otherwise drop each other's.
+DATABASE = f"soko_bench_credit_{os.getpid()}"
 INSERT_BATCH = 5_000
 _payment_numbers = itertools.count()
 
@@ -207,6 +210,8 @@ class Timing:
     #: wall times, not inflated by other processes on a shared machine.
     cpu_ms: float
     offered: bool
+    #: Statements a decision sends through SQLAlchemy (round trips, on PostgreSQL).
+    statements: float
 
 
 @contextmanager
@@ -314,22 +319,41 @@ def _time_decisions_in(url: str, sizes: Sizes) -> list[Timing]:
             shops.append((f"{sizes.inside:,} in the window, {past:,} before", shop,
                           past + sizes.inside))  # fmt: skip
         if runtime.engine.dialect.name == "postgresql":
-            with runtime.engine.begin() as connection:
-                connection.exec_driver_sql("ANALYZE")
+            # What autovacuum does to a table after bulk inserts (PostgreSQL 13 on: also after
+            # inserts alone): statistics, and the visibility map that lets an index-only scan
+            # skip the table's pages. Without it a fresh table reads every row's page.
+            with runtime.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")
         results = []
         for label, merchant_id, count in shops:
             results.append(_time(label, count, lambda m=merchant_id: credit.score(ctx, m),
-                                 sizes.calls))  # fmt: skip
+                                 sizes.calls, runtime.engine))  # fmt: skip
     finally:
         runtime.close()
     return results
 
 
 def _time(
-    label: str, payments_count: int, decide_now: Callable[[], Decision], calls: int
+    label: str,
+    payments_count: int,
+    decide_now: Callable[[], Decision],
+    calls: int,
+    engine: sa.Engine,
 ) -> Timing:
     for _ in range(5):  # warm: statement caches, the pages of the index
         decision = decide_now()
+    sent = 0
+
+    def count(*_: object) -> None:
+        nonlocal sent
+        sent += 1
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    for _ in range(5):
+        decide_now()
+    sa.event.remove(engine, "before_cursor_execute", count)
     spent = []
     cpu = time.process_time()
     for _ in range(calls):
@@ -342,15 +366,17 @@ def _time(
     def at(share: float) -> float:
         return spent[min(len(spent) - 1, int(share * len(spent)))] * 1000
 
-    return Timing(label, payments_count, at(0.50), at(0.99), cpu / calls * 1000, decision.offered)
+    return Timing(label, payments_count, at(0.50), at(0.99), cpu / calls * 1000, decision.offered,
+                  sent / 5)  # fmt: skip
 
 
 def print_decision_times(store: str, timings: list[Timing]) -> None:
-    print("| store | merchant | payments | p50 ms | p99 ms | CPU ms | offered |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("| store | merchant | payments | p50 ms | p99 ms | CPU ms | statements | offered |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for t in timings:
+        offered = "yes" if t.offered else "no"
         print(f"| {store} | {t.label} | {t.payments:,} | {t.p50_ms:.1f} | {t.p99_ms:.1f} "
-              f"| {t.cpu_ms:.1f} | {'yes' if t.offered else 'no'} |")  # fmt: skip
+              f"| {t.cpu_ms:.1f} | {t.statements:.1f} | {offered} |")  # fmt: skip
     few, many = timings[1], timings[2]
     print()
     print(f"{store}: {many.payments - many.payments % 1000:,}+ payments of history cost "
@@ -358,29 +384,8 @@ def print_decision_times(store: str, timings: list[Timing]) -> None:
           f"of {few.payments:,} (same window)")  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small population, for CI")
-    parser.add_argument("--merchants", type=int, default=4_000, help="both seeds together")
-    parser.add_argument("--train-seed", type=int, default=1)
-    parser.add_argument("--heldout-seed", type=int, default=2)
-    parser.add_argument(
-        "--scorecard", type=Path, help="a scorecard JSON file instead of the default"
-    )
-    parser.add_argument("--bands", action="store_true", help="training default rates by band")
-    parser.add_argument(
-        "--store", choices=["sqlite", "postgresql", "both", "none"], default="both",
-        help="where to time decisions",
-    )  # fmt: skip
-    args = parser.parse_args()
-    if args.quick:
-        args.merchants = 800
-    assert args.train_seed != args.heldout_seed, "the held-out population needs its own seed"
-    scorecard = (
-        Scorecard.from_json(args.scorecard.read_text(encoding="utf-8"))
-        if args.scorecard
-        else default_scorecard()
-    )
+def evaluate(args: argparse.Namespace, scorecard: Scorecard) -> None:
+    """The scorecard against the naive baseline on the synthetic population."""
     each = args.merchants // 2
     started = time.perf_counter()
     train = score(generate(args.train_seed, each), scorecard)
@@ -404,6 +409,37 @@ def main() -> None:
         print(f"Training seed {args.train_seed}, default rate by band:")
         print()
         print_bands(train, scorecard)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small population, for CI")
+    parser.add_argument("--merchants", type=int, default=4_000, help="both seeds together")
+    parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--heldout-seed", type=int, default=2)
+    parser.add_argument(
+        "--scorecard", type=Path, help="a scorecard JSON file instead of the default"
+    )
+    parser.add_argument("--bands", action="store_true", help="training default rates by band")
+    parser.add_argument(
+        "--decisions-only", action="store_true",
+        help="skip the synthetic population (AUC, grades): only time decisions",
+    )  # fmt: skip
+    parser.add_argument(
+        "--store", choices=["sqlite", "postgresql", "both", "none"], default="both",
+        help="where to time decisions",
+    )  # fmt: skip
+    args = parser.parse_args()
+    if args.quick:
+        args.merchants = 800
+    assert args.train_seed != args.heldout_seed, "the held-out population needs its own seed"
+    scorecard = (
+        Scorecard.from_json(args.scorecard.read_text(encoding="utf-8"))
+        if args.scorecard
+        else default_scorecard()
+    )
+    if not args.decisions_only:
+        evaluate(args, scorecard)
     stores = {"both": ["sqlite", "postgresql"], "none": []}.get(args.store, [args.store])
     sizes = QUICK if args.quick else FULL
     for store in stores:

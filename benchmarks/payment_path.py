@@ -14,7 +14,8 @@ tier-2 consumers, merchants), then, in one thread:
 Then what a loan's sweep adds to a merchant payment (soko.credit: the withhold share of each sale
 repays the merchant's open loan in the sale's own batch): merchant payments to a shop with an open
 loan and to a shop without one, interleaved one for one in the same run, each timed on its own
-(wall and CPU) and their statements counted (target: under 15 % more for the borrower; a shop
+(wall and CPU) and their SQLAlchemy statements counted (the sweep's own go straight to the
+driver, as the ledger's do; target: under 15 % more for the borrower; a shop
 without a loan runs no statement for credit at all, which the counts show: its payment sends as
 many statements as a merchant payment did before credit existed).
 And, in the same run on the same database, FX (docs/fx.md):
@@ -30,6 +31,7 @@ sizes so CI can check that it still works.
 
     python benchmarks/payment_path.py                 # both stores, 5 s per measurement
     python benchmarks/payment_path.py --quick         # CI: 1 s, 200 consumers
+    python benchmarks/payment_path.py --sweep-only    # only the sweep's cost, for paired runs
 """
 
 from __future__ import annotations
@@ -327,10 +329,14 @@ def _measure_in(store: str, args: argparse.Namespace, workdir: Path) -> Measured
     url = api_load.fresh_database(store, workdir)
     try:
         population = api_load.populate(url, args.wallets, args.merchants)
-        raw = api_load.raw_payments(population, 1, args.seconds)
-        rate, cpu_us, statements = _use_cases(url, population, args.seconds, workdir)
+        nan = float("nan")
+        raw = rate = cpu_us = statements = same = cross = quotes = nan
+        if not args.sweep_only:
+            raw = api_load.raw_payments(population, 1, args.seconds)
+            rate, cpu_us, statements = _use_cases(url, population, args.seconds, workdir)
         sweep = _sweep_cost(url, population, args.seconds, workdir)
-        same, cross, quotes = _fx(url, population, args.seconds, workdir)
+        if not args.sweep_only:
+            same, cross, quotes = _fx(url, population, args.seconds, workdir)
         runtime = bootstrap.build(Settings(database_url=url))
         try:
             report = reconcile(runtime.context)
@@ -349,6 +355,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--wallets", type=int, default=2_000, help="funded consumers")
     parser.add_argument("--merchants", type=int, default=100)
+    parser.add_argument(
+        "--sweep-only", action="store_true",
+        help="only what a loan's sweep adds to a merchant payment (for paired runs)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.wallets, args.merchants = 1.0, 200, 20
@@ -359,16 +369,27 @@ def main() -> None:
     print(f"benchmarks/payment_path.py on {platform.node()}: Python {platform.python_version()}, "
           f"{args.seconds:g} s per measurement, {args.wallets} consumers, one thread")  # fmt: skip
     print()
+    measured = [measure(store, args) for store in stores]
+    if not args.sweep_only:
+        print_payments(measured)
+    print_sweeps(measured)
+    if not args.sweep_only:
+        print_fx(measured)
+
+
+def print_payments(measured: list[Measured]) -> None:
     print("| store | use case payments/s | CPU µs per payment | SQLAlchemy statements per payment "
           "| raw SQL payments/s | use case / raw |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
-    measured = [measure(store, args) for store in stores]
     for m in measured:
         print(
             f"| {m.store} | {m.payments_per_second:,.0f} | {m.cpu_us_per_payment:,.0f} "
             f"| {m.statements_per_payment:.1f} | {m.raw_per_second:,.0f} | {m.ratio:.2f}x |"
         )
     print()
+
+
+def print_sweeps(measured: list[Measured]) -> None:
     print(f"A loan's sweep: merchant payments of {api_load.MERCHANT_AMOUNT} to a shop with an open "
           f"loan ({WITHHOLD_BPS / 100:g} % withheld) and to one without, interleaved "
           "(target: under 15 % more):")  # fmt: skip
@@ -385,6 +406,9 @@ def main() -> None:
             f"| {Money.of(w.swept_minor, 'KES')} |"
         )
     print()
+
+
+def print_fx(measured: list[Measured]) -> None:
     print("FX: a same-currency P2P beside a cross-currency one, and quotes:")
     print()
     print("| store | same-currency P2P/s | cross-currency P2P/s (quote made before) "

@@ -22,6 +22,40 @@ class DaySales:
 
 
 @dataclass(frozen=True, slots=True)
+class SalesWindow:
+    """What the features are computed from, for one merchant and window: read in one statement."""
+
+    #: The wallet's merchant and escrow payments per UTC day in the window, by day.
+    days: list[DaySales]
+    #: Disputes opened against the seller's escrow orders in the window, per UTC day.
+    disputes: dict[int, int]
+    #: Payers into the wallet in the window, and those who paid more than once.
+    distinct_payers: int
+    repeat_payers: int
+    #: The UTC day (since 1970-01-01) of the wallet's first sale ever; None before any.
+    first_sale_day: int | None
+    #: The merchant's record with Soko credit: loans repaid, loans late, most days late.
+    loans_repaid: int
+    loans_late: int
+    max_days_past_due: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepTerms:
+    """What a sale's sweep reads of its locked loan, and no more (it runs in every sale)."""
+
+    currency: str
+    status: LoanStatus
+    withhold_bps: int
+    principal_outstanding_minor: int
+    fee_outstanding_minor: int
+
+    @property
+    def outstanding_minor(self) -> int:
+        return self.principal_outstanding_minor + self.fee_outstanding_minor
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDecision:
     id: str
     merchant_id: str
@@ -38,22 +72,11 @@ class StoredDecision:
 class CreditRepository(Protocol):
     # --- what the features are computed from: each bounded by the 91-day window ---------------
 
-    def sales_by_day(self, wallet_id: str, since: datetime, until: datetime) -> list[DaySales]:
-        """Merchant and escrow payments into the wallet, per UTC day, in [since, until)."""
-        ...
-
-    def payer_counts(self, wallet_id: str, since: datetime, until: datetime) -> tuple[int, int]:
-        """(distinct payers, payers who paid more than once) into the wallet in the window."""
-        ...
-
-    def first_sale_at(self, wallet_id: str) -> datetime | None: ...
-
-    def disputes_by_day(self, seller_id: str, since: datetime, until: datetime) -> dict[int, int]:
-        """Disputes opened against the seller's escrow orders, per UTC day."""
-        ...
-
-    def loan_record(self, merchant_id: str) -> tuple[int, int, int]:
-        """The merchant's record with Soko credit: (loans repaid, loans late, most days late)."""
+    def window(
+        self, wallet_id: str | None, merchant_id: str, since: datetime, until: datetime
+    ) -> SalesWindow:
+        """The merchant's sales into the wallet (none if None) in [since, until), its disputes
+        and its loan record, in one read."""
         ...
 
     # --- decisions and offers --------------------------------------------------------------
@@ -81,6 +104,17 @@ class CreditRepository(Protocol):
         ...
 
     def get_loan(self, loan_id: str, *, lock: bool = False) -> Loan | None: ...
+
+    def lock_sweep_terms(self, loan_id: str) -> SweepTerms | None:
+        """Lock the loan (FOR UPDATE on PostgreSQL) and read what a sale's sweep needs of it."""
+        ...
+
+    def record_sweep(self, repayment: LoanRepayment) -> None:
+        """Add a sweep's parts to its locked loan's repaid amounts, and store the repayment.
+
+        Only for a sweep that leaves the loan open: one that closes it goes through
+        `update_loan`, which also stores the status."""
+        ...
 
     def update_loan(self, loan: Loan) -> None:
         """Store the loan's repaid amounts, fees, lateness and status (it is locked)."""

@@ -108,41 +108,42 @@ def features_in(uow: UnitOfWork, ctx: Context, merchant: Merchant, as_of: date) 
     since = _midnight(as_of - timedelta(days=WINDOW_DAYS - 1))
     until = _midnight(as_of + timedelta(days=1))
     epoch = date(1970, 1, 1)
-    days: dict[int, SalesDay] = {}
-    disputes = uow.credit.disputes_by_day(merchant.user_id, since, until)
-    first_sale_on = None
-    distinct = repeat = balance = 0
+    window = uow.credit.window(None if wallet is None else wallet.id, merchant.user_id,
+                               since, until)  # fmt: skip
+    disputes = window.disputes
+    days: dict[int, SalesDay] = {
+        row.day: SalesDay(
+            day=epoch + timedelta(days=row.day),
+            sales_minor=row.sales_minor,
+            sales_count=row.sales_count,
+            refunds_minor=row.refunded_minor,
+            disputes=disputes.get(row.day, 0),
+        )
+        for row in window.days
+    }
+    first_sale_on = (
+        None if window.first_sale_day is None else epoch + timedelta(days=window.first_sale_day)
+    )
+    balance = 0
     if wallet is not None:
-        for row in uow.credit.sales_by_day(wallet.id, since, until):
-            days[row.day] = SalesDay(
-                day=epoch + timedelta(days=row.day),
-                sales_minor=row.sales_minor,
-                sales_count=row.sales_count,
-                refunds_minor=row.refunded_minor,
-                disputes=disputes.get(row.day, 0),
-            )
-        first = uow.credit.first_sale_at(wallet.id)
-        first_sale_on = None if first is None else first.astimezone(UTC).date()
-        distinct, repeat = uow.credit.payer_counts(wallet.id, since, until)
         account = uow.ledger.get_account(wallet.account_id)
         balance = 0 if account is None else max(account.balance, 0)
     for day, count in disputes.items():
         if day not in days:
             days[day] = SalesDay(epoch + timedelta(days=day), 0, 0, 0, count)
-    repaid, late, worst = uow.credit.loan_record(merchant.user_id)
     return compute_features(
         sorted(days.values(), key=lambda d: d.day),
         as_of=as_of,
         first_sale_on=first_sale_on,
-        distinct_payers=distinct,
-        repeat_payers=repeat,
+        distinct_payers=window.distinct_payers,
+        repeat_payers=window.repeat_payers,
         # A daily closing balance is not kept (it would cost every payment a write): the
         # balance today stands for the window's average (docs/credit.md).
         average_balance_minor=balance,
         zero_balance_days=0 if balance > 0 else WINDOW_DAYS,
-        loans_repaid=repaid,
-        loans_late=late,
-        max_days_past_due=worst,
+        loans_repaid=window.loans_repaid,
+        loans_late=window.loans_late,
+        max_days_past_due=window.max_days_past_due,
         currency=currency,
     )
 
@@ -519,15 +520,35 @@ def repay_from_sale(
 
     Wired into payments as `ctx.repay_from_sale`; payments call it only for a merchant whose row
     names an open loan, so merchants without one pay nothing for it."""
-    loan = uow.credit.get_loan(loan_id, lock=True)
-    if loan is None or loan.status is not LoanStatus.ACTIVE:
+    # Only what a sweep needs, read (and locked) off the row: the loan itself is read only when
+    # this sale repays it in full and closes it.
+    terms = uow.credit.lock_sweep_terms(loan_id)
+    if terms is None or terms.status is not LoanStatus.ACTIVE:
         return []
-    swept = sweep_amount(sale_minor, loan.withhold_bps, loan.outstanding_minor)
+    swept = sweep_amount(sale_minor, terms.withhold_bps, terms.outstanding_minor)
     if swept == 0:
         return []
-    _, _, legs = _repay_in(uow, ctx, loan, wallet_account_id, swept, kind=RepaymentKind.SWEEP,
-                           payment_id=payment_id)  # fmt: skip
-    return legs
+    if swept == terms.outstanding_minor:
+        loan = uow.credit.get_loan(loan_id, lock=True)
+        assert loan is not None, loan_id
+        _, _, legs = _repay_in(uow, ctx, loan, wallet_account_id, swept,
+                               kind=RepaymentKind.SWEEP, payment_id=payment_id)  # fmt: skip
+        return legs
+    principal, fee = split_repayment(
+        swept, terms.principal_outstanding_minor, terms.fee_outstanding_minor
+    )
+    repayment = LoanRepayment(
+        id=ctx.ids.new("lrp"),
+        loan_id=loan_id,
+        kind=RepaymentKind.SWEEP,
+        amount_minor=swept,
+        principal_part_minor=principal,
+        fee_part_minor=fee,
+        payment_id=payment_id,
+        created_at=ctx.clock.now(),
+    )
+    uow.credit.record_sweep(repayment)
+    return _repayment_legs(uow, ctx, terms.currency, wallet_account_id, repayment)
 
 
 def _repay_in(
@@ -557,18 +578,7 @@ def _repay_in(
         payment_id=payment_id,
         created_at=now,
     )
-    legs = []
-    if principal:
-        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
-                         credit_account_id=_receivable(uow, ctx, loan.currency, wallet_account_id),
-                         amount=principal, currency=loan.currency,
-                         code=TransferCode.LOAN_REPAYMENT, reference=repayment.id))  # fmt: skip
-    if fee:
-        fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, loan.currency,
-                                           spread_by=wallet_account_id)  # fmt: skip
-        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
-                         credit_account_id=fees, amount=fee, currency=loan.currency,
-                         code=TransferCode.LOAN_FEE, reference=repayment.id))  # fmt: skip
+    legs = _repayment_legs(uow, ctx, loan.currency, wallet_account_id, repayment)
     loan = replace(
         loan,
         repaid_principal_minor=loan.repaid_principal_minor + principal,
@@ -582,6 +592,27 @@ def _repay_in(
     uow.credit.update_loan(loan)
     uow.credit.insert_repayment(repayment)
     return loan, repayment, legs
+
+
+def _repayment_legs(
+    uow: UnitOfWork, ctx: Context, currency: str, wallet_account_id: str, repayment: LoanRepayment
+) -> list[TransferRequest]:
+    """A repayment's transfers from the merchant's wallet: principal back to its receivable
+    bucket, the fee's part to the fees."""
+    legs = []
+    if repayment.principal_part_minor:
+        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
+                         credit_account_id=_receivable(uow, ctx, currency, wallet_account_id),
+                         amount=repayment.principal_part_minor, currency=currency,
+                         code=TransferCode.LOAN_REPAYMENT, reference=repayment.id))  # fmt: skip
+    if repayment.fee_part_minor:
+        fees = ledger.system_account_id_in(uow, ctx, AccountCode.FEES, currency,
+                                           spread_by=wallet_account_id)  # fmt: skip
+        legs.append(move(ctx.ids.new("tr"), debit_account_id=wallet_account_id,
+                         credit_account_id=fees, amount=repayment.fee_part_minor,
+                         currency=currency, code=TransferCode.LOAN_FEE,
+                         reference=repayment.id))  # fmt: skip
+    return legs
 
 
 # --- the worker: minimums, late fees, write-offs --------------------------------------------

@@ -64,7 +64,17 @@ payments = Table(
     ),
     # The daily and monthly KYC limits sum what a wallet paid out since a time.
     Index("ix_payments_payer_wallet_id_created_at", "payer_wallet_id", "created_at"),
-    Index("ix_payments_payee_wallet_id_created_at", "payee_wallet_id", "created_at"),
+    # Covering (migration 0018): a merchant's sales by time, and everything credit's features
+    # read of them, answered from the index alone, never from the payments' rows.
+    Index(
+        "ix_payments_payee_sales",
+        "payee_wallet_id",
+        "created_at",
+        "kind",
+        "amount",
+        "refunded",
+        "payer_wallet_id",
+    ),
     Index("ix_payments_payee_phone", "payee_phone"),
 )
 
