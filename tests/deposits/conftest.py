@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from mpesa_world import MpesaWorld, serve_world
 
 from fakes import FakeClock
+from mpesa_world import MpesaWorld, serve_world
 from soko.rails.mpesa.sandbox import DarajaSandbox
 
 

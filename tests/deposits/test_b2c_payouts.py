@@ -5,9 +5,9 @@ worker killed after sending: never sent twice, settled once through payouts' own
 from __future__ import annotations
 
 import pytest
-from mpesa_world import STATUS_AFTER, MpesaWorld, wait_for
 
 from merchants import available, kes, key, shop
+from mpesa_world import STATUS_AFTER, MpesaWorld, wait_for
 from soko.ledger import service as ledger
 from soko.ledger.chart import AccountCode
 from soko.payouts import service as payouts

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mpesa_world import MpesaWorld, wait_for
 from typer.testing import CliRunner
 
 from merchants import balance, shop
+from mpesa_world import MpesaWorld, wait_for
 from soko.channels.cli.main import app as cli
 from soko.deposits import service as deposits
 from soko.deposits.domain import C2BPayment, C2BState, ReversalState

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from mpesa_world import QUERY_AFTER, MpesaWorld, serve_world, wait_for
 
 from fakes import FakeClock
 from merchants import balance, kes, key
+from mpesa_world import QUERY_AFTER, MpesaWorld, serve_world, wait_for
 from soko.bootstrap import Runtime
 from soko.channels.api.app import create_app
 from soko.context import Context
