@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
@@ -28,6 +27,7 @@ from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
 from soko.context import Context
 from soko.kernel import limits
+from soko.kernel.errors import DomainError
 from soko.kernel.money import Currency, Money
 from soko.people.domain import User, UserKind
 
@@ -164,19 +164,14 @@ def when_text(ctx: Context, at: datetime) -> str:
 
 def amount_from_text(text: str, currency: Currency) -> Money | None:
     """The amount a person typed ("1500", "1,500.50", "KES 1500"), or None when it is not a
-    positive amount with at most the currency's decimals. Never rounded."""
+    positive amount with at most the currency's decimals. The grouping and the currency code a
+    person may type are taken off; the rest is `Money.parse`, the API's own reading: exact,
+    never rounded."""
     cleaned = text.strip().replace(",", "").replace(" ", "").replace("\u00a0", "")
     if cleaned.upper().startswith(currency.code):
         cleaned = cleaned[len(currency.code) :]
-    if not cleaned or len(cleaned) > 24 or not all(c.isdigit() or c == "." for c in cleaned):
-        return None
-    if not cleaned.isascii():
-        return None
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
+        money = Money.parse(cleaned, currency)
+    except DomainError:
         return None
-    minor = value.scaleb(currency.exponent)
-    if value <= 0 or minor != minor.to_integral_value():
-        return None
-    return Money(int(minor), currency)
+    return money if money.is_positive() else None
