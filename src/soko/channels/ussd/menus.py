@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 from soko.channels import i18n
-from soko.channels.ussd.messages import N_, screen_for
+from soko.channels.ussd.messages import screen_for
 from soko.context import Context
 from soko.credit import service as credit
 from soko.credit.domain import Loan, LoanStatus, StoredOffer, flat_fee
@@ -48,6 +48,7 @@ from soko.escrow.domain import CLOSED, EscrowOrder, EscrowState
 from soko.escrow.errors import EscrowNotFound
 from soko.kernel import limits
 from soko.kernel.errors import AmountMustBePositive, DomainError, InvalidInput
+from soko.kernel.i18n import N_
 from soko.kernel.money import Currency, Money
 from soko.notify.sms import GSM7_BASIC, gsm7_septets
 from soko.payments import requests as payment_requests

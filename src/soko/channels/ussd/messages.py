@@ -79,6 +79,7 @@ from soko.kernel.errors import (
     TransactionConflict,
     Unauthenticated,
 )
+from soko.kernel.i18n import N_
 from soko.ledger.errors import ExceedsCredits
 from soko.payments.errors import (
     AmountDiffersFromRequest,
@@ -110,12 +111,6 @@ from soko.people.errors import (
     UserKindMismatch,
     UserNotFound,
 )
-
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's name for "translated later"
-    """Marks a text for the catalogues where it is written; it is translated where shown."""
-    return text
-
 
 SCREENS: Final[dict[type[DomainError], str]] = {
     # Categories: what an error without a screen of its own says.

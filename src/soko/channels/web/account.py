@@ -25,7 +25,6 @@ from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
 from soko.channels.web.visit import (
-    N_,
     STALE_FORM,
     KeyField,
     PhoneField,
@@ -37,6 +36,7 @@ from soko.channels.web.visit import (
 from soko.context import Context, UnitOfWork
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 from soko.notify import sms_service as sms
 from soko.notify.sms import fit
 from soko.people import access, codes

@@ -63,7 +63,6 @@ from soko.channels.web import forms, session
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.visit import (
     AMOUNT_UNREADABLE,
-    N_,
     STALE_FORM,
     AmountField,
     KeyField,
@@ -74,6 +73,7 @@ from soko.channels.web.visit import (
     visit_or_redirect,
 )
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 from soko.kernel.money import Currency, Money
 from soko.ledger.errors import ExceedsCredits
 from soko.payments import service as payments

@@ -24,7 +24,6 @@ from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
 from soko.channels.web.visit import (
-    N_,
     SIGN_IN,
     STALE_FORM,
     KeyField,
@@ -42,6 +41,7 @@ from soko.escrow.errors import EscrowNotFound
 from soko.escrow.service import DeliveryCode
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 from soko.people import access, wallets
 from soko.people import service as users
 from soko.people.domain import HOME_CURRENCY, User

@@ -28,7 +28,6 @@ from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.visit import (
     AMOUNT_UNREADABLE,
-    N_,
     STALE_FORM,
     AmountField,
     KeyField,
@@ -40,6 +39,7 @@ from soko.channels.web.visit import (
 )
 from soko.kernel import limits
 from soko.kernel.errors import CursorInvalid, DomainError
+from soko.kernel.i18n import N_
 from soko.kernel.ids import is_id
 from soko.kernel.money import Currency, Money
 from soko.payments import requests as payment_requests

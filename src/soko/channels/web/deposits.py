@@ -20,7 +20,6 @@ from soko.channels.web import forms, session
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.visit import (
     AMOUNT_UNREADABLE,
-    N_,
     STALE_FORM,
     AmountField,
     KeyField,
@@ -35,6 +34,7 @@ from soko.deposits import service as deposits
 from soko.deposits.domain import CURRENCY, Deposit, DepositOutcome, DepositState
 from soko.deposits.errors import DepositNotFound
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 from soko.kernel.money import Currency
 from soko.people import service as users
 

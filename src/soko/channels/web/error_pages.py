@@ -20,8 +20,8 @@ from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
 from soko.channels.web.session import LANGUAGE_COOKIE
-from soko.channels.web.visit import N_
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 
 _log = logging.getLogger(__name__)
 

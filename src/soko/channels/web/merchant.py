@@ -24,7 +24,6 @@ from soko.channels.web import forms, session
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.visit import (
     AMOUNT_UNREADABLE,
-    N_,
     STALE_FORM,
     AmountField,
     KeyField,
@@ -41,6 +40,7 @@ from soko.escrow.domain import TRANSITIONS, EscrowAction, EscrowOrder, EscrowSta
 from soko.escrow.tracking import service as tracking
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 from soko.kernel.money import Currency, Money
 from soko.payments import requests as payment_requests
 from soko.payments import service as payments

@@ -61,6 +61,7 @@ from soko.kernel.errors import (
     TextInvalid,
     TransactionConflict,
 )
+from soko.kernel.i18n import N_
 from soko.ledger.errors import ExceedsCredits
 from soko.payments.errors import (
     AmountDiffersFromRequest,
@@ -184,11 +185,6 @@ MESSAGES: Final[dict[type[DomainError], str]] = {
     CodeExpired: "This code has expired or was used. Ask for a new one.",
     CodeSendsExceeded: "Too many codes were sent to this number.",
 }
-
-
-def N_(text: str) -> str:  # noqa: N802 (gettext's name for it)
-    """Marks a text for translation (tests/web/test_web_i18n.py collects it)."""
-    return text
 
 
 def _as_is(text: str) -> str:

@@ -28,16 +28,11 @@ from soko.channels.web.routes import templates
 from soko.context import Context
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 from soko.kernel.money import Currency, Money
 from soko.people.domain import User, UserKind
 
 SIGN_IN: Final = f"{session.PATH}/sign-in"
-
-
-def N_(text: str) -> str:  # noqa: N802 (gettext's name for it)
-    """Marks a text for translation where it is defined; `visit._(text)` translates it where
-    it is shown. tests/web/test_web_i18n.py collects every `_("...")` and `N_("...")`."""
-    return text
 
 
 #: What a form says when its key is missing, forged, or drawn for another session or form.
