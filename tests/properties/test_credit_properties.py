@@ -18,6 +18,7 @@ from soko.credit.domain import (
     CreditFeatures,
     Frequency,
     Method,
+    Reason,
     RepaymentPolicy,
     SalesDay,
     Scorecard,
@@ -30,6 +31,7 @@ from soko.credit.domain import (
     split_repayment,
     sweep_amount,
 )
+from soko.kernel import i18n
 
 AS_OF = date(2026, 1, 31)
 principals = st.integers(1, 10**12)
@@ -226,6 +228,23 @@ def test_decide_is_deterministic_and_its_record_is_json(f: CreditFeatures) -> No
         assert not first.refusals
     else:
         assert first.refusals and first.reasons[0].code == first.refusals[0]
+
+
+@given(f=features())
+def test_every_reason_is_said_whole_in_every_language_and_survives_its_record(
+    f: CreditFeatures,
+) -> None:
+    decision = decide(f, default_scorecard())
+    for reason in (*decision.reasons, *decision.improvements):
+        assert Reason.from_record(json.loads(json.dumps(reason.as_record()))) == reason
+        for language in i18n.LANGUAGES:
+            said = reason.said(i18n.translator(language))
+            assert said.strip() and "{" not in said and "}" not in said, (language, said)
+            if language != i18n.SOURCE:
+                # Each language's own words, with the same facts in them.
+                assert said != reason.text, (language, said)
+                for _, fact in reason.words.facts:
+                    assert fact in said, (language, fact, said)
 
 
 # --- scorecards ---------------------------------------------------------------------------------

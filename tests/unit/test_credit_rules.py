@@ -281,9 +281,9 @@ def test_every_feature_has_words_and_a_snake_case_code() -> None:
     sample = good()
     for name, spec in FEATURES.items():
         assert SNAKE_CASE.fullmatch(name)
-        assert spec.describe(sample).endswith(".")
-        assert spec.aim_higher(Fraction(1)).endswith(".")
-        assert spec.aim_lower(Fraction(1)).endswith(".")
+        assert spec.describe(sample).text.endswith(".")
+        assert spec.aim_higher(Fraction(1)).text.endswith(".")
+        assert spec.aim_lower(Fraction(1)).text.endswith(".")
 
 
 # --- decisions: reasons, improvements, refusals -------------------------------------------------

@@ -141,6 +141,11 @@ def test_a_merchant_without_history_is_told_why_there_is_no_loan(ussd: Ussd) -> 
     screen = ussd.session(ussd.shop_phone, "9", "3")[2]
     assert screen.startswith("CON No loan offer now.\n")
     assert "1 " not in screen.split("\n", 1)[1]
+    assert "You have sold with Soko too short a time." in screen
+    shop = users.find_by_phone(ussd.ctx, ussd.shop_phone)
+    users.set_language(ussd.ctx, shop.id, "sw")
+    swahili = ussd.session(ussd.shop_phone, "9", "3")[2]
+    assert swahili.startswith("CON Hakuna ofa ya mkopo sasa.\nUmeuza na Soko kwa muda mfupi mno.")
 
 
 def test_a_merchant_borrows_sees_what_it_owes_and_repays(ussd: Ussd) -> None:
@@ -153,6 +158,9 @@ def test_a_merchant_borrows_sees_what_it_owes_and_repays(ussd: Ussd) -> None:
     assert "1 Borrow\n2 Why this offer\n0 Back 00 Menu" in offer_screen
     why = ussd.session(shop, "9", "3", "2")[3]
     assert why.startswith("CON Why this offer:\n")
+    # The score's factors, in the credit feature's own sentences: the facts of this shop.
+    first_factor = credit.credit_offers(ussd.ctx, trader.merchant.user_id).reasons[0]
+    assert why.split("\n")[1] == first_factor.text
     screens = ussd.session(shop, "9", "3", "1", "1000", "1", SHOP_PIN)
     assert screens[4].startswith("CON Borrow KES 1,000.00? Fee KES ")
     assert screens[6].startswith("END KES 1,000.00 is in your wallet. You repay KES ")

@@ -258,6 +258,15 @@ def test_a_payout_holds_the_money_once(world: World) -> None:
 def test_credit_without_history_says_why(world: World) -> None:
     page = world.signed_in().get("/app/shop/credit").text
     assert "No loan offer yet" in page and 'data-testid="reasons"' in page
+    assert "You have taken payments with Soko for 0 days; an offer needs at least" in page
+
+
+def test_credit_reasons_are_in_the_merchants_language(world: World) -> None:
+    users.set_language(world.ctx, world.merchant.user_id, "sw")
+    page = world.signed_in().get("/app/shop/credit").text
+    assert "Umepokea malipo kwa Soko kwa siku 0; ofa inahitaji angalau" in page
+    assert "Endelea kuuza na Soko: unaweza kupewa ofa ya mkopo kuanzia" in page
+    assert "You have taken payments" not in page
 
 
 def test_a_loan_is_taken_once_and_repaid_from_the_wallet(

@@ -55,6 +55,7 @@ __all__ = [
     "SalesDay",
     "Scorecard",
     "Standing",
+    "Words",
     "compute_features",
     "days_past_due",
     "decide",
@@ -64,6 +65,7 @@ __all__ = [
     "instalment_schedule",
     "late_fee",
     "minimum_due",
+    "said",
     "shortfall",
     "split_repayment",
     "standing",
@@ -308,39 +310,91 @@ def bps_percent(bps: int | Fraction) -> str:
     return _percent(Fraction(bps, _BPS), decimals=2)
 
 
-def _count(value: Fraction) -> str:
+def _count(value: Fraction) -> int:
     # Count thresholds are whole numbers; a fractional bound means "the next whole one".
-    return str(_ceil(value))
+    return _ceil(value)
 
 
-def _loans(count: int) -> str:
-    return f"{count} Soko loan{'' if count == 1 else 's'}"
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A sentence for the merchant: `template` is English with `{named}` facts, and is the
+    catalogues' msgid (`soko/channels/locale/*/LC_MESSAGES/credit.po`); `facts` are its values,
+    already written out (counts, percentages, amounts, dates), so that a channel says it in the
+    reader's language with `translate(template).format(**facts)`."""
+
+    template: str
+    facts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The sentence in English."""
+        return self.said(str)
+
+    def said(self, translate: Callable[[str], str]) -> str:
+        """The sentence in the language of `translate` (a catalogue lookup: msgid -> msgstr)."""
+        if not self.facts:  # also a decision stored before templates were: its text as it is
+            return translate(self.template)
+        return translate(self.template).format(**dict(self.facts))
 
 
-def _trend_words(trend: Fraction) -> str:
+def said(template: str, **facts: object) -> Words:
+    """`template` with its facts: the one way credit writes a sentence (the i18n tests extract
+    every `said("...")` text and check that each language has it)."""
+    return Words(template, tuple((name, str(value)) for name, value in sorted(facts.items())))
+
+
+def _trend_words(trend: Fraction) -> Words:
     if trend == 0:
-        return "Your sales in the last 6 weeks were the same as in the 6 weeks before."
-    direction = "above" if trend > 0 else "below"
-    return (
-        f"Your sales in the last 6 weeks were {_percent(abs(trend))} {direction} "
-        "the 6 weeks before."
-    )
-
-
-def _trend_aim_higher(bound: Fraction) -> str:
-    if bound <= 0:
-        return (
-            f"Keep your sales from falling more than {_percent(-bound)} from one 6 weeks to the "
-            "next to raise your limit."
+        return said("Your sales in the last 6 weeks were the same as in the 6 weeks before.")
+    if trend > 0:
+        return said(
+            "Your sales in the last 6 weeks were {percent} above the 6 weeks before.",
+            percent=_percent(trend),
         )
-    return f"Grow your sales by at least {_percent(bound)} over 6 weeks to raise your limit."
-
-
-def _trend_aim_lower(bound: Fraction) -> str:
-    return (
-        f"Grow steadily: a jump of {_percent(bound)} or more in 6 weeks lowers your limit until "
-        "it lasts."
+    return said(
+        "Your sales in the last 6 weeks were {percent} below the 6 weeks before.",
+        percent=_percent(-trend),
     )
+
+
+def _trend_aim_higher(bound: Fraction) -> Words:
+    if bound <= 0:
+        return said(
+            "Keep your sales from falling more than {percent} from one 6 weeks to the next to "
+            "raise your limit.",
+            percent=_percent(-bound),
+        )
+    return said(
+        "Grow your sales by at least {percent} over 6 weeks to raise your limit.",
+        percent=_percent(bound),
+    )
+
+
+def _trend_aim_lower(bound: Fraction) -> Words:
+    return said(
+        "Grow steadily: a jump of {percent} or more in 6 weeks lowers your limit until it lasts.",
+        percent=_percent(bound),
+    )
+
+
+def _loans_repaid(features: CreditFeatures) -> Words:
+    if features.loans_repaid == 1:
+        return said("You have repaid 1 Soko loan in full.")
+    return said("You have repaid {count} Soko loans in full.", count=features.loans_repaid)
+
+
+def _loans_late(features: CreditFeatures) -> Words:
+    if features.loans_late == 1:
+        return said("1 Soko loan of yours fell behind the minimum payment.")
+    return said(
+        "{count} Soko loans of yours fell behind the minimum payment.", count=features.loans_late
+    )
+
+
+def _repay_more(bound: Fraction) -> Words:
+    if _count(bound) == 1:
+        return said("Repay 1 Soko loan in full to raise your next limit.")
+    return said("Repay {count} Soko loans in full to raise your next limit.", count=_count(bound))
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,18 +405,18 @@ class FeatureSpec:
     minimum: Fraction
     value: Callable[[CreditFeatures], Fraction]
     #: A plain sentence stating the merchant's value ("You sold on 23 of the last 91 days.").
-    describe: Callable[[CreditFeatures], str]
+    describe: Callable[[CreditFeatures], Words]
     #: What to do to reach a band starting at the bound (from below) ...
-    aim_higher: Callable[[Fraction], str]
+    aim_higher: Callable[[Fraction], Words]
     #: ... or to get under a bound (from above).
-    aim_lower: Callable[[Fraction], str]
+    aim_lower: Callable[[Fraction], Words]
 
 
 def _spec(
     name: str,
-    describe: Callable[[CreditFeatures], str],
-    aim_higher: Callable[[Fraction], str],
-    aim_lower: Callable[[Fraction], str],
+    describe: Callable[[CreditFeatures], Words],
+    aim_higher: Callable[[Fraction], Words],
+    aim_lower: Callable[[Fraction], Words],
     minimum: int = 0,
 ) -> FeatureSpec:
     def value(features: CreditFeatures) -> Fraction:
@@ -371,120 +425,193 @@ def _spec(
     return FeatureSpec(name, Fraction(minimum), value, describe, aim_higher, aim_lower)
 
 
-_RAISE = "to raise your limit."
-
-#: Every feature a scorecard may score, by name (the name is also the reason code).
+#: Every feature a scorecard may score, by name (the name is also the reason code). Each
+#: sentence is whole, facts apart, so that a language can order it its own way.
 FEATURES: Final[Mapping[str, FeatureSpec]] = {
     spec.name: spec
     for spec in (
         _spec(
             "active_days",
-            lambda f: f"You sold on {f.active_days} of the last {WINDOW_DAYS} days.",
-            lambda b: f"Sell on at least {_count(b)} days in a quarter {_RAISE}",
-            lambda b: f"Sell on fewer than {_count(b)} days in a quarter {_RAISE}",
+            lambda f: said(
+                "You sold on {days} of the last {window} days.",
+                days=f.active_days,
+                window=WINDOW_DAYS,
+            ),
+            lambda b: said(
+                "Sell on at least {count} days in a quarter to raise your limit.", count=_count(b)
+            ),
+            lambda b: said(
+                "Sell on fewer than {count} days in a quarter to raise your limit.",
+                count=_count(b),
+            ),
         ),
         _spec(
             "weeks_active",
-            lambda f: f"You had sales in {f.weeks_active} of the last {WINDOW_WEEKS} weeks.",
-            lambda b: f"Have sales in at least {_count(b)} of every 13 weeks {_RAISE}",
-            lambda b: f"Have sales in fewer than {_count(b)} of every 13 weeks {_RAISE}",
+            lambda f: said(
+                "You had sales in {weeks} of the last {window} weeks.",
+                weeks=f.weeks_active,
+                window=WINDOW_WEEKS,
+            ),
+            lambda b: said(
+                "Have sales in at least {count} of every 13 weeks to raise your limit.",
+                count=_count(b),
+            ),
+            lambda b: said(
+                "Have sales in fewer than {count} of every 13 weeks to raise your limit.",
+                count=_count(b),
+            ),
         ),
         _spec("trend", lambda f: _trend_words(f.trend), _trend_aim_higher, _trend_aim_lower, -1),
         _spec(
             "volatility",
-            lambda f: (
-                f"Your weekly sales were {_percent(f.volatility)} away from their average, "
-                "on average."
+            lambda f: said(
+                "Your weekly sales were {percent} away from their average, on average.",
+                percent=_percent(f.volatility),
             ),
-            lambda b: f"Vary your weekly sales by at least {_percent(b)} {_RAISE}",
-            lambda b: f"Keep your weekly sales within {_percent(b)} of their average {_RAISE}",
+            lambda b: said(
+                "Vary your weekly sales by at least {percent} to raise your limit.",
+                percent=_percent(b),
+            ),
+            lambda b: said(
+                "Keep your weekly sales within {percent} of their average to raise your limit.",
+                percent=_percent(b),
+            ),
         ),
         _spec(
             "largest_week_share_bps",
-            lambda f: (
-                f"Your biggest week brought {bps_percent(f.largest_week_share_bps)} of your "
-                "sales in the last 13 weeks."
+            lambda f: said(
+                "Your biggest week brought {percent} of your sales in the last 13 weeks.",
+                percent=bps_percent(f.largest_week_share_bps),
             ),
-            lambda b: f"Bring at least {bps_percent(b)} of a quarter's sales in one week.",
-            lambda b: (
-                f"Spread your sales: keep any one week under {bps_percent(b)} of a quarter's "
-                f"sales {_RAISE}"
+            lambda b: said(
+                "Bring at least {percent} of a quarter's sales in one week.",
+                percent=bps_percent(b),
+            ),
+            lambda b: said(
+                "Spread your sales: keep any one week under {percent} of a quarter's sales to "
+                "raise your limit.",
+                percent=bps_percent(b),
             ),
         ),
         _spec(
             "distinct_payers",
-            lambda f: (
-                f"{f.distinct_payers} different customers paid you in the last {WINDOW_DAYS} days."
+            lambda f: said(
+                "{count} different customers paid you in the last {window} days.",
+                count=f.distinct_payers,
+                window=WINDOW_DAYS,
             ),
-            lambda b: f"Serve at least {_count(b)} different paying customers a quarter {_RAISE}",
-            lambda b: f"Serve fewer than {_count(b)} different paying customers a quarter.",
+            lambda b: said(
+                "Serve at least {count} different paying customers a quarter to raise your limit.",
+                count=_count(b),
+            ),
+            lambda b: said(
+                "Serve fewer than {count} different paying customers a quarter.", count=_count(b)
+            ),
         ),
         _spec(
             "repeat_payer_bps",
-            lambda f: (
-                f"{bps_percent(f.repeat_payer_bps)} of your customers paid you more than once."
+            lambda f: said(
+                "{percent} of your customers paid you more than once.",
+                percent=bps_percent(f.repeat_payer_bps),
             ),
-            lambda b: f"Have at least {bps_percent(b)} of your customers come back {_RAISE}",
-            lambda b: f"Have fewer than {bps_percent(b)} of your customers come back.",
+            lambda b: said(
+                "Have at least {percent} of your customers come back to raise your limit.",
+                percent=bps_percent(b),
+            ),
+            lambda b: said(
+                "Have fewer than {percent} of your customers come back.", percent=bps_percent(b)
+            ),
         ),
         _spec(
             "refund_rate_bps",
-            lambda f: f"You refunded {bps_percent(f.refund_rate_bps)} of your sales.",
-            lambda b: f"Refund at least {bps_percent(b)} of your sales.",
-            lambda b: f"Keep refunds below {bps_percent(b)} of your sales {_RAISE}",
+            lambda f: said(
+                "You refunded {percent} of your sales.", percent=bps_percent(f.refund_rate_bps)
+            ),
+            lambda b: said("Refund at least {percent} of your sales.", percent=bps_percent(b)),
+            lambda b: said(
+                "Keep refunds below {percent} of your sales to raise your limit.",
+                percent=bps_percent(b),
+            ),
         ),
         _spec(
             "dispute_rate_bps",
-            lambda f: f"{bps_percent(f.dispute_rate_bps)} of your payments were disputed.",
-            lambda b: f"Have at least {bps_percent(b)} of your payments disputed.",
-            lambda b: f"Keep disputes below {bps_percent(b)} of your payments {_RAISE}",
+            lambda f: said(
+                "{percent} of your payments were disputed.",
+                percent=bps_percent(f.dispute_rate_bps),
+            ),
+            lambda b: said(
+                "Have at least {percent} of your payments disputed.", percent=bps_percent(b)
+            ),
+            lambda b: said(
+                "Keep disputes below {percent} of your payments to raise your limit.",
+                percent=bps_percent(b),
+            ),
         ),
         _spec(
             "tenure_days",
-            lambda f: f"You have taken payments with Soko for {f.tenure_days} days.",
-            lambda b: f"Your limit can grow once you have sold with Soko for {_count(b)} days.",
-            lambda b: f"Have sold with Soko for fewer than {_count(b)} days.",
+            lambda f: said(
+                "You have taken payments with Soko for {days} days.", days=f.tenure_days
+            ),
+            lambda b: said(
+                "Your limit can grow once you have sold with Soko for {count} days.",
+                count=_count(b),
+            ),
+            lambda b: said("Have sold with Soko for fewer than {count} days.", count=_count(b)),
         ),
         _spec(
             "balance_cover_bps",
-            lambda f: (
-                f"Your average balance was {bps_percent(f.balance_cover_bps)} of a typical "
-                "week's sales."
+            lambda f: said(
+                "Your average balance was {percent} of a typical week's sales.",
+                percent=bps_percent(f.balance_cover_bps),
             ),
-            lambda b: (
-                f"Keep an average balance of at least {bps_percent(b)} of a week's sales {_RAISE}"
+            lambda b: said(
+                "Keep an average balance of at least {percent} of a week's sales to raise your "
+                "limit.",
+                percent=bps_percent(b),
             ),
-            lambda b: f"Keep your average balance below {bps_percent(b)} of a week's sales.",
+            lambda b: said(
+                "Keep your average balance below {percent} of a week's sales.",
+                percent=bps_percent(b),
+            ),
         ),
         _spec(
             "zero_balance_days",
-            lambda f: (
-                f"Your wallet was empty at the end of {f.zero_balance_days} of the last "
-                f"{WINDOW_DAYS} days."
+            lambda f: said(
+                "Your wallet was empty at the end of {days} of the last {window} days.",
+                days=f.zero_balance_days,
+                window=WINDOW_DAYS,
             ),
-            lambda b: f"Empty your wallet on at least {_count(b)} days a quarter.",
-            lambda b: (
-                f"Keep money in your wallet: end fewer than {_count(b)} days a quarter empty "
-                f"{_RAISE}"
+            lambda b: said(
+                "Empty your wallet on at least {count} days a quarter.", count=_count(b)
+            ),
+            lambda b: said(
+                "Keep money in your wallet: end fewer than {count} days a quarter empty to raise "
+                "your limit.",
+                count=_count(b),
             ),
         ),
         _spec(
             "loans_repaid",
-            lambda f: f"You have repaid {_loans(f.loans_repaid)} in full.",
-            lambda b: f"Repay {_loans(_ceil(b))} in full to raise your next limit.",
-            lambda b: f"Have repaid fewer than {_count(b)} loans.",
+            _loans_repaid,
+            _repay_more,
+            lambda b: said("Have repaid fewer than {count} loans.", count=_count(b)),
         ),
         _spec(
             "loans_late",
-            lambda f: f"{_loans(f.loans_late)} of yours fell behind the minimum payment.",
-            lambda b: f"Have at least {_count(b)} loans fall behind.",
-            lambda b: "Pay every minimum on time: loans that fall behind lower your limit.",
+            _loans_late,
+            lambda b: said("Have at least {count} loans fall behind.", count=_count(b)),
+            lambda b: said("Pay every minimum on time: loans that fall behind lower your limit."),
         ),
         _spec(
             "max_days_past_due",
-            lambda f: f"Your longest late payment on a Soko loan was {f.max_days_past_due} days.",
-            lambda b: f"Be at least {_count(b)} days late.",
-            lambda b: f"Keep any late payment under {_count(b)} days {_RAISE}",
+            lambda f: said(
+                "Your longest late payment on a Soko loan was {days} days.",
+                days=f.max_days_past_due,
+            ),
+            lambda b: said("Be at least {count} days late.", count=_count(b)),
+            lambda b: said(
+                "Keep any late payment under {count} days to raise your limit.", count=_count(b)
+            ),
         ),
     )
 }
@@ -899,10 +1026,35 @@ def default_scorecard() -> Scorecard:
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One reason in plain words; `code` is stable snake_case, for channels that translate."""
+    """One reason: `code` is stable snake_case (what a program branches on), `words` the
+    sentence with its facts, which each channel says in the reader's language."""
 
     code: str
-    text: str
+    words: Words
+
+    @property
+    def text(self) -> str:
+        """The sentence in English: what the API and the audit record give."""
+        return self.words.text
+
+    def said(self, translate: Callable[[str], str]) -> str:
+        return self.words.said(translate)
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "text": self.text,
+            "template": self.words.template,
+            "facts": dict(self.words.facts),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Reason:
+        """A stored reason; one stored before templates were keeps its English text whole."""
+        if "template" not in record:
+            return cls(record["code"], Words(record["text"]))
+        facts = tuple(sorted((str(k), str(v)) for k, v in record["facts"].items()))
+        return cls(record["code"], Words(record["template"], facts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -964,8 +1116,8 @@ class Decision:
                 "expires_on": offer.expires_on.isoformat(),
             },
             "refusals": list(self.refusals),
-            "reasons": [{"code": r.code, "text": r.text} for r in self.reasons],
-            "improvements": [{"code": r.code, "text": r.text} for r in self.improvements],
+            "reasons": [r.as_record() for r in self.reasons],
+            "improvements": [r.as_record() for r in self.improvements],
             "features": self.features.as_record(),
         }
 
@@ -990,51 +1142,48 @@ def _history_refusals(
     remedies: list[Reason] = []
     if features.tenure_days < rules.min_tenure_days:
         ready_on = features.as_of + timedelta(days=rules.min_tenure_days - features.tenure_days)
-        refusals.append(Reason(
-            "tenure_too_short",
-            f"You have taken payments with Soko for {features.tenure_days} days; an offer needs "
-            f"at least {rules.min_tenure_days}.",
-        ))  # fmt: skip
-        remedies.append(Reason(
-            "tenure_too_short",
-            f"Keep selling with Soko: you can be offered credit from {ready_on.isoformat()}.",
-        ))  # fmt: skip
+        refusals.append(Reason("tenure_too_short", said(
+            "You have taken payments with Soko for {days} days; an offer needs at least "
+            "{needed}.",
+            days=features.tenure_days, needed=rules.min_tenure_days,
+        )))  # fmt: skip
+        remedies.append(Reason("tenure_too_short", said(
+            "Keep selling with Soko: you can be offered credit from {date}.",
+            date=ready_on.isoformat(),
+        )))  # fmt: skip
     if features.active_days < rules.min_active_days:
-        refusals.append(Reason(
-            "too_few_active_days",
-            f"You sold on {features.active_days} of the last {WINDOW_DAYS} days; an offer needs "
-            f"at least {rules.min_active_days}.",
-        ))  # fmt: skip
-        remedies.append(Reason(
-            "too_few_active_days",
-            f"Sell on at least {rules.min_active_days} days in a quarter to get an offer.",
-        ))  # fmt: skip
+        refusals.append(Reason("too_few_active_days", said(
+            "You sold on {days} of the last {window} days; an offer needs at least {needed}.",
+            days=features.active_days, window=WINDOW_DAYS, needed=rules.min_active_days,
+        )))  # fmt: skip
+        remedies.append(Reason("too_few_active_days", said(
+            "Sell on at least {count} days in a quarter to get an offer.",
+            count=rules.min_active_days,
+        )))  # fmt: skip
     if features.refund_rate_bps > rules.max_refund_rate_bps:
         limit = bps_percent(rules.max_refund_rate_bps)
-        refusals.append(Reason(
-            "refunds_too_high",
-            f"You refunded {bps_percent(features.refund_rate_bps)} of your sales; an offer "
-            f"needs at most {limit}.",
-        ))  # fmt: skip
-        remedies.append(Reason(
-            "refunds_too_high", f"Keep refunds to {limit} of your sales or less to get an offer."
-        ))  # fmt: skip
+        refusals.append(Reason("refunds_too_high", said(
+            "You refunded {percent} of your sales; an offer needs at most {limit}.",
+            percent=bps_percent(features.refund_rate_bps), limit=limit,
+        )))  # fmt: skip
+        remedies.append(Reason("refunds_too_high", said(
+            "Keep refunds to {limit} of your sales or less to get an offer.", limit=limit
+        )))  # fmt: skip
     if features.dispute_rate_bps > rules.max_dispute_rate_bps:
         limit = bps_percent(rules.max_dispute_rate_bps)
-        refusals.append(Reason(
-            "disputes_too_high",
-            f"{bps_percent(features.dispute_rate_bps)} of your payments were disputed; an "
-            f"offer needs at most {limit}.",
-        ))  # fmt: skip
-        remedies.append(Reason(
-            "disputes_too_high", f"Keep disputes to {limit} of your payments or less."
-        ))  # fmt: skip
+        refusals.append(Reason("disputes_too_high", said(
+            "{percent} of your payments were disputed; an offer needs at most {limit}.",
+            percent=bps_percent(features.dispute_rate_bps), limit=limit,
+        )))  # fmt: skip
+        remedies.append(Reason("disputes_too_high", said(
+            "Keep disputes to {limit} of your payments or less.", limit=limit
+        )))  # fmt: skip
     if features.max_days_past_due > rules.max_days_past_due:
-        refusals.append(Reason(
-            "past_loan_overdue",
-            f"A past Soko loan was {features.max_days_past_due} days late; an offer needs "
-            f"every loan paid within {rules.max_days_past_due} days of its due date.",
-        ))  # fmt: skip
+        refusals.append(Reason("past_loan_overdue", said(
+            "A past Soko loan was {days} days late; an offer needs every loan paid within "
+            "{allowed} days of its due date.",
+            days=features.max_days_past_due, allowed=rules.max_days_past_due,
+        )))  # fmt: skip
     return refusals, remedies
 
 
@@ -1054,10 +1203,10 @@ def _improvements(
         # Nearest first (the smallest change of behaviour); between two as near, more points.
         target = min(better, key=lambda i: (abs(i - here), -bands[i][1]))
         if target > here:
-            text = spec.aim_higher(bands[target][0])
+            words = spec.aim_higher(bands[target][0])
         else:
-            text = spec.aim_lower(bands[target + 1][0])
-        found.append((bands[target][1] - bands[here][1], order, Reason(spec.name, text)))
+            words = spec.aim_lower(bands[target + 1][0])
+        found.append((bands[target][1] - bands[here][1], order, Reason(spec.name, words)))
     found.sort(key=lambda item: (-item[0], item[1]))
     return [reason for _, _, reason in found]
 
@@ -1077,12 +1226,14 @@ def decide(features: CreditFeatures, scorecard: Scorecard) -> Decision:
     limits, cap = scorecard.currency_limits(code), terms.cap_for(code)
     offer: Offer | None = None
     if limits is None:
-        refusals.append(Reason("currency_not_offered", f"Soko does not lend in {code} yet."))
-    elif terms.limit_bps == 0 or cap is None:
         refusals.append(Reason(
-            "grade_not_offered",
-            f"Your score of {score} (grade {terms.grade}) is below the grades Soko lends to.",
+            "currency_not_offered", said("Soko does not lend in {currency} yet.", currency=code)
         ))  # fmt: skip
+    elif terms.limit_bps == 0 or cap is None:
+        refusals.append(Reason("grade_not_offered", said(
+            "Your score of {score} (grade {grade}) is below the grades Soko lends to.",
+            score=score, grade=terms.grade,
+        )))  # fmt: skip
     elif not refusals:
         # Rounded down, then down again to a whole major unit ("KES 12,400", not "12,437.18"):
         # the limit is a ceiling on lending, and a ceiling rounds in the lender's favour.
@@ -1090,11 +1241,11 @@ def decide(features: CreditFeatures, scorecard: Scorecard) -> Decision:
         limit = min(limit, cap, limits.max_principal_minor)
         limit -= limit % 10**features.currency.exponent
         if limit < limits.min_principal_minor:
-            refusals.append(Reason(
-                "limit_too_small",
-                f"Your limit would be {Money(limit, features.currency)}, below the smallest "
-                f"loan of {Money(limits.min_principal_minor, features.currency)}.",
-            ))  # fmt: skip
+            refusals.append(Reason("limit_too_small", said(
+                "Your limit would be {limit}, below the smallest loan of {smallest}.",
+                limit=Money(limit, features.currency),
+                smallest=Money(limits.min_principal_minor, features.currency),
+            )))  # fmt: skip
         else:
             offer = Offer(
                 currency=code,

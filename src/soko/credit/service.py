@@ -43,6 +43,7 @@ from soko.credit.domain import (
     flat_fee,
     instalment_schedule,
     late_fee,
+    said,
     split_repayment,
     sweep_amount,
     unmet_due_dates,
@@ -176,9 +177,13 @@ def credit_offers(ctx: Context, merchant_id: str) -> CreditOffers:
             assert loan is not None, merchant.open_loan_id
             owed = Money.of(loan.outstanding_minor, loan.currency)
             if unmet_due_dates(loan, as_of=today(ctx), policy=ctx.credit.repayment):
-                reason = Reason("loan_in_arrears", f"Your loan is behind: {owed} is owed.")
+                reason = Reason(
+                    "loan_in_arrears", said("Your loan is behind: {owed} is owed.", owed=owed)
+                )
             else:
-                reason = Reason("loan_open", f"Repay your open loan first: {owed} is owed.")
+                reason = Reason(
+                    "loan_open", said("Repay your open loan first: {owed} is owed.", owed=owed)
+                )
             return CreditOffers(merchant_id, [], None, [reason], [])
         version = ctx.credit.scorecard.version
         offers = [o for o in uow.credit.open_offers(merchant_id) if o.expires_at > now]
@@ -236,8 +241,8 @@ def _view(merchant_id: str, decision: StoredDecision, offers: list[StoredOffer])
         merchant_id,
         offers,
         decision,
-        [Reason(r["code"], r["text"]) for r in record["reasons"]],
-        [Reason(r["code"], r["text"]) for r in record["improvements"]],
+        [Reason.from_record(r) for r in record["reasons"]],
+        [Reason.from_record(r) for r in record["improvements"]],
     )
 
 

@@ -38,7 +38,7 @@ from soko.channels import i18n
 from soko.channels.ussd.messages import screen_for
 from soko.context import Context
 from soko.credit import service as credit
-from soko.credit.domain import Loan, LoanStatus, StoredOffer, flat_fee
+from soko.credit.domain import Loan, LoanStatus, Reason, StoredOffer, flat_fee
 from soko.credit.errors import OfferExpired
 from soko.deposits import domain as deposits_domain
 from soko.deposits import service as deposits
@@ -1016,8 +1016,10 @@ class LanguageMenu(Menu):
 
 # --- my shop: a merchant's loan -------------------------------------------------------------------
 
-#: Why there is no offer, or what would make it better, by the reason's code: short enough for a
-#: screen, in every language (the credit feature's own texts are long and in English).
+#: Why there is no offer, by the refusal's code: shorter than the credit feature's own sentences
+#: (which state the facts: "You sold on 12 of the last 91 days; an offer needs at least 30."),
+#: so that two fit on the screen under "No loan offer now." The score's factors, which explain
+#: an offer, are the feature's sentences, translated.
 _REASONS: Final[dict[str, str]] = {
     "tenure_too_short": N_("You have sold with Soko too short a time."),
     "too_few_active_days": N_("Sell with Soko on more days."),
@@ -1030,11 +1032,23 @@ _REASONS: Final[dict[str, str]] = {
     "loan_open": N_("Repay your open loan first."),
     "loan_in_arrears": N_("Your loan is behind: catch up first."),
 }
-_REASON_OTHER: Final = N_("Sell more with Soko to be offered credit.")
 
 
-def _reason(d: Dialogue, code: str) -> str:
-    return d._(_REASONS.get(code, _REASON_OTHER))
+def _reason(d: Dialogue, reason: Reason) -> str:
+    """A refusal in its short words; a factor of the score (a fact about the shop's sales) in
+    the credit feature's own sentence, translated."""
+    short = _REASONS.get(reason.code)
+    return d._(short) if short is not None else reason.said(d._)
+
+
+def _fitting(d: Dialogue, room: int, heading: str, reasons: Sequence[Reason]) -> str:
+    """`heading`, then as many of the reasons as the screen has room for, in order."""
+    lines = [heading]
+    for line in dict.fromkeys(_reason(d, reason) for reason in reasons):
+        if len(_lines(d, *lines, line)) > room:
+            break
+        lines.append(line)
+    return _lines(d, *lines)
 
 
 def _open_loan(d: Dialogue) -> Loan | None:
@@ -1045,10 +1059,9 @@ def _open_loan(d: Dialogue) -> Loan | None:
     return loan if loan.status is LoanStatus.ACTIVE else None
 
 
-def _offer(d: Dialogue) -> tuple[StoredOffer | None, list[str]]:
+def _offer(d: Dialogue) -> tuple[StoredOffer | None, list[Reason]]:
     found = credit.credit_offers(d.ctx, d.user.id)
-    reasons = [r.code for r in found.reasons]
-    return (found.offers[0] if found.offers else None), reasons
+    return (found.offers[0] if found.offers else None), found.reasons
 
 
 def _percent(bps: int) -> str:
@@ -1065,8 +1078,7 @@ class LoanMenu(Menu):
                           d._("1 Balance owed"), d._("2 Repay"))  # fmt: skip
         offer, reasons = _offer(d)
         if offer is None:
-            why = [_reason(d, code) for code in reasons[:2]]
-            return _lines(d, d._("No loan offer now."), *why)
+            return _fitting(d, room, d._("No loan offer now."), reasons[:2])
         terms = d._("Up to {limit}. Fee {fee}, repaid as {share} of each sale.").format(
             limit=d.money(Money.of(offer.limit_minor, offer.currency)),
             fee=_percent(offer.fee_bps), share=_percent(offer.withhold_bps),
@@ -1080,25 +1092,17 @@ class LoanMenu(Menu):
             if chosen is None:
                 return Note(d._(INVALID_CHOICE))
             return LoanOwedPin(loan.id) if chosen == 1 else RepayAmount(loan.id)
-        offer, reasons = _offer(d)
+        offer, _ = _offer(d)
         chosen = _choice(entry, 2 if offer is not None else 0)
         if offer is None or chosen is None:
             return Note(d._(INVALID_CHOICE))
-        return BorrowAmount(offer.id) if chosen == 1 else OfferReasons(tuple(reasons))
+        return BorrowAmount(offer.id) if chosen == 1 else OfferReasons()
 
 
 @dataclass(frozen=True, slots=True)
 class OfferReasons(Menu):
-    codes: tuple[str, ...]
-
     def prompt(self, d: Dialogue, room: int) -> str:
-        lines = [d._("Why this offer:")]
-        for code in dict.fromkeys(self.codes):
-            line = _reason(d, code)
-            if len(_lines(d, *lines, line)) > room:
-                break
-            lines.append(line)
-        return _lines(d, *lines)
+        return _fitting(d, room, d._("Why this offer:"), _offer(d)[1])
 
     def answer(self, d: Dialogue, entry: str, path: Sequence[str], last: bool) -> Note:
         return Note(d._(INVALID_CHOICE))

@@ -31,6 +31,7 @@ from soko.channels.web.visit import (
     PinField,
     Visit,
     amount_from_text,
+    month_text,
     visit_or_redirect,
 )
 from soko.credit import service as credit
@@ -246,7 +247,7 @@ def _sales_page(
             "today_count": today_sales.count,
             "month": visit.money(month_sales.total),
             "month_count": month_sales.count,
-            "month_name": now.strftime("%B %Y"),
+            "month_name": month_text(now.date(), visit.language),
             "balance": visit.money(balance) if balance is not None else None,
             "chart": _chart(visit, days),
             "days": [
@@ -797,7 +798,7 @@ def _credit_page(
             "late": loan.max_days_past_due > 0,
             "dues": [
                 (
-                    due.due_on.strftime("%d %b %Y"),
+                    visit.day(due.due_on),
                     visit.money(due.cumulative_minor, loan.currency),
                     due.met,
                 )
@@ -813,8 +814,8 @@ def _credit_page(
         "merchant_credit.html",
         {
             "offers": offers,
-            "reasons": [r.text for r in found.reasons],
-            "improvements": [r.text for r in found.improvements],
+            "reasons": [r.said(visit._) for r in found.reasons],
+            "improvements": [r.said(visit._) for r in found.improvements],
             "loan": loan_view,
         }
         | (notes or {}),

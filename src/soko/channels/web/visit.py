@@ -13,10 +13,11 @@ that is not an amount in that currency is refused on the form, never rounded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
+from babel.dates import format_date, format_datetime
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match
@@ -69,7 +70,10 @@ class Visit:
         return money_text(amount, currency, self.language, self.user.country)
 
     def when(self, at: datetime) -> str:
-        return when_text(self.ctx, at)
+        return when_text(self.ctx, at, self.language)
+
+    def day(self, day: date) -> str:
+        return day_text(day, self.language)
 
     def key(self, purpose: str) -> str:
         return session.form_key(self.ctx, self.token, purpose)
@@ -152,9 +156,20 @@ def money_text(
     return i18n.format_money(amount, language, country)
 
 
-def when_text(ctx: Context, at: datetime) -> str:
-    """A time in the operator's time zone: `06 Dec 2026 14:02`."""
-    return at.astimezone(ctx.timezone).strftime("%d %b %Y %H:%M")
+def when_text(ctx: Context, at: datetime, language: str = i18n.SOURCE) -> str:
+    """A time in the operator's time zone, the month in the reader's words: `06 Dec 2026 14:02`,
+    `06 Des 2026 14:02`."""
+    return format_datetime(at, "dd MMM yyyy HH:mm", tzinfo=ctx.timezone, locale=language)
+
+
+def day_text(day: date, language: str = i18n.SOURCE) -> str:
+    """A calendar day, the month in the reader's words: `06 Dec 2026`, `06 Des 2026`."""
+    return format_date(day, "dd MMM yyyy", locale=language)
+
+
+def month_text(day: date, language: str = i18n.SOURCE) -> str:
+    """A month by its name, as a heading says it: `December 2026`, `Desemba 2026`."""
+    return format_date(day, "LLLL yyyy", locale=language)
 
 
 def amount_from_text(text: str, currency: Currency) -> Money | None:
