@@ -167,3 +167,44 @@ def test_the_not_found_page_is_readable_on_a_phone(client: TestClient) -> None:
     page = response.text
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert '<html lang="en">' in page and "There is no such payment request." in page
+
+
+def test_the_page_speaks_the_language_its_link_asks_for_and_keeps_it(
+    client: TestClient, invoice: PaymentRequest, amina: User
+) -> None:
+    asked = client.get(f"/pay/{invoice.id}?lang=sw")
+    page = asked.text
+    assert asked.status_code == 200 and '<html lang="sw">' in page
+    assert "Lipa kabla ya" in page and "Nambari ya simu" in page and "Pay before" not in page
+    # The month in Kiswahili, the amount as Kiswahili readers group it.
+    assert re.search(r"Lipa kabla ya \d\d (Jan|Feb|Mac|Apr|Mei|Jun|Jul|Ago|Sep|Okt|Nov|Des) ", page)
+    assert "KES 25.00" in page
+    # The switch keeps the rest of the address and marks the page's own language.
+    assert f'href="/pay/{invoice.id}?lang=en" lang="en"' in page
+    assert 'hreflang="sw" aria-current="true"' in page
+    # Kept in the language cookie: the next page (the refusal, the receipt) speaks it too.
+    assert asked.cookies.get("soko_language") == "sw"
+    refused = client.post(
+        f"/pay/{invoice.id}", data={"phone": amina.phone, "pin": "0000",
+                                    "idempotency_key": form_key(page)},
+    )  # fmt: skip
+    assert refused.status_code in (401, 403) and '<html lang="sw">' in refused.text
+    assert "PIN" in refused.text and "Wrong PIN" not in refused.text
+
+
+def test_the_browsers_language_serves_when_the_link_asks_for_none(
+    client: TestClient, invoice: PaymentRequest
+) -> None:
+    page = client.get(f"/pay/{invoice.id}", headers={"Accept-Language": "sw-KE,sw;q=0.9"}).text
+    assert '<html lang="sw">' in page and "Lipa kabla ya" in page
+    english = client.get(f"/pay/{invoice.id}?lang=en", headers={"Accept-Language": "sw"}).text
+    assert '<html lang="en">' in english and "Pay before" in english
+    odd = client.get(f"/pay/{invoice.id}?lang=xx", headers={"Accept-Language": "en"})
+    assert odd.status_code == 200 and '<html lang="en">' in odd.text
+
+
+def test_the_not_found_page_speaks_the_asked_language(client: TestClient) -> None:
+    response = client.get("/pay/prq_01JH0000000000000000000000?lang=sw")
+    assert response.status_code == 404
+    assert '<html lang="sw">' in response.text
+    assert "Hakuna ombi la malipo kama hili." in response.text

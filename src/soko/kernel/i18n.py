@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -129,6 +131,22 @@ def format_money(money: Money, language: str, country: str | None = None) -> str
         decimal_quantization=False,
     )  # fmt: skip
     return f"{money.currency.code} {digits.translate(_SPACES)}"
+
+
+def format_when(at: datetime, timezone: tzinfo, language: str) -> str:
+    """A time in `timezone`, the month in the reader's words: `06 Dec 2026 14:02`,
+    `06 Des 2026 14:02`."""
+    return format_datetime(at, "dd MMM yyyy HH:mm", tzinfo=timezone, locale=_locale(language, None))
+
+
+def format_day(day: date, language: str) -> str:
+    """A calendar day, the month in the reader's words: `06 Dec 2026`, `06 Des 2026`."""
+    return format_date(day, "dd MMM yyyy", locale=_locale(language, None))
+
+
+def format_month(day: date, language: str) -> str:
+    """The month of `day` by its name, as a heading says it: `December 2026`, `Desemba 2026`."""
+    return format_date(day, "LLLL yyyy", locale=_locale(language, None))
 
 
 @dataclass(frozen=True, slots=True)

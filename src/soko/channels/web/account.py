@@ -20,10 +20,10 @@ from soko.channels import i18n
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
 from soko.channels.web.app_routes import chosen_country, countries, country_choices
-from soko.channels.web.error_pages import language_of
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
+from soko.channels.web.session import language_of
 from soko.channels.web.visit import (
     STALE_FORM,
     KeyField,

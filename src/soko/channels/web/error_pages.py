@@ -19,7 +19,7 @@ from soko.channels.api import problems
 from soko.channels.web.messages import sentence_for, status_for
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
-from soko.channels.web.session import LANGUAGE_COOKIE
+from soko.channels.web.session import language_of
 from soko.kernel.errors import DomainError
 from soko.kernel.i18n import N_
 
@@ -40,19 +40,6 @@ _OTHER: Final = (N_("Not possible"), N_("Soko could not do this."))
 def is_web_path(path: str) -> bool:
     """The paths people visit in a browser: the home page, the app and the pay pages."""
     return path in {"/", "/app"} or path.startswith(("/app/", "/pay/"))
-
-
-def language_of(request: Request) -> str:
-    """The visitor's language without a session to ask: the one they last chose here (a
-    cookie), else the browser's Accept-Language."""
-    kept = request.cookies.get(LANGUAGE_COOKIE)
-    if kept in i18n.LANGUAGES:
-        return str(kept)
-    for part in request.headers.get("accept-language", "")[:200].split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in i18n.LANGUAGES:
-            return code
-    return i18n.SOURCE
 
 
 def error_page(

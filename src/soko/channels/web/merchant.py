@@ -31,7 +31,6 @@ from soko.channels.web.visit import (
     PinField,
     Visit,
     amount_from_text,
-    month_text,
     visit_or_redirect,
 )
 from soko.credit import service as credit
@@ -247,7 +246,7 @@ def _sales_page(
             "today_count": today_sales.count,
             "month": visit.money(month_sales.total),
             "month_count": month_sales.count,
-            "month_name": month_text(now.date(), visit.language),
+            "month_name": visit.month(now.date()),
             "balance": visit.money(balance) if balance is not None else None,
             "chart": _chart(visit, days),
             "days": [

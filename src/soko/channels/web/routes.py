@@ -8,19 +8,23 @@ so a double tap or a resent form pays once. Refusals come back as a short senten
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from soko.channels import i18n
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms
 from soko.channels.web.messages import sentence_for, status_for
+from soko.channels.web.session import keep_asked_language, language_links, language_of
 from soko.context import Context
 from soko.kernel import limits
 from soko.kernel.errors import DomainError
+from soko.kernel.i18n import N_
 from soko.kernel.money import Currency, Money
 from soko.payments import requests as payment_requests
 from soko.payments.domain import PaymentRequest, PaymentRequestStatus
@@ -37,9 +41,9 @@ templates.env.globals["_"] = lambda text: text
 
 #: What the page says of a request that can no longer be paid.
 _STATUS_TEXT = {
-    PaymentRequestStatus.PAID: "This request has been paid. Thank you.",
-    PaymentRequestStatus.CANCELLED: "The merchant cancelled this request.",
-    PaymentRequestStatus.EXPIRED: "This request has expired. Ask the merchant for a new one.",
+    PaymentRequestStatus.PAID: N_("This request has been paid. Thank you."),
+    PaymentRequestStatus.CANCELLED: N_("The merchant cancelled this request."),
+    PaymentRequestStatus.EXPIRED: N_("This request has expired. Ask the merchant for a new one."),
 }
 
 #: The page may not be framed (clickjacking) and loads nothing from anywhere.
@@ -54,6 +58,8 @@ _HEADERS = {
 }
 
 RequestId = Annotated[str, Path(max_length=64)]
+_NOT_FOUND: Final = N_("Not found")
+_NO_SUCH_REQUEST: Final = N_("There is no such payment request.")
 
 
 @router.get("/pay/{request_id}", operation_id="payPage", response_class=HTMLResponse)
@@ -89,12 +95,13 @@ def pay(
             ctx, payer_id=payer.id, request_id=made.id, idempotency_key=f"web:{idempotency_key}"
         )
     except DomainError as refused:
-        return _page(request, ctx, made, phone=phone, error=sentence_for(refused),
+        translate = i18n.translator(language_of(request))
+        return _page(request, ctx, made, phone=phone, error=sentence_for(refused, translate),
                      status=status_for(refused))  # fmt: skip
     return templates.TemplateResponse(
         request,
         "paid.html",
-        _facts(ctx, made) | {"payment_id": payment.id},
+        _facts(request, ctx, made) | {"payment_id": payment.id},
         status_code=201,
         headers=_HEADERS,
     )
@@ -107,15 +114,21 @@ def _request_or_none(ctx: Context, request_id: str) -> PaymentRequest | None:
         return None
 
 
-def _facts(ctx: Context, made: PaymentRequest) -> dict[str, Any]:
+def _facts(request: Request, ctx: Context, made: PaymentRequest) -> dict[str, Any]:
+    """What both pages show, in the visitor's language (`?lang=`, their cookie or browser): the
+    link is shared with people Soko does not know yet."""
     merchant = users.get_merchant(ctx, made.merchant_id)
+    language = language_of(request)
     return {
+        "_": i18n.translator(language),
+        "language": language,
+        "language_links": language_links(request, language),
         "request_id": made.id,
         "merchant_name": merchant.trading_name,
         "till_number": merchant.till_number,
         "reference": made.reference,
         "description": made.description,
-        "amount": str(Money(made.amount, Currency.of(made.currency))),
+        "amount": i18n.format_money(Money(made.amount, Currency.of(made.currency)), language),
     }
 
 
@@ -129,10 +142,11 @@ def _page(
     status: int = 200,
 ) -> HTMLResponse:
     state = made.status_at(ctx.clock.now())
-    context = _facts(ctx, made) | {
+    facts = _facts(request, ctx, made)
+    context = facts | {
         "status": state.value,
-        "status_text": _STATUS_TEXT.get(state, ""),
-        "expires_at": made.expires_at.astimezone(ctx.timezone).strftime("%d %b %Y %H:%M"),
+        "status_text": facts["_"](_STATUS_TEXT[state]) if state in _STATUS_TEXT else "",
+        "expires_at": i18n.format_when(made.expires_at, ctx.timezone, facts["language"]),
         "phone": phone,
         "error": error,
         # A fresh key per drawing of the form: the same form posted twice pays once.
@@ -141,19 +155,24 @@ def _page(
         if state is PaymentRequestStatus.OPEN
         else "",
     }
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request, "pay.html", context, status_code=status, headers=_HEADERS
     )
+    keep_asked_language(request, response)
+    return response
 
 
 def _not_found(request: Request) -> HTMLResponse:
     # A whole page, as the pay page is: a phone shows it at its width, not zoomed out.
+    language = language_of(request)
+    translate = i18n.translator(language)
     return HTMLResponse(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>Not found</title></head>"
+        f"<title>{escape(translate(_NOT_FOUND))}</title></head>"
         '<body style="font-family:sans-serif;margin:1rem;max-width:36rem">'
-        "<h1>Not found</h1><p>There is no such payment request.</p></body></html>",
+        f"<h1>{escape(translate(_NOT_FOUND))}</h1>"
+        f"<p>{escape(translate(_NO_SUCH_REQUEST))}</p></body></html>",
         status_code=404,
         headers=_HEADERS,
     )

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from urllib.parse import urlsplit
+from typing import Final
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request, Response
 
@@ -163,3 +164,46 @@ def _set(request: Request, response: Response, name: str, value: str, max_age: i
         httponly=True,
         samesite="strict",
     )
+
+
+# --- the language of pages drawn without a session ---------------------------------------------
+
+
+#: The query parameter that picks a public page's language (`/?lang=sw`, `/pay/pr_…?lang=sw`):
+#: a link shared in Kiswahili opens in Kiswahili, whatever the browser says.
+LANGUAGE_PARAMETER: Final = "lang"
+
+
+def language_of(request: Request) -> str:
+    """The visitor's language without a session to ask: the one the address asks for
+    (`?lang=`), else the one they last chose here (a cookie), else the browser's
+    Accept-Language."""
+    asked = request.query_params.get(LANGUAGE_PARAMETER)
+    if asked in i18n.LANGUAGES:
+        return str(asked)
+    kept = request.cookies.get(LANGUAGE_COOKIE)
+    if kept in i18n.LANGUAGES:
+        return str(kept)
+    for part in request.headers.get("accept-language", "")[:200].split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in i18n.LANGUAGES:
+            return code
+    return i18n.SOURCE
+
+
+def language_links(request: Request, language: str) -> list[tuple[str, str, str, bool]]:
+    """The public pages' language switch: each language's code, own name, this address with
+    `?lang=` set to it (the rest of the query kept: `next`, say), and whether it is the page's."""
+    links = []
+    for code in i18n.LANGUAGES:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != LANGUAGE_PARAMETER]
+        href = f"{request.url.path}?{urlencode([*query, (LANGUAGE_PARAMETER, code)])}"
+        links.append((code, i18n.NAMES.get(code, code), href, code == language))
+    return links
+
+
+def keep_asked_language(request: Request, response: Response) -> None:
+    """A language asked for by `?lang=` is kept (the language cookie) for the next pages."""
+    asked = request.query_params.get(LANGUAGE_PARAMETER)
+    if asked in i18n.LANGUAGES and asked != request.cookies.get(LANGUAGE_COOKIE):
+        remember_language(request, response, str(asked))

@@ -17,7 +17,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from babel.dates import format_date, format_datetime
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match
@@ -73,7 +72,10 @@ class Visit:
         return when_text(self.ctx, at, self.language)
 
     def day(self, day: date) -> str:
-        return day_text(day, self.language)
+        return i18n.format_day(day, self.language)
+
+    def month(self, day: date) -> str:
+        return i18n.format_month(day, self.language)
 
     def key(self, purpose: str) -> str:
         return session.form_key(self.ctx, self.token, purpose)
@@ -157,19 +159,8 @@ def money_text(
 
 
 def when_text(ctx: Context, at: datetime, language: str = i18n.SOURCE) -> str:
-    """A time in the operator's time zone, the month in the reader's words: `06 Dec 2026 14:02`,
-    `06 Des 2026 14:02`."""
-    return format_datetime(at, "dd MMM yyyy HH:mm", tzinfo=ctx.timezone, locale=language)
-
-
-def day_text(day: date, language: str = i18n.SOURCE) -> str:
-    """A calendar day, the month in the reader's words: `06 Dec 2026`, `06 Des 2026`."""
-    return format_date(day, "dd MMM yyyy", locale=language)
-
-
-def month_text(day: date, language: str = i18n.SOURCE) -> str:
-    """A month by its name, as a heading says it: `December 2026`, `Desemba 2026`."""
-    return format_date(day, "LLLL yyyy", locale=language)
+    """A time in the operator's time zone, the month in the reader's words."""
+    return i18n.format_when(at, ctx.timezone, language)
 
 
 def amount_from_text(text: str, currency: Currency) -> Money | None:
