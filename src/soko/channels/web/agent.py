@@ -61,8 +61,8 @@ from fastapi.responses import HTMLResponse, Response
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
 from soko.channels.web.messages import sentence_for, status_for
+from soko.channels.web.money_forms import Refusal, read_amount, run, with_pin
 from soko.channels.web.visit import (
-    AMOUNT_UNREADABLE,
     STALE_FORM,
     AmountField,
     KeyField,
@@ -219,15 +219,12 @@ def cash_in(
     if not isinstance(checked, _Deal):
         return checked
     visit, deal = checked.visit, checked
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        paid = payments.cash_in(
-            ctx, agent_id=visit.user.id, customer_phone=deal.customer.phone, amount=deal.amount,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _confirm_page(deal, form_key, error=_sentence(visit, CASH_IN, refused),
-                             status=status_for(refused))  # fmt: skip
+    paid = with_pin(visit, pin, form_key, lambda key: payments.cash_in(
+        ctx, agent_id=visit.user.id, customer_phone=deal.customer.phone, amount=deal.amount,
+        idempotency_key=key,
+    ), say=lambda refused: _sentence(visit, CASH_IN, refused))  # fmt: skip
+    if isinstance(paid, Refusal):
+        return _confirm_page(deal, form_key, error=paid.sentence, status=paid.status)
     return _done(visit, CASH_IN, deal, paid)
 
 
@@ -272,16 +269,16 @@ def cash_out(
     if not isinstance(checked, _Deal):
         return checked
     visit, deal = checked.visit, checked
-    try:
-        paid = payments.cash_out(
-            ctx, customer_id=deal.customer.id, agent_id=visit.user.id, amount=deal.amount,
-            pin=customer_pin, idempotency_key=session.idempotency_key(form_key),
-            pin_typed_at_agent=True,
-        )  # fmt: skip
-    except DomainError as refused:
+    # The customer's PIN is checked by `cash_out` itself (and counted against this agent too),
+    # before it says whether the customer's wallet is short.
+    paid = run(visit, lambda: payments.cash_out(
+        ctx, customer_id=deal.customer.id, agent_id=visit.user.id, amount=deal.amount,
+        pin=customer_pin, idempotency_key=session.idempotency_key(form_key),
+        pin_typed_at_agent=True,
+    ), say=lambda refused: _sentence(visit, CASH_OUT, refused))  # fmt: skip
+    if isinstance(paid, Refusal):
         # Drawn again with the PIN field empty: the customer's PIN never comes back in a page.
-        return _confirm_page(deal, form_key, error=_sentence(visit, CASH_OUT, refused),
-                             status=status_for(refused))  # fmt: skip
+        return _confirm_page(deal, form_key, error=paid.sentence, status=paid.status)
     return _done(visit, CASH_OUT, deal, paid)
 
 
@@ -367,9 +364,9 @@ def _details(
         return again(visit._(STALE_FORM), 403)
     if currency_code not in _currencies(visit):
         return again(visit._(CURRENCY_UNKNOWN))
-    amount = amount_from_text(amount_text, Currency.of(currency_code))
-    if amount is None:
-        return again(visit._(AMOUNT_UNREADABLE))
+    amount = read_amount(visit, amount_text, Currency.of(currency_code))
+    if isinstance(amount, Refusal):
+        return again(amount.sentence, amount.status)
     try:
         customer = users.find_by_phone(ctx, phone, default_region=visit.user.country)
         if customer.id == visit.user.id:

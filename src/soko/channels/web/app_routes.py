@@ -20,6 +20,7 @@ from soko.channels import i18n
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
 from soko.channels.web.messages import sentence_for, status_for
+from soko.channels.web.money_forms import Refusal, with_pin
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.routes import templates
 from soko.channels.web.session import language_of
@@ -286,14 +287,11 @@ def fund(
     if not isinstance(checked, tuple):
         return checked
     visit, order = checked
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        funded = escrow.fund(
-            ctx, buyer_id=visit.user.id, order_id=order.id,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _refused(visit, order_id, refused, "fund")
+    funded = with_pin(visit, pin, form_key, lambda key: escrow.fund(
+        ctx, buyer_id=visit.user.id, order_id=order.id, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(funded, Refusal):
+        return _refused(visit, order_id, funded, "fund")
     try:
         code: DeliveryCode | None = escrow.delivery_code(
             ctx, buyer_id=visit.user.id, order_id=order.id
@@ -325,11 +323,11 @@ def show_code(
     if not isinstance(checked, tuple):
         return checked
     visit, order = checked
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        code = escrow.delivery_code(ctx, buyer_id=visit.user.id, order_id=order.id)
-    except DomainError as refused:
-        return _refused(visit, order_id, refused, "show_code")
+    code = with_pin(visit, pin, form_key, lambda _key: escrow.delivery_code(
+        ctx, buyer_id=visit.user.id, order_id=order.id,
+    ))  # fmt: skip
+    if isinstance(code, Refusal):
+        return _refused(visit, order_id, code, "show_code")
     return _order_page(visit, order, code=code)
 
 
@@ -342,14 +340,11 @@ def confirm(
     if not isinstance(checked, tuple):
         return checked
     visit, order = checked
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        released = escrow.confirm_receipt(
-            ctx, buyer_id=visit.user.id, order_id=order.id,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _refused(visit, order_id, refused, "confirm")
+    released = with_pin(visit, pin, form_key, lambda key: escrow.confirm_receipt(
+        ctx, buyer_id=visit.user.id, order_id=order.id, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(released, Refusal):
+        return _refused(visit, order_id, released, "confirm")
     return visit.page(
         "app_done.html",
         {
@@ -382,14 +377,11 @@ def enter_code(
     if not isinstance(checked, tuple):
         return checked
     visit, order = checked
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        released = escrow.enter_delivery_code(
-            ctx, order_id=order.id, code=code.strip(), seller_id=visit.user.id,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _refused(visit, order_id, refused, "enter_code")
+    released = with_pin(visit, pin, form_key, lambda key: escrow.enter_delivery_code(
+        ctx, order_id=order.id, code=code.strip(), seller_id=visit.user.id, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(released, Refusal):
+        return _refused(visit, order_id, released, "enter_code")
     paid = _money(released.released - released.fee, released.currency)
     return visit.page(
         "app_done.html",
@@ -432,15 +424,13 @@ def open_dispute(
     if not isinstance(checked, tuple):
         return checked
     visit, order = checked
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        disputed = escrow.dispute(
-            ctx, buyer_id=visit.user.id, order_id=order.id,
-            reason=reason if reason in DISPUTE_REASONS else "other", message=message.strip(),
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _refused(visit, order_id, refused, "dispute")
+    disputed = with_pin(visit, pin, form_key, lambda key: escrow.dispute(
+        ctx, buyer_id=visit.user.id, order_id=order.id,
+        reason=reason if reason in DISPUTE_REASONS else "other", message=message.strip(),
+        idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(disputed, Refusal):
+        return _refused(visit, order_id, disputed, "dispute")
     return visit.page(
         "app_done.html",
         {
@@ -466,7 +456,7 @@ def _checked(
     order = _order_for(visit, order_id)
     if order is None:
         return visit.not_found()
-    if not session.check_form_key(visit.token, _purpose(form, order.id), form_key):
+    if not visit.check_key(_purpose(form, order.id), form_key):
         return _order_page(visit, order, error=STALE_FORM, error_form=form, status=403)
     return visit, order
 
@@ -484,16 +474,16 @@ def _order_for(visit: Visit, order_id: str) -> EscrowOrder | None:
     return order if visit.user.id in (order.buyer_id, order.seller_id) else None
 
 
-def _refused(visit: Visit, order_id: str, refused: DomainError, form: str) -> Response:
+def _refused(visit: Visit, order_id: str, refused: Refusal, form: str) -> Response:
     order = _order_for(visit, order_id)
     if order is None:
         return visit.not_found()
-    if isinstance(refused, EscrowNotFound):
+    if isinstance(refused.error, EscrowNotFound):
         # A party to the order, but not the one this step is for.
         return _order_page(visit, order, error=visit._("This step is not yours to take."),
                            error_form=form, status=404)  # fmt: skip
-    return _order_page(visit, order, error=sentence_for(refused, visit._), error_form=form,
-                       status=_status(refused))  # fmt: skip
+    return _order_page(visit, order, error=refused.sentence, error_form=form,
+                       status=refused.status)  # fmt: skip
 
 
 def _order_page(

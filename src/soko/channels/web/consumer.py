@@ -24,17 +24,16 @@ from fastapi.responses import HTMLResponse, Response
 
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
-from soko.channels.web.messages import sentence_for, status_for
+from soko.channels.web.messages import status_for
+from soko.channels.web.money_forms import Refusal, read_amount, sentence, with_pin
 from soko.channels.web.routes import _HEADERS as HEADERS
 from soko.channels.web.visit import (
-    AMOUNT_UNREADABLE,
     STALE_FORM,
     AmountField,
     KeyField,
     PhoneField,
     PinField,
     Visit,
-    amount_from_text,
     visit_or_redirect,
 )
 from soko.kernel import limits
@@ -315,9 +314,9 @@ def send_review(
     wallet = _wallet_in(visit, currency)
     if wallet is None:
         return _send_form(visit, **typed, error=_no_wallet(visit, currency), status=422)
-    money = amount_from_text(amount, Currency.of(wallet.wallet.currency))
-    if money is None:
-        return _send_form(visit, **typed, error=visit._(AMOUNT_UNREADABLE), status=422)
+    money = read_amount(visit, amount, Currency.of(wallet.wallet.currency))
+    if isinstance(money, Refusal):
+        return _send_form(visit, **typed, error=money.sentence, status=money.status)
     try:
         to = parse_phone(phone.strip(), visit.user.country)
         check_served(to, ctx.countries)
@@ -328,7 +327,7 @@ def send_review(
         sending = Sending(to, money, message.strip())
         return _send_confirm(visit, sending)
     except DomainError as refused:
-        return _send_form(visit, **typed, error=_sentence(visit, refused),
+        return _send_form(visit, **typed, error=sentence(visit, refused),
                           status=status_for(refused))  # fmt: skip
 
 
@@ -351,15 +350,12 @@ def send_confirm(
     if sending is None or not visit.check_key(sending.purpose, form_key):
         return _send_form(visit, phone=phone, amount=amount, currency=currency, message=message,
                           error=visit._(STALE_FORM), status=403)  # fmt: skip
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        sent = payments.send_money(
-            ctx, sender_id=visit.user.id, amount=sending.amount, to_phone=sending.phone,
-            message=sending.message or None, idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _send_confirm(visit, sending, error=_sentence(visit, refused),
-                             status=status_for(refused))  # fmt: skip
+    sent = with_pin(visit, pin, form_key, lambda key: payments.send_money(
+        ctx, sender_id=visit.user.id, amount=sending.amount, to_phone=sending.phone,
+        message=sending.message or None, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(sent, Refusal):
+        return _send_confirm(visit, sending, error=sent.sentence, status=sent.status)
     recipient = _user_by_phone(visit, sending.phone)
     held = sent.payee_wallet_id is None
     lines = [
@@ -502,7 +498,7 @@ def pay_till_review(
     try:
         merchant = users.find_by_till(ctx, till)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused),
+        return _pay_forms(visit, **typed, error=sentence(visit, refused),
                           status=status_for(refused))  # fmt: skip
     checked = _payable(visit, merchant, merchant.settlement_currency, amount)
     if isinstance(checked, str):
@@ -534,16 +530,13 @@ def pay_till(
     try:
         merchant = users.find_by_till(ctx, till)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused), status=422)
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        paid = payments.pay_merchant(
-            ctx, payer_id=visit.user.id, till_number=till, amount=money,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        sentence, status = _sentence(visit, refused), status_for(refused)
-        return _pay_confirm(visit, _till_paying(merchant, money), error=sentence, status=status)
+        return _pay_forms(visit, **typed, error=sentence(visit, refused), status=422)
+    paid = with_pin(visit, pin, form_key, lambda key: payments.pay_merchant(
+        ctx, payer_id=visit.user.id, till_number=till, amount=money, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(paid, Refusal):
+        return _pay_confirm(visit, _till_paying(merchant, money), error=paid.sentence,
+                            status=paid.status)  # fmt: skip
     return _done(visit, paid, visit._("Paid"), [_to_shop(visit, merchant)])
 
 
@@ -565,7 +558,7 @@ def pay_request_review(
     try:
         found = _request_for(visit, ref, till)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused),
+        return _pay_forms(visit, **typed, error=sentence(visit, refused),
                           status=status_for(refused))  # fmt: skip
     except ValueError as missing:
         return _pay_forms(visit, **typed, error=visit._(str(missing)), status=422)
@@ -590,17 +583,13 @@ def pay_request(
     try:
         found = payment_requests.get_request(ctx, request_id)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused), status=422)
+        return _pay_forms(visit, **typed, error=sentence(visit, refused), status=422)
     asked = Money(found.amount, Currency.of(found.currency))
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        paid = payment_requests.pay_request(
-            ctx, payer_id=visit.user.id, request_id=found.id, amount=asked,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _request_confirm(visit, found, typed, error=_sentence(visit, refused),
-                                status=status_for(refused))  # fmt: skip
+    paid = with_pin(visit, pin, form_key, lambda key: payment_requests.pay_request(
+        ctx, payer_id=visit.user.id, request_id=found.id, amount=asked, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(paid, Refusal):
+        return _request_confirm(visit, found, typed, error=paid.sentence, status=paid.status)
     merchant = users.get_merchant(ctx, found.merchant_id)
     reference = visit._("Reference: {reference}").format(reference=found.reference)
     return _done(visit, paid, visit._("Paid"), [_to_shop(visit, merchant), reference])
@@ -620,7 +609,7 @@ def pay_qr_review(
     try:
         paying = _qr_paying(visit, payload) if payload else visit._(PAYLOAD_REQUIRED)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused),
+        return _pay_forms(visit, **typed, error=sentence(visit, refused),
                           status=status_for(refused))  # fmt: skip
     if isinstance(paying, Merchant):
         # A static code is the till itself: the payer types the amount, as at the counter.
@@ -650,17 +639,15 @@ def pay_qr(
         # Read again as when the key was drawn: the shop or its request may have changed since.
         paying = _qr_paying(visit, payload)
     except DomainError as refused:
-        return _pay_forms(visit, **typed, error=_sentence(visit, refused),
+        return _pay_forms(visit, **typed, error=sentence(visit, refused),
                           status=status_for(refused))  # fmt: skip
     if not isinstance(paying, Paying):
         return _pay_forms(visit, **typed, error=visit._(STALE_FORM), status=403)
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        paid = qr.pay_code(ctx, payer_id=visit.user.id, payload=payload, amount=paying.amount,
-                           idempotency_key=session.idempotency_key(form_key))  # fmt: skip
-    except DomainError as refused:
-        return _pay_confirm(visit, paying, error=_sentence(visit, refused),
-                            status=status_for(refused))  # fmt: skip
+    paid = with_pin(visit, pin, form_key, lambda key: qr.pay_code(
+        ctx, payer_id=visit.user.id, payload=payload, amount=paying.amount, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(paid, Refusal):
+        return _pay_confirm(visit, paying, error=paid.sentence, status=paid.status)
     lines = [_to_shop(visit, paying.merchant)]
     if paying.reference:
         lines.append(visit._("Reference: {reference}").format(reference=paying.reference))
@@ -743,13 +730,11 @@ def _request_confirm(
 def _payable(visit: Visit, merchant: Merchant, currency: str, amount: str) -> Money | str:
     """The amount to pay the merchant, or the sentence that refuses it before any PIN."""
     if merchant.user_id == visit.user.id:
-        return _sentence(visit, RecipientIsSender())
+        return sentence(visit, RecipientIsSender())
     if _wallet_in(visit, currency) is None:
         return _no_wallet(visit, currency)
-    money = amount_from_text(amount, Currency.of(currency))
-    if money is None:
-        return visit._(AMOUNT_UNREADABLE)
-    return money
+    money = read_amount(visit, amount, Currency.of(currency))
+    return money.sentence if isinstance(money, Refusal) else money
 
 
 def _pay_forms(
@@ -843,9 +828,3 @@ def _done(visit: Visit, paid: Payment, heading: str, lines: list[str]) -> HTMLRe
         "balance": None if balance is None else visit.money(balance),
     }
     return visit.page("consumer_done.html", context, 201)
-
-
-def _sentence(visit: Visit, refused: DomainError) -> str:
-    """messages.py's sentence in the person's language, with the facts they act on: the tries
-    left, and how long to wait."""
-    return sentence_for(refused, visit._)

@@ -17,26 +17,21 @@ from fastapi.responses import HTMLResponse, Response
 
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
-from soko.channels.web.messages import sentence_for, status_for
+from soko.channels.web.money_forms import Refusal, checked_amount, with_pin
 from soko.channels.web.visit import (
-    AMOUNT_UNREADABLE,
-    STALE_FORM,
     AmountField,
     KeyField,
     PhoneField,
     PinField,
     Visit,
-    amount_from_text,
     redirect,
     visit_or_redirect,
 )
 from soko.deposits import service as deposits
 from soko.deposits.domain import CURRENCY, Deposit, DepositOutcome, DepositState
 from soko.deposits.errors import DepositNotFound
-from soko.kernel.errors import DomainError
 from soko.kernel.i18n import N_
 from soko.kernel.money import Currency
-from soko.people import service as users
 
 router = APIRouter(
     prefix=session.PATH, include_in_schema=False, dependencies=[Depends(forms.text_only)]
@@ -116,21 +111,15 @@ def top_up(
         return visit
     if not _available(visit):
         return _form(visit, status=503)
-    if not visit.check_key(PURPOSE, form_key):
-        return _form(visit, amount=amount, phone=phone, error=visit._(STALE_FORM), status=403)
-    money = amount_from_text(amount, Currency.of(CURRENCY))
-    if money is None:
-        return _form(visit, amount=amount, phone=phone, error=visit._(AMOUNT_UNREADABLE),
-                     status=422)  # fmt: skip
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        deposit = deposits.request_deposit(
-            ctx, user_id=visit.user.id, amount=money, phone=phone.strip() or None,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        return _form(visit, amount=amount, phone=phone, error=sentence_for(refused, visit._),
-                     status=status_for(refused))  # fmt: skip
+    money = checked_amount(visit, PURPOSE, form_key, amount, Currency.of(CURRENCY))
+    if isinstance(money, Refusal):
+        return _form(visit, amount=amount, phone=phone, error=money.sentence, status=money.status)
+    deposit = with_pin(visit, pin, form_key, lambda key: deposits.request_deposit(
+        ctx, user_id=visit.user.id, amount=money, phone=phone.strip() or None, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(deposit, Refusal):
+        return _form(visit, amount=amount, phone=phone, error=deposit.sentence,
+                     status=deposit.status)  # fmt: skip
     return redirect(f"{session.PATH}/top-up/{deposit.id}")
 
 

@@ -21,16 +21,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from soko.channels.api.deps import ContextDep
 from soko.channels.web import forms, session
-from soko.channels.web.messages import sentence_for, status_for
+from soko.channels.web.money_forms import Refusal, checked_amount, run, with_pin
 from soko.channels.web.visit import (
-    AMOUNT_UNREADABLE,
     STALE_FORM,
     AmountField,
     KeyField,
     PhoneField,
     PinField,
     Visit,
-    amount_from_text,
     visit_or_redirect,
 )
 from soko.credit import service as credit
@@ -127,16 +125,6 @@ def _shop(request: Request, ctx: ContextDep) -> Shop | Response:
     return Shop(visit, users.get_merchant(ctx, visit.user.id))
 
 
-def _refusal(visit: Visit, refused: DomainError) -> tuple[str, int]:
-    return sentence_for(refused, visit._), status_for(refused)
-
-
-def _amount(visit: Visit, text: str, currency: Currency) -> Money | str:
-    """The amount typed, or the sentence that says it cannot be read."""
-    amount = amount_from_text(text, currency)
-    return visit._(AMOUNT_UNREADABLE) if amount is None else amount
-
-
 # --- sales and refunds ------------------------------------------------------------------------
 
 
@@ -170,20 +158,15 @@ def refund(
     if found is None:
         return visit.not_found(NO_PAYMENT)
     errors = {"form": payment_id}
-    if not visit.check_key(f"refund:{payment_id}", form_key):
-        return _sales_page(shop, 0, errors | {"error": visit._(STALE_FORM)}, 403)
-    money = _amount(visit, amount, Currency.of(found.currency))
-    if isinstance(money, str):
-        return _sales_page(shop, 0, errors | {"error": money}, 422)
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        made = payments.refund(
-            ctx, merchant_id=visit.user.id, payment_id=found.id, amount=money,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        sentence, status = _refusal(visit, refused)
-        return _sales_page(shop, 0, errors | {"error": sentence}, status)
+    money = checked_amount(visit, f"refund:{payment_id}", form_key, amount,
+                           Currency.of(found.currency))  # fmt: skip
+    if isinstance(money, Refusal):
+        return _sales_page(shop, 0, errors | {"error": money.sentence}, money.status)
+    made = with_pin(visit, pin, form_key, lambda key: payments.refund(
+        ctx, merchant_id=visit.user.id, payment_id=found.id, amount=money, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(made, Refusal):
+        return _sales_page(shop, 0, errors | {"error": made.sentence}, made.status)
     done = visit._("Refunded {amount} to the customer.").format(
         amount=visit.money(made.amount, made.currency)
     )
@@ -382,24 +365,20 @@ def create_request(
         return shop
     visit = shop.visit
     typed = {"amount": amount, "reference": reference, "description": description}
-    if not visit.check_key("request", form_key):
-        return _requests_page(shop, typed=typed, error=visit._(STALE_FORM), status=403)
-    money = _amount(visit, amount, shop.currency)
-    if isinstance(money, str):
-        return _requests_page(shop, typed=typed, error=money, status=422)
+    money = checked_amount(visit, "request", form_key, amount, shop.currency)
+    if isinstance(money, Refusal):
+        return _requests_page(shop, typed=typed, error=money.sentence, status=money.status)
     seconds = dict(EXPIRIES).get(int(expires_in)) if expires_in.isdigit() else None
     if seconds is None:
         return _requests_page(shop, typed=typed, error=visit._("Choose how long it stays open."),
                               status=422)  # fmt: skip
-    try:
-        made = payment_requests.create_request(
-            ctx, merchant_id=visit.user.id, amount=money, reference=reference.strip(),
-            description=description.strip() or None, expires_in_seconds=int(expires_in),
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        sentence, status = _refusal(visit, refused)
-        return _requests_page(shop, typed=typed, error=sentence, status=status)
+    made = run(visit, lambda: payment_requests.create_request(
+        ctx, merchant_id=visit.user.id, amount=money, reference=reference.strip(),
+        description=description.strip() or None, expires_in_seconds=int(expires_in),
+        idempotency_key=session.idempotency_key(form_key),
+    ))  # fmt: skip
+    if isinstance(made, Refusal):
+        return _requests_page(shop, typed=typed, error=made.sentence, status=made.status)
     return _requests_page(shop, made=made)
 
 
@@ -491,14 +470,13 @@ def ship(
     notes = {"form": order.id}
     if not visit.check_key(f"ship:{order.id}", form_key):
         return _orders_page(shop, notes=notes | {"error": visit._(STALE_FORM)}, status=403)
-    try:
-        shipped = escrow.ship(
-            ctx, seller_id=visit.user.id, order_id=order.id, carrier_code=carrier.strip(),
-            tracking_number=tracking_number, idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        sentence, status = _refusal(visit, refused)
-        return _orders_page(shop, notes=notes | {"error": sentence}, status=status)
+    shipped = run(visit, lambda: escrow.ship(
+        ctx, seller_id=visit.user.id, order_id=order.id, carrier_code=carrier.strip(),
+        tracking_number=tracking_number, idempotency_key=session.idempotency_key(form_key),
+    ))  # fmt: skip
+    if isinstance(shipped, Refusal):
+        return _orders_page(shop, notes=notes | {"error": shipped.sentence},
+                            status=shipped.status)  # fmt: skip
     done = visit._("Order {order} is marked shipped. The buyer is told.").format(
         order=shipped.id[-8:]
     )
@@ -585,21 +563,15 @@ def request_payout(
         return shop
     visit = shop.visit
     typed = {"amount": amount, "phone": phone}
-    if not visit.check_key("payout", form_key):
-        return _payouts_page(shop, typed=typed, error=visit._(STALE_FORM), status=403)
-    money = _amount(visit, amount, shop.currency)
-    if isinstance(money, str):
-        return _payouts_page(shop, typed=typed, error=money, status=422)
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        made = payouts.request_payout(
-            ctx, merchant_id=visit.user.id, amount=money,
-            destination=MobileMoney(phone.strip() or visit.user.phone),
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        sentence, status = _refusal(visit, refused)
-        return _payouts_page(shop, typed=typed, error=sentence, status=status)
+    money = checked_amount(visit, "payout", form_key, amount, shop.currency)
+    if isinstance(money, Refusal):
+        return _payouts_page(shop, typed=typed, error=money.sentence, status=money.status)
+    made = with_pin(visit, pin, form_key, lambda key: payouts.request_payout(
+        ctx, merchant_id=visit.user.id, amount=money,
+        destination=MobileMoney(phone.strip() or visit.user.phone), idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(made, Refusal):
+        return _payouts_page(shop, typed=typed, error=made.sentence, status=made.status)
     done = visit._("Payout of {amount} requested to {to}.").format(
         amount=visit.money(made.amount, made.currency), to=made.destination.masked()
     )
@@ -687,20 +659,14 @@ def take_loan(
         return shop
     visit = shop.visit
     notes = {"form": "loan", "amount": amount}
-    if not visit.check_key(f"loan:{offer_id}", form_key):
-        return _credit_page(shop, notes | {"error": visit._(STALE_FORM)}, 403)
-    money = _amount(visit, amount, shop.currency)
-    if isinstance(money, str):
-        return _credit_page(shop, notes | {"error": money}, 422)
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        loan = credit.accept_offer(
-            ctx, merchant_id=visit.user.id, offer_id=offer_id, amount=money,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        sentence, status = _refusal(visit, refused)
-        return _credit_page(shop, notes | {"error": sentence}, status)
+    money = checked_amount(visit, f"loan:{offer_id}", form_key, amount, shop.currency)
+    if isinstance(money, Refusal):
+        return _credit_page(shop, notes | {"error": money.sentence}, money.status)
+    loan = with_pin(visit, pin, form_key, lambda key: credit.accept_offer(
+        ctx, merchant_id=visit.user.id, offer_id=offer_id, amount=money, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(loan, Refusal):
+        return _credit_page(shop, notes | {"error": loan.sentence}, loan.status)
     done = visit._("{amount} is in your wallet. You repay {total} in all.").format(
         amount=visit.money(loan.principal_minor, loan.currency),
         total=visit.money(loan.total_repayable_minor, loan.currency),
@@ -723,20 +689,14 @@ def repay(
         return shop
     visit = shop.visit
     notes = {"form": "repay", "amount": amount}
-    if not visit.check_key(f"repay:{loan_id}", form_key):
-        return _credit_page(shop, notes | {"error": visit._(STALE_FORM)}, 403)
-    money = _amount(visit, amount, shop.currency)
-    if isinstance(money, str):
-        return _credit_page(shop, notes | {"error": money}, 422)
-    try:
-        users.verify_pin(ctx, visit.user.id, pin)
-        made = credit.repay(
-            ctx, merchant_id=visit.user.id, loan_id=loan_id, amount=money,
-            idempotency_key=session.idempotency_key(form_key),
-        )  # fmt: skip
-    except DomainError as refused:
-        sentence, status = _refusal(visit, refused)
-        return _credit_page(shop, notes | {"error": sentence}, status)
+    money = checked_amount(visit, f"repay:{loan_id}", form_key, amount, shop.currency)
+    if isinstance(money, Refusal):
+        return _credit_page(shop, notes | {"error": money.sentence}, money.status)
+    made = with_pin(visit, pin, form_key, lambda key: credit.repay(
+        ctx, merchant_id=visit.user.id, loan_id=loan_id, amount=money, idempotency_key=key,
+    ))  # fmt: skip
+    if isinstance(made, Refusal):
+        return _credit_page(shop, notes | {"error": made.sentence}, made.status)
     done = visit._("You repaid {amount}.").format(
         amount=visit.money(made.amount_minor, shop.currency)
     )
