@@ -326,6 +326,14 @@ def test_sms_text_fits_one_message_whatever_the_reason() -> None:
         assert fits(payouts.sms_text(replace(payout, state=PayoutState.PAID), to))
 
 
+def test_the_destination_is_named_in_the_readers_language() -> None:
+    swahili = wording_for("sw", "KE")
+    bank = BankAccount("KCBLKENX", "0123457890", "Mama Njeri")
+    assert bank.masked() == "bank KCBLKENX a/c ...7890"
+    assert bank.masked(swahili._) == "benki KCBLKENX akaunti ...7890"
+    assert MobileMoney("+254712345678").masked(swahili._) == "simu ...5678"
+
+
 # --- refusals change nothing --------------------------------------------------------------------
 
 

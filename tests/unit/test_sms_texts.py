@@ -36,7 +36,10 @@ WIDEST = {
     "loan": "loan_" + "L" * 26,
     "offer": "off_" + "O" * 26,
     "payout": "po_" + "P" * 26,
-    "where": "bank KCBLKENXXXX a/c ...7890",
+    # A payout's destination, as the longest language names it (payouts.domain.BANK_WORDS).
+    "where": "benki KCBLKENXXXX akaunti ...7890",
+    "bank": "KCBLKENXXXX",
+    "digits": "7890",
     "rate": "12.25%",
     "share": "12.25%",
     # A payout's failure reason is cut to the room left (payouts.service.sms_text).

@@ -97,6 +97,20 @@ def test_the_home_page_says_what_soko_is_and_links_sign_in_and_sign_up(site: Sit
     assert 'lang="sw"' in swahili.text and "Ingia" in swahili.text
 
 
+def test_public_pages_take_their_language_from_the_address_and_keep_it(site: Site) -> None:
+    home = site.client.get("/?lang=sw", headers={"Accept-Language": "en"})
+    assert '<html lang="sw">' in home.text and "Ingia" in home.text
+    assert 'href="/?lang=en" lang="en" hreflang="en">English</a>' in home.text
+    assert home.cookies.get("soko_language") == "sw"
+    # The cookie now speaks for the next public page, whatever the browser says.
+    sign_in = site.client.get("/app/sign-in?next=/app/statement", headers={"Accept-Language": "en"})
+    assert "Ingia kwenye Soko" in sign_in.text
+    # The switch keeps where the person was going.
+    assert 'href="/app/sign-in?next=%2Fapp%2Fstatement&amp;lang=en"' in sign_in.text
+    english = site.client.get("/app/sign-up?lang=en")
+    assert '<html lang="en">' in english.text and english.cookies.get("soko_language") == "en"
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [

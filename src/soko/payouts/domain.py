@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Final
 
 from soko.kernel import limits
+from soko.kernel.i18n import N_, Translate
 from soko.payouts.errors import (
     BankAccountNameInvalid,
     BankAccountNumberInvalid,
@@ -53,6 +54,15 @@ class RailStatus:
         assert (self.outcome is RailOutcome.FAILED) == (self.reason is not None), self
 
 
+#: A destination as messages name it: never the whole number (Kiswahili in sms.po).
+BANK_WORDS: Final = N_("bank {bank} a/c ...{digits}")
+MOBILE_WORDS: Final = N_("mobile ...{digits}")
+
+
+def _as_written(text: str) -> str:
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class BankAccount:
     bank_code: str
@@ -63,9 +73,9 @@ class BankAccount:
     def kind(self) -> str:
         return "bank_account"
 
-    def masked(self) -> str:
-        """For messages: the bank and the last four digits only."""
-        return f"bank {self.bank_code} a/c ...{self.account_number[-4:]}"
+    def masked(self, translate: Translate = _as_written) -> str:
+        """For messages, in the reader's language: the bank and the last four digits only."""
+        return translate(BANK_WORDS).format(bank=self.bank_code, digits=self.account_number[-4:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +86,8 @@ class MobileMoney:
     def kind(self) -> str:
         return "mobile_money"
 
-    def masked(self) -> str:
-        return f"mobile ...{self.phone[-4:]}"
+    def masked(self, translate: Translate = _as_written) -> str:
+        return translate(MOBILE_WORDS).format(digits=self.phone[-4:])
 
 
 Destination = BankAccount | MobileMoney

@@ -379,7 +379,7 @@ FAILED_TEXT: Final = N_(
 def sms_text(payout: Payout, to: Reader) -> str:
     """One SMS in GSM 7-bit, in the reader's language; the rail's reason is cut to fit."""
     amount = Money.of(payout.amount, payout.currency)
-    where = payout.destination.masked()
+    where = payout.destination.masked(to._)
     if payout.state is PayoutState.PAID:
         text = compose(to, PAID_TEXT, amount=amount, where=where, payout=payout.id)
     else:

@@ -352,15 +352,17 @@ def _public_page(
     its cookie) when it has a form."""
     language = language_of(request)
     made = session.new_sign_in_key() if key else ""
+    words = {
+        "_": i18n.translator(language),
+        "language": language,
+        "language_links": session.language_links(request, language),
+    }
     response = templates.TemplateResponse(
-        request,
-        name,
-        {"_": i18n.translator(language), "language": language, "form_key": made} | context,
-        status_code=status,
-        headers=HEADERS,
+        request, name, words | {"form_key": made} | context, status_code=status, headers=HEADERS
     )
     if key:
         session.remember_sign_in_key(request, response, made)
+    session.keep_asked_language(request, response)
     return response
 
 

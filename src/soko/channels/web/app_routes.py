@@ -9,7 +9,6 @@ and change nothing. Someone else's order is "not found", exactly as an unknown o
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Final
 
 import phonenumbers
@@ -33,7 +32,6 @@ from soko.channels.web.visit import (
     money_text,
     redirect,
     visit_or_redirect,
-    when_text,
 )
 from soko.context import Context
 from soko.escrow import service as escrow
@@ -176,11 +174,13 @@ def _sign_in_form(
             "next": back,
             "_": translate,
             "language": language,
+            "language_links": session.language_links(request, language),
         },
         status_code=status,
         headers=HEADERS,
     )
     session.remember_sign_in_key(request, response, key)
+    session.keep_asked_language(request, response)
     return response
 
 
@@ -257,7 +257,7 @@ def orders(
             else N_("You sell to {other}"),
             "other": names.other_party(visit.user, order),
             "state": visit._(_STATE_WORD[order.state]),
-            "created": _when(ctx, order.created_at),
+            "created": visit.when(order.created_at),
         }
         for order in page.orders
     ]
@@ -529,9 +529,9 @@ def _order_page(
         "other": _Names(ctx).other_party(visit.user, order),
         "state": visit._(_STATE_WORD[order.state]),
         "state_text": visit._(_STATE_TEXT[order.state][0 if buyer else 1]).format(
-            ship_by=_when(ctx, order.deadlines.ship_by)
+            ship_by=visit.when(order.deadlines.ship_by)
         ),
-        "deadlines": [(label, _when(ctx, at)) for label, at in deadlines]
+        "deadlines": [(label, visit.when(at)) for label, at in deadlines]
         if order.state not in (S.RELEASED, S.REFUNDED, S.RESOLVED, S.CANCELLED)
         else [],
         "settled": settled,
@@ -572,7 +572,3 @@ def _status(refused: DomainError) -> int:
 
 def _money(amount_minor: int, currency: str) -> str:
     return money_text(amount_minor, currency)
-
-
-def _when(ctx: Context, at: datetime) -> str:
-    return when_text(ctx, at)

@@ -573,7 +573,7 @@ def request_payout(
     if isinstance(made, Refusal):
         return _payouts_page(shop, typed=typed, error=made.sentence, status=made.status)
     done = visit._("Payout of {amount} requested to {to}.").format(
-        amount=visit.money(made.amount, made.currency), to=made.destination.masked()
+        amount=visit.money(made.amount, made.currency), to=made.destination.masked(visit._)
     )
     return _payouts_page(shop, done=done)
 
@@ -609,7 +609,7 @@ def _payouts_page(
             "id": payout.id,
             "amount": visit.money(payout.amount, payout.currency),
             "fee": visit.money(payout.fee, payout.currency),
-            "to": payout.destination.masked(),
+            "to": payout.destination.masked(visit._),
             "state": payout.state.value,
             "when": visit.when(payout.created_at),
         }
