@@ -8,13 +8,14 @@ in the wallet). It leaves `requested` and `submitted` only forwards, and each en
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
 from soko.kernel import limits
-from soko.kernel.i18n import N_, Translate
+from soko.notify.sms import N_
 from soko.payouts.errors import (
     BankAccountNameInvalid,
     BankAccountNumberInvalid,
@@ -57,6 +58,10 @@ class RailStatus:
 #: A destination as messages name it: never the whole number (Kiswahili in sms.po).
 BANK_WORDS: Final = N_("bank {bank} a/c ...{digits}")
 MOBILE_WORDS: Final = N_("mobile ...{digits}")
+
+
+#: A catalogue lookup (msgid -> the reader's text), as `Reader._` is.
+Translate = Callable[[str], str]
 
 
 def _as_written(text: str) -> str:
