@@ -113,7 +113,8 @@ class CreditRepository(Protocol):
         """Add a sweep's parts to its locked loan's repaid amounts, and store the repayment.
 
         Only for a sweep that leaves the loan open: one that closes it goes through
-        `update_loan`, which also stores the status."""
+        `update_loan`, which also stores the status. Both writes may wait for the COMMIT: the
+        rest of the transaction must not read them back."""
         ...
 
     def update_loan(self, loan: Loan) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from soko.db.driver import sqlalchemy_errors
 from soko.kernel.ports import TransientConflict
 
 
@@ -43,11 +44,20 @@ class _Insert:
     conflict: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """A statement compiled for the driver's own parameter style, run on its cursor (as the
+    hot paths' statements are: soko.db.driver)."""
+
+    sql: str
+    params: dict[str, Any]
+
+
 class DeferredWrites:
-    """The inserts one unit of work sends with its COMMIT, in the order they were added."""
+    """The writes one unit of work sends with its COMMIT, in the order they were added."""
 
     def __init__(self) -> None:
-        self._inserts: list[_Insert] = []
+        self._inserts: list[_Insert | _Statement] = []
 
     def insert(
         self, table: sa.Table, rows: Sequence[dict[str, Any]], *, conflict: str | None = None
@@ -56,6 +66,11 @@ class DeferredWrites:
         the commit raises `TransientConflict(conflict)` (another transaction took the key)."""
         if rows:
             self._inserts.append(_Insert(table, rows, conflict))
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """Run `sql` (compiled for the driver's parameter style) on the driver's cursor at
+        commit: a write whose effect nothing later in the transaction reads."""
+        self._inserts.append(_Statement(sql, params))
 
     def discard(self) -> None:
         self._inserts.clear()
@@ -68,7 +83,7 @@ class DeferredWrites:
         elif not pipelined:
             for write in inserts:
                 try:
-                    connection.execute(_insert(write.table), list(write.rows))
+                    _run(connection, write)
                 except sa.exc.IntegrityError as error:
                     _raise_conflict(error, [write])
                     raise
@@ -78,14 +93,14 @@ class DeferredWrites:
 
     @staticmethod
     def _commit_pipelined(
-        connection: Connection, transaction: Transaction, inserts: list[_Insert]
+        connection: Connection, transaction: Transaction, inserts: list[_Insert | _Statement]
     ) -> None:
         dbapi = connection.connection.driver_connection
         assert dbapi is not None
         try:
             with dbapi.pipeline():
                 for write in inserts:
-                    connection.execute(_insert(write.table), list(write.rows))
+                    _run(connection, write)
                 # psycopg sends COMMIT in the pipeline and syncs: any insert's error surfaces
                 # here, and the server has skipped the COMMIT.
                 transaction.commit()
@@ -101,17 +116,32 @@ class DeferredWrites:
             raise
 
 
+def _run(connection: Connection, write: _Insert | _Statement) -> None:
+    if isinstance(write, _Insert):
+        connection.execute(_insert(write.table), list(write.rows))
+        return
+    dbapi = connection.connection.driver_connection
+    assert dbapi is not None, "a unit of work always holds a live connection"
+    cursor = dbapi.cursor()
+    try:
+        with sqlalchemy_errors(connection.dialect, write.sql):
+            cursor.execute(write.sql, write.params)
+    finally:
+        cursor.close()
+
+
 @functools.cache
 def _insert(table: sa.Table) -> sa.Insert:
     """One INSERT statement per table, built once (ADR 0015)."""
     return table.insert()
 
 
-def _raise_conflict(error: sa.exc.IntegrityError, inserts: Sequence[_Insert]) -> None:
+def _raise_conflict(error: sa.exc.IntegrityError, writes: Sequence[_Insert | _Statement]) -> None:
     diag = getattr(error.orig, "diag", None)
     table_name = getattr(diag, "table_name", None)
+    inserts = [write for write in writes if isinstance(write, _Insert)]
     for write in inserts:
-        # One insert: it is the one that failed. Several, in a pipeline: the server names the
+        # One write: it is the one that failed. Several, in a pipeline: the server names the
         # table (a conflict elsewhere is a bug, not a race, and is raised as it is).
-        if write.conflict is not None and (len(inserts) == 1 or table_name == write.table.name):
+        if write.conflict is not None and (len(writes) == 1 or table_name == write.table.name):
             raise TransientConflict(write.conflict) from error
