@@ -182,8 +182,10 @@ def test_the_page_speaks_the_language_its_link_asks_for_and_keeps_it(
     # The switch keeps the rest of the address and marks the page's own language.
     assert f'href="/pay/{invoice.id}?lang=en" lang="en"' in page
     assert 'hreflang="sw" aria-current="true"' in page
-    # Kept in the language cookie: the next page (the refusal, the receipt) speaks it too.
+    # Kept in the language cookie, and in the form's address: the next page (the refusal, the
+    # receipt) speaks it too, even where cookies are refused.
     assert asked.cookies.get("soko_language") == "sw"
+    assert f'action="/pay/{invoice.id}?lang=sw"' in page
     refused = client.post(
         f"/pay/{invoice.id}", data={"phone": amina.phone, "pin": "0000",
                                     "idempotency_key": form_key(page)},
