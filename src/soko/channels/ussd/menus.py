@@ -38,7 +38,7 @@ from soko.channels import i18n
 from soko.channels.ussd.messages import screen_for
 from soko.context import Context
 from soko.credit import service as credit
-from soko.credit.domain import Loan, LoanStatus, Reason, StoredOffer, flat_fee
+from soko.credit.domain import Loan, LoanStatus, Reason, StoredOffer, bps_percent, flat_fee
 from soko.credit.errors import OfferExpired
 from soko.deposits import domain as deposits_domain
 from soko.deposits import service as deposits
@@ -1064,11 +1064,6 @@ def _offer(d: Dialogue) -> tuple[StoredOffer | None, list[Reason]]:
     return (found.offers[0] if found.offers else None), found.reasons
 
 
-def _percent(bps: int) -> str:
-    whole, part = divmod(bps, 100)
-    return f"{whole}%" if not part else f"{whole}.{part:02d}".rstrip("0") + "%"
-
-
 class LoanMenu(Menu):
     def prompt(self, d: Dialogue, room: int) -> str:
         loan = _open_loan(d)
@@ -1081,7 +1076,7 @@ class LoanMenu(Menu):
             return _fitting(d, room, d._("No loan offer now."), reasons[:2])
         terms = d._("Up to {limit}. Fee {fee}, repaid as {share} of each sale.").format(
             limit=d.money(Money.of(offer.limit_minor, offer.currency)),
-            fee=_percent(offer.fee_bps), share=_percent(offer.withhold_bps),
+            fee=bps_percent(offer.fee_bps), share=bps_percent(offer.withhold_bps),
         )  # fmt: skip
         return _lines(d, d._("Loan offer"), terms, d._("1 Borrow"), d._("2 Why this offer"))
 
@@ -1149,7 +1144,7 @@ class BorrowConfirm(Menu):
         fee = Money(flat_fee(self.amount.amount_minor, offer.fee_bps), self.amount.currency)
         asks = d._("Borrow {amount}? Fee {fee}: you repay {total}, {share} of each sale.").format(
             amount=d.money(self.amount), fee=d.money(fee), total=d.money(self.amount + fee),
-            share=_percent(offer.withhold_bps),
+            share=bps_percent(offer.withhold_bps),
         )  # fmt: skip
         return _lines(d, asks, d._("1 Confirm"))
 
