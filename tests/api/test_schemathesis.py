@@ -108,6 +108,7 @@ RULE_REFUSALS = frozenset(
         "country_not_served",
         # Printable characters (Unicode categories: no JSON Schema pattern says it portably).
         "name_invalid",
+        "city_invalid",
         "bank_account_name_invalid",
         # A mobile-money number takes only its own country's currency.
         "mobile_money_currency_mismatch",

@@ -76,6 +76,19 @@ def test_a_merchant_gets_a_till_number(api: Api) -> None:
             },
             "merchant_category_invalid",
         ),
+        (
+            {
+                "kind": "merchant",
+                "phone": "+254722123456",
+                "name": "A",
+                "merchant": {
+                    "trading_name": "T",
+                    "category_code": "5411",
+                    "city": "\U00105f66\a",
+                },
+            },
+            "city_invalid",
+        ),
         ({"kind": "banker", "phone": "+254722123456", "name": "A"}, "request_invalid"),
     ],
 )

@@ -34,6 +34,8 @@ def pay_out(world: MpesaWorld, merchant_id: str, amount: str = "500.00") -> Payo
 
 
 def run_until_final(world: MpesaWorld, payout: Payout) -> Payout:
+    """Runs the worker with the clock moving until the payout is final. M-Pesa's answers come
+    on the sandbox's own thread: a test waits for the one it needs before calling this."""
     for _ in range(50):
         payouts.advance_payouts(world.ctx)
         current = payouts.get_payout(world.ctx, payout.id)
@@ -91,9 +93,10 @@ def test_a_lost_result_is_settled_by_a_transaction_status_query(world: MpesaWorl
     payout = pay_out(world, merchant_id)
     payouts.advance_payouts(world.ctx)
     world.clock.advance(STATUS_AFTER)
+    payouts.advance_payouts(world.ctx)  # no answer yet: asks M-Pesa by a status query
+    wait_for(lambda: any(d.url.endswith("/status/result") for d in world.sandbox.deliveries()))
     paid = run_until_final(world, payout)
     assert paid.state is PayoutState.PAID
-    assert any(d.url.endswith("/status/result") for d in world.sandbox.deliveries())
     assert world.reconciled() and world.statement_agrees()
 
 
@@ -104,7 +107,11 @@ def test_a_worker_killed_after_sending_never_sends_twice(world: MpesaWorld) -> N
     # The worker sends it and dies before recording the rail's reference.
     rail.submit(payout.id, payout.amount, payout.currency, payout.destination)
     assert payouts.get_payout(world.ctx, payout.id).state is PayoutState.REQUESTED
-    paid = run_until_final(world, payout)  # the next worker submits again
+    # M-Pesa pays it and says so (a real thread POSTing to Soko): wait for that, then the
+    # next worker finds the payout still requested and submits it again.
+    wait_for(lambda: any(d.url.endswith("/b2c/result") for d in world.sandbox.deliveries()))
+    assert payouts.get_payout(world.ctx, payout.id).state is PayoutState.REQUESTED
+    paid = run_until_final(world, payout)
     assert paid.state is PayoutState.PAID
     [entry] = b2c_entries(world)
     assert entry.submissions == 1  # type: ignore[attr-defined]

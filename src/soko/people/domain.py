@@ -13,10 +13,10 @@ from typing import Final
 import phonenumbers
 
 from soko.kernel import limits
-from soko.kernel.errors import InvalidInput
 from soko.kernel.money import Currency
 from soko.kernel.text import is_printable_name
 from soko.people.errors import (
+    CityInvalid,
     CountryNotServed,
     CountryUnknown,
     LanguageInvalid,
@@ -169,7 +169,7 @@ def check_city(city: str) -> str:
     name, 1 to 80 printable characters, trimmed. The QR code prints a fitted copy of it."""
     city = city.strip() if isinstance(city, str) else ""
     if not 1 <= len(city) <= limits.NAME_LENGTH_MAX or not is_printable_name(city):
-        raise InvalidInput("a city is 1 to 80 printable characters", field="city")
+        raise CityInvalid()
     return city
 
 

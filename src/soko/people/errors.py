@@ -4,7 +4,7 @@ The hierarchy (the kinds are in soko/kernel/errors.py)::
 
     DomainError
     ├── InvalidInput                 kind=invalid
-    │   └── PhoneNumberInvalid, CountryUnknown, NameInvalid, MerchantCategoryInvalid,
+    │   └── PhoneNumberInvalid, CountryUnknown, NameInvalid, CityInvalid, MerchantCategoryInvalid,
     │       PinMalformed, KycTierInvalid, NationalIdRequired, MessageTooLong,
     │       RecipientRequired, RecipientIsSender, UserKindMismatch, LanguageInvalid
     ├── NotFound                     kind=not_found
@@ -54,6 +54,11 @@ class CountryNotServed(Rejected):
 class NameInvalid(InvalidInput):
     code = "name_invalid"
     title = "A name must be 1 to 80 printable characters."
+
+
+class CityInvalid(InvalidInput):
+    code = "city_invalid"
+    title = "A city must be 1 to 80 printable characters."
 
 
 class MerchantCategoryInvalid(InvalidInput):
