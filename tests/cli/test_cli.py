@@ -69,6 +69,11 @@ def test_demo_loads_once_and_reconciles(env: dict[str, str], database_url: str) 
     assert "Achieng's Grocery" in first.output
     assert "Its credit offer off_" in first.output
     assert "Wanjiru's Kiosk opened today and has no offer yet:" in first.output
+    # Each figure once: the refusal says the days sold, and the factors do not say it again.
+    assert first.output.count(" of the last 91 days") == 1
+    assert first.output.count("You have taken payments with Soko for") == 1
+    # An 80-column terminal wraps the names between words.
+    assert "(Kisumu)" in first.output and "(Kampala)" in first.output
 
     second = runner.invoke(app, ["demo"], env=env)
     assert second.exit_code == 0

@@ -230,6 +230,35 @@ def test_decide_is_deterministic_and_its_record_is_json(f: CreditFeatures) -> No
         assert first.refusals and first.reasons[0].code == first.refusals[0]
 
 
+#: The figure each history refusal states, by the feature that measures it.
+REFUSAL_FEATURES = {
+    "tenure_too_short": "tenure_days",
+    "too_few_active_days": "active_days",
+    "refunds_too_high": "refund_rate_bps",
+    "disputes_too_high": "dispute_rate_bps",
+    "past_loan_overdue": "max_days_past_due",
+}
+
+
+@given(f=features())
+def test_no_figure_is_said_twice(f: CreditFeatures) -> None:
+    decision = decide(f, default_scorecard())
+    codes = [reason.code for reason in decision.reasons]
+    assert len(codes) == len(set(codes))
+    assert len({reason.text for reason in decision.reasons}) == len(codes)
+    for refusal in decision.refusals:
+        assert REFUSAL_FEATURES.get(refusal) not in codes
+    # A refusal takes a factor's place, never the factors' count.
+    factors = [code for code in codes if code in FEATURES]
+    assert len(factors) == min(
+        default_scorecard().reasons_shown,
+        len(
+            {c.feature for c in default_scorecard().characteristics}
+            - {REFUSAL_FEATURES.get(r) for r in decision.refusals}
+        ),
+    )
+
+
 @given(f=features())
 def test_every_reason_is_said_whole_in_every_language_and_survives_its_record(
     f: CreditFeatures,

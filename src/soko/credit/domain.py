@@ -1134,6 +1134,16 @@ HISTORY_REFUSALS: Final = frozenset(
 )
 
 
+#: The feature whose figure each history refusal states.
+_REFUSAL_FEATURES: Final[Mapping[str, str]] = {
+    "tenure_too_short": "tenure_days",
+    "too_few_active_days": "active_days",
+    "refunds_too_high": "refund_rate_bps",
+    "disputes_too_high": "dispute_rate_bps",
+    "past_loan_overdue": "max_days_past_due",
+}
+
+
 def _history_refusals(
     features: CreditFeatures, rules: HistoryRules
 ) -> tuple[list[Reason], list[Reason]]:
@@ -1261,8 +1271,13 @@ def decide(features: CreditFeatures, scorecard: Scorecard) -> Decision:
         range(len(points)),
         key=lambda i: (points[i][1] - scorecard.characteristics[i].max_points, i),
     )
+    # A refusal already says its feature's figure ("You sold on 1 of the last 91 days; an offer
+    # needs at least 20."): that factor is not said a second time.
+    stated = {_REFUSAL_FEATURES.get(reason.code) for reason in refusals}
     factor_reasons = [
-        Reason(points[i][0], FEATURES[points[i][0]].describe(features)) for i in factors
+        Reason(points[i][0], FEATURES[points[i][0]].describe(features))
+        for i in factors
+        if points[i][0] not in stated
     ]
     improvements = [*remedies, *_improvements(features, scorecard, values)]
     return Decision(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -459,7 +460,13 @@ def _print_demo(runtime: bootstrap.Runtime) -> bool:
     if replayed or summary is None:
         console.print("Demo data was already loaded.")
         return False
-    table = Table(title=f"Demo data loaded: {summary.payments} payments (every PIN is {DEMO_PIN})")
+    # Light rules, no outer border: on an 80-column terminal the names keep room enough to
+    # wrap between words ("Otieno Agency (Kisumu)"), not inside them.
+    table = Table(
+        title=f"Demo data loaded: {summary.payments} payments (every PIN is {DEMO_PIN})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in ("name", "kind", "phone", "user id", "till"):
         # Ids are copied into API calls: fold them across lines rather than cut them short.
         table.add_column(column, overflow="fold", no_wrap=column != "name")
