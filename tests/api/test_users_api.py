@@ -101,6 +101,19 @@ def test_registration_is_refused_with_the_rule_broken(
     assert response.json()["code"] == code
 
 
+def test_a_city_refused_names_its_field(api: Api) -> None:
+    body = {
+        "kind": "merchant",
+        "phone": "+254722123456",
+        "name": "A",
+        "merchant": {"trading_name": "T", "category_code": "5411", "city": "Kampala\a"},
+    }
+    response = api.client.post("/v1/users", headers=api.operator, json=body)
+    assert response.status_code == 422
+    assert response.json()["field"] == "city"
+    assert response.json()["title"] == "A city must be 1 to 80 printable characters."
+
+
 def test_a_phone_number_registers_once(api: Api, people: People) -> None:
     response = api.client.post(
         "/v1/users",

@@ -169,7 +169,7 @@ def check_city(city: str) -> str:
     name, 1 to 80 printable characters, trimmed. The QR code prints a fitted copy of it."""
     city = city.strip() if isinstance(city, str) else ""
     if not 1 <= len(city) <= limits.NAME_LENGTH_MAX or not is_printable_name(city):
-        raise CityInvalid()
+        raise CityInvalid(field="city")
     return city
 
 
